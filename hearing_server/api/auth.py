@@ -1,0 +1,48 @@
+"""Who is calling: the admin API key, a staff token, or a participant's join token."""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from hearing_server.auth.tokens import JoinClaims, TokenError
+from hearing_server.keys import ADMIN_API_KEY, TOKENS
+from hearing_server.service.actors import Actor
+
+from .errors import ApiError
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def is_admin(request: web.Request) -> bool:
+    given = request.headers.get("X-API-Key", "")
+    expected = request.app[ADMIN_API_KEY]
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+async def staff_actor(request: web.Request) -> Actor:
+    """The admin key or a valid staff token, or 401."""
+    if is_admin(request):
+        return Actor.staff("admin")
+    token = _bearer(request)
+    if token is None:
+        if request.headers.get("X-API-Key"):
+            raise ApiError(401, "invalid_api_key", "the API key is not valid")
+        raise ApiError(401, "unauthorized", "send X-API-Key or a staff bearer token")
+    claims = await request.app[TOKENS].verify_staff(token)
+    return Actor.staff(claims.staff_name)
+
+
+async def join_claims(request: web.Request) -> JoinClaims:
+    """A valid join token, or 401."""
+    token = _bearer(request)
+    if token is None:
+        raise TokenError("unauthorized", "send the join token as a bearer token")
+    return await request.app[TOKENS].verify_join(token)

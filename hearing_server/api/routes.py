@@ -1,0 +1,135 @@
+"""The route table: one list that both registers handlers and documents them in OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiohttp import web
+
+from hearing_server.schema import Schema
+
+from . import schemas, views
+from .openapi import build_openapi
+
+Auth = Literal["none", "staff", "admin", "join"]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    auth: Auth
+    body: Schema | None = None
+    status: int = 200
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/healthz", views.healthz, "Liveness probe", "none"),
+    Route("GET", "/readyz", views.readyz, "Readiness probe (store reachable)", "none"),
+    Route(
+        "POST",
+        "/api/staff-tokens",
+        views.create_staff_token,
+        "Issue a staff token",
+        "admin",
+        schemas.STAFF_TOKEN_CREATE,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/hearings",
+        views.create_hearing,
+        "Create a hearing",
+        "staff",
+        schemas.HEARING_CREATE,
+        201,
+    ),
+    Route("GET", "/api/hearings", views.list_hearings, "List hearings", "staff"),
+    Route("GET", "/api/hearings/{hearing_id}", views.get_hearing, "Read a hearing", "staff"),
+    Route(
+        "PATCH",
+        "/api/hearings/{hearing_id}",
+        views.update_hearing,
+        "Update a hearing",
+        "staff",
+        schemas.HEARING_UPDATE,
+    ),
+    Route(
+        "POST",
+        "/api/hearings/{hearing_id}/transitions",
+        views.staff_transition,
+        "Open or close a hearing (staff)",
+        "staff",
+        schemas.TRANSITION,
+    ),
+    Route(
+        "POST",
+        "/api/hearings/{hearing_id}/participants",
+        views.add_participant,
+        "Add a participant",
+        "staff",
+        schemas.PARTICIPANT_CREATE,
+        201,
+    ),
+    Route(
+        "GET",
+        "/api/hearings/{hearing_id}/participants",
+        views.list_participants,
+        "List participants",
+        "staff",
+    ),
+    Route(
+        "GET",
+        "/api/hearings/{hearing_id}/audit",
+        views.audit_log,
+        "Read and verify the audit log",
+        "staff",
+    ),
+    Route(
+        "POST",
+        "/api/participants/{participant_id}/links",
+        views.issue_link,
+        "Issue a join link",
+        "staff",
+        schemas.LINK_CREATE,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/links/revoke",
+        views.revoke_link,
+        "Revoke a join link",
+        "staff",
+        schemas.LINK_REVOKE,
+    ),
+    Route("GET", "/api/me", views.me, "A participant's view of their hearing", "join"),
+    Route(
+        "POST",
+        "/api/me/hearing/transitions",
+        views.participant_transition,
+        "Change the hearing state (presiding judge)",
+        "join",
+        schemas.TRANSITION,
+    ),
+)
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register every route and the OpenAPI document."""
+    for r in ROUTES:
+        app.router.add_route(r.method, r.path, r.handler)
+    spec = build_openapi(ROUTES)
+
+    async def openapi(_: web.Request) -> web.Response:
+        return web.json_response(spec)
+
+    app.router.add_get("/api/openapi.json", openapi)
+
+
+def route_summaries() -> list[dict[str, Any]]:
+    return [{"method": r.method, "path": r.path, "summary": r.summary} for r in ROUTES]

@@ -1,0 +1,153 @@
+"""Settings: documented defaults, overridden by an optional TOML file, then by environment.
+
+Every field is listed with its default and environment variable in docs/configuration.md.
+Environment variables are ``HEARING_`` + the field name in upper case.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class IceServer:
+    """A STUN/TURN server handed to clients (and used by the server's own peers)."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"urls": list(self.urls)}
+        if self.username is not None:
+            out["username"] = self.username
+        if self.credential is not None:
+            out["credential"] = self.credential
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """All settings of one server process. Immutable once loaded."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # what join links point at; defaults to http://host:port
+    data_dir: Path = Path("var")
+    database_path: Path | None = None  # default: <data_dir>/hearings.sqlite3
+    admin_api_key: str | None = None  # default: generated into <data_dir>/admin_api_key
+    signing_key_path: Path | None = None  # default: <data_dir>/jwt_signing.key
+    token_ttl_hours: float = 72.0
+    staff_token_ttl_hours: float = 12.0
+    max_body_bytes: int = 64 * 1024
+    media_announced_addresses: list[str] = field(default_factory=lambda: ["127.0.0.1"])
+    ice_servers: list[IceServer] = field(default_factory=list)
+    disconnect_grace_seconds: float = 60.0
+    redis_url: str | None = None
+    recordings_dir: Path | None = None  # default: <data_dir>/recordings
+    log_level: str = "INFO"
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def effective_database_path(self) -> Path:
+        return self.database_path or self.data_dir / "hearings.sqlite3"
+
+    @property
+    def effective_signing_key_path(self) -> Path:
+        return self.signing_key_path or self.data_dir / "jwt_signing.key"
+
+    @property
+    def effective_recordings_dir(self) -> Path:
+        return self.recordings_dir or self.data_dir / "recordings"
+
+    @property
+    def admin_api_key_path(self) -> Path:
+        return self.data_dir / "admin_api_key"
+
+
+def _convert(name: str, raw: Any) -> Any:
+    """Turn a TOML or environment value into the field's type."""
+    try:
+        if name in {"port", "max_body_bytes"}:
+            value = int(raw)
+            if value <= 0:
+                raise ValueError("must be positive")
+            return value
+        if name in {"token_ttl_hours", "staff_token_ttl_hours", "disconnect_grace_seconds"}:
+            value_f = float(raw)
+            if value_f <= 0:
+                raise ValueError("must be positive")
+            return value_f
+        if name in {"data_dir", "database_path", "signing_key_path", "recordings_dir"}:
+            return Path(raw) if raw not in (None, "") else None
+        if name == "media_announced_addresses":
+            items = raw if isinstance(raw, list) else str(raw).split(",")
+            return [str(a).strip() for a in items if str(a).strip()]
+        if name == "ice_servers":
+            data = json.loads(raw) if isinstance(raw, str) else raw
+            if not isinstance(data, list):
+                raise ValueError("must be a list of {urls, username?, credential?}")
+            servers = []
+            for item in data:
+                urls = item["urls"]
+                servers.append(
+                    IceServer(
+                        urls=[urls] if isinstance(urls, str) else list(urls),
+                        username=item.get("username"),
+                        credential=item.get("credential"),
+                    )
+                )
+            return servers
+        if name in {"admin_api_key", "redis_url"}:
+            return str(raw) if raw not in (None, "") else None
+        return str(raw)
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"setting {name}: {exc}") from exc
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Load settings: defaults < TOML file < environment < keyword overrides.
+
+    The file may also be named by ``HEARING_CONFIG``.
+    """
+    environ = dict(os.environ if env is None else env)
+    names = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    path = config_file or environ.get("HEARING_CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {path}: {exc}") from exc
+        for key, raw in data.items():
+            if key not in names:
+                raise ConfigError(f"config file {path}: unknown setting {key!r}")
+            values[key] = _convert(key, raw)
+    for name in names:
+        raw_env = environ.get(f"HEARING_{name.upper()}")
+        if raw_env is not None:
+            values[name] = _convert(name, raw_env)
+    for key, raw in overrides.items():
+        if key not in names:
+            raise ConfigError(f"unknown setting {key!r}")
+        values[key] = raw
+    if values.get("data_dir") is None:
+        values.pop("data_dir", None)
+    return Settings(**values)

@@ -1,0 +1,46 @@
+"""Domain errors. Each carries a stable machine-readable ``code`` that the API and signaling
+layers pass through to clients unchanged."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class ValidationError(DomainError):
+    """A value does not satisfy the domain's rules (bad case number, window, name...)."""
+
+    code = "invalid_value"
+
+
+class InvalidTransition(DomainError):
+    """A state change that the state machine does not allow from the current state."""
+
+    code = "invalid_transition"
+
+
+class Forbidden(DomainError):
+    """The actor's role may not perform the action."""
+
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    """A hearing, participant or room that does not exist."""
+
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The action conflicts with the current state (e.g. a locked room, a closed hearing)."""
+
+    code = "conflict"

@@ -1,0 +1,139 @@
+"""The one permission table (role x action) that every entry point consults."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from .errors import Forbidden
+from .hearing import HearingAction, HearingKind
+from .participant import Role
+
+
+class Action(StrEnum):
+    """Everything a role may or may not do; the keys of :data:`PERMISSIONS`."""
+
+    VIEW_HEARING = "view_hearing"
+    VIEW_ALL_STATES = "view_all_states"
+    OPEN_HEARING = "open_hearing"
+    START_HEARING = "start_hearing"
+    PAUSE_HEARING = "pause_hearing"
+    RESUME_HEARING = "resume_hearing"
+    SUSPEND_HEARING = "suspend_hearing"
+    ADJOURN_HEARING = "adjourn_hearing"
+    CLOSE_HEARING = "close_hearing"
+    ADMIT = "admit"
+    RETURN_TO_WAITING = "return_to_waiting"
+    REMOVE = "remove"
+    MUTE_OTHERS = "mute_others"
+    LOCK_MUTE = "lock_mute"
+    CALL_WITNESS = "call_witness"
+    CONTROL_RECORDING = "control_recording"
+    CONTROL_LIVESTREAM = "control_livestream"
+    SET_LAYOUT = "set_layout"
+    HELP_PARTICIPANT = "help_participant"  # technical help: reconnect, report device issues
+    CORRECT_TRANSCRIPT = "correct_transcript"
+    FINALISE_TRANSCRIPT = "finalise_transcript"
+    LIST_RECORDINGS = "list_recordings"
+    SPEAK = "speak"
+    PUBLISH_VIDEO = "publish_video"
+    RECEIVE_MEDIA = "receive_media"
+    RAISE_HAND = "raise_hand"
+    REQUEST_CONSULTATION = "request_consultation"
+    OPEN_CAUCUS = "open_caucus"
+    DRAFT_AGREEMENT = "draft_agreement"
+    SIGN = "sign"
+    SEND_NOTICE = "send_notice"
+
+
+_JUDICIAL = frozenset(
+    {
+        Action.OPEN_HEARING,
+        Action.START_HEARING,
+        Action.PAUSE_HEARING,
+        Action.RESUME_HEARING,
+        Action.SUSPEND_HEARING,
+        Action.ADJOURN_HEARING,
+        Action.CLOSE_HEARING,
+        Action.ADMIT,
+        Action.RETURN_TO_WAITING,
+        Action.REMOVE,
+        Action.MUTE_OTHERS,
+        Action.LOCK_MUTE,
+        Action.CALL_WITNESS,
+        Action.CONTROL_RECORDING,
+        Action.CONTROL_LIVESTREAM,
+        Action.SET_LAYOUT,
+        Action.FINALISE_TRANSCRIPT,
+    }
+)
+_PARTICIPATE = frozenset(
+    {
+        Action.VIEW_HEARING,
+        Action.SPEAK,
+        Action.PUBLISH_VIDEO,
+        Action.RECEIVE_MEDIA,
+        Action.RAISE_HAND,
+    }
+)
+_SEES_ALL = frozenset({Action.VIEW_ALL_STATES, Action.LIST_RECORDINGS, Action.SEND_NOTICE})
+
+PERMISSIONS: dict[Role, frozenset[Action]] = {
+    Role.JUDGE: _JUDICIAL | _PARTICIPATE | _SEES_ALL | {Action.HELP_PARTICIPANT},
+    # The clerk sees all and helps with technical problems, but holds no judicial power:
+    # only suspending (technical problem) and correcting the transcript.
+    Role.CLERK: _PARTICIPATE
+    | _SEES_ALL
+    | {Action.HELP_PARTICIPANT, Action.SUSPEND_HEARING, Action.CORRECT_TRANSCRIPT},
+    Role.MEDIATOR: _JUDICIAL
+    | _PARTICIPATE
+    | _SEES_ALL
+    | {Action.HELP_PARTICIPANT, Action.OPEN_CAUCUS, Action.DRAFT_AGREEMENT},
+    Role.PARTY: _PARTICIPATE | {Action.REQUEST_CONSULTATION, Action.SIGN},
+    Role.COUNSEL: _PARTICIPATE | {Action.REQUEST_CONSULTATION, Action.SIGN},
+    Role.WITNESS: _PARTICIPATE,
+    Role.EXPERT: _PARTICIPATE,
+    Role.INTERPRETER: _PARTICIPATE,
+    Role.OBSERVER: frozenset({Action.VIEW_HEARING, Action.RECEIVE_MEDIA}),
+    Role.COURTROOM_DISPLAY: frozenset({Action.VIEW_HEARING, Action.RECEIVE_MEDIA}),
+}
+
+# Actions that only exist in one kind of session.
+_MEDIATION_ONLY = frozenset({Action.OPEN_CAUCUS, Action.DRAFT_AGREEMENT})
+_HEARING_ONLY = frozenset({Action.CALL_WITNESS})
+
+# The permission each hearing state change needs. Resuming after a suspension is the judge's
+# call even though the clerk may suspend: the clerk fixes the problem, the judge decides
+# that the hearing goes on.
+TRANSITION_PERMISSIONS: dict[HearingAction, Action] = {
+    HearingAction.OPEN: Action.OPEN_HEARING,
+    HearingAction.START: Action.START_HEARING,
+    HearingAction.PAUSE: Action.PAUSE_HEARING,
+    HearingAction.RESUME: Action.RESUME_HEARING,
+    HearingAction.SUSPEND: Action.SUSPEND_HEARING,
+    HearingAction.ADJOURN: Action.ADJOURN_HEARING,
+    HearingAction.CLOSE: Action.CLOSE_HEARING,
+}
+
+
+def can(role: Role, action: Action, kind: HearingKind = HearingKind.HEARING) -> bool:
+    """True if ``role`` may perform ``action`` in a session of ``kind``."""
+    if kind is HearingKind.HEARING and action in _MEDIATION_ONLY:
+        return False
+    if kind is HearingKind.MEDIATION and action in _HEARING_ONLY:
+        return False
+    # A mediator holds the judge's powers only in a mediation (DOMAIN.md); should one sit in
+    # a court hearing they take part like anyone else and preside over nothing.
+    if role is Role.MEDIATOR and kind is HearingKind.HEARING:
+        return action in _PARTICIPATE
+    return action in PERMISSIONS[role]
+
+
+def allowed_actions(role: Role, kind: HearingKind = HearingKind.HEARING) -> frozenset[Action]:
+    """Every action ``role`` may perform in a session of ``kind`` (e.g. to build a UI)."""
+    return frozenset(a for a in Action if can(role, a, kind))
+
+
+def require(role: Role, action: Action, kind: HearingKind = HearingKind.HEARING) -> None:
+    """Raise :class:`Forbidden` unless ``role`` may perform ``action``."""
+    if not can(role, action, kind):
+        raise Forbidden(f"{role.value} may not {action.value.replace('_', ' ')}")

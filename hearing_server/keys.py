@@ -1,0 +1,21 @@
+"""Every web.AppKey of the application, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from hearing_server.auth.tokens import TokenService
+    from hearing_server.config import Settings
+    from hearing_server.service.events import EventBus
+    from hearing_server.service.hearings import HearingService
+    from hearing_server.store.base import Store
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+STORE: web.AppKey[Store] = web.AppKey("store")
+TOKENS: web.AppKey[TokenService] = web.AppKey("tokens")
+EVENTS: web.AppKey[EventBus] = web.AppKey("events")
+HEARINGS: web.AppKey[HearingService] = web.AppKey("hearings")
+ADMIN_API_KEY: web.AppKey[str] = web.AppKey("admin_api_key")

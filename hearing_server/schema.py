@@ -1,0 +1,115 @@
+"""Declarative validation of JSON objects, shared by the HTTP API and signaling.
+
+One declaration both validates a payload and documents it (OpenAPI, docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+
+class SchemaError(Exception):
+    """A payload that does not match its schema. ``code`` is stable for clients."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+FieldType = Literal["string", "integer", "boolean", "datetime", "enum"]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One property of a JSON object body."""
+
+    name: str
+    type: FieldType
+    required: bool = True
+    enum: tuple[str, ...] = ()
+    max_length: int = 200
+    nullable: bool = False
+    description: str = ""
+
+    def parse(self, value: Any) -> Any:
+        if value is None:
+            if self.nullable or not self.required:
+                return None
+            raise SchemaError("invalid_field", f"{self.name} must not be null")
+        if self.type in ("string", "datetime", "enum") and not isinstance(value, str):
+            raise SchemaError("invalid_field", f"{self.name} must be a string")
+        if self.type == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise SchemaError("invalid_field", f"{self.name} must be an integer")
+        if self.type == "boolean" and not isinstance(value, bool):
+            raise SchemaError("invalid_field", f"{self.name} must be a boolean")
+        if isinstance(value, str):
+            if len(value) > self.max_length:
+                raise SchemaError("invalid_field", f"{self.name} is longer than {self.max_length}")
+            if any(ord(ch) < 32 for ch in value):
+                raise SchemaError("invalid_field", f"{self.name} holds control characters")
+        if self.type == "enum" and value not in self.enum:
+            raise SchemaError(
+                "invalid_field", f"{self.name} must be one of: {', '.join(self.enum)}"
+            )
+        if self.type == "datetime":
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError as exc:
+                raise SchemaError(
+                    "invalid_date", f"{self.name} is not an ISO 8601 date-time"
+                ) from exc
+            if parsed.tzinfo is None:
+                raise SchemaError("invalid_date", f"{self.name} needs a timezone offset")
+            return parsed
+        return value
+
+    def openapi(self) -> dict[str, Any]:
+        out: dict[str, Any]
+        if self.type == "datetime":
+            out = {"type": "string", "format": "date-time"}
+        elif self.type == "enum":
+            out = {"type": "string", "enum": list(self.enum)}
+        else:
+            out = {"type": self.type}
+        if self.type in ("string",):
+            out["maxLength"] = self.max_length
+        if self.nullable:
+            out["nullable"] = True
+        if self.description:
+            out["description"] = self.description
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """A JSON object with known fields; unknown fields are refused."""
+
+    name: str
+    fields: tuple[Field, ...]
+
+    def parse(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise SchemaError("invalid_body", "the payload must be a JSON object")
+        known = {f.name for f in self.fields}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SchemaError("unknown_field", f"unknown field(s): {', '.join(unknown)}")
+        out: dict[str, Any] = {}
+        for f in self.fields:
+            if f.name not in data:
+                if f.required:
+                    raise SchemaError("missing_field", f"{f.name} is required")
+                continue
+            out[f.name] = f.parse(data[f.name])
+        return out
+
+    def openapi(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "required": [f.name for f in self.fields if f.required],
+            "properties": {f.name: f.openapi() for f in self.fields},
+        }

@@ -1,0 +1,28 @@
+"""Fixtures shared by every test layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hearing_server.config import Settings, load_settings
+
+ADMIN_KEY = "test-admin-key-0123456789abcdef0123456789"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for one test: its own data dir, a known admin key, loopback only."""
+    return load_settings(
+        env={},
+        data_dir=tmp_path / "var",
+        admin_api_key=ADMIN_KEY,
+        public_url="http://127.0.0.1:8080",
+        media_announced_addresses=["127.0.0.1"],
+    )
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"X-API-Key": ADMIN_KEY}

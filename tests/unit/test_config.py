@@ -1,0 +1,54 @@
+"""Settings: defaults, file, environment, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hearing_server.config import ConfigError, IceServer, load_settings
+
+
+def test_defaults_are_embedded() -> None:
+    s = load_settings(env={})
+    assert s.host == "127.0.0.1" and s.port == 8080
+    assert s.effective_database_path == Path("var/hearings.sqlite3")
+    assert s.redis_url is None and s.ice_servers == []
+    assert s.media_announced_addresses == ["127.0.0.1"]
+    assert s.effective_public_url == "http://127.0.0.1:8080"
+
+
+def test_file_then_environment(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        'port = 9000\nlog_level = "DEBUG"\n'
+        'ice_servers = [{urls = "turn:127.0.0.1:3478", username = "u", credential = "p"}]\n'
+    )
+    s = load_settings(
+        cfg,
+        env={"HEARING_PORT": "9100", "HEARING_MEDIA_ANNOUNCED_ADDRESSES": "127.0.0.1, 10.0.0.5"},
+    )
+    assert s.port == 9100 and s.log_level == "DEBUG"
+    assert s.ice_servers == [IceServer(["turn:127.0.0.1:3478"], "u", "p")]
+    assert s.media_announced_addresses == ["127.0.0.1", "10.0.0.5"]
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"HEARING_PORT": "eighty"}, "port"),
+        ({"HEARING_PORT": "-1"}, "port"),
+        ({"HEARING_ICE_SERVERS": "{not json"}, "ice_servers"),
+        ({"HEARING_ICE_SERVERS": '[{"username": "x"}]'}, "ice_servers"),
+    ],
+)
+def test_bad_values_name_the_setting(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        load_settings(env=env)
+
+
+def test_unknown_key_in_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("prot = 1\n")
+    with pytest.raises(ConfigError, match="prot"):
+        load_settings(cfg, env={})
