@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import socketio
 from aiohttp import web
 
 from hearing_server import keys
@@ -13,10 +14,17 @@ from hearing_server.api.errors import error_middleware
 from hearing_server.api.routes import setup_routes
 from hearing_server.auth.keys import load_or_create_secret
 from hearing_server.auth.tokens import TokenService
+from hearing_server.bridges import MediaToSignaling, PlanToMedia
 from hearing_server.config import Settings
+from hearing_server.media.errors import MediaError
+from hearing_server.media.router import MediaRouter
+from hearing_server.media.settings import MediaSettings
 from hearing_server.service.events import EventBus
 from hearing_server.service.hearings import HearingService
+from hearing_server.service.live import LiveHearings
 from hearing_server.store.sqlite import SQLiteStore
+from signaling.namespace import HearingNamespace
+from signaling.protocol import MAX_SDP
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +45,56 @@ def create_app(settings: Settings) -> web.Application:
         public_url=settings.effective_public_url,
         token_ttl=timedelta(hours=settings.token_ttl_hours),
     )
+    live = LiveHearings(hearings, disconnect_grace_s=settings.disconnect_grace_seconds)
+
+    ice_servers = [s.to_json() for s in settings.ice_servers]
+    media_events = MediaToSignaling(live)
+    router = MediaRouter(
+        MediaSettings(
+            announced_host_addresses=list(settings.media_announced_addresses),
+            ice_servers=ice_servers,
+        ),
+        media_events,
+    )
+    live.on_media_plan(PlanToMedia(router))
+
+    client_manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=client_manager,
+        max_http_buffer_size=2 * MAX_SDP,
+        cors_allowed_origins=[settings.effective_public_url],
+    )
+    namespace = HearingNamespace(
+        tokens=tokens,
+        hearings=hearings,
+        live=live,
+        media=router,
+        media_errors=(MediaError,),
+        ice_servers=ice_servers,
+    )
+    sio.register_namespace(namespace)
+    media_events.attach(namespace)
+    events.subscribe(namespace.on_service_event)
+    sio.attach(app)
 
     app[keys.SETTINGS] = settings
     app[keys.STORE] = store
     app[keys.TOKENS] = tokens
     app[keys.EVENTS] = events
     app[keys.HEARINGS] = hearings
+    app[keys.LIVE] = live
+    app[keys.MEDIA] = router
     app[keys.ADMIN_API_KEY] = admin_key
 
-    async def store_ctx(_: web.Application) -> AsyncIterator[None]:
+    async def resources(_: web.Application) -> AsyncIterator[None]:
         await store.open()
         yield
+        # Reverse order of dependence: presence timers, media peers, then the database.
+        await live.close()
+        await router.close()
         await store.close()
 
-    app.cleanup_ctx.append(store_ctx)
+    app.cleanup_ctx.append(resources)
     setup_routes(app)
     return app

@@ -9,8 +9,10 @@ from aiohttp import web
 if TYPE_CHECKING:
     from hearing_server.auth.tokens import TokenService
     from hearing_server.config import Settings
+    from hearing_server.media.router import MediaRouter
     from hearing_server.service.events import EventBus
     from hearing_server.service.hearings import HearingService
+    from hearing_server.service.live import LiveHearings
     from hearing_server.store.base import Store
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -18,4 +20,6 @@ STORE: web.AppKey[Store] = web.AppKey("store")
 TOKENS: web.AppKey[TokenService] = web.AppKey("tokens")
 EVENTS: web.AppKey[EventBus] = web.AppKey("events")
 HEARINGS: web.AppKey[HearingService] = web.AppKey("hearings")
+LIVE: web.AppKey[LiveHearings] = web.AppKey("live")
+MEDIA: web.AppKey[MediaRouter] = web.AppKey("media")
 ADMIN_API_KEY: web.AppKey[str] = web.AppKey("admin_api_key")

@@ -121,6 +121,7 @@ class Participant:
     audio_muted: bool = False
     mute_locked: bool = False
     hand_raised: bool = False
+    removed: bool = False  # removed by the judge: may not rejoin
 
     def __post_init__(self) -> None:
         name = self.display_name.strip()

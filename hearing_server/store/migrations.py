@@ -37,7 +37,8 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             resume_state TEXT,
             audio_muted INTEGER NOT NULL DEFAULT 0,
             mute_locked INTEGER NOT NULL DEFAULT 0,
-            hand_raised INTEGER NOT NULL DEFAULT 0
+            hand_raised INTEGER NOT NULL DEFAULT 0,
+            removed INTEGER NOT NULL DEFAULT 0
         );
         CREATE INDEX participants_hearing ON participants(hearing_id);
         CREATE TABLE audit_log (

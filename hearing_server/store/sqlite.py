@@ -66,6 +66,7 @@ def _participant_from_row(row: sqlite3.Row) -> Participant:
         audio_muted=bool(row["audio_muted"]),
         mute_locked=bool(row["mute_locked"]),
         hand_raised=bool(row["hand_raised"]),
+        removed=bool(row["removed"]),
     )
 
 
@@ -203,7 +204,7 @@ class SQLiteStore:
         for key in ("role", "state", "side", "resume_state"):
             if d[key] is not None:
                 d[key] = d[key].value
-        for key in ("audio_muted", "mute_locked", "hand_raised"):
+        for key in ("audio_muted", "mute_locked", "hand_raised", "removed"):
             d[key] = int(d[key])
         return d
 

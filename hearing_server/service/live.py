@@ -1,0 +1,375 @@
+"""Live presence: who is connected, which room they are in, and who may receive whose media.
+
+This is the in-process state of the embedded default (one machine). Participant state is also
+written to the store, so staff views and a restarted server see it; rooms and connections are
+rebuilt as participants reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from hearing_server.core.audit import AuditEvent
+from hearing_server.core.errors import Conflict, Forbidden, NotFound
+from hearing_server.core.hearing import Hearing, HearingState
+from hearing_server.core.participant import (
+    ALWAYS_WAIT_ROLES,
+    Participant,
+    ParticipantState,
+    Role,
+)
+from hearing_server.core.permissions import Action, can, require
+from hearing_server.core.rooms import RoomRegistry, media_peers
+
+from .actors import Actor
+from .events import ServiceEvent
+from .hearings import HearingService, participant_to_json
+
+log = logging.getLogger(__name__)
+
+JOINABLE_STATES = frozenset(
+    {HearingState.OPEN, HearingState.IN_SESSION, HearingState.PAUSED, HearingState.SUSPENDED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPlan:
+    """What the media layer should do for one hearing: routes and who is muted."""
+
+    hearing_id: str
+    routes: Mapping[str, frozenset[str]]  # subscriber -> publishers it receives
+    audio_muted: frozenset[str]  # publishers whose audio is not forwarded
+
+
+PlanListener = Callable[[MediaPlan], Awaitable[None]]
+
+
+class LiveHearings:
+    """Presence and room moves for every live hearing on this node."""
+
+    def __init__(self, service: HearingService, *, disconnect_grace_s: float) -> None:
+        self._service = service
+        self._grace_s = disconnect_grace_s
+        self._registries: dict[str, RoomRegistry] = {}
+        self._connected: dict[str, set[str]] = {}  # hearing id -> connected participant ids
+        self._hearing_of: dict[str, str] = {}  # connected participant id -> hearing id
+        self._grace_tasks: dict[str, asyncio.Task[None]] = {}
+        self._plan_listeners: list[PlanListener] = []
+        self._closed = False
+
+    def on_media_plan(self, listener: PlanListener) -> None:
+        self._plan_listeners.append(listener)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def registry(self, hearing: Hearing) -> RoomRegistry:
+        reg = self._registries.get(hearing.id)
+        if reg is None:
+            reg = RoomRegistry(hearing.id, kind=hearing.kind)
+            self._registries[hearing.id] = reg
+        return reg
+
+    def room_of(self, hearing_id: str, pid: str) -> str | None:
+        reg = self._registries.get(hearing_id)
+        room = reg.room_of(pid) if reg else None
+        return room.type.value if room else None
+
+    def hearing_of(self, pid: str) -> str | None:
+        """The hearing a connected participant is in, if any."""
+        return self._hearing_of.get(pid)
+
+    def is_connected(self, hearing_id: str, pid: str) -> bool:
+        return pid in self._connected.get(hearing_id, set())
+
+    def media_plan(self, hearing_id: str, participants: list[Participant]) -> MediaPlan:
+        """Who receives whom: same room only, connected only, per the permission table."""
+        reg = self._registries.get(hearing_id)
+        connected = self._connected.get(hearing_id, set())
+        by_id = {p.id: p for p in participants}
+        routes: dict[str, frozenset[str]] = {}
+        for pid in connected:
+            p = by_id.get(pid)
+            if reg is None or p is None or not can(p.role, Action.RECEIVE_MEDIA):
+                routes[pid] = frozenset()
+                continue
+            routes[pid] = frozenset(
+                other
+                for other in media_peers(reg, pid) & connected
+                if other in by_id and can(by_id[other].role, Action.PUBLISH_VIDEO)
+            )
+        muted = frozenset(p.id for p in participants if p.audio_muted)
+        return MediaPlan(hearing_id, routes, muted)
+
+    # -- internals --------------------------------------------------------------------------
+
+    async def _save(
+        self,
+        before: Participant,
+        after: Participant,
+        actor: Actor,
+        event: AuditEvent | None,
+        data: dict[str, Any] | None = None,
+    ) -> Participant:
+        await self._service.store.update_participant(after)
+        if event is not None:
+            await self._service.audit(
+                after.hearing_id, actor, event, {"participant_id": after.id, **(data or {})}
+            )
+        await self._service.events.publish(
+            ServiceEvent(
+                after.hearing_id,
+                "participant",
+                {
+                    **participant_to_json(after),
+                    "room": self.room_of(after.hearing_id, after.id),
+                    "connected": self.is_connected(after.hearing_id, after.id),
+                    "previous_state": before.state.value,
+                },
+            )
+        )
+        await self.publish_plan(after.hearing_id)
+        return after
+
+    async def publish_plan(self, hearing_id: str) -> None:
+        if not self._plan_listeners:
+            return
+        participants = await self._service.store.list_participants(hearing_id)
+        plan = self.media_plan(hearing_id, participants)
+        for listener in self._plan_listeners:
+            try:
+                await listener(plan)
+            except Exception:
+                log.exception("media plan listener failed for hearing %s", hearing_id)
+
+    async def _load(self, hearing_id: str, pid: str) -> tuple[Hearing, Participant]:
+        hearing = await self._service.store.get_hearing(hearing_id)
+        participant = await self._service.store.get_participant(pid)
+        if participant.hearing_id != hearing_id:
+            raise NotFound(f"no participant {pid} in this hearing")
+        return hearing, participant
+
+    @staticmethod
+    def _require_power(actor: Actor, action: Action, hearing: Hearing) -> None:
+        if actor.is_staff or actor.is_system:
+            return
+        if actor.role is None or actor.hearing_id != hearing.id:
+            raise Forbidden("not a participant of this hearing")
+        require(actor.role, action, hearing.kind)
+
+    def _place(self, reg: RoomRegistry, pid: str, state: ParticipantState) -> None:
+        room_id = {
+            ParticipantState.IN_HEARING: reg.hearing_room_id,
+            ParticipantState.WAITING: reg.waiting_room_id,
+        }.get(state, reg.waiting_room_id)
+        if reg.room_of(pid) is None:
+            reg.place(pid, room_id)
+        else:
+            reg.move(pid, room_id)
+
+    # -- connection lifecycle ---------------------------------------------------------------
+
+    async def join(self, hearing_id: str, pid: str) -> Participant:
+        """A participant connects: back where they were, or into the waiting/hearing room."""
+        if self._closed:
+            raise Conflict("server is shutting down")
+        hearing, p = await self._load(hearing_id, pid)
+        if hearing.state not in JOINABLE_STATES:
+            code = "hearing_closed" if hearing.is_terminal else "hearing_not_open"
+            raise Conflict(f"the hearing is {hearing.state.value}", code=code)
+        if p.removed:
+            raise Forbidden("you were removed from this hearing", code="removed")
+        reg = self.registry(hearing)
+        grace = self._grace_tasks.pop(pid, None)
+        if grace is not None:
+            grace.cancel()
+        self._connected.setdefault(hearing_id, set()).add(pid)
+        self._hearing_of[pid] = hearing_id
+        actor = Actor(id=pid, role=p.role, hearing_id=hearing_id)
+        if p.state is ParticipantState.DISCONNECTED and p.resume_state is not None:
+            after = p.reconnect()
+            if after.state is ParticipantState.IN_CONSULTATION:
+                # Private rooms do not outlive a disconnect; return to the waiting room.
+                after = replace(after, state=ParticipantState.WAITING)
+            if reg.room_of(pid) is None or after.state is ParticipantState.WAITING:
+                self._place(reg, pid, after.state)
+            return await self._save(p, after, actor, AuditEvent.RECONNECTED)
+        if p.state in (
+            ParticipantState.WAITING,
+            ParticipantState.IN_HEARING,
+            ParticipantState.IN_CONSULTATION,
+            ParticipantState.JOINING,
+        ):
+            # A second connection (e.g. a page reload) or a restarted server: keep the state,
+            # except that private rooms and half-finished joins do not survive it.
+            kept: ParticipantState = p.state
+            if kept is ParticipantState.IN_CONSULTATION:
+                kept = ParticipantState.WAITING
+            elif kept is ParticipantState.JOINING:
+                kept = p.entry_state(hearing.state is HearingState.IN_SESSION)
+            self._place(reg, pid, kept)
+            return await self._save(p, replace(p, state=kept), actor, None)
+        joining = p.move(ParticipantState.JOINING)
+        after = joining.move(joining.entry_state(hearing.state is HearingState.IN_SESSION))
+        self._place(reg, pid, after.state)
+        return await self._save(
+            p, after, actor, AuditEvent.JOINED, {"room": self.room_of(hearing_id, pid)}
+        )
+
+    async def leave(self, hearing_id: str, pid: str) -> Participant:
+        """The participant left on purpose."""
+        hearing, p = await self._load(hearing_id, pid)
+        return await self._gone(
+            hearing, p, Actor(id=pid, role=p.role, hearing_id=hearing_id), AuditEvent.LEFT
+        )
+
+    async def _gone(
+        self,
+        hearing: Hearing,
+        p: Participant,
+        actor: Actor,
+        event: AuditEvent,
+        data: dict[str, Any] | None = None,
+        *,
+        removed: bool = False,
+    ) -> Participant:
+        self._connected.get(hearing.id, set()).discard(p.id)
+        self._hearing_of.pop(p.id, None)
+        grace = self._grace_tasks.pop(p.id, None)
+        if grace is not None:
+            grace.cancel()
+        reg = self.registry(hearing)
+        reg.remove(p.id)
+        if p.state is ParticipantState.LEFT and not removed:
+            return p
+        after = replace(
+            p,
+            state=ParticipantState.LEFT,
+            resume_state=None,
+            hand_raised=False,
+            removed=p.removed or removed,
+        )
+        return await self._save(p, after, actor, event, data)
+
+    async def disconnect(self, hearing_id: str, pid: str) -> None:
+        """The connection dropped: keep their place for the grace period."""
+        self._connected.get(hearing_id, set()).discard(pid)
+        self._hearing_of.pop(pid, None)
+        try:
+            _, p = await self._load(hearing_id, pid)
+        except NotFound:
+            return
+        if p.state not in (
+            ParticipantState.WAITING,
+            ParticipantState.IN_HEARING,
+            ParticipantState.IN_CONSULTATION,
+            ParticipantState.JOINING,
+        ):
+            await self.publish_plan(hearing_id)
+            return
+        after = p.move(ParticipantState.DISCONNECTED)
+        await self._save(p, after, Actor.system(), AuditEvent.DISCONNECTED)
+        if not self._closed:
+            self._grace_tasks[pid] = asyncio.create_task(
+                self._expire_grace(hearing_id, pid), name=f"grace:{pid}"
+            )
+
+    async def _expire_grace(self, hearing_id: str, pid: str) -> None:
+        try:
+            await asyncio.sleep(self._grace_s)
+            self._grace_tasks.pop(pid, None)
+            hearing, p = await self._load(hearing_id, pid)
+            if p.state is ParticipantState.DISCONNECTED:
+                await self._gone(
+                    hearing,
+                    p,
+                    Actor.system(),
+                    AuditEvent.LEFT,
+                    {"reason": "disconnect grace period ended"},
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("grace expiry failed for participant %s", pid)
+
+    # -- judicial actions -------------------------------------------------------------------
+
+    async def admit(self, actor: Actor, hearing_id: str, pid: str) -> Participant:
+        """Bring a waiting participant into the hearing room (witnesses: call them in)."""
+        hearing, p = await self._load(hearing_id, pid)
+        is_witness = p.role in ALWAYS_WAIT_ROLES - {Role.OBSERVER}
+        self._require_power(actor, Action.CALL_WITNESS if is_witness else Action.ADMIT, hearing)
+        if p.state is not ParticipantState.WAITING:
+            raise Conflict(f"{p.display_name} is not waiting ({p.state.value})")
+        after = p.move(ParticipantState.IN_HEARING)
+        self.registry(hearing).move(pid, self.registry(hearing).hearing_room_id)
+        event = AuditEvent.WITNESS_CALLED if is_witness else AuditEvent.ADMITTED
+        return await self._save(p, after, actor, event)
+
+    async def return_to_waiting(self, actor: Actor, hearing_id: str, pid: str) -> Participant:
+        """Send someone from the hearing room back to the waiting room (witness: dismissed)."""
+        hearing, p = await self._load(hearing_id, pid)
+        is_witness = p.role in ALWAYS_WAIT_ROLES - {Role.OBSERVER}
+        self._require_power(
+            actor, Action.CALL_WITNESS if is_witness else Action.RETURN_TO_WAITING, hearing
+        )
+        if p.state not in (ParticipantState.IN_HEARING, ParticipantState.IN_CONSULTATION):
+            raise Conflict(f"{p.display_name} is not in the hearing ({p.state.value})")
+        if p.role in (Role.JUDGE, Role.MEDIATOR, Role.COURTROOM_DISPLAY):
+            raise Conflict("the presiding judge and the courtroom display stay in the room")
+        after = p.move(ParticipantState.WAITING)
+        reg = self.registry(hearing)
+        reg.move(pid, reg.waiting_room_id)
+        event = AuditEvent.WITNESS_DISMISSED if is_witness else AuditEvent.RETURNED_TO_WAITING
+        return await self._save(p, after, actor, event)
+
+    async def remove(self, actor: Actor, hearing_id: str, pid: str) -> Participant:
+        """Remove a participant from the hearing; their link stops working."""
+        hearing, p = await self._load(hearing_id, pid)
+        self._require_power(actor, Action.REMOVE, hearing)
+        if actor.id == pid:
+            raise Conflict("use leave to leave the hearing")
+        return await self._gone(hearing, p, actor, AuditEvent.REMOVED, removed=True)
+
+    async def set_mute(
+        self, actor: Actor, hearing_id: str, pid: str, *, muted: bool, lock: bool | None = None
+    ) -> Participant:
+        """Mute or unmute; only the judge mutes others or locks/unlocks a mute."""
+        hearing, p = await self._load(hearing_id, pid)
+        self_service = actor.id == pid
+        if not self_service or lock is not None:
+            self._require_power(
+                actor, Action.LOCK_MUTE if lock is not None else Action.MUTE_OTHERS, hearing
+            )
+        if self_service and not muted and p.mute_locked:
+            raise Forbidden("the judge has locked your microphone", code="mute_locked")
+        if not self_service and not muted and lock is None and p.mute_locked:
+            lock = False  # the judge unmuting someone releases the lock too
+        after = replace(p, audio_muted=muted, mute_locked=p.mute_locked if lock is None else lock)
+        if after == p:
+            return p
+        event = AuditEvent.MUTED if muted else AuditEvent.UNMUTED
+        return await self._save(
+            p, after, actor, event, {"by": actor.id, "locked": after.mute_locked}
+        )
+
+    async def raise_hand(self, actor: Actor, hearing_id: str, raised: bool) -> Participant:
+        hearing, p = await self._load(hearing_id, actor.id)
+        self._require_power(actor, Action.RAISE_HAND, hearing)
+        if p.hand_raised == raised:
+            return p
+        after = replace(p, hand_raised=raised)
+        event = AuditEvent.HAND_RAISED if raised else AuditEvent.HAND_LOWERED
+        return await self._save(p, after, actor, event)
+
+    async def close(self) -> None:
+        """Cancel grace timers. Idempotent."""
+        self._closed = True
+        tasks = list(self._grace_tasks.values())
+        self._grace_tasks.clear()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,325 @@
+"""The /hearing socket.io namespace: thin handlers that validate, call the service, emit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+
+from hearing_server.auth.tokens import TokenError, TokenService
+from hearing_server.core.errors import DomainError
+from hearing_server.core.hearing import HearingAction
+from hearing_server.core.participant import Participant, Role
+from hearing_server.core.permissions import Action, can
+from hearing_server.schema import SchemaError
+from hearing_server.service.actors import Actor
+from hearing_server.service.events import ServiceEvent
+from hearing_server.service.hearings import HearingService, hearing_to_json, participant_to_json
+from hearing_server.service.live import LiveHearings
+
+from .media_port import MediaPort
+from .protocol import CLIENT_EVENTS, NAMESPACE, PROTOCOL_VERSION
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, Actor, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def hearing_room(hearing_id: str) -> str:
+    return f"h:{hearing_id}"
+
+
+def staff_room(hearing_id: str) -> str:
+    """Roles that see everyone's live state (judge, clerk, mediator)."""
+    return f"h:{hearing_id}:staff"
+
+
+def public_room(hearing_id: str) -> str:
+    """Everyone else in the hearing: they see who takes part, not their live state."""
+    return f"h:{hearing_id}:public"
+
+
+def participant_room(participant_id: str) -> str:
+    return f"p:{participant_id}"
+
+
+def _sees_all(role: Role) -> bool:
+    return can(role, Action.VIEW_ALL_STATES)
+
+
+# What participants without VIEW_ALL_STATES learn about the others.
+_PUBLIC_PARTICIPANT_FIELDS = (
+    "id",
+    "role",
+    "display_name",
+    "side",
+    "represents",
+    "interprets_for",
+    "language",
+)
+
+
+def _refuse(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
+    """A refusal the client sees as connect_error {message, data: {code, message}}."""
+    return socketio.exceptions.ConnectionRefusedError(message, {"code": code, "message": message})
+
+
+class ClientError(Exception):
+    """An error reported to the client as an ``error`` event and a failed ack."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    """Signaling for participants of a hearing. Per-client data lives in the sio session."""
+
+    def __init__(
+        self,
+        *,
+        tokens: TokenService,
+        hearings: HearingService,
+        live: LiveHearings,
+        media: MediaPort,
+        media_errors: tuple[type[Exception], ...],
+        ice_servers: list[dict[str, Any]],
+    ) -> None:
+        super().__init__(NAMESPACE)
+        self._tokens = tokens
+        self._hearings = hearings
+        self._live = live
+        self._media = media
+        self._media_errors = media_errors
+        self._ice_servers = ice_servers
+        self._handlers: dict[str, Handler] = {
+            "join": self._join,
+            "leave": self._leave,
+            "publish_offer": self._publish_offer,
+            "subscribe_answer": self._subscribe_answer,
+            "admit": self._admit,
+            "return_to_waiting": self._return_to_waiting,
+            "remove": self._remove,
+            "mute": self._mute,
+            "raise_hand": self._raise_hand,
+            "hearing_action": self._hearing_action,
+            "set_layout": self._set_layout,
+        }
+        assert set(self._handlers) == set(CLIENT_EVENTS)
+
+    # -- connection -------------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not isinstance(token, str):
+            raise _refuse("unauthorized", "connect with auth {token}")
+        try:
+            claims = await self._tokens.verify_join(token)
+            participant = await self._hearings.store.get_participant(claims.participant_id)
+        except TokenError as exc:
+            raise _refuse(exc.code, exc.message) from exc
+        except DomainError as exc:
+            raise _refuse("invalid_token", exc.message) from exc
+        if participant.removed:
+            raise _refuse("removed", "you were removed from this hearing")
+        await self.save_session(
+            sid,
+            {
+                "participant_id": claims.participant_id,
+                "hearing_id": claims.hearing_id,
+                "role": claims.role.value,
+                "joined": False,
+            },
+        )
+        await self.enter_room(sid, participant_room(claims.participant_id))
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        session = await self.get_session(sid)
+        if not session or not session.get("joined"):
+            return
+        pid, hid = session["participant_id"], session["hearing_id"]
+        try:
+            await self._media.remove(pid)
+        except Exception:
+            log.exception("closing media of %s failed", pid)
+        if not session.get("left"):
+            await self._live.disconnect(hid, pid)
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        sid = args[0]
+        payload = args[1] if len(args) > 1 else {}
+        handler = self._handlers.get(event)
+        try:
+            if handler is None:
+                raise ClientError("unknown_event", f"unknown event {event!r}")
+            data = CLIENT_EVENTS[event].parse({} if payload is None else payload)
+            session = await self.get_session(sid)
+            if event != "join" and not session.get("joined"):
+                raise ClientError("not_joined", "send join first")
+            actor = Actor(
+                id=session["participant_id"],
+                role=Role(session["role"]),
+                hearing_id=session["hearing_id"],
+            )
+            result = await handler(sid, actor, data)
+            return {"ok": True, **result}
+        except ClientError as exc:
+            return await self._fail(sid, event, exc.code, exc.message)
+        except SchemaError as exc:
+            return await self._fail(sid, event, exc.code, exc.message)
+        except (DomainError, TokenError) as exc:
+            return await self._fail(sid, event, exc.code, exc.message)
+        except self._media_errors as exc:
+            return await self._fail(sid, event, str(getattr(exc, "code", "media_error")), str(exc))
+        except Exception:
+            log.exception("signaling event %s failed", event)
+            return await self._fail(sid, event, "internal", "internal server error")
+
+    async def _fail(self, sid: str, event: str, code: str, message: str) -> dict[str, Any]:
+        error = {"code": code, "message": message, "event": event}
+        await self.emit("error", error, to=sid)
+        return {"ok": False, **error}
+
+    # -- handlers ---------------------------------------------------------------------------
+
+    async def _join(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        if data["protocol"] != PROTOCOL_VERSION:
+            raise ClientError("protocol_mismatch", f"server speaks protocol {PROTOCOL_VERSION}")
+        assert actor.hearing_id is not None
+        me = await self._live.join(actor.hearing_id, actor.id)
+        async with self.session(sid) as session:
+            session["joined"] = True
+            session["left"] = False
+        assert actor.role is not None
+        sees_all = _sees_all(actor.role)
+        await self.enter_room(sid, hearing_room(actor.hearing_id))
+        await self.enter_room(
+            sid, staff_room(actor.hearing_id) if sees_all else public_room(actor.hearing_id)
+        )
+        hearing = await self._hearings.store.get_hearing(actor.hearing_id)
+        participants = await self._hearings.store.list_participants(actor.hearing_id)
+        return {
+            "protocol": PROTOCOL_VERSION,
+            "hearing": hearing_to_json(hearing),
+            "me": self._participant_view(me, full=True),
+            "participants": [self._participant_view(p, full=sees_all) for p in participants],
+            "ice_servers": self._ice_servers,
+        }
+
+    def _participant_view(self, p: Participant, *, full: bool) -> dict[str, Any]:
+        if not full:
+            return participant_to_json(p, with_state=False)
+        return {
+            **participant_to_json(p),
+            "room": self._live.room_of(p.hearing_id, p.id),
+            "connected": self._live.is_connected(p.hearing_id, p.id),
+        }
+
+    async def _leave(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        async with self.session(sid) as session:
+            session["left"] = True
+        await self._media.remove(actor.id)
+        await self._live.leave(actor.hearing_id, actor.id)
+        for room in (
+            hearing_room(actor.hearing_id),
+            staff_room(actor.hearing_id),
+            public_room(actor.hearing_id),
+        ):
+            await self.leave_room(sid, room)
+        return {}
+
+    async def _publish_offer(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        answer = await self._media.publish(actor.id, data["sdp"])
+        return {"type": "answer", "sdp": answer}
+
+    async def _subscribe_answer(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        await self._media.subscriber_answer(actor.id, data["sdp"], data["revision"])
+        return {}
+
+    async def _admit(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        p = await self._live.admit(actor, actor.hearing_id, data["participant_id"])
+        return {"participant": participant_to_json(p)}
+
+    async def _return_to_waiting(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        p = await self._live.return_to_waiting(actor, actor.hearing_id, data["participant_id"])
+        return {"participant": participant_to_json(p)}
+
+    async def _remove(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        pid = data["participant_id"]
+        p = await self._live.remove(actor, actor.hearing_id, pid)
+        await self._media.remove(pid)
+        await self.emit("removed", {"reason": "removed by the court"}, room=participant_room(pid))
+        for other_sid in await self._sids_of(pid):
+            async with self.session(other_sid) as session:
+                session["left"] = True
+            await self.disconnect(other_sid)
+        return {"participant": participant_to_json(p)}
+
+    async def _sids_of(self, pid: str) -> list[str]:
+        participants = self.server.manager.get_participants(self.namespace, participant_room(pid))
+        return [sid for sid, _eio in participants]
+
+    async def _mute(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        p = await self._live.set_mute(
+            actor,
+            actor.hearing_id,
+            data["participant_id"],
+            muted=data["muted"],
+            lock=data.get("lock"),
+        )
+        return {"participant": participant_to_json(p)}
+
+    async def _raise_hand(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        p = await self._live.raise_hand(actor, actor.hearing_id, data["raised"])
+        return {"participant": participant_to_json(p)}
+
+    async def _hearing_action(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        h = await self._hearings.transition(
+            actor,
+            actor.hearing_id,
+            HearingAction(data["action"]),
+            next_sitting_id=data.get("next_sitting_id"),
+        )
+        return {"hearing": hearing_to_json(h)}
+
+    async def _set_layout(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        h = await self._hearings.set_layout(actor, actor.hearing_id, data["layout"])
+        return {"hearing": hearing_to_json(h)}
+
+    # -- pushes from the service and media layers --------------------------------------------
+
+    async def on_service_event(self, event: ServiceEvent) -> None:
+        """Push a service-layer change to everyone in the hearing."""
+        if event.kind == "hearing":
+            await self.emit("hearing_state", event.data, room=hearing_room(event.hearing_id))
+        elif event.kind == "participant":
+            hid, full = event.hearing_id, event.data
+            reduced = {k: full[k] for k in _PUBLIC_PARTICIPANT_FIELDS if k in full}
+            await self.emit("participant_updated", full, room=staff_room(hid))
+            await self.emit("participant_updated", reduced, room=public_room(hid))
+            await self.emit("me_updated", full, room=participant_room(full["id"]))
+
+    async def send_to_participant(self, participant_id: str, event: str, data: Any) -> None:
+        await self.emit(event, data, room=participant_room(participant_id))
+
+    async def broadcast(self, hearing_id: str, event: str, data: Any) -> None:
+        await self.emit(event, data, room=hearing_room(hearing_id))
