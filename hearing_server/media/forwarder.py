@@ -1,0 +1,274 @@
+"""Per-track fan-out: one publisher track's frames to every subscriber of it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiortc.codecs.base import Encoder
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import RtpPacket
+from av.frame import Frame
+
+from .codecs import TrackCodec
+from .events import MediaKind
+from .frames import AudioSequencer, ForwardedFrame, VideoFrameAssembler, inspector_for
+from .stats import MediaCounters
+from .tasks import TaskOwner
+
+logger = logging.getLogger(__name__)
+
+
+class ForwardedTrack(MediaStreamTrack):
+    """The track a subscriber's sender reads: forwarded frames, never decoded pixels.
+
+    Frames are only queued once the sender has started pulling, so a subscriber that is
+    still connecting does not get a burst of stale frames.
+    """
+
+    def __init__(self, kind: MediaKind, track_id: str, max_queued: int) -> None:
+        super().__init__()
+        self.kind = kind
+        self._track_id = track_id
+        self._queue: asyncio.Queue[ForwardedFrame | None] = asyncio.Queue(max_queued)
+        self.pulling = False
+        self._ended = False
+
+    @property
+    def id(self) -> str:
+        return self._track_id
+
+    async def recv(self) -> ForwardedFrame:  # type: ignore[override]
+        if self._ended or self.readyState != "live":
+            raise MediaStreamError
+        self.pulling = True
+        item = await self._queue.get()
+        if item is None:
+            self.stop()
+            raise MediaStreamError
+        return item
+
+    def offer(self, frame: ForwardedFrame) -> bool:
+        """Queue ``frame``; False if the queue is full (the subscriber is congested)."""
+        try:
+            self._queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    def flush(self) -> None:
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
+    def end(self) -> None:
+        """No more frames: the sender's loop ends at the next recv()."""
+        if self._ended:
+            return
+        self._ended = True
+        self.flush()
+        self._queue.put_nowait(None)
+
+
+class PassThroughEncoder(Encoder):
+    """The subscriber sender's "encoder": hands forwarded payloads through unchanged."""
+
+    def __init__(self, counters: MediaCounters) -> None:
+        self._counters = counters
+
+    def encode(self, frame: Frame, force_keyframe: bool = False) -> tuple[list[bytes], int]:
+        # Only reachable if a decoded frame got onto a forwarding track: count the
+        # evidence and send nothing rather than transcode.
+        self._counters.encoded_frames += 1
+        logger.error("a decoded frame reached a forwarding sender; dropped")
+        return [], 0
+
+    def pack(self, packet: object) -> tuple[list[bytes], int]:
+        if not isinstance(packet, ForwardedFrame):
+            logger.error("unexpected %s on a forwarding sender; dropped", type(packet).__name__)
+            return [], 0
+        self._counters.forwarded_frames += 1
+        self._counters.forwarded_packets += len(packet.payloads)
+        return list(packet.payloads), packet.timestamp
+
+
+class _Output:
+    __slots__ = ("need_keyframe", "track")
+
+    def __init__(self, track: ForwardedTrack, need_keyframe: bool) -> None:
+        self.track = track
+        self.need_keyframe = need_keyframe
+
+
+class TrackForwarder:
+    """Receives one publisher track's RTP (``on_rtp``, called by aiortc's receive loop
+    through the hooks) and fans complete frames out to subscriber tracks.
+
+    Video subscribers start (and restart after loss or congestion) on a keyframe;
+    keyframe requests go upstream as PLI, at most one per ``keyframe_throttle_s``
+    (requests inside the window coalesce into one sent when it ends).
+    """
+
+    def __init__(
+        self,
+        *,
+        publisher_pid: str,
+        track_id: str,
+        codec: TrackCodec,
+        counters: MediaCounters,
+        tasks: TaskOwner,
+        send_pli: Callable[[int], Coroutine[Any, Any, None]],
+        keyframe_throttle_s: float,
+        gap_timeout_s: float,
+        max_queued_frames: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.publisher_pid = publisher_pid
+        self.track_id = track_id
+        self.codec = codec
+        self.kind: MediaKind = codec.kind
+        self.enabled = True
+        self._counters = counters
+        self._tasks = tasks
+        self._send_pli = send_pli
+        self._throttle_s = keyframe_throttle_s
+        self._max_queued = max_queued_frames
+        self._clock = clock
+        self._outputs: dict[str, _Output] = {}
+        self._ssrc: int | None = None
+        self._video = VideoFrameAssembler(inspector_for(codec.name), gap_timeout_s=gap_timeout_s)
+        self._audio = AudioSequencer()
+        self._last_pli: float | None = None
+        self._pli_timer: asyncio.TimerHandle | None = None
+        self._keyframe_wanted = False  # asked for before the publisher's SSRC was known
+        self._closed = False
+
+    # --- publisher side (called from aiortc's receive path; must not block) ---------------
+
+    def on_rtp(self, packet: RtpPacket) -> None:
+        if self._closed:
+            return
+        if packet.ssrc != self._ssrc:
+            first = self._ssrc is None
+            self._ssrc = packet.ssrc
+            self._video.reset()
+            self._audio.reset()
+            if not first:
+                self._need_keyframe_everywhere()
+            if self._keyframe_wanted:
+                self.request_keyframe()
+        if self.kind == "audio":
+            frame = self._audio.push(packet.sequence_number, packet.timestamp, packet.payload)
+            if frame is not None and self.enabled:
+                self._fan_out(frame)
+            return
+        result = self._video.push(
+            packet.sequence_number, packet.timestamp, bool(packet.marker), packet.payload
+        )
+        if result.lost:
+            self._need_keyframe_everywhere()
+        for frame in result.frames:
+            if self.enabled:
+                self._fan_out(frame)
+
+    def _fan_out(self, frame: ForwardedFrame) -> None:
+        waiting = False
+        for out in self._outputs.values():
+            if not out.track.pulling:
+                continue
+            if out.need_keyframe:
+                if not frame.keyframe:
+                    waiting = True
+                    continue
+                out.need_keyframe = False
+            if not out.track.offer(frame):
+                self._counters.dropped_frames += 1
+                if self.kind == "video":
+                    # a partial stream would only decode to garbage: restart on a keyframe
+                    out.track.flush()
+                    out.need_keyframe = True
+                    waiting = True
+        if waiting:
+            self.request_keyframe()
+
+    def _need_keyframe_everywhere(self) -> None:
+        if self.kind != "video":
+            return
+        for out in self._outputs.values():
+            out.need_keyframe = True
+        if self._outputs:
+            self.request_keyframe()
+
+    # --- keyframe requests --------------------------------------------------------------
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe, throttled."""
+        if self.kind != "video" or self._closed:
+            return
+        if self._ssrc is None:
+            self._keyframe_wanted = True
+            return
+        self._keyframe_wanted = False
+        now = self._clock()
+        if self._last_pli is None or now - self._last_pli >= self._throttle_s:
+            self._send_now(now)
+        elif self._pli_timer is None:
+            delay = self._last_pli + self._throttle_s - now
+            self._pli_timer = asyncio.get_running_loop().call_later(delay, self._timer_fired)
+
+    def _timer_fired(self) -> None:
+        self._pli_timer = None
+        if not self._closed:
+            self._send_now(self._clock())
+
+    def _send_now(self, now: float) -> None:
+        assert self._ssrc is not None
+        self._last_pli = now
+        self._counters.keyframe_requests_sent_upstream += 1
+        self._tasks.spawn(self._send_pli(self._ssrc), name=f"pli:{self.track_id}")
+
+    def on_subscriber_keyframe_request(self) -> None:
+        """A subscriber sent PLI/FIR for this track."""
+        self._counters.keyframe_requests_received += 1
+        self.request_keyframe()
+
+    # --- subscriber side ------------------------------------------------------------------
+
+    def attach(self, subscriber_pid: str) -> ForwardedTrack:
+        """A new output track for ``subscriber_pid`` (replacing any previous one)."""
+        self.detach(subscriber_pid)
+        track = ForwardedTrack(self.kind, self.track_id, self._max_queued)
+        self._outputs[subscriber_pid] = _Output(track, need_keyframe=self.kind == "video")
+        self.request_keyframe()
+        return track
+
+    def detach(self, subscriber_pid: str) -> None:
+        out = self._outputs.pop(subscriber_pid, None)
+        if out is not None:
+            out.track.end()
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Mute/unmute at the forwarding level (no renegotiation)."""
+        if enabled == self.enabled:
+            return
+        self.enabled = enabled
+        if enabled:
+            self._need_keyframe_everywhere()
+
+    @property
+    def subscriber_pids(self) -> list[str]:
+        return list(self._outputs)
+
+    def close(self) -> None:
+        """End every output; later packets are ignored. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._pli_timer is not None:
+            self._pli_timer.cancel()
+            self._pli_timer = None
+        for out in self._outputs.values():
+            out.track.end()
+        self._outputs.clear()

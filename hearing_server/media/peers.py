@@ -1,0 +1,479 @@
+"""The server's two peer connections per participant: publish (client offers) and
+subscribe (server offers), as thin wrappers around aiortc's RTCPeerConnection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceCandidate,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.rtcconfiguration import RTCBundlePolicy
+from aiortc.sdp import MediaDescription, SessionDescription, candidate_from_sdp
+
+from . import aiortc_hooks as hooks
+from .codecs import TrackCodec, choose_codec, supported_mime_types
+from .errors import MediaError
+from .events import MediaEvent, SubscriberOffer
+from .forwarder import PassThroughEncoder, TrackForwarder
+from .settings import MediaSettings
+from .stats import MediaCounters
+from .tasks import TaskOwner
+
+logger = logging.getLogger(__name__)
+
+StateCallback = Callable[[str], None]
+
+
+def make_configuration(settings: MediaSettings) -> RTCConfiguration:
+    """Always an explicit ICE server list: given none, aiortc would add Google's STUN."""
+    servers = []
+    for entry in settings.ice_servers:
+        urls = entry.get("urls")
+        if not urls:
+            raise MediaError("invalid_argument", "every ice_servers entry needs 'urls'")
+        servers.append(
+            RTCIceServer(
+                urls=urls, username=entry.get("username"), credential=entry.get("credential")
+            )
+        )
+    return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+def parse_sdp(sdp_text: str, what: str) -> SessionDescription:
+    """Parse and sanity-check an SDP from a client; MediaError("invalid_sdp") if unusable."""
+    if not isinstance(sdp_text, str) or not sdp_text.strip():
+        raise MediaError("invalid_sdp", f"{what} is empty")
+    try:
+        description = SessionDescription.parse(sdp_text)
+    except Exception as exc:
+        raise MediaError("invalid_sdp", f"{what} does not parse: {exc!r}") from exc
+    media = [m for m in description.media if m.kind in ("audio", "video")]
+    if not media:
+        raise MediaError("invalid_sdp", f"{what} has no audio or video section")
+    mids = [m.rtp.muxId for m in description.media]
+    if any(not mid for mid in mids) or len(set(mids)) != len(mids):
+        raise MediaError("invalid_sdp", f"{what} needs a distinct a=mid on every section")
+    for m in media:
+        if m.ice is None or not m.ice.usernameFragment or not m.ice.password:
+            raise MediaError("invalid_sdp", f"{what} section {m.rtp.muxId} lacks ICE credentials")
+        if m.dtls is None or not m.dtls.fingerprints:
+            raise MediaError(
+                "invalid_sdp", f"{what} section {m.rtp.muxId} lacks a DTLS fingerprint"
+            )
+    return description
+
+
+def parse_candidate(
+    candidate: str | None, sdp_mid: str | None, sdp_mline_index: int | None
+) -> RTCIceCandidate | None:
+    """An aiortc RTCIceCandidate from the browser's candidate line (None: end of candidates)."""
+    if candidate is None or not candidate.strip():
+        return None
+    text = candidate.strip()
+    if text.startswith("a="):
+        text = text[2:]
+    if text.startswith("candidate:"):
+        text = text[len("candidate:") :]
+    try:
+        parsed = candidate_from_sdp(text)
+    except Exception as exc:
+        raise MediaError("invalid_candidate", f"ICE candidate does not parse: {exc!r}") from exc
+    if sdp_mid is None and sdp_mline_index is None:
+        sdp_mline_index = 0
+    parsed.sdpMid = sdp_mid
+    parsed.sdpMLineIndex = sdp_mline_index
+    return parsed
+
+
+async def _add_candidate(
+    pc: RTCPeerConnection, candidate: str | None, sdp_mid: str | None, mline: int | None
+) -> None:
+    parsed = parse_candidate(candidate, sdp_mid, mline)
+    try:
+        await pc.addIceCandidate(parsed)
+    except Exception as exc:
+        raise MediaError("invalid_candidate", f"ICE candidate rejected: {exc!r}") from exc
+
+
+def _watch_state(pc: RTCPeerConnection, on_state: StateCallback) -> None:
+    @pc.on("connectionstatechange")
+    def _changed() -> None:
+        on_state(pc.connectionState)
+
+
+@dataclass
+class _NewTrack:
+    mid: str
+    transceiver: RTCRtpTransceiver
+    forwarder: TrackForwarder
+
+
+class PublisherPeer:
+    """The connection a participant sends its media on. Each received track is tapped
+    into a ``TrackForwarder``; nothing is decoded."""
+
+    def __init__(
+        self,
+        pid: str,
+        settings: MediaSettings,
+        counters: MediaCounters,
+        tasks: TaskOwner,
+        on_state: StateCallback,
+    ) -> None:
+        self.pid = pid
+        self._settings = settings
+        self._counters = counters
+        self._tasks = tasks
+        self.pc = RTCPeerConnection(make_configuration(settings))
+        self.forwarders: dict[str, TrackForwarder] = {}
+        self._mids: set[str] = set()
+        self._closed = False
+        _watch_state(self.pc, on_state)
+
+    async def negotiate(self, offer_sdp: str) -> tuple[str, list[TrackForwarder]]:
+        """Apply the client's offer; returns the answer and the newly published tracks."""
+        if self._closed:
+            raise MediaError("closed", "publish connection is closed")
+        if self.pc.signalingState != "stable":
+            raise MediaError("negotiation_failed", "a publish negotiation is in progress")
+        description = parse_sdp(offer_sdp, "offer")
+        sections: list[tuple[MediaDescription, TrackCodec]] = []
+        for media in description.media:
+            if media.kind not in ("audio", "video") or media.rtp.muxId in self._mids:
+                continue
+            codec = choose_codec(media)
+            if codec is None:
+                offered = ", ".join(c.mimeType for c in media.rtp.codecs) or "none"
+                raise MediaError(
+                    "unsupported_codec",
+                    f"section {media.rtp.muxId} offers {offered}; the server forwards "
+                    f"{', '.join(supported_mime_types())}",
+                )
+            sections.append((media, codec))
+
+        # Transceivers created before setRemoteDescription are the ones aiortc matches to
+        # the offer's new sections, and only then do codec preferences shape the answer.
+        new: list[_NewTrack] = []
+        for media, codec in sections:
+            transceiver = self.pc.addTransceiver(codec.kind, direction="recvonly")
+            transceiver.setCodecPreferences(codec.preferences())
+            forwarder = TrackForwarder(
+                publisher_pid=self.pid,
+                track_id=f"{self.pid}-{codec.kind}-{media.rtp.muxId}",
+                codec=codec,
+                counters=self._counters,
+                tasks=self._tasks,
+                send_pli=self._pli_sender(transceiver),
+                keyframe_throttle_s=self._settings.keyframe_throttle_s,
+                gap_timeout_s=self._settings.video_gap_timeout_s,
+                max_queued_frames=(
+                    self._settings.max_queued_video_frames
+                    if codec.kind == "video"
+                    else self._settings.max_queued_audio_frames
+                ),
+            )
+            hooks.tap_receiver(transceiver.receiver, forwarder, self._count_decode_job)
+            new.append(_NewTrack(media.rtp.muxId, transceiver, forwarder))
+
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            answer = await self.pc.createAnswer()
+            with hooks.announced_host_addresses(self._settings.announced_host_addresses):
+                await self.pc.setLocalDescription(answer)
+        except MediaError:
+            raise
+        except Exception as exc:
+            for item in new:
+                item.forwarder.close()
+            raise MediaError("invalid_sdp", f"offer rejected: {exc!r}") from exc
+
+        published = []
+        for item in new:
+            if item.transceiver.mid != item.mid:
+                item.forwarder.close()
+                logger.error(
+                    "publisher %s: section %s matched mid %s",
+                    self.pid,
+                    item.mid,
+                    item.transceiver.mid,
+                )
+                continue
+            self._mids.add(item.mid)
+            if item.transceiver.currentDirection in ("recvonly", "sendrecv"):
+                self.forwarders[item.forwarder.track_id] = item.forwarder
+                published.append(item.forwarder)
+            else:
+                item.forwarder.close()
+        return self.pc.localDescription.sdp, published
+
+    @staticmethod
+    def _pli_sender(
+        transceiver: RTCRtpTransceiver,
+    ) -> Callable[[int], Coroutine[Any, Any, None]]:
+        receiver = transceiver.receiver
+
+        def send(media_ssrc: int) -> Coroutine[Any, Any, None]:
+            return hooks.send_pli(receiver, media_ssrc)
+
+        return send
+
+    def _count_decode_job(self) -> None:
+        self._counters.decoded_frames += 1
+
+    async def add_ice_candidate(
+        self, candidate: str | None, sdp_mid: str | None, sdp_mline_index: int | None
+    ) -> None:
+        await _add_candidate(self.pc, candidate, sdp_mid, sdp_mline_index)
+
+    async def close(self) -> None:
+        """Stop forwarding and close the connection. Idempotent."""
+        self._closed = True
+        for forwarder in self.forwarders.values():
+            forwarder.close()
+        await self.pc.close()
+
+
+class _PcFailed(Exception):
+    pass
+
+
+# the client's answer SDP, and the future that reports whether it could be applied
+_Answer = tuple[str, "asyncio.Future[None]"]
+
+
+@dataclass
+class _Attachment:
+    forwarder: TrackForwarder
+    transceiver: RTCRtpTransceiver
+
+
+class SubscriberPeer:
+    """The connection a participant receives forwarded tracks on; the server offers.
+
+    ``set_desired`` only records what should be sent; one negotiation task applies it:
+    adds a sendonly transceiver per new track (offered with the publisher's codec),
+    stops and deactivates the transceivers of tracks that went away, and sends one offer
+    at a time, coalescing whatever changed while an answer was awaited.
+    """
+
+    def __init__(
+        self,
+        pid: str,
+        settings: MediaSettings,
+        counters: MediaCounters,
+        emit: Callable[[MediaEvent], None],
+        on_state: StateCallback,
+    ) -> None:
+        self.pid = pid
+        self._settings = settings
+        self._counters = counters
+        self._emit = emit
+        self._on_state = on_state
+        self._tasks = TaskOwner(f"subscriber:{pid}")
+        self._desired: dict[str, TrackForwarder] = {}
+        self._attached: dict[str, _Attachment] = {}
+        self._pc: RTCPeerConnection | None = None
+        self._pc_failed = False
+        self._restart = False
+        self._offer_needed = False
+        self._revision = 0
+        self._answer_slot: tuple[int, asyncio.Future[_Answer]] | None = None
+        self._applying: asyncio.Future[None] | None = None
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closed = False
+        self._tasks.spawn(self._run(), name="negotiate")
+
+    @property
+    def attached_track_ids(self) -> list[str]:
+        return list(self._attached)
+
+    def set_desired(self, forwarders: dict[str, TrackForwarder]) -> None:
+        """The tracks this participant should receive now."""
+        if forwarders.keys() == self._desired.keys() and all(
+            forwarders[k] is self._desired[k] for k in forwarders
+        ):
+            return
+        self._desired = dict(forwarders)
+        self._poke()
+
+    def _poke(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    async def wait_idle(self) -> None:
+        """Until nothing is left to negotiate (for tests and orderly shutdown)."""
+        await self._idle.wait()
+
+    async def answer(self, sdp_text: str, revision: int | None) -> None:
+        """Apply the client's answer to the outstanding offer; MediaError if it fails."""
+        slot = self._answer_slot
+        if self._closed:
+            raise MediaError("closed", "subscribe connection is closed")
+        if slot is None:
+            raise MediaError("no_offer_pending", f"no offer is waiting for {self.pid}'s answer")
+        pending_revision, future = slot
+        if revision is not None and revision != pending_revision:
+            raise MediaError(
+                "stale_answer", f"answer is for offer {revision}, pending is {pending_revision}"
+            )
+        if future.done():
+            raise MediaError("no_offer_pending", "the offer was already answered")
+        parse_sdp(sdp_text, "answer")
+        applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._applying = applied
+        future.set_result((sdp_text, applied))
+        try:
+            await applied
+        finally:
+            self._applying = None
+
+    async def add_ice_candidate(
+        self, candidate: str | None, sdp_mid: str | None, sdp_mline_index: int | None
+    ) -> None:
+        if self._pc is None:
+            raise MediaError("no_offer_pending", f"{self.pid} has no subscribe connection yet")
+        await _add_candidate(self._pc, candidate, sdp_mid, sdp_mline_index)
+
+    # --- the negotiation task ---------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._negotiate_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("subscriber %s: negotiation failed", self.pid)
+            if not self._wake.is_set():
+                self._idle.set()
+
+    async def _negotiate_once(self) -> None:
+        if self._pc_failed:
+            await self._drop_pc()
+        changed = await self._apply_desired()
+        if self._pc is None or not (changed or self._offer_needed):
+            return
+        pc = self._pc
+        offer = await pc.createOffer()
+        with hooks.announced_host_addresses(self._settings.announced_host_addresses):
+            await pc.setLocalDescription(offer)
+        self._revision += 1
+        revision = self._revision
+        future: asyncio.Future[_Answer] = asyncio.get_running_loop().create_future()
+        self._answer_slot = (revision, future)
+        self._offer_needed = True  # until an answer is applied
+        self._counters.offers_sent += 1
+        self._emit(SubscriberOffer(self.pid, pc.localDescription.sdp, revision, self._restart))
+        self._restart = False
+        try:
+            answer_sdp, applied = await asyncio.wait_for(
+                future, self._settings.negotiation_timeout_s
+            )
+        except TimeoutError:
+            logger.warning(
+                "subscriber %s: no answer to offer %d; offering again", self.pid, revision
+            )
+            self._wake.set()
+            return
+        except _PcFailed:
+            self._wake.set()
+            return
+        finally:
+            self._answer_slot = None
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
+        except Exception as exc:
+            applied.set_exception(MediaError("negotiation_failed", f"answer rejected: {exc!r}"))
+            self._wake.set()  # offer again: the client may answer the next one correctly
+            return
+        self._offer_needed = False
+        applied.set_result(None)
+
+    async def _apply_desired(self) -> bool:
+        changed = False
+        for track_id in list(self._attached):
+            attachment = self._attached[track_id]
+            if self._desired.get(track_id) is attachment.forwarder:
+                continue
+            del self._attached[track_id]
+            attachment.forwarder.detach(self.pid)
+            attachment.transceiver.direction = "inactive"
+            # stopping sends RTCP BYE, which ends the track on the client
+            await attachment.transceiver.stop()
+            changed = True
+        for track_id, forwarder in self._desired.items():
+            if track_id in self._attached:
+                continue
+            pc = self._ensure_pc()
+            track = forwarder.attach(self.pid)
+            transceiver = pc.addTransceiver(track, direction="sendonly")
+            transceiver.setCodecPreferences(forwarder.codec.preferences())
+            hooks.prepare_forwarding_sender(
+                transceiver.sender,
+                PassThroughEncoder(self._counters),
+                forwarder.on_subscriber_keyframe_request,
+                stream_id=forwarder.publisher_pid,
+            )
+            self._attached[track_id] = _Attachment(forwarder, transceiver)
+            changed = True
+        return changed
+
+    def _ensure_pc(self) -> RTCPeerConnection:
+        if self._pc is None:
+            pc = RTCPeerConnection(make_configuration(self._settings))
+            _watch_state(pc, lambda state: self._pc_state(pc, state))
+            self._pc = pc
+        return self._pc
+
+    def _pc_state(self, pc: RTCPeerConnection, state: str) -> None:
+        self._on_state(state)
+        if pc is not self._pc or self._closed or state not in ("failed", "closed"):
+            return
+        # aiortc does not recover a failed connection: start over on a new one
+        self._pc_failed = True
+        if self._answer_slot is not None and not self._answer_slot[1].done():
+            self._answer_slot[1].set_exception(_PcFailed())
+        self._poke()
+
+    async def _drop_pc(self) -> None:
+        self._pc_failed = False
+        pc, self._pc = self._pc, None
+        for attachment in self._attached.values():
+            attachment.forwarder.detach(self.pid)
+        self._attached.clear()
+        self._offer_needed = False
+        if pc is not None:
+            await pc.close()
+            self._restart = True
+
+    async def close(self) -> None:
+        """Stop the negotiation task, detach from every track, close. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._tasks.close()
+        if self._answer_slot is not None and not self._answer_slot[1].done():
+            self._answer_slot[1].cancel()
+        if self._applying is not None and not self._applying.done():
+            self._applying.set_exception(MediaError("closed", "subscribe connection closed"))
+        for attachment in self._attached.values():
+            attachment.forwarder.detach(self.pid)
+        self._attached.clear()
+        self._desired.clear()
+        if self._pc is not None:
+            await self._pc.close()
+        self._idle.set()

@@ -1,0 +1,351 @@
+"""MediaRouter: the media layer's public API (an SFU that forwards, never transcodes)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Callable, Iterable
+
+from .errors import MediaError
+from .events import (
+    EventCallback,
+    MediaEvent,
+    MediaKind,
+    PcRole,
+    PeerStateChanged,
+    TrackPublished,
+    TrackUnpublished,
+)
+from .forwarder import TrackForwarder
+from .peers import PublisherPeer, SubscriberPeer
+from .settings import MediaSettings
+from .stats import MediaCounters
+from .tasks import TaskOwner
+
+logger = logging.getLogger(__name__)
+
+# msid stream ids and track ids are SDP token characters; keep ids within them and short
+# enough that "<pid>-video-<mid>" stays under msid's 64-character limit.
+_PID_RE = re.compile(r"[A-Za-z0-9_.-]{1,48}")
+_KINDS = ("audio", "video")
+
+
+def _check_pid(pid: str) -> str:
+    if not isinstance(pid, str) or not _PID_RE.fullmatch(pid):
+        raise MediaError(
+            "invalid_participant_id", "participant ids are 1-48 characters of A-Z a-z 0-9 _ . -"
+        )
+    return pid
+
+
+class MediaRouter:
+    """Forwards each participant's published tracks to the participants routed to them.
+
+    Per participant there are two peer connections: *publish* (the client offers, see
+    ``publish``) and *subscribe* (the server offers; ``SubscriberOffer`` events, answered
+    with ``subscriber_answer``). Who receives whom is decided outside (``set_routes``);
+    mute is ``set_forwarding``. Events go to ``on_event`` in order, from one task; a
+    failing callback is logged and does not stop delivery.
+    """
+
+    def __init__(self, settings: MediaSettings, on_event: EventCallback) -> None:
+        self._settings = settings
+        self._on_event = on_event
+        self._counters = MediaCounters()
+        self._tasks = TaskOwner("media-router")
+        self._dispatch_owner = TaskOwner("media-events")
+        self._events: asyncio.Queue[MediaEvent | None] = asyncio.Queue()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._publishers: dict[str, PublisherPeer] = {}
+        self._subscribers: dict[str, SubscriberPeer] = {}
+        self._routes: dict[str, frozenset[str]] = {}
+        self._muted: set[tuple[str, str]] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._closed = False
+        self._close_done: asyncio.Event | None = None
+
+    # --- publishing -----------------------------------------------------------------------
+
+    async def publish(self, pid: str, offer_sdp: str) -> str:
+        """Apply participant ``pid``'s offer on its publish connection; return the answer.
+
+        The answer carries the server's candidates (gathering completes first). Calling it
+        again on the same connection renegotiates (new sections become new tracks).
+        Emits ``TrackPublished`` per new track; subscribers routed to ``pid`` get the track
+        offered. Raises ``MediaError`` (``invalid_sdp``, ``unsupported_codec``, ...).
+        """
+        self._check_open()
+        _check_pid(pid)
+        async with self._lock(pid):
+            self._check_open()
+            peer = self._publishers.get(pid)
+            created = peer is None
+            if peer is None:
+                peer = PublisherPeer(
+                    pid,
+                    self._settings,
+                    self._counters,
+                    self._tasks,
+                    on_state=self._publisher_state_callback(pid),
+                )
+                self._publishers[pid] = peer
+            try:
+                answer, published = await peer.negotiate(offer_sdp)
+                self._check_open()
+            except BaseException as exc:
+                if created:
+                    self._publishers.pop(pid, None)
+                    await peer.close()
+                if isinstance(exc, MediaError | asyncio.CancelledError):
+                    raise
+                if not isinstance(exc, Exception):
+                    raise
+                raise MediaError("negotiation_failed", f"publish failed: {exc!r}") from exc
+            for forwarder in published:
+                forwarder.set_enabled((pid, forwarder.kind) not in self._muted)
+                self._emit(self._published_event(forwarder))
+            if published:
+                self._sync_subscribers_of({pid})
+            return answer
+
+    async def add_ice_candidate(
+        self,
+        pid: str,
+        which_pc: PcRole,
+        candidate: str | None,
+        sdp_mid: str | None = None,
+        sdp_mline_index: int | None = None,
+    ) -> None:
+        """Add a trickled remote candidate (``candidate:...`` line; None or "" ends them)."""
+        self._check_open()
+        if which_pc == "publish":
+            pub = self._publishers.get(pid)
+            if pub is None:
+                raise MediaError("unknown_participant", f"{pid} has no publish connection")
+            await pub.add_ice_candidate(candidate, sdp_mid, sdp_mline_index)
+        elif which_pc == "subscribe":
+            sub = self._subscribers.get(pid)
+            if sub is None:
+                raise MediaError("unknown_participant", f"{pid} has no subscribe connection")
+            await sub.add_ice_candidate(candidate, sdp_mid, sdp_mline_index)
+        else:
+            raise MediaError("invalid_argument", "which_pc must be publish or subscribe")
+
+    # --- subscribing ------------------------------------------------------------------------
+
+    async def subscriber_answer(
+        self, pid: str, answer_sdp: str, revision: int | None = None
+    ) -> None:
+        """Apply ``pid``'s answer to the pending ``SubscriberOffer`` (``revision`` guards
+        against answering an offer that was replaced). Raises ``MediaError``
+        (``no_offer_pending``, ``stale_answer``, ``invalid_sdp``, ``negotiation_failed``)."""
+        self._check_open()
+        sub = self._subscribers.get(pid)
+        if sub is None:
+            raise MediaError("unknown_participant", f"{pid} is not subscribed to anything")
+        await sub.answer(answer_sdp, revision)
+
+    def set_routes(self, subscriber_pid: str, publisher_pids: Iterable[str]) -> None:
+        """``subscriber_pid`` receives the tracks of exactly ``publisher_pids`` (never its
+        own). Renegotiation follows in the background (``SubscriberOffer``); publishers that
+        publish later are included automatically. An empty set means nothing."""
+        self._check_open()
+        _check_pid(subscriber_pid)
+        route = frozenset(_check_pid(p) for p in publisher_pids) - {subscriber_pid}
+        self._routes[subscriber_pid] = route
+        if subscriber_pid not in self._subscribers:
+            self._subscribers[subscriber_pid] = SubscriberPeer(
+                subscriber_pid,
+                self._settings,
+                self._counters,
+                self._emit,
+                on_state=self._state_callback(subscriber_pid, "subscribe"),
+            )
+        self._sync_subscriber(subscriber_pid)
+
+    def set_forwarding(self, publisher_pid: str, kind: MediaKind, enabled: bool) -> None:
+        """Start/stop forwarding ``publisher_pid``'s ``kind`` packets to everyone (mute).
+        No renegotiation; remembered for tracks published later until ``remove``."""
+        self._check_open()
+        _check_pid(publisher_pid)
+        if kind not in _KINDS:
+            raise MediaError("invalid_argument", f"kind must be audio or video, not {kind!r}")
+        if enabled:
+            self._muted.discard((publisher_pid, kind))
+        else:
+            self._muted.add((publisher_pid, kind))
+        pub = self._publishers.get(publisher_pid)
+        if pub is not None:
+            for forwarder in pub.forwarders.values():
+                if forwarder.kind == kind:
+                    forwarder.set_enabled(enabled)
+
+    # --- teardown ---------------------------------------------------------------------------
+
+    async def remove(self, pid: str) -> None:
+        """Close both of ``pid``'s connections; its tracks leave every subscriber
+        (``TrackUnpublished``, renegotiation). ``pid`` is also dropped from every route, so a
+        returning participant is routed only once ``set_routes`` names it again.
+        Unknown ids are ignored."""
+        async with self._lock(pid):
+            await self._remove_locked(pid)
+        self._locks.pop(pid, None)
+
+    async def _remove_locked(self, pid: str) -> None:
+        pub = self._publishers.pop(pid, None)
+        sub = self._subscribers.pop(pid, None)
+        self._routes.pop(pid, None)
+        affected = {s for s, route in self._routes.items() if pid in route}
+        for s in affected:
+            self._routes[s] = self._routes[s] - {pid}
+        self._muted = {m for m in self._muted if m[0] != pid}
+        if pub is not None:
+            self._unpublish(pub)
+        if not self._closed:
+            for s in affected:
+                self._sync_subscriber(s)
+        if sub is not None:
+            await sub.close()
+        if pub is not None:
+            await pub.close()
+
+    def _unpublish(self, pub: PublisherPeer) -> None:
+        for forwarder in pub.forwarders.values():
+            forwarder.close()
+            self._emit(TrackUnpublished(pub.pid, forwarder.kind, forwarder.track_id))
+        pub.forwarders.clear()
+
+    async def close(self) -> None:
+        """Close every connection and stop every task; pending events are delivered first
+        (for up to a second). Idempotent; concurrent callers wait for the first."""
+        if self._close_done is not None:
+            await self._close_done.wait()
+            return
+        self._close_done = asyncio.Event()
+        self._closed = True
+        try:
+            for pid in set(self._publishers) | set(self._subscribers):
+                try:
+                    await self._remove_locked(pid)
+                except Exception:
+                    logger.exception("closing media of %s failed", pid)
+            await self._tasks.close()
+            if self._dispatcher is not None:
+                self._events.put_nowait(None)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._dispatcher), 1.0)
+            await self._dispatch_owner.close()
+        finally:
+            self._close_done.set()
+
+    # --- introspection ----------------------------------------------------------------------
+
+    def stats(self) -> dict[str, int]:
+        """Counters (see ``MediaCounters``) plus current publishers, subscribers, tracks."""
+        result = self._counters.snapshot()
+        result["publishers"] = len(self._publishers)
+        result["subscribers"] = len(self._subscribers)
+        result["published_tracks"] = sum(len(p.forwarders) for p in self._publishers.values())
+        return result
+
+    def published_tracks(self, pid: str) -> list[TrackPublished]:
+        """What ``pid`` currently publishes."""
+        pub = self._publishers.get(pid)
+        if pub is None:
+            return []
+        return [self._published_event(f) for f in pub.forwarders.values()]
+
+    @staticmethod
+    def _published_event(forwarder: TrackForwarder) -> TrackPublished:
+        return TrackPublished(
+            forwarder.publisher_pid, forwarder.kind, forwarder.track_id, forwarder.codec.mime_type
+        )
+
+    def subscribed_track_ids(self, pid: str) -> list[str]:
+        """Track ids currently on ``pid``'s subscribe connection (negotiated or pending)."""
+        sub = self._subscribers.get(pid)
+        return [] if sub is None else sub.attached_track_ids
+
+    async def wait_negotiated(self, pid: str) -> None:
+        """Until ``pid``'s subscribe connection has nothing left to negotiate."""
+        sub = self._subscribers.get(pid)
+        if sub is not None:
+            await sub.wait_idle()
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise MediaError("closed", "the media router is closed")
+
+    def _lock(self, pid: str) -> asyncio.Lock:
+        lock = self._locks.get(pid)
+        if lock is None:
+            lock = self._locks[pid] = asyncio.Lock()
+        return lock
+
+    def _sync_subscriber(self, sub_pid: str) -> None:
+        sub = self._subscribers.get(sub_pid)
+        if sub is None:
+            return
+        desired: dict[str, TrackForwarder] = {}
+        for pub_pid in self._routes.get(sub_pid, frozenset()):
+            pub = self._publishers.get(pub_pid)
+            if pub is not None:
+                desired.update(pub.forwarders)
+        sub.set_desired(desired)
+
+    def _sync_subscribers_of(self, pub_pids: set[str]) -> None:
+        for sub_pid, route in self._routes.items():
+            if route & pub_pids:
+                self._sync_subscriber(sub_pid)
+
+    def _state_callback(self, pid: str, which: PcRole) -> Callable[[str], None]:
+        def on_state(state: str) -> None:
+            self._emit(PeerStateChanged(pid, which, state))
+
+        return on_state
+
+    def _publisher_state_callback(self, pid: str) -> Callable[[str], None]:
+        emit_state = self._state_callback(pid, "publish")
+
+        def on_state(state: str) -> None:
+            emit_state(state)
+            if state in ("failed", "closed") and not self._closed:
+                pub = self._publishers.get(pid)
+                if pub is not None and pub.pc.connectionState == state:
+                    self._tasks.spawn(self._drop_publisher(pid, pub), name=f"drop:{pid}")
+
+        return on_state
+
+    async def _drop_publisher(self, pid: str, pub: PublisherPeer) -> None:
+        """The publish connection died (aiortc does not recover): unpublish its tracks."""
+        async with self._lock(pid):
+            if self._publishers.get(pid) is not pub:
+                return
+            del self._publishers[pid]
+            self._unpublish(pub)
+            self._sync_subscribers_of({pid})
+        await pub.close()
+
+    def _emit(self, event: MediaEvent) -> None:
+        if self._dispatcher is None:
+            if self._dispatch_owner_closed():
+                return
+            self._dispatcher = self._dispatch_owner.spawn(self._dispatch(), name="dispatch")
+        self._events.put_nowait(event)
+
+    def _dispatch_owner_closed(self) -> bool:
+        return self._close_done is not None and self._close_done.is_set()
+
+    async def _dispatch(self) -> None:
+        while True:
+            event = await self._events.get()
+            if event is None:
+                return
+            try:
+                await self._on_event(event)
+            except Exception:
+                logger.exception("media event callback failed for %r", type(event).__name__)

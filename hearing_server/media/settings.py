@@ -1,0 +1,34 @@
+"""Settings of the media layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    """How the SFU gathers, connects and paces keyframe requests.
+
+    ``announced_host_addresses``: the local addresses the server's peers gather host
+    candidates on (like mediasoup's listenIps). aioice normally skips loopback; listing
+    ``127.0.0.1`` here makes it usable. Empty means aioice's default (every non-loopback
+    interface address).
+
+    ``ice_servers``: dicts with ``urls`` (str or list) and optional ``username`` /
+    ``credential``. The list is always passed to aiortc explicitly, so an empty list means
+    "no STUN/TURN at all" (aiortc would otherwise add a public Google STUN server).
+    """
+
+    announced_host_addresses: list[str] = field(default_factory=list)
+    ice_servers: list[dict[str, Any]] = field(default_factory=list)
+    #: at most one PLI per publisher track per this many seconds (extra requests coalesce)
+    keyframe_throttle_s: float = 0.3
+    #: how long a subscriber may take to answer an offer before the server offers again
+    negotiation_timeout_s: float = 15.0
+    #: how long a missing video packet may be waited for (NACK/RTX) before giving up on it
+    #: and waiting for a keyframe instead
+    video_gap_timeout_s: float = 0.5
+    #: frames queued per subscriber track before it counts as congested
+    max_queued_video_frames: int = 60
+    max_queued_audio_frames: int = 100

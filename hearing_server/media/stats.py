@@ -1,0 +1,27 @@
+"""Counters of the media layer (monotonic; read with ``MediaRouter.stats()``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class MediaCounters:
+    """Counted where the work really happens, so they are evidence, not bookkeeping.
+
+    ``decoded_frames`` counts encoded frames handed to aiortc's decoder thread by any
+    publisher receiver, ``encoded_frames`` counts ``encode`` calls on subscriber senders:
+    both stay 0 while the server only forwards.
+    """
+
+    forwarded_packets: int = 0
+    forwarded_frames: int = 0
+    dropped_frames: int = 0
+    keyframe_requests_received: int = 0
+    keyframe_requests_sent_upstream: int = 0
+    decoded_frames: int = 0
+    encoded_frames: int = 0
+    offers_sent: int = 0
+
+    def snapshot(self) -> dict[str, int]:
+        return asdict(self)

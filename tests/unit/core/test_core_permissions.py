@@ -1,0 +1,227 @@
+"""The permission table, checked cell by cell against a table written out here by hand."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from hearing_server.core.errors import DomainError, Forbidden
+from hearing_server.core.hearing import HearingAction, HearingKind
+from hearing_server.core.participant import Role
+from hearing_server.core.permissions import (
+    TRANSITION_PERMISSIONS,
+    Action,
+    allowed_actions,
+    can,
+    require,
+)
+
+ACTIONS = [
+    "view_hearing",
+    "view_all_states",
+    "open_hearing",
+    "start_hearing",
+    "pause_hearing",
+    "resume_hearing",
+    "suspend_hearing",
+    "adjourn_hearing",
+    "close_hearing",
+    "admit",
+    "return_to_waiting",
+    "remove",
+    "mute_others",
+    "lock_mute",
+    "call_witness",
+    "control_recording",
+    "control_livestream",
+    "set_layout",
+    "help_participant",
+    "correct_transcript",
+    "finalise_transcript",
+    "list_recordings",
+    "speak",
+    "publish_video",
+    "receive_media",
+    "raise_hand",
+    "request_consultation",
+    "open_caucus",
+    "draft_agreement",
+    "sign",
+    "send_notice",
+]
+ROLES = [
+    "judge",
+    "clerk",
+    "mediator",
+    "party",
+    "counsel",
+    "witness",
+    "expert",
+    "interpreter",
+    "observer",
+    "courtroom_display",
+]
+
+TAKE_PART = {"view_hearing", "speak", "publish_video", "receive_media", "raise_hand"}
+WATCH = {"view_hearing", "receive_media"}
+PRESIDE_HEARING = {
+    "view_all_states",
+    "open_hearing",
+    "start_hearing",
+    "pause_hearing",
+    "resume_hearing",
+    "suspend_hearing",
+    "adjourn_hearing",
+    "close_hearing",
+    "admit",
+    "return_to_waiting",
+    "remove",
+    "mute_others",
+    "lock_mute",
+    "call_witness",
+    "control_recording",
+    "control_livestream",
+    "set_layout",
+    "help_participant",
+    "finalise_transcript",
+    "list_recordings",
+    "send_notice",
+}
+# The same powers in a mediation: no witnesses are called there.
+PRESIDE_MEDIATION = PRESIDE_HEARING - {"call_witness"}
+CLERK = {
+    "view_all_states",
+    "list_recordings",
+    "send_notice",
+    "help_participant",
+    "suspend_hearing",  # technical problem (DOMAIN.md: "in_session -> suspended, clerk help")
+    "correct_transcript",
+}
+
+EXPECTED: dict[HearingKind, dict[str, set[str]]] = {
+    HearingKind.HEARING: {
+        "judge": TAKE_PART | PRESIDE_HEARING,
+        "clerk": TAKE_PART | CLERK,
+        # A mediator presides only in a mediation; in a court hearing they just take part.
+        "mediator": TAKE_PART,
+        "party": TAKE_PART | {"request_consultation", "sign"},
+        "counsel": TAKE_PART | {"request_consultation", "sign"},
+        "witness": TAKE_PART,
+        "expert": TAKE_PART,
+        "interpreter": TAKE_PART,
+        "observer": WATCH,
+        "courtroom_display": WATCH,
+    },
+    HearingKind.MEDIATION: {
+        "judge": TAKE_PART | PRESIDE_MEDIATION,
+        "clerk": TAKE_PART | CLERK,
+        "mediator": TAKE_PART | PRESIDE_MEDIATION | {"open_caucus", "draft_agreement"},
+        "party": TAKE_PART | {"request_consultation", "sign"},
+        "counsel": TAKE_PART | {"request_consultation", "sign"},
+        "witness": TAKE_PART,
+        "expert": TAKE_PART,
+        "interpreter": TAKE_PART,
+        "observer": WATCH,
+        "courtroom_display": WATCH,
+    },
+}
+
+CELLS = list(itertools.product(list(HearingKind), ROLES, ACTIONS))
+
+
+def test_enums_hold_exactly_the_roles_and_actions_of_the_table() -> None:
+    assert [a.value for a in Action] == ACTIONS
+    assert [r.value for r in Role] == ROLES
+    for kind in HearingKind:
+        assert set(EXPECTED[kind]) == set(ROLES)
+        for allowed in EXPECTED[kind].values():
+            assert allowed <= set(ACTIONS)
+
+
+@pytest.mark.parametrize(("kind", "role", "action"), CELLS)
+def test_every_cell(kind: HearingKind, role: str, action: str) -> None:
+    expected = action in EXPECTED[kind][role]
+    assert can(Role(role), Action(action), kind) is expected
+    if expected:
+        require(Role(role), Action(action), kind)
+    else:
+        with pytest.raises(Forbidden) as info:
+            require(Role(role), Action(action), kind)
+        assert info.value.code == "forbidden"
+        assert isinstance(info.value, DomainError)
+        assert role in info.value.message
+
+
+@pytest.mark.parametrize(("kind", "role"), list(itertools.product(list(HearingKind), ROLES)))
+def test_allowed_actions(kind: HearingKind, role: str) -> None:
+    assert {a.value for a in allowed_actions(Role(role), kind)} == EXPECTED[kind][role]
+
+
+def test_can_defaults_to_a_court_hearing() -> None:
+    assert can(Role.JUDGE, Action.CALL_WITNESS)
+    assert not can(Role.MEDIATOR, Action.OPEN_CAUCUS)
+
+
+@pytest.mark.parametrize("kind", list(HearingKind))
+@pytest.mark.parametrize(
+    "action",
+    [
+        "open_hearing",
+        "start_hearing",
+        "pause_hearing",
+        "resume_hearing",
+        "adjourn_hearing",
+        "close_hearing",
+        "admit",
+        "return_to_waiting",
+        "remove",
+        "call_witness",
+        "mute_others",
+        "lock_mute",
+        "control_recording",
+        "control_livestream",
+        "finalise_transcript",
+        "open_caucus",
+        "draft_agreement",
+    ],
+)
+def test_clerk_holds_no_judicial_power(kind: HearingKind, action: str) -> None:
+    assert not can(Role.CLERK, Action(action), kind)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_caucus_and_agreement_exist_only_in_mediation(role: str) -> None:
+    for action in (Action.OPEN_CAUCUS, Action.DRAFT_AGREEMENT):
+        assert not can(Role(role), action, HearingKind.HEARING)
+    assert can(Role(role), Action.OPEN_CAUCUS, HearingKind.MEDIATION) is (role == "mediator")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_witnesses_are_called_only_in_hearings(role: str) -> None:
+    assert not can(Role(role), Action.CALL_WITNESS, HearingKind.MEDIATION)
+    assert can(Role(role), Action.CALL_WITNESS, HearingKind.HEARING) is (role == "judge")
+
+
+def test_every_hearing_transition_has_its_permission() -> None:
+    expected = {
+        "open": "open_hearing",
+        "start": "start_hearing",
+        "pause": "pause_hearing",
+        "resume": "resume_hearing",
+        "suspend": "suspend_hearing",
+        "adjourn": "adjourn_hearing",
+        "close": "close_hearing",
+    }
+    assert {a.value: p.value for a, p in TRANSITION_PERMISSIONS.items()} == expected
+    assert set(TRANSITION_PERMISSIONS) == set(HearingAction)
+
+
+def test_clerk_may_suspend_but_not_resume() -> None:
+    assert can(Role.CLERK, TRANSITION_PERMISSIONS[HearingAction.SUSPEND])
+    assert not can(Role.CLERK, TRANSITION_PERMISSIONS[HearingAction.RESUME])
+
+
+def test_forbidden_message_names_the_action() -> None:
+    with pytest.raises(Forbidden, match="observer may not speak"):
+        require(Role.OBSERVER, Action.SPEAK)
