@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -263,16 +264,20 @@ def verify_chain(
 
     Finds edited entries (hash mismatch), removed entries (gaps in seq, including the first),
     reordered and duplicated entries, links that do not match and entries of another hearing
-    (``hearing_id``, or else the first entry's). Entries removed from the end leave an intact
-    shorter chain: only ``expected_count`` or ``expected_head_hash`` (the count and head when
-    they were last recorded elsewhere) reveal them, as ``truncated``.
+    (``hearing_id``, or else the one most entries name). Entries removed from the end leave
+    an intact shorter chain: only ``expected_count`` or ``expected_head_hash`` (the count and
+    head when they were last recorded elsewhere) reveal them, as ``truncated``.
     """
     problems: list[ChainProblem] = []
 
     def report(kind: ChainProblemKind, seq: int | None, pos: int | None, msg: str) -> None:
         problems.append(ChainProblem(kind=kind, seq=seq, position=pos, message=msg))
 
-    owner = hearing_id if hearing_id is not None or not entries else entries[0].hearing_id
+    # Without an expected hearing, the majority decides: taking the first entry's would make
+    # one edit there look like every other entry came from another hearing.
+    owner = hearing_id
+    if owner is None and entries:
+        owner = Counter(e.hearing_id for e in entries).most_common(1)[0][0]
     valid: list[tuple[int, AuditEntry]] = []
     for pos, e in enumerate(entries):
         if type(e.seq) is not int or e.seq < 1:

@@ -263,7 +263,7 @@ class RoomRegistry:
         for pid in sorted(room.members):
             dest = to if to is not None else self._origin.get(pid, self._waiting_room_id)
             moved[pid] = self.move(pid, dest).id
-        # Closing an empty room (possible only if the caller races its last leaver) is fine.
+        # The last member's move has already closed it; the pop is only a safety net.
         self._rooms.pop(room_id, None)
         return moved
 

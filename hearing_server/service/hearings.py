@@ -23,22 +23,11 @@ from hearing_server.core.hearing import (
     Visibility,
 )
 from hearing_server.core.participant import Participant, PartySide, Role
-from hearing_server.core.permissions import Action, require
+from hearing_server.core.permissions import TRANSITION_PERMISSIONS, Action, require
 from hearing_server.store.base import Store
 
 from .actors import Actor
 from .events import EventBus, ServiceEvent
-
-# Which permission each hearing transition needs.
-TRANSITION_PERMISSION: dict[HearingAction, Action] = {
-    HearingAction.OPEN: Action.OPEN_HEARING,
-    HearingAction.START: Action.START_HEARING,
-    HearingAction.PAUSE: Action.PAUSE_HEARING,
-    HearingAction.RESUME: Action.START_HEARING,
-    HearingAction.SUSPEND: Action.SUSPEND_HEARING,
-    HearingAction.ADJOURN: Action.ADJOURN_HEARING,
-    HearingAction.CLOSE: Action.CLOSE_HEARING,
-}
 
 LAYOUTS = ("judge_focus", "grid", "speaker_follow")
 
@@ -213,7 +202,7 @@ class HearingService:
         next_sitting_id: str | None = None,
     ) -> Hearing:
         hearing = await self.store.get_hearing(hearing_id)
-        await self._require_in_hearing(actor, hearing, TRANSITION_PERMISSION[action])
+        await self._require_in_hearing(actor, hearing, TRANSITION_PERMISSIONS[action])
         updated = hearing.apply(action, self._now(), next_sitting_id=next_sitting_id)
         await self.store.update_hearing(updated)
         await self.audit(
