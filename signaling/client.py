@@ -27,6 +27,7 @@ from typing import Any
 import socketio
 from aiortc import (
     MediaStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
@@ -176,7 +177,11 @@ class HearingClient:
 
     def _config(self) -> RTCConfiguration:
         # Explicit list, even when empty: aiortc falls back to a public STUN server otherwise.
-        return RTCConfiguration(iceServers=list(self._ice_servers))
+        # max-bundle: under aiortc's default policy a second audio section's packets can land
+        # on the first audio receiver once BUNDLE drops its transport.
+        return RTCConfiguration(
+            iceServers=list(self._ice_servers), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
+        )
 
     # -- media ------------------------------------------------------------------------------
 

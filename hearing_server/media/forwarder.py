@@ -29,10 +29,17 @@ class ForwardedTrack(MediaStreamTrack):
     still connecting does not get a burst of stale frames.
     """
 
-    def __init__(self, kind: MediaKind, track_id: str, max_queued: int) -> None:
+    def __init__(
+        self,
+        kind: MediaKind,
+        track_id: str,
+        max_queued: int,
+        on_start: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__()
         self.kind = kind
         self._track_id = track_id
+        self._on_start = on_start
         self._queue: asyncio.Queue[ForwardedFrame | None] = asyncio.Queue(max_queued)
         self.pulling = False
         self._ended = False
@@ -44,7 +51,10 @@ class ForwardedTrack(MediaStreamTrack):
     async def recv(self) -> ForwardedFrame:  # type: ignore[override]
         if self._ended or self.readyState != "live":
             raise MediaStreamError
-        self.pulling = True
+        if not self.pulling:
+            self.pulling = True
+            if self._on_start is not None:
+                self._on_start()
         item = await self._queue.get()
         if item is None:
             self.stop()
@@ -239,9 +249,12 @@ class TrackForwarder:
     def attach(self, subscriber_pid: str) -> ForwardedTrack:
         """A new output track for ``subscriber_pid`` (replacing any previous one)."""
         self.detach(subscriber_pid)
-        track = ForwardedTrack(self.kind, self.track_id, self._max_queued)
+        # the keyframe is asked for when the subscriber's sender starts pulling: one asked
+        # for now would arrive while the subscriber is still connecting, and be dropped
+        track = ForwardedTrack(
+            self.kind, self.track_id, self._max_queued, on_start=self.request_keyframe
+        )
         self._outputs[subscriber_pid] = _Output(track, need_keyframe=self.kind == "video")
-        self.request_keyframe()
         return track
 
     def detach(self, subscriber_pid: str) -> None:

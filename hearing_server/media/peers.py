@@ -73,10 +73,13 @@ def parse_sdp(sdp_text: str, what: str) -> SessionDescription:
     return description
 
 
-def parse_candidate(
-    candidate: str | None, sdp_mid: str | None, sdp_mline_index: int | None
-) -> RTCIceCandidate | None:
-    """An aiortc RTCIceCandidate from the browser's candidate line (None: end of candidates)."""
+def parse_candidate(candidate: str | None) -> RTCIceCandidate | None:
+    """An aiortc RTCIceCandidate from a ``candidate:...`` line (None: end of candidates).
+
+    Both server connections use max-bundle, so every candidate belongs to the one ICE
+    transport of section 0, whatever sdpMid/sdpMLineIndex the client gave (aiortc would
+    drop a candidate addressed to a bundled section).
+    """
     if candidate is None or not candidate.strip():
         return None
     text = candidate.strip()
@@ -88,21 +91,23 @@ def parse_candidate(
         parsed = candidate_from_sdp(text)
     except Exception as exc:
         raise MediaError("invalid_candidate", f"ICE candidate does not parse: {exc!r}") from exc
-    if sdp_mid is None and sdp_mline_index is None:
-        sdp_mline_index = 0
-    parsed.sdpMid = sdp_mid
-    parsed.sdpMLineIndex = sdp_mline_index
+    parsed.sdpMid = None
+    parsed.sdpMLineIndex = 0
     return parsed
 
 
-async def _add_candidate(
-    pc: RTCPeerConnection, candidate: str | None, sdp_mid: str | None, mline: int | None
-) -> None:
-    parsed = parse_candidate(candidate, sdp_mid, mline)
+async def _add_candidate(pc: RTCPeerConnection, candidate: str | None) -> None:
+    parsed = parse_candidate(candidate)
     try:
         await pc.addIceCandidate(parsed)
     except Exception as exc:
         raise MediaError("invalid_candidate", f"ICE candidate rejected: {exc!r}") from exc
+
+
+async def close_pc(pc: RTCPeerConnection) -> None:
+    """Close ``pc``, shielded: aiortc shares one future between concurrent close() calls,
+    and cancelling a waiter would cancel it under the caller doing the work."""
+    await asyncio.shield(pc.close())
 
 
 def _watch_state(pc: RTCPeerConnection, on_state: StateCallback) -> None:
@@ -230,17 +235,15 @@ class PublisherPeer:
     def _count_decode_job(self) -> None:
         self._counters.decoded_frames += 1
 
-    async def add_ice_candidate(
-        self, candidate: str | None, sdp_mid: str | None, sdp_mline_index: int | None
-    ) -> None:
-        await _add_candidate(self.pc, candidate, sdp_mid, sdp_mline_index)
+    async def add_ice_candidate(self, candidate: str | None) -> None:
+        await _add_candidate(self.pc, candidate)
 
     async def close(self) -> None:
         """Stop forwarding and close the connection. Idempotent."""
         self._closed = True
         for forwarder in self.forwarders.values():
             forwarder.close()
-        await self.pc.close()
+        await close_pc(self.pc)
 
 
 class _PcFailed(Exception):
@@ -339,12 +342,10 @@ class SubscriberPeer:
         finally:
             self._applying = None
 
-    async def add_ice_candidate(
-        self, candidate: str | None, sdp_mid: str | None, sdp_mline_index: int | None
-    ) -> None:
+    async def add_ice_candidate(self, candidate: str | None) -> None:
         if self._pc is None:
             raise MediaError("no_offer_pending", f"{self.pid} has no subscribe connection yet")
-        await _add_candidate(self._pc, candidate, sdp_mid, sdp_mline_index)
+        await _add_candidate(self._pc, candidate)
 
     # --- the negotiation task ---------------------------------------------------------
 
@@ -457,7 +458,7 @@ class SubscriberPeer:
         self._attached.clear()
         self._offer_needed = False
         if pc is not None:
-            await pc.close()
+            await close_pc(pc)
             self._restart = True
 
     async def close(self) -> None:
@@ -475,5 +476,5 @@ class SubscriberPeer:
         self._attached.clear()
         self._desired.clear()
         if self._pc is not None:
-            await self._pc.close()
+            await close_pc(self._pc)
         self._idle.set()

@@ -94,13 +94,14 @@ class MediaRouter:
             try:
                 answer, published = await peer.negotiate(offer_sdp)
                 self._check_open()
-            except BaseException as exc:
+            except asyncio.CancelledError:
                 if created:
-                    self._publishers.pop(pid, None)
-                    await peer.close()
-                if isinstance(exc, MediaError | asyncio.CancelledError):
-                    raise
-                if not isinstance(exc, Exception):
+                    await self._discard_publisher(pid, peer)
+                raise
+            except Exception as exc:
+                if created:
+                    await self._discard_publisher(pid, peer)
+                if isinstance(exc, MediaError):
                     raise
                 raise MediaError("negotiation_failed", f"publish failed: {exc!r}") from exc
             for forwarder in published:
@@ -110,6 +111,11 @@ class MediaRouter:
                 self._sync_subscribers_of({pid})
             return answer
 
+    async def _discard_publisher(self, pid: str, peer: PublisherPeer) -> None:
+        if self._publishers.get(pid) is peer:
+            del self._publishers[pid]
+        await peer.close()
+
     async def add_ice_candidate(
         self,
         pid: str,
@@ -118,18 +124,22 @@ class MediaRouter:
         sdp_mid: str | None = None,
         sdp_mline_index: int | None = None,
     ) -> None:
-        """Add a trickled remote candidate (``candidate:...`` line; None or "" ends them)."""
+        """Add a trickled remote candidate (``candidate:...`` line; None or "" ends them).
+
+        ``sdp_mid``/``sdp_mline_index`` are accepted as browsers send them but not needed:
+        both connections are max-bundle, so every candidate goes to the one transport.
+        """
         self._check_open()
         if which_pc == "publish":
             pub = self._publishers.get(pid)
             if pub is None:
                 raise MediaError("unknown_participant", f"{pid} has no publish connection")
-            await pub.add_ice_candidate(candidate, sdp_mid, sdp_mline_index)
+            await pub.add_ice_candidate(candidate)
         elif which_pc == "subscribe":
             sub = self._subscribers.get(pid)
             if sub is None:
                 raise MediaError("unknown_participant", f"{pid} has no subscribe connection")
-            await sub.add_ice_candidate(candidate, sdp_mid, sdp_mline_index)
+            await sub.add_ice_candidate(candidate)
         else:
             raise MediaError("invalid_argument", "which_pc must be publish or subscribe")
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from support.hearing import make_hearing
 
 from hearing_server.core.participant import Role
 from hearing_server.keys import HEARINGS, STORE
 from hearing_server.service.actors import Actor
 from signaling.client import HearingClient, SignalingError
+from support.hearing import make_hearing
 
 PEOPLE = [
     (Role.JUDGE, "王法官"),

@@ -1,16 +1,23 @@
-"""Signaling tests run a real server on 127.0.0.1 and connect real socket.io clients."""
+"""Integration fixtures: a real server on 127.0.0.1, real socket.io clients, loopback ICE."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aioice.ice
 import pytest
 from aiohttp.test_utils import TestServer
 
 from hearing_server.app import create_app
 from hearing_server.config import Settings
 from signaling.client import HearingClient
+
+
+@pytest.fixture(autouse=True)
+def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test clients gather host candidates on 127.0.0.1 only (aioice skips loopback)."""
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
 
 
 @pytest.fixture

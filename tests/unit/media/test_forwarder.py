@@ -1,0 +1,188 @@
+"""Per-track fan-out: keyframe gating, mute, congestion, throttled PLIs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiortc import RTCRtpSender
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import RtpPacket
+
+from hearing_server.media.codecs import TrackCodec
+from hearing_server.media.forwarder import TrackForwarder
+from hearing_server.media.stats import MediaCounters
+from hearing_server.media.tasks import TaskOwner
+
+KEY = b"\x10\x00\x00\x00"
+DELTA = b"\x10\x01\x00\x00"
+
+
+def _codec(kind: str, mime: str) -> TrackCodec:
+    cap = next(c for c in RTCRtpSender.getCapabilities(kind).codecs if c.mimeType == mime)
+    return TrackCodec(kind="video" if kind == "video" else "audio", capability=cap, rtx=None)
+
+
+class Upstream:
+    def __init__(self) -> None:
+        self.plis: list[int] = []
+
+    async def send(self, ssrc: int) -> None:
+        self.plis.append(ssrc)
+
+
+@pytest.fixture
+async def tasks() -> AsyncIterator[TaskOwner]:
+    owner = TaskOwner("test")
+    yield owner
+    await owner.close()
+
+
+def _forwarder(
+    tasks: TaskOwner,
+    upstream: Upstream,
+    *,
+    kind: str = "video",
+    max_queued: int = 10,
+    throttle: float = 0.1,
+) -> tuple[TrackForwarder, MediaCounters]:
+    counters = MediaCounters()
+    mime = "video/VP8" if kind == "video" else "audio/opus"
+    fwd = TrackForwarder(
+        publisher_pid="alice",
+        track_id=f"alice-{kind}-0",
+        codec=_codec(kind, mime),
+        counters=counters,
+        tasks=tasks,
+        send_pli=upstream.send,
+        keyframe_throttle_s=throttle,
+        gap_timeout_s=0.5,
+        max_queued_frames=max_queued,
+    )
+    return fwd, counters
+
+
+class Feed:
+    def __init__(self, fwd: TrackForwarder, ssrc: int = 42) -> None:
+        self.fwd = fwd
+        self.seq = 1000
+        self.ts = 0
+        self.ssrc = ssrc
+
+    def frame(self, payload: bytes) -> None:
+        packet = RtpPacket(
+            payload_type=97, sequence_number=self.seq, timestamp=self.ts, ssrc=self.ssrc, marker=1
+        )
+        packet.payload = payload
+        self.fwd.on_rtp(packet)
+        self.seq += 1
+        self.ts += 3000
+
+
+async def test_video_subscriber_starts_on_a_keyframe(tasks: TaskOwner) -> None:
+    up = Upstream()
+    fwd, _ = _forwarder(tasks, up)
+    feed = Feed(fwd)
+    feed.frame(KEY)  # before anyone subscribes
+    track = fwd.attach("bob")
+    feed.frame(KEY)  # bob's sender is not pulling yet: nothing queued, nothing asked
+    await asyncio.sleep(0)
+    assert up.plis == []
+    first = asyncio.ensure_future(track.recv())  # the sender starts: ask for a keyframe
+    await asyncio.sleep(0.01)
+    assert up.plis == [42]
+    feed.frame(DELTA)  # not decodable on its own: held back
+    feed.frame(KEY)
+    feed.frame(DELTA)
+    assert (await asyncio.wait_for(first, 1)).keyframe
+    assert not (await asyncio.wait_for(track.recv(), 1)).keyframe
+    assert len(up.plis) <= 2
+
+
+async def test_keyframe_requests_are_throttled_and_coalesced(tasks: TaskOwner) -> None:
+    up = Upstream()
+    fwd, counters = _forwarder(tasks, up, throttle=0.1)
+    fwd.request_keyframe()  # SSRC unknown yet: remembered
+    Feed(fwd).frame(KEY)
+    await asyncio.sleep(0)
+    assert up.plis == [42]
+    for _ in range(10):
+        fwd.on_subscriber_keyframe_request()
+    await asyncio.sleep(0)
+    assert len(up.plis) == 1  # inside the window: one trailing request is scheduled
+    await asyncio.sleep(0.15)
+    assert len(up.plis) == 2
+    await asyncio.sleep(0.15)
+    assert len(up.plis) == 2
+    assert counters.keyframe_requests_received == 10
+    assert counters.keyframe_requests_sent_upstream == 2
+
+
+async def test_mute_stops_forwarding_and_unmute_waits_for_keyframe(tasks: TaskOwner) -> None:
+    up = Upstream()
+    fwd, _ = _forwarder(tasks, up)
+    feed = Feed(fwd)
+    track = fwd.attach("bob")
+    track.pulling = True
+    feed.frame(KEY)
+    assert (await asyncio.wait_for(track.recv(), 1)).keyframe
+    fwd.set_enabled(False)
+    feed.frame(DELTA)
+    fwd.set_enabled(True)
+    feed.frame(DELTA)  # not decodable after a gap: dropped
+    feed.frame(KEY)
+    assert (await asyncio.wait_for(track.recv(), 1)).keyframe
+
+
+async def test_audio_mute(tasks: TaskOwner) -> None:
+    fwd, _ = _forwarder(tasks, Upstream(), kind="audio")
+    feed = Feed(fwd)
+    track = fwd.attach("bob")
+    track.pulling = True
+    fwd.set_enabled(False)
+    feed.frame(b"muted")
+    fwd.set_enabled(True)
+    feed.frame(b"spoken")
+    assert (await asyncio.wait_for(track.recv(), 1)).payloads == (b"spoken",)
+
+
+async def test_congested_subscriber_is_restarted_on_a_keyframe(tasks: TaskOwner) -> None:
+    up = Upstream()
+    fwd, counters = _forwarder(tasks, up, max_queued=2)
+    feed = Feed(fwd)
+    track = fwd.attach("bob")
+    track.pulling = True
+    feed.frame(KEY)
+    feed.frame(DELTA)
+    feed.frame(DELTA)  # queue full: dropped, queue flushed, wait for a keyframe
+    assert counters.dropped_frames == 1
+    feed.frame(DELTA)
+    feed.frame(KEY)
+    assert (await asyncio.wait_for(track.recv(), 1)).keyframe
+
+
+async def test_not_yet_pulling_subscriber_gets_no_backlog(tasks: TaskOwner) -> None:
+    fwd, _ = _forwarder(tasks, Upstream(), kind="audio")
+    feed = Feed(fwd)
+    track = fwd.attach("bob")
+    for _ in range(5):
+        feed.frame(b"old")
+    recv = asyncio.ensure_future(track.recv())
+    await asyncio.sleep(0)
+    feed.frame(b"new")
+    assert (await asyncio.wait_for(recv, 1)).payloads == (b"new",)
+
+
+async def test_detach_and_close_end_the_subscriber_tracks(tasks: TaskOwner) -> None:
+    fwd, _ = _forwarder(tasks, Upstream())
+    bob = fwd.attach("bob")
+    carol = fwd.attach("carol")
+    fwd.detach("bob")
+    with pytest.raises(MediaStreamError):
+        await asyncio.wait_for(bob.recv(), 1)
+    fwd.close()
+    fwd.close()
+    with pytest.raises(MediaStreamError):
+        await asyncio.wait_for(carol.recv(), 1)
+    assert fwd.subscriber_pids == []
