@@ -33,6 +33,7 @@ class Field:
     max_length: int = 200
     nullable: bool = False
     description: str = ""
+    multiline: bool = False  # allow CR, LF and TAB (e.g. an SDP); other controls never
 
     def parse(self, value: Any) -> Any:
         if value is None:
@@ -48,7 +49,8 @@ class Field:
         if isinstance(value, str):
             if len(value) > self.max_length:
                 raise SchemaError("invalid_field", f"{self.name} is longer than {self.max_length}")
-            if any(ord(ch) < 32 for ch in value):
+            allowed = "\r\n\t" if self.multiline else ""
+            if any(ord(ch) < 32 and ch not in allowed for ch in value):
                 raise SchemaError("invalid_field", f"{self.name} holds control characters")
         if self.type == "enum" and value not in self.enum:
             raise SchemaError(

@@ -18,13 +18,16 @@ CLIENT_EVENTS: dict[str, Schema] = {
     "leave": Schema("leave", ()),
     "publish_offer": Schema(
         "publish_offer",
-        (Field("type", "enum", enum=("offer",)), Field("sdp", "string", max_length=MAX_SDP)),
+        (
+            Field("type", "enum", enum=("offer",)),
+            Field("sdp", "string", max_length=MAX_SDP, multiline=True),
+        ),
     ),
     "subscribe_answer": Schema(
         "subscribe_answer",
         (
             Field("type", "enum", enum=("answer",)),
-            Field("sdp", "string", max_length=MAX_SDP),
+            Field("sdp", "string", max_length=MAX_SDP, multiline=True),
             Field("revision", "integer"),
         ),
     ),

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+
 from support.api import HEARING_BODY, add_participant, create_hearing
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+
 from support.api import HEARING_BODY, add_participant, create_hearing, issue_link
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from support.api import add_participant, create_hearing, issue_link
-
 from hearing_server.app import create_app
 from hearing_server.config import Settings
+from support.api import add_participant, create_hearing, issue_link
 
 
 async def test_state_survives_restart(

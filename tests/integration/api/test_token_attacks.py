@@ -10,10 +10,10 @@ from typing import Any
 import jwt
 import pytest
 from aiohttp.test_utils import TestClient
-from support.api import add_participant, create_hearing, issue_link
 
 from hearing_server.auth.tokens import TokenError
 from hearing_server.keys import TOKENS
+from support.api import add_participant, create_hearing, issue_link
 
 
 def _b64(data: dict[str, Any]) -> str:
