@@ -71,16 +71,7 @@ def _participant_from_row(row: sqlite3.Row) -> Participant:
 
 
 def _audit_from_row(row: sqlite3.Row) -> AuditEntry:
-    return AuditEntry(
-        seq=row["seq"],
-        hearing_id=row["hearing_id"],
-        at=row["at"],
-        actor=row["actor"],
-        event=row["event"],
-        data=json.loads(row["data"]),
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
+    return AuditEntry.from_dict({**dict(row), "data": json.loads(row["data"])})
 
 
 class SQLiteStore:

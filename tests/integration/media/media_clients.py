@@ -11,8 +11,7 @@ import asyncio
 import logging
 import re
 from array import array
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiortc import (
@@ -36,10 +35,9 @@ from hearing_server.media import (
     TrackPublished,
 )
 from support.media import (
-    SAMPLE_RATE,
     ColourVideoTrack,
+    Consumed,
     ToneAudioTrack,
-    goertzel_power,
     mean_left_colour,
 )
 
@@ -62,22 +60,11 @@ def client_configuration() -> RTCConfiguration:
 
 
 @dataclass
-class ReceivedTrack:
-    """What a client decoded from one received track."""
+class ReceivedTrack(Consumed):
+    """What a client decoded from one received track, and which transceiver carried it."""
 
-    track_id: str
-    kind: str
-    transceiver: RTCRtpTransceiver | None
-    frames: int = 0
-    ended: bool = False
-    colour: tuple[int, int, int] | None = None
-    samples: deque[int] = field(default_factory=lambda: deque(maxlen=SAMPLE_RATE // 5))
-
-    def dominant_tone(self, candidates: list[float]) -> float | None:
-        if len(self.samples) < 2000:
-            return None
-        data = list(self.samples)
-        return max(candidates, key=lambda f: goertzel_power(data, f))
+    track_id: str = ""
+    transceiver: RTCRtpTransceiver | None = None
 
 
 class MediaClient:
@@ -185,7 +172,7 @@ class MediaClient:
         transceiver = next(
             (t for t in self.sub_pc.getTransceivers() if t.receiver.track is track), None
         )
-        received = ReceivedTrack(track.id, track.kind, transceiver)
+        received = ReceivedTrack(kind=track.kind, track_id=track.id, transceiver=transceiver)
         self.received[track.id] = received
         self._spawn(self._consume(track, received))
 
