@@ -17,9 +17,10 @@ from hearing_server.auth.tokens import TokenService
 from hearing_server.bridges import MediaToSignaling, PlanToMedia
 from hearing_server.config import Settings
 from hearing_server.media.errors import MediaError
+from hearing_server.media.events import MediaEvent
 from hearing_server.media.router import MediaRouter
 from hearing_server.media.settings import MediaSettings
-from hearing_server.service.events import EventBus
+from hearing_server.service.events import EventBus, ServiceEvent
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
 from hearing_server.store.sqlite import SQLiteStore
@@ -37,7 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     signing_key = load_or_create_secret(settings.effective_signing_key_path)
     admin_key = settings.admin_api_key or load_or_create_secret(settings.admin_api_key_path)
     tokens = TokenService(signing_key, store.is_token_revoked)
-    events = EventBus()
+    events: EventBus[ServiceEvent] = EventBus()
     hearings = HearingService(
         store,
         tokens,
@@ -48,13 +49,15 @@ def create_app(settings: Settings) -> web.Application:
     live = LiveHearings(hearings, disconnect_grace_s=settings.disconnect_grace_seconds)
 
     ice_servers = [s.to_json() for s in settings.ice_servers]
+    media_hub: EventBus[MediaEvent] = EventBus()
     media_events = MediaToSignaling(live)
+    media_hub.subscribe(media_events)
     router = MediaRouter(
         MediaSettings(
             announced_host_addresses=list(settings.media_announced_addresses),
             ice_servers=ice_servers,
         ),
-        media_events,
+        media_hub,
     )
     live.on_media_plan(PlanToMedia(router))
 

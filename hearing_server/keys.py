@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from hearing_server.auth.tokens import TokenService
     from hearing_server.config import Settings
     from hearing_server.media.router import MediaRouter
-    from hearing_server.service.events import EventBus
+    from hearing_server.service.events import EventBus, ServiceEvent
     from hearing_server.service.hearings import HearingService
     from hearing_server.service.live import LiveHearings
     from hearing_server.store.base import Store
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")
 TOKENS: web.AppKey[TokenService] = web.AppKey("tokens")
-EVENTS: web.AppKey[EventBus] = web.AppKey("events")
+EVENTS: web.AppKey[EventBus[ServiceEvent]] = web.AppKey("events")
 HEARINGS: web.AppKey[HearingService] = web.AppKey("hearings")
 LIVE: web.AppKey[LiveHearings] = web.AppKey("live")
 MEDIA: web.AppKey[MediaRouter] = web.AppKey("media")

@@ -1,4 +1,4 @@
-"""In-process notifications from the service layer to whoever pushes state to clients."""
+"""In-process fan-out of events to async listeners (service changes, media events)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
+
+E = TypeVar("E")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,22 +22,26 @@ class ServiceEvent:
     data: dict[str, Any]
 
 
-Listener = Callable[[ServiceEvent], Awaitable[None]]
+Listener = Callable[[E], Awaitable[None]]
 
 
-class EventBus:
+class EventBus(Generic[E]):
     """Fan-out to async listeners. A failing listener is logged and never breaks the caller."""
 
     def __init__(self) -> None:
-        self._listeners: list[Listener] = []
+        self._listeners: list[Listener[E]] = []
 
-    def subscribe(self, listener: Listener) -> None:
+    def subscribe(self, listener: Listener[E]) -> None:
         self._listeners.append(listener)
 
-    async def publish(self, event: ServiceEvent) -> None:
+    async def publish(self, event: E) -> None:
         results = await asyncio.gather(
             *(listener(event) for listener in self._listeners), return_exceptions=True
         )
         for result in results:
             if isinstance(result, BaseException):
-                log.error("event listener failed for %s", event.kind, exc_info=result)
+                log.error("listener failed on %s", type(event).__name__, exc_info=result)
+
+    async def __call__(self, event: E) -> None:
+        """So a bus can itself be handed over as a callback."""
+        await self.publish(event)

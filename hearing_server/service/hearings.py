@@ -89,7 +89,7 @@ class HearingService:
         self,
         store: Store,
         tokens: TokenService,
-        events: EventBus,
+        events: EventBus[ServiceEvent],
         *,
         public_url: str,
         token_ttl: timedelta,
