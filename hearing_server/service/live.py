@@ -59,6 +59,8 @@ class LiveHearings:
         self._hearing_of: dict[str, str] = {}  # connected participant id -> hearing id
         self._grace_tasks: dict[str, asyncio.Task[None]] = {}
         self._plan_listeners: list[PlanListener] = []
+        # hearing id -> the media id of the server-composed view, when one is running
+        self._composites: dict[str, str] = {}
         self._closed = False
 
     def on_media_plan(self, listener: PlanListener) -> None:
@@ -85,8 +87,19 @@ class LiveHearings:
     def is_connected(self, hearing_id: str, pid: str) -> bool:
         return pid in self._connected.get(hearing_id, set())
 
+    async def set_composite(self, hearing_id: str, media_id: str | None) -> None:
+        """The courtroom display receives ``media_id`` (the composed view) instead of tiles."""
+        if media_id is None:
+            self._composites.pop(hearing_id, None)
+        else:
+            self._composites[hearing_id] = media_id
+        await self.publish_plan(hearing_id)
+
     def media_plan(self, hearing_id: str, participants: list[Participant]) -> MediaPlan:
-        """Who receives whom: same room only, connected only, per the permission table."""
+        """Who receives whom: same room only, connected only, per the permission table.
+
+        The courtroom display receives the composed view when one is running.
+        """
         reg = self._registries.get(hearing_id)
         connected = self._connected.get(hearing_id, set())
         by_id = {p.id: p for p in participants}
@@ -95,6 +108,10 @@ class LiveHearings:
             p = by_id.get(pid)
             if reg is None or p is None or not can(p.role, Action.RECEIVE_MEDIA):
                 routes[pid] = frozenset()
+                continue
+            composite = self._composites.get(hearing_id)
+            if p.role is Role.COURTROOM_DISPLAY and composite is not None:
+                routes[pid] = frozenset({composite})
                 continue
             routes[pid] = frozenset(
                 other
