@@ -11,6 +11,7 @@ from aiohttp import web
 
 from hearing_server import keys
 from hearing_server.api.errors import error_middleware
+from hearing_server.api.pages import setup_pages
 from hearing_server.api.routes import setup_routes
 from hearing_server.auth.keys import load_or_create_secret
 from hearing_server.auth.tokens import TokenService
@@ -25,6 +26,7 @@ from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
 from hearing_server.store.sqlite import SQLiteStore
 from signaling.namespace import HearingNamespace
+from signaling.origins import origin_check
 from signaling.protocol import MAX_SDP
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ def create_app(settings: Settings) -> web.Application:
         async_mode="aiohttp",
         client_manager=client_manager,
         max_http_buffer_size=2 * MAX_SDP,
-        cors_allowed_origins=[settings.effective_public_url],
+        cors_allowed_origins=origin_check(settings.effective_public_url),
     )
     namespace = HearingNamespace(
         tokens=tokens,
@@ -100,4 +102,5 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(resources)
     setup_routes(app)
+    setup_pages(app, settings.web_client_dir)
     return app

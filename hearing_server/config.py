@@ -54,6 +54,7 @@ class Settings:
     disconnect_grace_seconds: float = 60.0
     redis_url: str | None = None
     recordings_dir: Path | None = None  # default: <data_dir>/recordings
+    web_client_dir: Path | None = None  # default: the checkout's web_client/
     log_level: str = "INFO"
 
     @property
@@ -90,7 +91,13 @@ def _convert(name: str, raw: Any) -> Any:
             if value_f <= 0:
                 raise ValueError("must be positive")
             return value_f
-        if name in {"data_dir", "database_path", "signing_key_path", "recordings_dir"}:
+        if name in {
+            "data_dir",
+            "database_path",
+            "signing_key_path",
+            "recordings_dir",
+            "web_client_dir",
+        }:
             return Path(raw) if raw not in (None, "") else None
         if name == "media_announced_addresses":
             items = raw if isinstance(raw, list) else str(raw).split(",")

@@ -1,0 +1,302 @@
+// The judge's console (and the clerk's, without judicial actions): video, participant list
+// with live states and actions, hearing controls, timer and the courtroom-display layout.
+import { h, clear, setT, setAttrT } from './dom.js';
+import { icon, setIcon } from './icons.js';
+import { getLocalMedia, stopLocalMedia, levelMeter } from './devices.js';
+import { Session } from './session.js';
+import { TileGrid, watchMedia } from './tiles.js';
+import {
+  presides, maySuspend, staysInRoom, isWitness, roleKey, ROLE_ORDER, STAFF_ROLES,
+} from './roles.js';
+import {
+  languageSwitcher, stateBadge, elapsed, connectionBanner, messageScreen, confirmButton, toast,
+} from './ui.js';
+
+const LAYOUTS = ['judge_focus', 'grid', 'speaker_follow'];
+const LIVE = new Set(['joining', 'waiting', 'in_hearing', 'in_consultation']);
+
+export async function runConsole(root, ctx) {
+  let localStream = null;
+  try {
+    localStream = await getLocalMedia();
+  } catch (err) {
+    console.warn('no camera/microphone for the console', err);
+  }
+  const session = new Session({ token: ctx.token, localStream });
+  ctx.app.session = session;
+  const lookup = (pid) => session.participants.get(pid);
+  const kind = () => session.hearing?.kind || ctx.info.hearing.kind;
+  const role = ctx.info.me.role;
+  const judicial = () => presides(role, kind());
+
+  // -- header ---------------------------------------------------------------------------
+  const court = h('span', { class: 'court' });
+  const caseNo = h('span', { class: 'case-number' });
+  const title = h('span', { class: 'title' });
+  const headBadge = h('span');
+  const headTimer = h('span', { class: 'timer' });
+  const header = h('header', { class: 'console-bar' },
+    h('div', { class: 'console-id' }, h('span', { class: 'brand', t: 'app.name' }), court),
+    h('div', { class: 'console-case' }, caseNo, title),
+    h('div', { class: 'console-state' }, headBadge, headTimer),
+    h('span', { class: 'me-role', t: `console.as.${role}` }),
+    languageSwitcher());
+
+  // -- video ----------------------------------------------------------------------------
+  const stage = h('div', { class: 'stage' });
+  const sound = h('button', { type: 'button', class: 'sound-unlock', hidden: true, t: 'room.enableSound' });
+  const grid = new TileGrid(stage, { lookup, onSoundBlocked: () => { sound.hidden = false; } });
+  sound.addEventListener('click', () => { grid.enableSound(); sound.hidden = true; });
+  const micLabel = h('span', { class: 'ctl-label', t: 'room.mute' });
+  const mic = h('button', { type: 'button', class: 'ctl', dataset: { action: 'mic' } }, icon('mic'), micLabel);
+  const camLabel = h('span', { class: 'ctl-label', t: 'room.cameraOff' });
+  const cam = h('button', { type: 'button', class: 'ctl', dataset: { action: 'camera' } }, icon('camera'), camLabel);
+  const leave = confirmButton({
+    key: 'room.leave', confirmKey: 'room.leaveConfirm', cls: 'ctl danger',
+    dataset: { action: 'leave' }, onConfirm: () => session.leave(), iconName: 'leave',
+  });
+  const videoCol = h('section', { class: 'console-video' },
+    h('div', { class: 'stage-wrap' }, stage, sound),
+    h('nav', { class: 'controls', tattr: { 'aria-label': 'room.controls' } }, mic, cam, leave));
+
+  // -- hearing panel --------------------------------------------------------------------
+  const bigTimer = h('p', { class: 'big-timer', text: '—' });
+  const stateLine = h('p', { class: 'state-line' });
+  const actionRow = h('div', { class: 'row hearing-actions' });
+  const layoutSet = h('fieldset', { class: 'layouts' }, h('legend', { t: 'console.layout' }));
+  const layoutInputs = new Map();
+  for (const layout of LAYOUTS) {
+    const input = h('input', { type: 'radio', name: 'layout', value: layout, dataset: { layout } });
+    layoutInputs.set(layout, input);
+    layoutSet.append(h('label', { class: 'choice' }, input, h('span', { t: `layout.${layout}` })));
+    input.addEventListener('change', async () => {
+      if (!input.checked) return;
+      try {
+        await session.call('set_layout', { layout });
+      } catch (err) {
+        toast(`error.${err.code}`);
+        renderHearing();
+      }
+    });
+  }
+  const clerkNote = h('p', { class: 'hint', t: 'console.clerkNote', hidden: judicial() });
+  const hearingPanel = h('section', { class: 'panel hearing-panel' },
+    h('h2', { t: 'console.hearing' }),
+    h('div', { class: 'timer-box' }, h('span', { class: 'timer-label', t: 'console.elapsed' }), bigTimer),
+    stateLine, actionRow, layoutSet, clerkNote);
+
+  // -- participants panel -----------------------------------------------------------------
+  const counts = h('p', { class: 'counts' });
+  const list = h('ul', { class: 'plist' });
+  const rows = new Map();
+  const peoplePanel = h('section', { class: 'panel people-panel' },
+    h('h2', {}, icon('users'), h('span', { t: 'console.participants' })), counts, list);
+
+  const page = h('div', { class: 'screen console', dataset: { role } },
+    header, connectionBanner(session),
+    h('div', { class: 'console-main' }, videoCol,
+      h('aside', { class: 'console-side' }, hearingPanel, peoplePanel)));
+  clear(root).append(page);
+
+  // -- behaviour --------------------------------------------------------------------------
+  async function act(event, data, button) {
+    if (button) button.disabled = true;
+    try {
+      await session.call(event, data);
+    } catch (err) {
+      toast(`error.${err.code}`);
+    } finally {
+      if (button) button.disabled = false;
+    }
+  }
+
+  function hearingActionButtons(state) {
+    const out = [];
+    const add = (action, key, cls = 'secondary') => out.push(h('button', {
+      type: 'button', class: cls, t: key, dataset: { hearingAction: action },
+      on: { click: (ev) => act('hearing_action', { action }, ev.currentTarget) },
+    }));
+    if (judicial()) {
+      if (state === 'open') add('start', 'action.start', 'primary');
+      if (state === 'in_session') add('pause', 'action.pause');
+      if (state === 'paused' || state === 'suspended') add('resume', 'action.resume', 'primary');
+    }
+    if (maySuspend(role, kind()) && state === 'in_session' && !judicial()) add('suspend', 'action.suspend');
+    if (judicial() && ['open', 'in_session', 'paused', 'suspended'].includes(state)) {
+      out.push(confirmButton({
+        key: 'action.close', confirmKey: 'action.closeConfirm', cls: 'ghost danger',
+        dataset: { hearingAction: 'close' },
+        onConfirm: () => act('hearing_action', { action: 'close' }),
+      }));
+    }
+    return out;
+  }
+
+  let shownState = null;
+  function renderHearing() {
+    const hearing = session.hearing;
+    if (!hearing) return;
+    court.textContent = hearing.court;
+    caseNo.textContent = hearing.case_number;
+    title.textContent = hearing.title;
+    clear(headBadge).append(stateBadge(hearing.state));
+    setT(stateLine, `hstate.long.${hearing.state}`);
+    if (shownState !== hearing.state) {
+      shownState = hearing.state;
+      clear(actionRow).append(...hearingActionButtons(hearing.state));
+    }
+    for (const [layout, input] of layoutInputs) {
+      input.checked = hearing.layout === layout;
+      input.disabled = !judicial();
+    }
+    clerkNote.hidden = judicial();
+    tickTimer();
+  }
+
+  function tickTimer() {
+    const t = elapsed(session.hearing);
+    bigTimer.textContent = t || '—';
+    headTimer.textContent = t || '';
+  }
+
+  function liveState(p) {
+    if (p.state === 'disconnected') return 'disconnected';
+    return p.state || 'not_joined';
+  }
+
+  function rowActions(p) {
+    const out = [];
+    const me = session.me;
+    if (!judicial() || !me || p.id === me.id) return out;
+    const state = p.state;
+    const btn = (key, action, data, event, cls = 'secondary small') => h('button', {
+      type: 'button', class: cls, t: key, dataset: { action },
+      on: { click: (ev) => act(event, data, ev.currentTarget) },
+    });
+    if (state === 'waiting') {
+      out.push(btn(isWitness(p.role) ? 'action.callIn' : 'action.admit', 'admit', { participant_id: p.id }, 'admit', 'primary small'));
+    }
+    // Court staff (the clerk) sit in the courtroom by office: not admitted, returned or removed.
+    const movable = !staysInRoom(p.role) && !STAFF_ROLES.has(p.role);
+    if ((state === 'in_hearing' || state === 'in_consultation') && movable) {
+      out.push(btn(isWitness(p.role) ? 'action.dismiss' : 'action.toWaiting', 'return', { participant_id: p.id }, 'return_to_waiting'));
+    }
+    if (p.role !== 'courtroom_display' && p.role !== 'observer' && LIVE.has(state)) {
+      if (!p.audio_muted) {
+        out.push(btn('action.mute', 'mute', { participant_id: p.id, muted: true }, 'mute'));
+        out.push(btn('action.muteLock', 'mute-lock', { participant_id: p.id, muted: true, lock: true }, 'mute'));
+      } else if (!p.mute_locked) {
+        out.push(btn('action.unmute', 'unmute', { participant_id: p.id, muted: false }, 'mute'));
+        out.push(btn('action.lock', 'mute-lock', { participant_id: p.id, muted: true, lock: true }, 'mute'));
+      } else {
+        out.push(btn('action.unlock', 'unlock', { participant_id: p.id, muted: true, lock: false }, 'mute'));
+        out.push(btn('action.unmute', 'unmute', { participant_id: p.id, muted: false }, 'mute'));
+      }
+    }
+    if (movable && state !== 'left' && !p.removed) {
+      out.push(confirmButton({
+        key: 'action.remove', confirmKey: 'action.removeConfirm', cls: 'ghost danger small',
+        dataset: { action: 'remove' },
+        onConfirm: () => act('remove', { participant_id: p.id }),
+      }));
+    }
+    return out;
+  }
+
+  function renderRow(p) {
+    const me = session.me;
+    const state = liveState(p);
+    const sig = JSON.stringify([p.display_name, p.role, p.side, state, p.audio_muted, p.mute_locked,
+      p.hand_raised, p.connected, me?.id === p.id, judicial()]);
+    let row = rows.get(p.id);
+    if (row && row.sig === sig) return row.el;
+    const flags = h('span', { class: 'flags' });
+    if (p.hand_raised) {
+      flags.append(h('span', { class: 'flag hand', dataset: { flag: 'hand' } }, icon('hand'), h('span', { t: 'state.handRaised' })));
+    }
+    if (p.audio_muted) {
+      const f = h('span', { class: 'flag muted', dataset: { flag: p.mute_locked ? 'locked' : 'muted' } },
+        icon(p.mute_locked ? 'lock' : 'micOff'));
+      setAttrT(f, 'title', p.mute_locked ? 'state.muteLocked' : 'state.muted');
+      setAttrT(f, 'aria-label', p.mute_locked ? 'state.muteLocked' : 'state.muted');
+      flags.append(f);
+    }
+    const stateEl = h('span', { class: 'pstate', dataset: { state } });
+    setT(stateEl, `state.${state}`);
+    const nameEl = h('span', { class: 'pname', text: p.display_name });
+    const el = h('li', { class: 'prow', dataset: { participantId: p.id, state, hand: String(Boolean(p.hand_raised)) } },
+      h('div', { class: 'prow-main' },
+        h('span', { class: 'pwho' }, nameEl,
+          me?.id === p.id ? h('span', { class: 'you', t: 'console.you' }) : null,
+          h('span', { class: 'prole', t: roleKey(p) })),
+        stateEl, flags),
+      h('div', { class: 'prow-actions' }, rowActions(p)));
+    if (row) row.el.replaceWith(el);
+    rows.set(p.id, { el, sig });
+    return el;
+  }
+
+  function renderPeople() {
+    const people = [...session.participants.values()].sort((a, b) =>
+      (ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role)) || a.display_name.localeCompare(b.display_name));
+    const order = people.map((p) => renderRow(p));
+    for (const [id, row] of rows) {
+      if (!session.participants.has(id)) { row.el.remove(); rows.delete(id); }
+    }
+    order.forEach((el, i) => { if (list.children[i] !== el) list.insertBefore(el, list.children[i] || null); });
+    const n = (s) => people.filter((p) => p.state === s).length;
+    setT(counts, 'console.counts', {
+      inHearing: n('in_hearing'), waiting: n('waiting'), hands: people.filter((p) => p.hand_raised).length,
+    });
+  }
+
+  function renderSelf() {
+    const me = session.me || {};
+    const muted = Boolean(me.audio_muted);
+    mic.disabled = !localStream?.getAudioTracks().length || Boolean(me.mute_locked);
+    mic.classList.toggle('off', muted);
+    mic.setAttribute('aria-pressed', String(muted));
+    setIcon(mic, muted ? 'micOff' : 'mic');
+    setT(micLabel, muted ? 'room.unmute' : 'room.mute');
+    const video = localStream?.getVideoTracks()[0];
+    const camOn = Boolean(video && video.enabled);
+    cam.disabled = !video;
+    cam.classList.toggle('off', !camOn);
+    cam.setAttribute('aria-pressed', String(!camOn));
+    setIcon(cam, camOn ? 'camera' : 'cameraOff');
+    setT(camLabel, camOn ? 'room.cameraOff' : 'room.cameraOn');
+    if (me.id && localStream) grid.setLocal(me.id, localStream);
+  }
+
+  mic.addEventListener('click', () => {
+    const me = session.me;
+    if (me) act('mute', { participant_id: me.id, muted: !me.audio_muted }, mic);
+  });
+  cam.addEventListener('click', () => {
+    const video = localStream?.getVideoTracks()[0];
+    if (video) video.enabled = !video.enabled;
+    renderSelf();
+  });
+
+  session.addEventListener('hearing', renderHearing);
+  session.addEventListener('participants', () => { renderPeople(); grid.refreshLabels(); });
+  session.addEventListener('me', () => { renderSelf(); renderPeople(); });
+  session.addEventListener('streams', (ev) => grid.setStreams(ev.detail));
+  let myLevel = 0;
+  const stopLevel = localStream ? levelMeter(localStream, (l) => { myLevel = l; }) : () => {};
+  const stopWatch = watchMedia(session, grid, { localLevel: () => myLevel });
+  const timer = setInterval(tickTimer, 1000);
+  session.addEventListener('ended', (ev) => {
+    clearInterval(timer);
+    stopWatch();
+    stopLevel();
+    stopLocalMedia();
+    const reason = ev.detail.reason;
+    const again = h('button', { type: 'button', class: 'primary', t: 'ended.rejoin', on: { click: () => location.reload() } });
+    if (reason === 'left') messageScreen(root, { titleKey: 'ended.leftTitle', bodyKey: 'ended.consoleLeft', actions: [again] });
+    else if (reason === 'hearing_closed') messageScreen(root, { titleKey: 'ended.closedTitle', bodyKey: 'ended.closedBody' });
+    else messageScreen(root, { titleKey: 'error.title', bodyKey: `error.${reason}`, kind: 'error' });
+  });
+  if (!localStream) toast('console.noDevices', {}, 8000);
+  await session.start().catch(() => {});
+}

@@ -1,0 +1,493 @@
+// The participant's journey (DOMAIN.md "Before the hearing"): device self-test -> identity
+// check -> hearing rules and declaration -> waiting room -> hearing room.
+import { h, clear, setT, setAttrT } from './dom.js';
+import { fmtTime } from './i18n.js';
+import { icon, setIcon } from './icons.js';
+import { getLocalMedia, stopLocalMedia, levelMeter, playTestTone, networkCheck } from './devices.js';
+import { Session } from './session.js';
+import { TileGrid, watchMedia } from './tiles.js';
+import { publishes } from './roles.js';
+import {
+  languageSwitcher, hearingSummary, stateBadge, elapsed, connectionBanner, messageScreen,
+  confirmButton, toast,
+} from './ui.js';
+
+/**
+ * The steps before the hearing, in order. A step with `skip: true` is part of the journey but
+ * not implemented yet: the flow passes over it and the step indicator leaves it out.
+ */
+export const FLOW = [
+  { id: 'selftest', titleKey: 'step.selftest', run: selfTestStep },
+  // Identity check (DOMAIN.md "Identity checks": ID number, one-time code to the registered
+  // phone, face match with liveness). A later issue implements it here; until then it is
+  // skipped, not faked.
+  { id: 'identity', titleKey: 'step.identity', run: null, skip: true },
+  { id: 'rules', titleKey: 'step.rules', run: rulesStep },
+  { id: 'hearing', titleKey: 'step.waiting', run: hearingStep },
+];
+
+// Set once the steps before the waiting room are done, so a reload (or a dropped phone
+// browser) goes straight back to the hearing instead of repeating the checks.
+const DONE_KEY = 'hearing.preJoinDone';
+
+export async function runParticipant(root, ctx) {
+  let steps = FLOW.filter((s) => !s.skip);
+  if (sessionStorage.getItem(DONE_KEY) === ctx.info.me.id) {
+    steps = steps.filter((s) => s.id === 'hearing');
+    if (publishes(ctx.info.me.role)) {
+      try {
+        ctx.localStream = await getLocalMedia();
+      } catch (err) {
+        console.warn('camera/microphone unavailable', err);
+      }
+    }
+  }
+  for (const step of steps) {
+    if (step.id === 'hearing') sessionStorage.setItem(DONE_KEY, ctx.info.me.id);
+    const shell = flowShell(root, steps, step);
+    await step.run(shell, ctx);
+  }
+}
+
+/** Page frame of a pre-hearing step: top bar, step indicator, body, sticky action bar. */
+function flowShell(root, steps, current) {
+  clear(root);
+  const body = h('div', { class: 'step-body' });
+  const actions = h('div', { class: 'step-actions' });
+  const index = steps.indexOf(current);
+  const nav = h('ol', { class: 'steps', tattr: { 'aria-label': 'step.progress' } },
+    steps.map((s, i) => h('li', {
+      class: i < index ? 'done' : i === index ? 'current' : '',
+      'aria-current': i === index ? 'step' : undefined,
+    }, h('span', { class: 'step-num', text: String(i + 1) }), h('span', { class: 'step-name', t: s.titleKey }))));
+  const page = h('div', { class: 'screen flow', dataset: { step: current.id } },
+    h('header', { class: 'topbar' }, h('span', { class: 'brand', t: 'app.name' }), languageSwitcher()),
+    nav, h('main', { class: 'step-main' }, body), actions);
+  root.append(page);
+  return { root, page, body, actions, nav };
+}
+
+// -- 1. device self-test -------------------------------------------------------------------
+
+function check(key, iconName) {
+  const status = h('p', { class: 'check-status', dataset: { result: 'pending' } });
+  const card = h('section', { class: 'card check' },
+    h('h2', {}, icon(iconName), h('span', { t: key })), status);
+  return { card, status };
+}
+
+function setResult(status, result, key, params) {
+  status.dataset.result = result;
+  setT(status, key, params);
+}
+
+function mediaErrorKey(err) {
+  switch (err?.name) {
+    case 'NotAllowedError': case 'SecurityError': return 'selftest.blocked';
+    case 'NotFoundError': case 'OverconstrainedError': return 'selftest.noDevice';
+    case 'NotReadableError': case 'AbortError': return 'selftest.busy';
+    default: return 'selftest.mediaError';
+  }
+}
+
+async function selfTestStep(shell, ctx) {
+  const { body, actions } = shell;
+  const results = { camera: null, microphone: null, speaker: null, network: null };
+  ctx.selfTest = results;
+  body.append(hearingSummary(ctx.info.hearing, { compact: true }),
+    h('h1', { t: 'selftest.title' }), h('p', { class: 'lead', t: 'selftest.lead' }));
+
+  // Camera
+  const cam = check('selftest.camera', 'camera');
+  const preview = h('video', { class: 'preview mirror', autoplay: true, playsInline: true, muted: true });
+  preview.muted = true;
+  const retry = h('button', { type: 'button', class: 'secondary', hidden: true, t: 'selftest.retry' });
+  cam.card.append(h('div', { class: 'preview-box' }, preview), retry);
+  // Microphone
+  const mic = check('selftest.microphone', 'mic');
+  const meterFill = h('span', { class: 'meter-fill' });
+  const meter = h('div', { class: 'meter', role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': '0' }, meterFill);
+  setAttrT(meter, 'aria-label', 'selftest.micLevel');
+  mic.card.append(meter);
+  // Speaker
+  const spk = check('selftest.speaker', 'speaker');
+  const play = h('button', { type: 'button', class: 'secondary', dataset: { action: 'play-tone' }, t: 'selftest.playTone' });
+  const heard = h('button', { type: 'button', class: 'secondary', dataset: { action: 'heard' }, t: 'selftest.heard', hidden: true });
+  const notHeard = h('button', { type: 'button', class: 'ghost', dataset: { action: 'not-heard' }, t: 'selftest.notHeard', hidden: true });
+  spk.card.append(h('div', { class: 'row' }, play, heard, notHeard));
+  setResult(spk.status, 'pending', 'selftest.speakerPrompt');
+  // Network
+  const net = check('selftest.network', 'wifi');
+  setResult(net.status, 'pending', 'selftest.networkChecking');
+
+  body.append(cam.card, mic.card, spk.card, net.card);
+  const next = h('button', { type: 'button', class: 'primary', dataset: { action: 'continue' }, t: 'selftest.continue', disabled: true });
+  const hint = h('p', { class: 'hint', t: 'selftest.completeAll' });
+  actions.append(hint, next);
+
+  const update = () => {
+    const mediaOk = results.microphone !== 'fail';
+    const done = results.camera !== null && results.speaker !== null && results.network !== null;
+    next.disabled = !(mediaOk && done);
+    hint.hidden = !next.disabled;
+  };
+
+  let stopMeter = () => {};
+  let heardVoice = false;
+  async function startMedia() {
+    retry.hidden = true;
+    setResult(cam.status, 'pending', 'selftest.starting');
+    setResult(mic.status, 'pending', 'selftest.starting');
+    try {
+      const stream = await getLocalMedia();
+      ctx.localStream = stream;
+      preview.srcObject = stream;
+      preview.play().catch(() => {});
+      if (stream.getVideoTracks().length) {
+        results.camera = 'ok';
+        setResult(cam.status, 'ok', 'selftest.cameraOk');
+      } else {
+        results.camera = 'fail';
+        setResult(cam.status, 'warn', 'selftest.noCamera');
+      }
+      results.microphone = 'ok';
+      setResult(mic.status, 'pending', 'selftest.micSpeak');
+      stopMeter = levelMeter(stream, (level) => {
+        meterFill.style.width = `${Math.round(level * 100)}%`;
+        meter.setAttribute('aria-valuenow', String(Math.round(level * 100)));
+        if (!heardVoice && level > 0.15) {
+          heardVoice = true;
+          setResult(mic.status, 'ok', 'selftest.micOk');
+        }
+      });
+    } catch (err) {
+      console.warn('getUserMedia failed', err);
+      results.camera = 'fail';
+      results.microphone = 'fail';
+      setResult(cam.status, 'fail', mediaErrorKey(err));
+      setResult(mic.status, 'fail', mediaErrorKey(err));
+      retry.hidden = false;
+    }
+    update();
+  }
+  retry.addEventListener('click', startMedia);
+
+  play.addEventListener('click', async () => {
+    play.disabled = true;
+    setResult(spk.status, 'pending', 'selftest.playing');
+    await playTestTone();
+    play.disabled = false;
+    setT(play, 'selftest.playAgain');
+    heard.hidden = false;
+    notHeard.hidden = false;
+    setResult(spk.status, 'pending', 'selftest.didYouHear');
+  });
+  heard.addEventListener('click', () => {
+    results.speaker = 'ok';
+    setResult(spk.status, 'ok', 'selftest.speakerOk');
+    heard.hidden = true; notHeard.hidden = true;
+    update();
+  });
+  notHeard.addEventListener('click', () => {
+    results.speaker = 'fail';
+    setResult(spk.status, 'warn', 'selftest.speakerFail');
+    update();
+  });
+
+  const runNetwork = async () => {
+    const r = await networkCheck({
+      onProgress: (f) => setResult(net.status, 'pending', 'selftest.networkChecking', { pct: Math.round(f * 100) }),
+    });
+    results.network = r.grade;
+    setResult(net.status, r.grade === 'good' ? 'ok' : r.grade === 'poor' ? 'warn' : 'fail',
+      `selftest.network.${r.grade}`,
+      { loss: Math.round(r.loss * 100), rtt: r.medianRtt === null ? '–' : Math.round(r.medianRtt) });
+    net.card.dataset.grade = r.grade;
+    update();
+  };
+
+  if (!publishes(ctx.info.me.role)) {
+    // Observers watch only: nothing of theirs is sent, so no camera or microphone to check.
+    cam.card.hidden = true;
+    mic.card.hidden = true;
+    results.camera = 'skipped';
+    results.microphone = 'skipped';
+    await runNetwork();
+  } else {
+    await Promise.all([startMedia(), runNetwork()]);
+  }
+  await new Promise((resolve) => next.addEventListener('click', resolve, { once: true }));
+  stopMeter();
+  preview.srcObject = null;
+}
+
+// -- 3. rules and declaration --------------------------------------------------------------
+
+async function rulesStep(shell, ctx) {
+  const { body, actions } = shell;
+  const rules = ['rules.formal', 'rules.place', 'rules.noRecording', 'rules.conduct', 'rules.record'];
+  const box = h('input', { type: 'checkbox', id: 'declaration', dataset: { action: 'declare' } });
+  body.append(
+    h('h1', { t: 'rules.title' }),
+    h('p', { class: 'lead', t: 'rules.lead' }),
+    h('ol', { class: 'card rules' }, rules.map((k) => h('li', { t: k }))),
+    h('label', { class: 'card declaration', for: 'declaration' }, box, h('span', { t: 'rules.declaration' })));
+  const next = h('button', { type: 'button', class: 'primary', dataset: { action: 'enter-waiting' }, t: 'rules.continue', disabled: true });
+  actions.append(next);
+  box.addEventListener('change', () => { next.disabled = !box.checked; });
+  await new Promise((resolve) => next.addEventListener('click', resolve, { once: true }));
+  ctx.declaredAt = new Date().toISOString();
+}
+
+// -- 4. waiting room and hearing room ------------------------------------------------------
+
+async function hearingStep(shell, ctx) {
+  const root = shell.root;
+  const session = new Session({ token: ctx.token, localStream: ctx.localStream || null });
+  ctx.app.session = session;
+  const lookup = (pid) => session.participants.get(pid) || ctx.info.participants.find((p) => p.id === pid);
+  clear(root);
+  const banner = connectionBanner(session);
+  const waiting = waitingView(session, ctx);
+  const room = roomView(session, ctx, lookup);
+  const page = h('div', { class: 'screen live' }, banner, waiting.el, room.el);
+  root.append(page);
+
+  let lastState = null;
+  const route = () => {
+    const me = session.me;
+    if (!me) return;
+    const inRoom = me.state === 'in_hearing' || me.state === 'in_consultation';
+    waiting.el.hidden = inRoom;
+    room.el.hidden = !inRoom;
+    page.dataset.view = inRoom ? 'hearing' : 'waiting';
+    if (lastState && lastState !== me.state) {
+      if (me.state === 'waiting' && (lastState === 'in_hearing' || lastState === 'in_consultation')) {
+        waiting.notice('notice.returned');
+      } else if (inRoom && lastState === 'waiting') {
+        toast('notice.admitted');
+      }
+    }
+    lastState = me.state;
+    room.update();
+    waiting.update();
+  };
+  session.addEventListener('me', route);
+  session.addEventListener('hearing', () => { waiting.update(); room.update(); });
+  session.addEventListener('participants', () => room.update());
+
+  const ended = new Promise((resolve) => {
+    session.addEventListener('ended', (ev) => {
+      waiting.stop(); room.stop();
+      resolve(ev.detail.reason);
+    });
+  });
+  session.start().catch(() => {});
+  const reason = await ended;
+  showEnded(root, reason, ctx);
+}
+
+function showEnded(root, reason, ctx) {
+  // The camera light goes off as soon as the hearing is over for this person.
+  stopLocalMedia();
+  ctx.localStream = null;
+  const rejoin = h('button', { type: 'button', class: 'primary', t: 'ended.rejoin', on: { click: () => location.reload() } });
+  if (reason === 'left') {
+    messageScreen(root, { titleKey: 'ended.leftTitle', bodyKey: 'ended.leftBody', actions: [rejoin] });
+  } else if (reason === 'removed') {
+    messageScreen(root, { titleKey: 'ended.removedTitle', bodyKey: 'ended.removedBody', kind: 'error' });
+  } else if (reason === 'hearing_closed') {
+    messageScreen(root, { titleKey: 'ended.closedTitle', bodyKey: 'ended.closedBody' });
+  } else {
+    messageScreen(root, { titleKey: 'error.title', bodyKey: `error.${reason}`, kind: 'error' });
+  }
+  ctx.app.ended = reason;
+}
+
+function waitingView(session, ctx) {
+  const summaryHost = h('div');
+  const badge = h('span');
+  const preview = h('video', { class: 'preview mirror', autoplay: true, playsInline: true, muted: true });
+  preview.muted = true;
+  const notices = h('ul', { class: 'notices' });
+  const leave = confirmButton({
+    key: 'room.leave', confirmKey: 'room.leaveConfirm', cls: 'ghost danger',
+    dataset: { action: 'leave' }, onConfirm: () => session.leave(),
+  });
+  const status = h('p', { class: 'waiting-status', t: 'waiting.connecting' });
+  const el = h('div', { class: 'waiting', dataset: { testid: 'waiting-room' } },
+    h('header', { class: 'topbar' }, h('span', { class: 'brand', t: 'app.name' }), languageSwitcher()),
+    h('main', { class: 'step-main' },
+      h('div', { class: 'step-body' },
+        h('div', { class: 'card waiting-card' },
+          h('div', { class: 'pulse', 'aria-hidden': 'true' }, icon('clock')),
+          h('h1', { t: 'waiting.title' }), status, badge),
+        summaryHost,
+        h('section', { class: 'card' },
+          h('h2', { t: 'waiting.notices' }), notices),
+        h('section', { class: 'card self-view' },
+          h('h2', { t: 'waiting.yourCamera' }),
+          h('div', { class: 'preview-box small' }, preview),
+          h('p', { class: 'hint', t: 'waiting.privacy' })),
+        h('div', { class: 'actions' }, leave))));
+  const notice = (key, params) => {
+    const time = fmtTime(new Date());
+    notices.prepend(h('li', {}, h('time', { text: time }), h('span', { t: key, tp: params })));
+  };
+  notice('notice.welcome');
+  let shownHearing = null;
+  let lastHearingState = null;
+  return {
+    el,
+    notice,
+    update() {
+      const hearing = session.hearing;
+      if (hearing && hearing !== shownHearing) {
+        shownHearing = hearing;
+        clear(summaryHost).append(hearingSummary(hearing));
+        clear(badge).append(stateBadge(hearing.state));
+        if (lastHearingState && lastHearingState !== hearing.state) notice(`notice.hearing.${hearing.state}`);
+        lastHearingState = hearing.state;
+      }
+      if (session.me) setT(status, session.me.state === 'waiting' ? 'waiting.admitSoon' : 'waiting.connecting');
+      if (ctx.localStream && preview.srcObject !== ctx.localStream) {
+        preview.srcObject = ctx.localStream;
+        preview.play().catch(() => {});
+      }
+    },
+    stop() { preview.srcObject = null; },
+  };
+}
+
+function controlButton(action, iconName, key) {
+  const label = h('span', { class: 'ctl-label', t: key });
+  const btn = h('button', { type: 'button', class: 'ctl', dataset: { action } }, icon(iconName), label);
+  return { btn, label };
+}
+
+function roomView(session, ctx, lookup) {
+  const caseNo = h('span', { class: 'case-number' });
+  const badge = h('span');
+  const timer = h('span', { class: 'timer', 'aria-live': 'off' });
+  const where = h('span', { class: 'where' });
+  const stage = h('div', { class: 'stage' });
+  const sound = h('button', { type: 'button', class: 'sound-unlock', hidden: true, t: 'room.enableSound' });
+  const empty = h('p', { class: 'stage-empty', t: 'room.nobodyYet' });
+  const grid = new TileGrid(stage, { lookup, onSoundBlocked: () => { sound.hidden = false; } });
+  sound.addEventListener('click', () => { grid.enableSound(); sound.hidden = true; });
+
+  const mic = controlButton('mic', 'mic', 'room.mute');
+  const cam = controlButton('camera', 'camera', 'room.cameraOff');
+  const hand = controlButton('hand', 'hand', 'room.raiseHand');
+  const leave = confirmButton({
+    key: 'room.leave', confirmKey: 'room.leaveConfirm', cls: 'ctl danger',
+    dataset: { action: 'leave' }, onConfirm: () => session.leave(), iconName: 'leave',
+  });
+  const lockNote = h('p', { class: 'lock-note', hidden: true }, icon('lock'), h('span', { t: 'room.lockedByJudge' }));
+
+  const el = h('div', { class: 'room', hidden: true, dataset: { testid: 'hearing-room' } },
+    h('header', { class: 'room-bar' },
+      h('div', { class: 'room-info' }, caseNo, where),
+      h('div', { class: 'room-state' }, badge, timer),
+      languageSwitcher()),
+    h('main', { class: 'stage-wrap' }, stage, empty, sound),
+    lockNote,
+    h('nav', { class: 'controls', tattr: { 'aria-label': 'room.controls' } }, mic.btn, cam.btn, hand.btn, leave));
+
+  mic.btn.addEventListener('click', async () => {
+    const me = session.me;
+    if (!me || me.mute_locked) return;
+    mic.btn.disabled = true;
+    try {
+      await session.call('mute', { participant_id: me.id, muted: !me.audio_muted });
+    } catch (err) {
+      toast(`error.${err.code}`);
+    } finally {
+      renderControls();
+    }
+  });
+  cam.btn.addEventListener('click', () => {
+    const track = ctx.localStream?.getVideoTracks()[0];
+    if (!track) return;
+    track.enabled = !track.enabled;
+    renderControls();
+    grid.refreshLabels();
+  });
+  hand.btn.addEventListener('click', async () => {
+    const me = session.me;
+    if (!me) return;
+    try {
+      await session.call('raise_hand', { raised: !me.hand_raised });
+    } catch (err) {
+      toast(`error.${err.code}`);
+    }
+  });
+
+  function renderControls() {
+    const me = session.me || {};
+    const muted = Boolean(me.audio_muted);
+    const locked = Boolean(me.mute_locked);
+    mic.btn.disabled = locked || !ctx.localStream?.getAudioTracks().length;
+    mic.btn.setAttribute('aria-pressed', String(muted));
+    mic.btn.classList.toggle('off', muted);
+    mic.btn.classList.toggle('locked', locked);
+    setIcon(mic.btn, locked ? 'lock' : muted ? 'micOff' : 'mic');
+    setT(mic.label, locked ? 'room.locked' : muted ? 'room.unmute' : 'room.mute');
+    lockNote.hidden = !locked;
+    const video = ctx.localStream?.getVideoTracks()[0];
+    const camOn = Boolean(video && video.enabled);
+    cam.btn.disabled = !video;
+    cam.btn.setAttribute('aria-pressed', String(!camOn));
+    cam.btn.classList.toggle('off', !camOn);
+    setIcon(cam.btn, camOn ? 'camera' : 'cameraOff');
+    setT(cam.label, camOn ? 'room.cameraOff' : 'room.cameraOn');
+    hand.btn.hidden = !publishes(me.role);
+    hand.btn.setAttribute('aria-pressed', String(Boolean(me.hand_raised)));
+    hand.btn.classList.toggle('active', Boolean(me.hand_raised));
+    setT(hand.label, me.hand_raised ? 'room.lowerHand' : 'room.raiseHand');
+  }
+
+  session.addEventListener('streams', (ev) => {
+    grid.setStreams(ev.detail);
+    empty.hidden = ev.detail.size > 0;
+  });
+  let wasLocked = false;
+  let stopWatch = null;
+  let stopLevel = () => {};
+  let myLevel = 0;
+  const tick = setInterval(() => {
+    const t = elapsed(session.hearing);
+    timer.textContent = t || '';
+  }, 1000);
+
+  return {
+    el,
+    update() {
+      const me = session.me;
+      const hearing = session.hearing;
+      if (hearing) {
+        caseNo.textContent = hearing.case_number;
+        clear(badge).append(stateBadge(hearing.state));
+        timer.textContent = elapsed(hearing) || '';
+      }
+      if (me) {
+        setT(where, me.state === 'in_consultation' ? 'room.consultation' : 'room.hearingRoom');
+        if (me.mute_locked && !wasLocked) toast('notice.mutedByJudge');
+        wasLocked = Boolean(me.mute_locked);
+        if (ctx.localStream) grid.setLocal(me.id, ctx.localStream);
+        if (!stopWatch && ctx.localStream) {
+          stopLevel = levelMeter(ctx.localStream, (l) => { myLevel = l; });
+        }
+        if (!stopWatch) stopWatch = watchMedia(session, grid, { localLevel: () => myLevel });
+      }
+      grid.refreshLabels();
+      renderControls();
+    },
+    stop() {
+      clearInterval(tick);
+      if (stopWatch) stopWatch();
+      stopLevel();
+      grid.setStreams(new Map());
+    },
+  };
+}
