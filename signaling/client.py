@@ -97,6 +97,7 @@ class HearingClient:
             "track_published",
             "track_unpublished",
             "removed",
+            "replaced",
             "error",
         ):
             self._sio.on(name, self._recorder(name), namespace=NAMESPACE)

@@ -141,12 +141,14 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if not session or not session.get("joined"):
             return
         pid, hid = session["participant_id"], session["hearing_id"]
+        if self._live.connection_of(pid) != sid:
+            return  # replaced by a newer connection, or already left: nothing of ours runs
         try:
             await self._media.remove(pid)
         except Exception:
             log.exception("closing media of %s failed", pid)
         if not session.get("left"):
-            await self._live.disconnect(hid, pid)
+            await self._live.disconnect(hid, pid, sid)
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -193,7 +195,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if data["protocol"] != PROTOCOL_VERSION:
             raise ClientError("protocol_mismatch", f"server speaks protocol {PROTOCOL_VERSION}")
         assert actor.hearing_id is not None
-        me = await self._live.join(actor.hearing_id, actor.id)
+        previous = self._live.connection_of(actor.id)
+        if previous is not None and previous != sid:
+            await self._replace(previous, actor.id)
+        me = await self._live.join(actor.hearing_id, actor.id, sid)
         async with self.session(sid) as session:
             session["joined"] = True
             session["left"] = False
@@ -212,6 +217,19 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "participants": [self._participant_view(p, full=sees_all) for p in participants],
             "ice_servers": self._ice_servers,
         }
+
+    async def _replace(self, old_sid: str, pid: str) -> None:
+        """A newer connection speaks for ``pid``: close the older one and its media."""
+        await self._media.remove(pid)
+        await self.emit(
+            "replaced", {"reason": "you joined from another window or device"}, to=old_sid
+        )
+        try:
+            async with self.session(old_sid) as session:
+                session["left"] = True
+        except KeyError:
+            return  # already gone
+        await self.disconnect(old_sid)
 
     def _participant_view(self, p: Participant, *, full: bool) -> dict[str, Any]:
         if not full:

@@ -58,5 +58,6 @@ SERVER_EVENTS = (
     "track_published",  # {participant_id, kind, track_id, codec}
     "track_unpublished",  # {participant_id, kind, track_id}
     "removed",  # you were removed; the server disconnects you
+    "replaced",  # you joined again elsewhere; this connection is closed
     "error",  # {code, message, event}
 )

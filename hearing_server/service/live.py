@@ -57,6 +57,9 @@ class LiveHearings:
         self._registries: dict[str, RoomRegistry] = {}
         self._connected: dict[str, set[str]] = {}  # hearing id -> connected participant ids
         self._hearing_of: dict[str, str] = {}  # connected participant id -> hearing id
+        # participant id -> the connection that currently speaks for them; a newer
+        # connection (a reload, a second device) replaces the older one
+        self._connection: dict[str, str] = {}
         self._grace_tasks: dict[str, asyncio.Task[None]] = {}
         self._plan_listeners: list[PlanListener] = []
         # hearing id -> the media id of the server-composed view, when one is running
@@ -83,6 +86,10 @@ class LiveHearings:
     def hearing_of(self, pid: str) -> str | None:
         """The hearing a connected participant is in, if any."""
         return self._hearing_of.get(pid)
+
+    def connection_of(self, pid: str) -> str | None:
+        """The id of the participant's current connection, if they are connected."""
+        return self._connection.get(pid)
 
     def is_connected(self, hearing_id: str, pid: str) -> bool:
         return pid in self._connected.get(hearing_id, set())
@@ -189,8 +196,11 @@ class LiveHearings:
 
     # -- connection lifecycle ---------------------------------------------------------------
 
-    async def join(self, hearing_id: str, pid: str) -> Participant:
-        """A participant connects: back where they were, or into the waiting/hearing room."""
+    async def join(self, hearing_id: str, pid: str, connection_id: str) -> Participant:
+        """A participant connects: back where they were, or into the waiting/hearing room.
+
+        ``connection_id`` becomes their current connection, replacing any earlier one.
+        """
         if self._closed:
             raise Conflict("server is shutting down")
         hearing, p = await self._load(hearing_id, pid)
@@ -205,6 +215,7 @@ class LiveHearings:
             grace.cancel()
         self._connected.setdefault(hearing_id, set()).add(pid)
         self._hearing_of[pid] = hearing_id
+        self._connection[pid] = connection_id
         actor = Actor(id=pid, role=p.role, hearing_id=hearing_id)
         if p.state is ParticipantState.DISCONNECTED and p.resume_state is not None:
             after = p.reconnect()
@@ -255,6 +266,7 @@ class LiveHearings:
     ) -> Participant:
         self._connected.get(hearing.id, set()).discard(p.id)
         self._hearing_of.pop(p.id, None)
+        self._connection.pop(p.id, None)
         grace = self._grace_tasks.pop(p.id, None)
         if grace is not None:
             grace.cancel()
@@ -271,8 +283,14 @@ class LiveHearings:
         )
         return await self._save(p, after, actor, event, data)
 
-    async def disconnect(self, hearing_id: str, pid: str) -> None:
-        """The connection dropped: keep their place for the grace period."""
+    async def disconnect(self, hearing_id: str, pid: str, connection_id: str) -> None:
+        """The connection dropped: keep their place for the grace period.
+
+        A connection that was already replaced by a newer one changes nothing.
+        """
+        if self._connection.get(pid) != connection_id:
+            return
+        del self._connection[pid]
         self._connected.get(hearing_id, set()).discard(pid)
         self._hearing_of.pop(pid, None)
         try:

@@ -7,7 +7,7 @@
 //   me            my own record changed (this.me)
 //   participants  someone changed (this.participants)
 //   streams       received media changed (this.streams: Map participant id -> MediaStream)
-//   ended         {reason: 'left'|'removed'|error code}; nothing reconnects after it
+//   ended         {reason: 'left'|'removed'|'replaced'|error code}; nothing reconnects after it
 //   servererror   {code, message, event}
 import { io } from '/vendor/socket.io/socket.io.esm.min.js';
 
@@ -18,7 +18,7 @@ const GATHER_TIMEOUT_MS = 5000;
 // Refusals and join failures after which retrying cannot help.
 const FATAL = new Set([
   'unauthorized', 'invalid_token', 'token_expired', 'token_not_yet_valid', 'token_revoked',
-  'removed', 'hearing_closed', 'protocol_mismatch',
+  'removed', 'replaced', 'hearing_closed', 'protocol_mismatch',
 ]);
 
 const TERMINAL = new Set(['closed', 'adjourned']);
@@ -278,6 +278,8 @@ export class Session extends EventTarget {
       else this.pendingOffers.push(offer);
     });
     socket.on('removed', () => this._end('removed'));
+    // Joined again from another window or device: that one speaks for us now.
+    socket.on('replaced', () => this._end('replaced'));
     socket.on('error', (e) => this._emit('servererror', e));
     return promise;
   }

@@ -226,3 +226,30 @@ async def test_disconnect_and_return(server: TestServer, make_client: MakeClient
         "participant_updated",
         lambda d: d["id"] == pid and d["state"] == "in_hearing" and d["connected"],
     )
+
+
+async def test_newer_connection_replaces_older(server: TestServer, make_client: MakeClient) -> None:
+    _, people = await make_hearing(server.app, PEOPLE, state="in_session")
+    judge, first = make_client(people["王法官"].token), make_client(people["张三"].token)
+    for c in (judge, first):
+        await c.connect()
+        await c.join()
+    pid = people["张三"].id
+    # A reload: the new page joins before the old socket's disconnect is processed.
+    second = make_client(people["张三"].token)
+    await second.connect()
+    assert (await second.join())["me"]["state"] == "in_hearing"
+    await first.wait_for_event("replaced")
+    for _ in range(50):
+        if not first._sio.connected:
+            break
+        await asyncio.sleep(0.05)
+    assert not first._sio.connected
+    await asyncio.sleep(0.3)
+    # The old connection's end did not mark the participant disconnected.
+    p = await server.app[STORE].get_participant(pid)
+    assert p.state.value == "in_hearing"
+    await second.call("raise_hand", {"raised": True})
+    await judge.wait_for_event(
+        "participant_updated", lambda d: d["id"] == pid and d["hand_raised"] and d["connected"]
+    )
