@@ -1,7 +1,8 @@
 """SFU media layer: forwards participants' encoded RTP to each other, never transcoding.
 
-Public API: ``MediaRouter`` (see router.py), ``MediaSettings``, ``MediaError`` and the
-event dataclasses. Only ``aiortc_hooks`` touches aiortc/aioice internals.
+Public API: ``MediaRouter`` (see router.py), ``MediaSettings``, ``MediaError``, the
+event dataclasses and the tap contract (taps.py: ``Tap``, ``EncodedFrame``,
+``DecodedFrame``, ``ServerSource``). Only ``aiortc_hooks`` touches aiortc/aioice internals.
 """
 
 from .errors import MediaError
@@ -15,15 +16,20 @@ from .events import (
 )
 from .router import MediaRouter
 from .settings import MediaSettings
+from .taps import DecodedFrame, EncodedFrame, ServerSource, Tap
 
 __all__ = [
+    "DecodedFrame",
+    "EncodedFrame",
     "EventCallback",
     "MediaError",
     "MediaEvent",
     "MediaRouter",
     "MediaSettings",
     "PeerStateChanged",
+    "ServerSource",
     "SubscriberOffer",
+    "Tap",
     "TrackPublished",
     "TrackUnpublished",
 ]

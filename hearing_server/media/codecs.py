@@ -107,3 +107,16 @@ def supported_mime_types() -> list[str]:
                 extra = ";" + ";".join(f"{k}={v}" for k, v in sorted(cap.parameters.items()))
             names.append(cap.mimeType + extra)
     return names
+
+
+def codec_by_name(kind: MediaKind, name: str) -> TrackCodec | None:
+    """The forwardable codec of ``kind`` called ``name`` (``VP8``, ``H264``, ``opus``, or a
+    MIME type such as ``video/VP8``; case-insensitive), or None."""
+    wanted = name.lower()
+    if "/" not in wanted:
+        wanted = f"{kind}/{wanted}"
+    for cap in _supported(kind):
+        if cap.mimeType.lower() == wanted:
+            rtx = _rtx_capability(kind) if kind == "video" else None
+            return TrackCodec(kind=kind, capability=cap, rtx=rtx)
+    return None

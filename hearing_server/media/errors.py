@@ -9,7 +9,8 @@ class MediaError(Exception):
     Codes: ``invalid_sdp``, ``unsupported_codec``, ``invalid_participant_id``,
     ``unknown_participant``, ``no_offer_pending``, ``stale_answer``,
     ``negotiation_failed``, ``invalid_candidate``, ``invalid_argument``, ``closed``,
-    ``aiortc_incompatible``.
+    ``aiortc_incompatible``, ``unknown_track`` (no such track to tap),
+    ``participant_id_in_use`` (a participant's id given to a server source, or back).
     """
 
     def __init__(self, code: str, message: str) -> None:

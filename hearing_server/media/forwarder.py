@@ -17,6 +17,7 @@ from .codecs import TrackCodec
 from .events import MediaKind
 from .frames import AudioSequencer, ForwardedFrame, VideoFrameAssembler, inspector_for
 from .stats import MediaCounters
+from .taps_impl import DecoderRegistry, TrackTaps
 from .tasks import TaskOwner
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,9 @@ class TrackForwarder:
     Video subscribers start (and restart after loss or congestion) on a keyframe;
     keyframe requests go upstream as PLI, at most one per ``keyframe_throttle_s``
     (requests inside the window coalesce into one sent when it ends).
+
+    ``taps`` sees every frame too (encoded taps, the on-demand decoder); it never decodes
+    on this path, only queues.
     """
 
     def __init__(
@@ -133,6 +137,7 @@ class TrackForwarder:
         keyframe_throttle_s: float,
         gap_timeout_s: float,
         max_queued_frames: int,
+        decoders: DecoderRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.publisher_pid = publisher_pid
@@ -154,6 +159,15 @@ class TrackForwarder:
         self._pli_timer: asyncio.TimerHandle | None = None
         self._keyframe_wanted = False  # asked for before the publisher's SSRC was known
         self._closed = False
+        self.taps = TrackTaps(
+            pid=publisher_pid,
+            track_id=track_id,
+            codec=codec,
+            counters=counters,
+            decoders=decoders if decoders is not None else DecoderRegistry(),
+            request_keyframe=self.request_keyframe,
+            clock=clock,
+        )
 
     # --- publisher side (called from aiortc's receive path; must not block) ---------------
 
@@ -167,21 +181,28 @@ class TrackForwarder:
             self._audio.reset()
             if not first:
                 self._need_keyframe_everywhere()
+                self.taps.on_new_stream()
             if self._keyframe_wanted:
                 self.request_keyframe()
         if self.kind == "audio":
             frame = self._audio.push(packet.sequence_number, packet.timestamp, packet.payload)
-            if frame is not None and self.enabled:
-                self._fan_out(frame)
+            if frame is not None:
+                self.forward(frame)
             return
         result = self._video.push(
             packet.sequence_number, packet.timestamp, bool(packet.marker), packet.payload
         )
         if result.lost:
             self._need_keyframe_everywhere()
+            self.taps.on_discontinuity()
         for frame in result.frames:
-            if self.enabled:
-                self._fan_out(frame)
+            self.forward(frame)
+
+    def forward(self, frame: ForwardedFrame) -> None:
+        """One complete frame to every subscriber (unless muted) and to the taps."""
+        if self.enabled:
+            self._fan_out(frame)
+        self.taps.on_forwarded(frame, self.enabled)
 
     def _fan_out(self, frame: ForwardedFrame) -> None:
         waiting = False
@@ -269,6 +290,7 @@ class TrackForwarder:
         self.enabled = enabled
         if enabled:
             self._need_keyframe_everywhere()
+            self.taps.on_discontinuity()
 
     @property
     def subscriber_pids(self) -> list[str]:
@@ -285,3 +307,4 @@ class TrackForwarder:
         for out in self._outputs.values():
             out.track.end()
         self._outputs.clear()
+        self.taps.close()

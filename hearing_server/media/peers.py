@@ -27,6 +27,7 @@ from .events import MediaEvent, SubscriberOffer
 from .forwarder import PassThroughEncoder, TrackForwarder
 from .settings import MediaSettings
 from .stats import MediaCounters
+from .taps_impl import DecoderRegistry
 from .tasks import TaskOwner
 
 logger = logging.getLogger(__name__)
@@ -134,11 +135,13 @@ class PublisherPeer:
         counters: MediaCounters,
         tasks: TaskOwner,
         on_state: StateCallback,
+        decoders: DecoderRegistry | None = None,
     ) -> None:
         self.pid = pid
         self._settings = settings
         self._counters = counters
         self._tasks = tasks
+        self._decoders = decoders if decoders is not None else DecoderRegistry()
         self.pc = RTCPeerConnection(make_configuration(settings))
         self.forwarders: dict[str, TrackForwarder] = {}
         self._mids: set[str] = set()
@@ -186,6 +189,7 @@ class PublisherPeer:
                     if codec.kind == "video"
                     else self._settings.max_queued_audio_frames
                 ),
+                decoders=self._decoders,
             )
             hooks.tap_receiver(transceiver.receiver, forwarder, self._count_decode_job)
             new.append(_NewTrack(media.rtp.muxId, transceiver, forwarder))

@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 
+from .codecs import codec_by_name
 from .errors import MediaError
 from .events import (
     EventCallback,
@@ -20,8 +21,11 @@ from .events import (
 )
 from .forwarder import TrackForwarder
 from .peers import PublisherPeer, SubscriberPeer
+from .server_source import LocalServerSource
 from .settings import MediaSettings
 from .stats import MediaCounters
+from .taps import DecodedFrame, EncodedFrame, ServerSource, Tap
+from .taps_impl import DecoderRegistry
 from .tasks import TaskOwner
 
 logger = logging.getLogger(__name__)
@@ -30,6 +34,10 @@ logger = logging.getLogger(__name__)
 # enough that "<pid>-video-<mid>" stays under msid's 64-character limit.
 _PID_RE = re.compile(r"[A-Za-z0-9_.-]{1,48}")
 _KINDS = ("audio", "video")
+#: default queue lengths of decoded taps: 2 s of 30 fps video, 10 s of 20 ms audio
+_DECODED_TAP_QUEUE = {"video": 60, "audio": 500}
+#: how long close() waits for tap decoder threads to finish
+_DECODER_JOIN_TIMEOUT_S = 5.0
 
 
 def _check_pid(pid: str) -> str:
@@ -48,6 +56,10 @@ class MediaRouter:
     with ``subscriber_answer``). Who receives whom is decided outside (``set_routes``);
     mute is ``set_forwarding``. Events go to ``on_event`` in order, from one task; a
     failing callback is logged and does not stop delivery.
+
+    Taps (``open_encoded_tap``, ``open_decoded_tap``) hand a published track's frames to
+    recording, the compositor, transcription; ``add_server_source`` publishes a track
+    the server encodes itself. See ``taps.py``.
     """
 
     def __init__(self, settings: MediaSettings, on_event: EventCallback) -> None:
@@ -62,6 +74,9 @@ class MediaRouter:
         self._subscribers: dict[str, SubscriberPeer] = {}
         self._routes: dict[str, frozenset[str]] = {}
         self._muted: set[tuple[str, str]] = set()
+        self._sources: dict[str, dict[str, LocalServerSource]] = {}
+        self._decoders = DecoderRegistry()
+        self._source_count = 0
         self._locks: dict[str, asyncio.Lock] = {}
         self._closed = False
         self._close_done: asyncio.Event | None = None
@@ -80,6 +95,8 @@ class MediaRouter:
         _check_pid(pid)
         async with self._lock(pid):
             self._check_open()
+            if pid in self._sources:
+                raise MediaError("participant_id_in_use", f"{pid} is a server source")
             peer = self._publishers.get(pid)
             created = peer is None
             if peer is None:
@@ -89,6 +106,7 @@ class MediaRouter:
                     self._counters,
                     self._tasks,
                     on_state=self._publisher_state_callback(pid),
+                    decoders=self._decoders,
                 )
                 self._publishers[pid] = peer
             try:
@@ -176,8 +194,9 @@ class MediaRouter:
         self._sync_subscriber(subscriber_pid)
 
     def set_forwarding(self, publisher_pid: str, kind: MediaKind, enabled: bool) -> None:
-        """Start/stop forwarding ``publisher_pid``'s ``kind`` packets to everyone (mute).
-        No renegotiation; remembered for tracks published later until ``remove``."""
+        """Start/stop forwarding ``publisher_pid``'s ``kind`` packets to everyone (mute),
+        taps included (they get what subscribers get). No renegotiation; remembered for
+        tracks published later until ``remove``. Server sources can be muted too."""
         self._check_open()
         _check_pid(publisher_pid)
         if kind not in _KINDS:
@@ -186,11 +205,150 @@ class MediaRouter:
             self._muted.discard((publisher_pid, kind))
         else:
             self._muted.add((publisher_pid, kind))
-        pub = self._publishers.get(publisher_pid)
-        if pub is not None:
-            for forwarder in pub.forwarders.values():
-                if forwarder.kind == kind:
-                    forwarder.set_enabled(enabled)
+        for forwarder in self._forwarders_of(publisher_pid):
+            if forwarder.kind == kind:
+                forwarder.set_enabled(enabled)
+
+    # --- taps and server sources ------------------------------------------------------------
+
+    def open_encoded_tap(
+        self,
+        pid: str,
+        kind: MediaKind,
+        *,
+        max_queued: int = 1000,
+        track_id: str | None = None,
+    ) -> Tap[EncodedFrame]:
+        """Every frame of ``pid``'s ``kind`` track from now on, as forwarded (no decode):
+        VP8 frames, H.264 access units (Annex-B), Opus packets, with unwrapped RTP
+        timestamps. Frames a muted track does not forward are not tapped either. Never
+        slows forwarding: when ``max_queued`` frames wait, new ones are dropped and counted
+        (``tap.dropped``); a video tap then resumes at the next keyframe (one is requested).
+        Opening a video tap requests a keyframe. Ends when the track is unpublished or the
+        router closes. ``track_id`` picks one of several tracks of ``kind`` (default: the
+        latest published). Raises ``MediaError`` (``unknown_track``, ``invalid_argument``,
+        ``closed``)."""
+        forwarder = self._tap_target(pid, kind, track_id, max_queued)
+        return forwarder.taps.open_encoded(max_queued)
+
+    def open_decoded_tap(
+        self,
+        pid: str,
+        kind: MediaKind,
+        *,
+        max_queued: int | None = None,
+        track_id: str | None = None,
+    ) -> Tap[DecodedFrame]:
+        """Decoded frames of ``pid``'s ``kind`` track: ``av.VideoFrame`` (yuv420p, ``pts``
+        in 90 kHz RTP time, unwrapped; ``time_base`` 1/90000) or ``av.AudioFrame`` (s16
+        stereo 48 kHz, ``pts`` in 48 kHz RTP time). The track is decoded by one decoder
+        thread, started with its first decoded tap (a video decoder asks the publisher for
+        a keyframe and starts on it) and stopped with its last; every decoded tap of the
+        track gets the same frame objects (read them, do not modify them).
+        ``max_queued`` defaults to 60 video / 500 audio frames; beyond it new frames are
+        dropped and counted. Ends like an encoded tap. Raises like ``open_encoded_tap``."""
+        if max_queued is None:
+            max_queued = _DECODED_TAP_QUEUE.get(kind, 0)
+        forwarder = self._tap_target(pid, kind, track_id, max_queued)
+        return forwarder.taps.open_decoded(max_queued)
+
+    def add_server_source(
+        self,
+        pid: str,
+        kind: MediaKind,
+        codec: str,
+        *,
+        on_keyframe_request: Callable[[], None] | None = None,
+    ) -> ServerSource:
+        """Publish a track the server encodes itself (e.g. the composite view: ``video``
+        with ``H264`` constrained baseline or ``VP8``; its mix: ``audio`` with ``opus``).
+
+        It behaves like a participant's track: ``TrackPublished(pid, ...)`` is emitted,
+        subscribers routed to ``pid`` receive it (msid stream id ``pid``; audio and video
+        sources of one ``pid`` form one stream), taps can be opened on it, and
+        ``source.close()`` (or ``remove(pid)``) unpublishes it. Frames given to
+        ``source.push`` are packetized like aiortc's sender would and forwarded unchanged.
+        When a keyframe is wanted (a subscriber's PLI/FIR, a new subscriber, a decoded tap
+        starting), ``source.keyframe_requested`` is set (the next keyframe pushed clears it)
+        and ``on_keyframe_request`` is called, on the event loop. ``pid`` follows the
+        participant id rules and must not be a participant's. Raises ``MediaError``
+        (``invalid_participant_id``, ``participant_id_in_use``, ``unsupported_codec``,
+        ``invalid_argument``, ``closed``)."""
+        self._check_open()
+        _check_pid(pid)
+        if kind not in _KINDS:
+            raise MediaError("invalid_argument", f"kind must be audio or video, not {kind!r}")
+        if pid in self._publishers:
+            raise MediaError("participant_id_in_use", f"{pid} is a participant's id")
+        track_codec = codec_by_name(kind, codec) if isinstance(codec, str) else None
+        if track_codec is None:
+            raise MediaError("unsupported_codec", f"a server source cannot send {kind} {codec}")
+        self._source_count += 1
+        source = LocalServerSource(
+            pid=pid,
+            track_id=f"{pid}-{kind}-s{self._source_count}",
+            codec=track_codec,
+            counters=self._counters,
+            tasks=self._tasks,
+            decoders=self._decoders,
+            max_queued_frames=(
+                self._settings.max_queued_video_frames
+                if kind == "video"
+                else self._settings.max_queued_audio_frames
+            ),
+            on_close=self._close_source,
+            on_keyframe_request=on_keyframe_request,
+        )
+        source.forwarder.set_enabled((pid, kind) not in self._muted)
+        self._sources.setdefault(pid, {})[source.track_id] = source
+        self._emit(self._published_event(source.forwarder))
+        self._sync_subscribers_of({pid})
+        return source
+
+    def request_keyframe(self, pid: str, track_id: str | None = None) -> None:
+        """Ask for a keyframe on ``pid``'s video track(s) (or just ``track_id``): a PLI to
+        the publisher, throttled like subscribers' requests; for a server source, its
+        keyframe hook. Unknown ids are ignored (the track may just have gone)."""
+        for forwarder in self._forwarders_of(pid):
+            if forwarder.kind == "video" and track_id in (None, forwarder.track_id):
+                forwarder.request_keyframe()
+
+    def published_kinds(self, pid: str) -> set[MediaKind]:
+        """The kinds of track ``pid`` publishes now (a participant or a server source)."""
+        return {forwarder.kind for forwarder in self._forwarders_of(pid)}
+
+    def _tap_target(
+        self, pid: str, kind: MediaKind, track_id: str | None, max_queued: int
+    ) -> TrackForwarder:
+        self._check_open()
+        _check_pid(pid)
+        if kind not in _KINDS:
+            raise MediaError("invalid_argument", f"kind must be audio or video, not {kind!r}")
+        if not isinstance(max_queued, int) or max_queued < 1:
+            raise MediaError("invalid_argument", "max_queued must be a positive integer")
+        candidates = [
+            f
+            for f in self._forwarders_of(pid)
+            if f.kind == kind and (track_id is None or f.track_id == track_id)
+        ]
+        if not candidates:
+            raise MediaError("unknown_track", f"{pid} publishes no such {kind} track")
+        return candidates[-1]
+
+    async def _close_source(self, source: LocalServerSource) -> None:
+        self._drop_source(source)
+        if not self._closed:
+            self._sync_subscribers_of({source.pid})
+
+    def _drop_source(self, source: LocalServerSource) -> None:
+        tracks = self._sources.get(source.pid)
+        if tracks is None or tracks.get(source.track_id) is not source:
+            return
+        del tracks[source.track_id]
+        if not tracks:
+            del self._sources[source.pid]
+        source.unpublished()
+        self._emit(TrackUnpublished(source.pid, source.kind, source.track_id))
 
     # --- teardown ---------------------------------------------------------------------------
 
@@ -204,6 +362,8 @@ class MediaRouter:
         self._locks.pop(pid, None)
 
     async def _remove_locked(self, pid: str) -> None:
+        for source in list(self._sources.get(pid, {}).values()):
+            self._drop_source(source)
         pub = self._publishers.pop(pid, None)
         sub = self._subscribers.pop(pid, None)
         self._routes.pop(pid, None)
@@ -229,18 +389,20 @@ class MediaRouter:
 
     async def close(self) -> None:
         """Close every connection and stop every task; pending events are delivered first
-        (for up to a second). Idempotent; concurrent callers wait for the first."""
+        (for up to a second); every tap ends and every tap decoder thread is joined.
+        Idempotent; concurrent callers wait for the first."""
         if self._close_done is not None:
             await self._close_done.wait()
             return
         self._close_done = asyncio.Event()
         self._closed = True
         try:
-            for pid in set(self._publishers) | set(self._subscribers):
+            for pid in set(self._publishers) | set(self._subscribers) | set(self._sources):
                 try:
                     await self._remove_locked(pid)
                 except Exception:
                     logger.exception("closing media of %s failed", pid)
+            await self._decoders.join(_DECODER_JOIN_TIMEOUT_S)
             await self._tasks.close()
             if self._dispatcher is not None:
                 self._events.put_nowait(None)
@@ -253,19 +415,27 @@ class MediaRouter:
     # --- introspection ----------------------------------------------------------------------
 
     def stats(self) -> dict[str, int]:
-        """Counters (see ``MediaCounters``) plus current publishers, subscribers, tracks."""
+        """Counters (see ``MediaCounters``) plus current publishers, subscribers, tracks
+        (participants' and server sources'), server sources and running tap decoders."""
         result = self._counters.snapshot()
         result["publishers"] = len(self._publishers)
         result["subscribers"] = len(self._subscribers)
-        result["published_tracks"] = sum(len(p.forwarders) for p in self._publishers.values())
+        result["server_sources"] = sum(len(s) for s in self._sources.values())
+        result["published_tracks"] = (
+            sum(len(p.forwarders) for p in self._publishers.values()) + result["server_sources"]
+        )
+        result["active_decoders"] = self._decoders.active
         return result
 
     def published_tracks(self, pid: str) -> list[TrackPublished]:
-        """What ``pid`` currently publishes."""
+        """What ``pid`` currently publishes (a participant's tracks or server sources)."""
+        return [self._published_event(f) for f in self._forwarders_of(pid)]
+
+    def _forwarders_of(self, pid: str) -> list[TrackForwarder]:
         pub = self._publishers.get(pid)
-        if pub is None:
-            return []
-        return [self._published_event(f) for f in pub.forwarders.values()]
+        result = [] if pub is None else list(pub.forwarders.values())
+        result.extend(s.forwarder for s in self._sources.get(pid, {}).values())
+        return result
 
     @staticmethod
     def _published_event(forwarder: TrackForwarder) -> TrackPublished:
@@ -302,9 +472,8 @@ class MediaRouter:
             return
         desired: dict[str, TrackForwarder] = {}
         for pub_pid in self._routes.get(sub_pid, frozenset()):
-            pub = self._publishers.get(pub_pid)
-            if pub is not None:
-                desired.update(pub.forwarders)
+            for forwarder in self._forwarders_of(pub_pid):
+                desired[forwarder.track_id] = forwarder
         sub.set_desired(desired)
 
     def _sync_subscribers_of(self, pub_pids: set[str]) -> None:

@@ -12,6 +12,10 @@ class MediaCounters:
     ``decoded_frames`` counts encoded frames handed to aiortc's decoder thread by any
     publisher receiver, ``encoded_frames`` counts ``encode`` calls on subscriber senders:
     both stay 0 while the server only forwards.
+
+    ``tap_decoded_frames`` counts frames the tap decoders produced (decode on demand, only
+    while a decoded tap is open); ``tap_dropped_frames`` counts frames taps lost because a
+    consumer or a decoder fell behind.
     """
 
     forwarded_packets: int = 0
@@ -22,6 +26,8 @@ class MediaCounters:
     decoded_frames: int = 0
     encoded_frames: int = 0
     offers_sent: int = 0
+    tap_decoded_frames: int = 0
+    tap_dropped_frames: int = 0
 
     def snapshot(self) -> dict[str, int]:
         return asdict(self)

@@ -15,6 +15,7 @@ consumers (which ``create_app`` hands taps to). Forwarding never waits for a tap
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar
 
@@ -68,6 +69,11 @@ class ServerSource(Protocol):
 
     @property
     def track_id(self) -> str: ...
+
+    @property
+    def keyframe_requested(self) -> asyncio.Event:
+        """Set when a subscriber (or a decoded tap) needs a keyframe: encode the next frame
+        as one. Pushing a keyframe clears it."""
 
     def push(self, frame: EncodedFrame) -> None:
         """Forward one encoded frame to every subscriber of this source."""

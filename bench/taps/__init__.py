@@ -1,0 +1,1 @@
+"""CPU cost of media taps (decode on demand)."""
