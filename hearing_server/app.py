@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import socketio
 from aiohttp import web
@@ -25,6 +26,14 @@ from hearing_server.service.events import EventBus, ServiceEvent
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
 from hearing_server.store.sqlite import SQLiteStore
+from hearing_server.wiring.recording import RecordingCoordinator
+from recording import (
+    RecordingCatalog,
+    RecordingOptions,
+    key_fingerprint,
+    load_or_create_signing_key,
+    public_key_pem,
+)
 from signaling.namespace import HearingNamespace
 from signaling.origins import origin_check
 from signaling.protocol import MAX_SDP
@@ -63,6 +72,31 @@ def create_app(settings: Settings) -> web.Application:
     )
     live.on_media_plan(PlanToMedia(router))
 
+    # Recording: the coordinator reports through signaling, which is created below; the
+    # closures resolve `namespace` when they are first called, after create_app returns.
+    recording_key = load_or_create_signing_key(settings.effective_recording_key_path)
+    catalog = RecordingCatalog(settings.effective_recordings_dir)
+
+    async def notify_staff(hearing_id: str, event: str, data: dict[str, Any]) -> None:
+        await namespace.send_to_staff(hearing_id, event, data)
+
+    async def notify_all(hearing_id: str, event: str, data: dict[str, Any]) -> None:
+        await namespace.broadcast(hearing_id, event, data)
+
+    recorder = RecordingCoordinator(
+        root=settings.effective_recordings_dir,
+        signing_key=recording_key,
+        taps=router,
+        hearings=hearings,
+        live=live,
+        notify_staff=notify_staff,
+        notify_all=notify_all,
+        auto_start=settings.recording_auto_start,
+        options=RecordingOptions(segment_seconds=settings.recording_segment_seconds),
+    )
+    events.subscribe(recorder.on_service_event)
+    media_hub.subscribe(recorder.on_media_event)
+
     client_manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
@@ -77,6 +111,7 @@ def create_app(settings: Settings) -> web.Application:
         media=router,
         media_errors=(MediaError,),
         ice_servers=ice_servers,
+        recording=recorder,
     )
     sio.register_namespace(namespace)
     media_events.attach(namespace)
@@ -90,13 +125,21 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.HEARINGS] = hearings
     app[keys.LIVE] = live
     app[keys.MEDIA] = router
+    app[keys.RECORDINGS] = recorder
+    app[keys.RECORDING_CATALOG] = catalog
+    app[keys.RECORDING_PUBLIC_KEY] = (
+        public_key_pem(recording_key).decode("ascii"),
+        key_fingerprint(recording_key),
+    )
     app[keys.ADMIN_API_KEY] = admin_key
 
     async def resources(_: web.Application) -> AsyncIterator[None]:
         await store.open()
         yield
-        # Reverse order of dependence: presence timers, media peers, then the database.
+        # Reverse order of dependence: presence timers, recordings (finish and sign while
+        # their taps still run), media peers, then the database.
         await live.close()
+        await recorder.close()
         await router.close()
         await store.close()
 

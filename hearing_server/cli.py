@@ -20,6 +20,7 @@ from hearing_server.core.participant import PartySide, Role
 from hearing_server.keys import HEARINGS, STORE
 from hearing_server.service.actors import Actor
 from hearing_server.service.hearings import HearingService
+from recording.cli import main as verify_recording_main
 
 T = TypeVar("T")
 
@@ -102,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--end", required=True, help="ISO 8601 with offset")
     ch.add_argument("--kind", choices=[k.value for k in HearingKind], default="hearing")
     ch.add_argument("--visibility", choices=[v.value for v in Visibility], default="public")
+    sub.add_parser(
+        "verify-recording",
+        help="check a recording directory: every file, the hash chain and the signature "
+        "(exit 0 intact and signed, 1 problems, 2 usage, 3 intact but unsigned)",
+    )
     il = sub.add_parser("issue-link", help="add a participant and print their join link")
     il.add_argument("--hearing", required=True, help="hearing id")
     il.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -112,7 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hearing-server`` command."""
-    args = build_parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw and raw[0] == "verify-recording":
+        # Needs no settings or server: anyone holding a recording directory can check it.
+        return verify_recording_main(raw[1:])
+    args = build_parser().parse_args(raw)
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

@@ -54,6 +54,9 @@ class Settings:
     disconnect_grace_seconds: float = 60.0
     redis_url: str | None = None
     recordings_dir: Path | None = None  # default: <data_dir>/recordings
+    recording_auto_start: bool = True
+    recording_segment_seconds: float = 10.0
+    recording_key_path: Path | None = None  # default: <data_dir>/recording_ed25519.key
     web_client_dir: Path | None = None  # default: the checkout's web_client/
     log_level: str = "INFO"
 
@@ -74,6 +77,10 @@ class Settings:
         return self.recordings_dir or self.data_dir / "recordings"
 
     @property
+    def effective_recording_key_path(self) -> Path:
+        return self.recording_key_path or self.data_dir / "recording_ed25519.key"
+
+    @property
     def admin_api_key_path(self) -> Path:
         return self.data_dir / "admin_api_key"
 
@@ -86,7 +93,19 @@ def _convert(name: str, raw: Any) -> Any:
             if value <= 0:
                 raise ValueError("must be positive")
             return value
-        if name in {"token_ttl_hours", "staff_token_ttl_hours", "disconnect_grace_seconds"}:
+        if name == "recording_auto_start":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError("must be true or false")
+            return text in {"true", "1", "yes"}
+        if name in {
+            "token_ttl_hours",
+            "staff_token_ttl_hours",
+            "disconnect_grace_seconds",
+            "recording_segment_seconds",
+        }:
             value_f = float(raw)
             if value_f <= 0:
                 raise ValueError("must be positive")
@@ -96,6 +115,7 @@ def _convert(name: str, raw: Any) -> Any:
             "database_path",
             "signing_key_path",
             "recordings_dir",
+            "recording_key_path",
             "web_client_dir",
         }:
             return Path(raw) if raw not in (None, "") else None

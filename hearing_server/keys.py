@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from hearing_server.service.hearings import HearingService
     from hearing_server.service.live import LiveHearings
     from hearing_server.store.base import Store
+    from hearing_server.wiring.recording import RecordingCoordinator
+    from recording import RecordingCatalog
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")
@@ -22,4 +24,7 @@ EVENTS: web.AppKey[EventBus[ServiceEvent]] = web.AppKey("events")
 HEARINGS: web.AppKey[HearingService] = web.AppKey("hearings")
 LIVE: web.AppKey[LiveHearings] = web.AppKey("live")
 MEDIA: web.AppKey[MediaRouter] = web.AppKey("media")
+RECORDINGS: web.AppKey[RecordingCoordinator] = web.AppKey("recordings")
+RECORDING_CATALOG: web.AppKey[RecordingCatalog] = web.AppKey("recording_catalog")
+RECORDING_PUBLIC_KEY: web.AppKey[tuple[str, str]] = web.AppKey("recording_public_key")
 ADMIN_API_KEY: web.AppKey[str] = web.AppKey("admin_api_key")

@@ -90,30 +90,19 @@ class HearingClient:
         self._track_arrived = asyncio.Condition()
         self._offer_lock = asyncio.Lock()
         self.join_info: dict[str, Any] = {}
-        for name in (
-            "hearing_state",
-            "participant_updated",
-            "me_updated",
-            "track_published",
-            "track_unpublished",
-            "removed",
-            "replaced",
-            "error",
-        ):
-            self._sio.on(name, self._recorder(name), namespace=NAMESPACE)
+        self._closing = False
+        # Every push is recorded (catch-all); the subscriber offer is also acted on.
+        self._sio.on("*", self._record, namespace=NAMESPACE)
         self._sio.on("subscriber_offer", self._on_subscriber_offer, namespace=NAMESPACE)
         self._connect_error: Any = None
         self._sio.on("connect_error", self._on_connect_error, namespace=NAMESPACE)
 
     # -- signaling --------------------------------------------------------------------------
 
-    def _recorder(self, name: str):  # type: ignore[no-untyped-def]
-        async def record(data: Any = None) -> None:
-            async with self._events.changed:
-                self._events.items.append((name, data))
-                self._events.changed.notify_all()
-
-        return record
+    async def _record(self, name: str, data: Any = None) -> None:
+        async with self._events.changed:
+            self._events.items.append((name, data))
+            self._events.changed.notify_all()
 
     @property
     def events(self) -> list[tuple[str, Any]]:
@@ -204,6 +193,8 @@ class HearingClient:
         return pc
 
     async def _on_subscriber_offer(self, data: Any) -> None:
+        if self._closing:
+            return
         try:
             async with self._offer_lock:
                 if data.get("restart") and self.subscribe_pc is not None:
@@ -257,7 +248,8 @@ class HearingClient:
         return self.received[(publisher_id, kind)].track
 
     async def close(self) -> None:
-        """Leave politely if connected, then close both peer connections."""
+        """Disconnect, then close both peer connections."""
+        self._closing = True
         with contextlib.suppress(Exception):
             if self._sio.connected:
                 await self._sio.disconnect()

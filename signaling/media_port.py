@@ -1,8 +1,10 @@
-"""What signaling needs from the media layer. create_app() hands in the real router."""
+"""What signaling needs from the media layer and the recorder; create_app() hands them in."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Literal, Protocol
+
+from hearing_server.service.actors import Actor
 
 
 class MediaPort(Protocol):
@@ -16,3 +18,15 @@ class MediaPort(Protocol):
 
     async def remove(self, participant_id: str) -> None:
         """Close the participant's peer connections; their tracks leave every subscriber."""
+
+
+class RecordingPort(Protocol):
+    """Recording as seen by signaling: the judge's controls and the current status."""
+
+    async def control(
+        self, actor: Actor, hearing_id: str, action: Literal["start", "pause", "resume", "stop"]
+    ) -> dict[str, Any]:
+        """Start, pause, resume or stop the hearing's recording; returns the status."""
+
+    def status(self, hearing_id: str) -> dict[str, Any]:
+        """``{state, recording_id?}``; state is not_recording, recording, paused, stopped."""

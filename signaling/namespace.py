@@ -19,7 +19,7 @@ from hearing_server.service.events import ServiceEvent
 from hearing_server.service.hearings import HearingService, hearing_to_json, participant_to_json
 from hearing_server.service.live import LiveHearings
 
-from .media_port import MediaPort
+from .media_port import MediaPort, RecordingPort
 from .protocol import CLIENT_EVENTS, NAMESPACE, PROTOCOL_VERSION
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         media: MediaPort,
         media_errors: tuple[type[Exception], ...],
         ice_servers: list[dict[str, Any]],
+        recording: RecordingPort,
     ) -> None:
         super().__init__(NAMESPACE)
         self._tokens = tokens
@@ -95,6 +96,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._media = media
         self._media_errors = media_errors
         self._ice_servers = ice_servers
+        self._recording = recording
         self._handlers: dict[str, Handler] = {
             "join": self._join,
             "leave": self._leave,
@@ -107,6 +109,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "raise_hand": self._raise_hand,
             "hearing_action": self._hearing_action,
             "set_layout": self._set_layout,
+            "recording": self._recording_control,
         }
         assert set(self._handlers) == set(CLIENT_EVENTS)
 
@@ -216,6 +219,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "me": self._participant_view(me, full=True),
             "participants": [self._participant_view(p, full=sees_all) for p in participants],
             "ice_servers": self._ice_servers,
+            "recording": self._recording.status(hearing.id),
         }
 
     async def _replace(self, old_sid: str, pid: str) -> None:
@@ -323,6 +327,12 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         h = await self._hearings.set_layout(actor, actor.hearing_id, data["layout"])
         return {"hearing": hearing_to_json(h)}
 
+    async def _recording_control(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return {"recording": await self._recording.control(actor, actor.hearing_id, data["action"])}
+
     # -- pushes from the service and media layers --------------------------------------------
 
     async def on_service_event(self, event: ServiceEvent) -> None:
@@ -341,3 +351,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def broadcast(self, hearing_id: str, event: str, data: Any) -> None:
         await self.emit(event, data, room=hearing_room(hearing_id))
+
+    async def send_to_staff(self, hearing_id: str, event: str, data: Any) -> None:
+        """To the judge, clerk and mediator of the hearing only."""
+        await self.emit(event, data, room=staff_room(hearing_id))

@@ -47,6 +47,9 @@ CLIENT_EVENTS: dict[str, Schema] = {
         ),
     ),
     "set_layout": Schema("set_layout", (Field("layout", "enum", enum=LAYOUTS),)),
+    "recording": Schema(
+        "recording", (Field("action", "enum", enum=("start", "pause", "resume", "stop")),)
+    ),
 }
 
 # Server -> client events.
@@ -59,5 +62,7 @@ SERVER_EVENTS = (
     "track_unpublished",  # {participant_id, kind, track_id}
     "removed",  # you were removed; the server disconnects you
     "replaced",  # you joined again elsewhere; this connection is closed
+    "recording_state",  # {state, recording_id?}: everyone knows whether they are recorded
+    "recording_alert",  # judge, clerk, mediator: a recording failed or recovered
     "error",  # {code, message, event}
 )

@@ -44,7 +44,7 @@ def build_openapi(routes: tuple[Route, ...]) -> dict[str, Any]:
                 },
             },
         }
-        params = re.findall(r"{(\w+)}", r.path)
+        params = re.findall(r"{(\w+)(?::[^}]*)?}", r.path)
         if params:
             op["parameters"] = [
                 {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -58,7 +58,7 @@ def build_openapi(routes: tuple[Route, ...]) -> dict[str, Any]:
                     "application/json": {"schema": {"$ref": f"#/components/schemas/{r.body.name}"}}
                 },
             }
-        paths.setdefault(r.path, {})[r.method.lower()] = op
+        paths.setdefault(re.sub(r"{(\w+):[^}]*}", r"{\1}", r.path), {})[r.method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {"title": "hearing-server API", "version": "1"},

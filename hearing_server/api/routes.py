@@ -10,7 +10,7 @@ from aiohttp import web
 
 from hearing_server.schema import Schema
 
-from . import schemas, views
+from . import recordings, schemas, views
 from .openapi import build_openapi
 
 Auth = Literal["none", "staff", "admin", "join"]
@@ -108,6 +108,41 @@ ROUTES: tuple[Route, ...] = (
         schemas.LINK_REVOKE,
     ),
     Route("GET", "/api/me", views.me, "A participant's view of their hearing", "join"),
+    Route(
+        "GET",
+        "/api/hearings/{hearing_id}/recordings",
+        recordings.staff_list,
+        "List a hearing's recordings",
+        "staff",
+    ),
+    Route(
+        "GET",
+        "/api/hearings/{hearing_id}/recordings/{recording_id}/files/{file:.+}",
+        recordings.staff_download,
+        "Download a recording file (segment, manifest, signature, public key)",
+        "staff",
+    ),
+    Route(
+        "GET",
+        "/api/me/recordings",
+        recordings.my_list,
+        "List my hearing's recordings (judge, clerk, mediator)",
+        "join",
+    ),
+    Route(
+        "GET",
+        "/api/me/recordings/{recording_id}/files/{file:.+}",
+        recordings.my_download,
+        "Download a recording file (judge, clerk, mediator)",
+        "join",
+    ),
+    Route(
+        "GET",
+        "/api/recordings/public-key",
+        recordings.public_key,
+        "The Ed25519 public key that signs recording manifests",
+        "none",
+    ),
     Route(
         "POST",
         "/api/me/hearing/transitions",

@@ -1,0 +1,269 @@
+"""Records every hearing while it is in session: who is in the hearing room is recorded.
+
+Domain → recording: a hearing going in session starts a recording (configurable), a pause
+pauses it, closing or adjourning stops it; the judge may also pause, resume and stop it.
+Whoever is in the hearing room with published tracks is recorded; people in the waiting room
+or a consultation room never are. Recording alerts reach the judge and clerk at once and go
+into the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hearing_server.core.audit import AuditEvent
+from hearing_server.core.errors import Conflict, Forbidden
+from hearing_server.core.hearing import Hearing, HearingState
+from hearing_server.core.participant import ParticipantState
+from hearing_server.core.permissions import Action, require
+from hearing_server.media.errors import MediaError
+from hearing_server.media.events import MediaEvent, TrackPublished, TrackUnpublished
+from hearing_server.media.taps import EncodedFrame, MediaKind, Tap
+from hearing_server.service.actors import Actor
+from hearing_server.service.events import ServiceEvent
+from hearing_server.service.hearings import HearingService
+from hearing_server.service.live import LiveHearings
+from recording import (
+    RecordingAlert,
+    RecordingOptions,
+    RecordingSession,
+    RecordingStartError,
+    SessionState,
+)
+
+log = logging.getLogger(__name__)
+
+RecordingAction = Literal["start", "pause", "resume", "stop"]
+Notify = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+
+
+class EncodedTaps(Protocol):
+    """What the coordinator needs from the media router."""
+
+    def open_encoded_tap(self, pid: str, kind: MediaKind) -> Tap[EncodedFrame]: ...
+
+    def request_keyframe(self, pid: str) -> None: ...
+
+    def published_kinds(self, pid: str) -> set[MediaKind]: ...
+
+
+@dataclass
+class _Hearing:
+    session: RecordingSession
+    recorded: set[tuple[str, str]]  # (participant id, kind) being written
+    lock: asyncio.Lock
+
+
+class RecordingCoordinator:
+    """One per app. Owns every RecordingSession; ``close()`` stops them all."""
+
+    def __init__(
+        self,
+        *,
+        root: Path,
+        signing_key: Ed25519PrivateKey,
+        taps: EncodedTaps,
+        hearings: HearingService,
+        live: LiveHearings,
+        notify_staff: Notify,
+        notify_all: Notify,
+        auto_start: bool,
+        options: RecordingOptions | None = None,
+    ) -> None:
+        self._root = root
+        self._key = signing_key
+        self._taps = taps
+        self._hearings = hearings
+        self._live = live
+        self._notify_staff = notify_staff
+        self._notify_all = notify_all
+        self._auto_start = auto_start
+        self._options = options
+        self._active: dict[str, _Hearing] = {}
+        # Hearings whose recording the judge stopped: no automatic restart.
+        self._stopped_by_judge: set[str] = set()
+        self._closed = False
+
+    # -- control ----------------------------------------------------------------------------
+
+    def status(self, hearing_id: str) -> dict[str, Any]:
+        entry = self._active.get(hearing_id)
+        if entry is None:
+            return {"state": "not_recording"}
+        return {"state": entry.session.state.value, "recording_id": entry.session.recording_id}
+
+    async def control(
+        self, actor: Actor, hearing_id: str, action: RecordingAction
+    ) -> dict[str, Any]:
+        """The judge starts, pauses, resumes or stops the recording."""
+        hearing = await self._hearings.store.get_hearing(hearing_id)
+        if not actor.is_staff and not actor.is_system:
+            if actor.role is None or actor.hearing_id != hearing_id:
+                raise Forbidden("not a participant of this hearing")
+            require(actor.role, Action.CONTROL_RECORDING, hearing.kind)
+        entry = self._active.get(hearing_id)
+        if action == "start":
+            if entry is not None and entry.session.state is not SessionState.STOPPED:
+                raise Conflict("the hearing is already being recorded")
+            if hearing.state is not HearingState.IN_SESSION:
+                raise Conflict("a recording starts when the hearing is in session")
+            self._stopped_by_judge.discard(hearing_id)
+            await self._start(hearing, actor)
+        elif entry is None:
+            raise Conflict("the hearing is not being recorded")
+        elif action == "pause":
+            await entry.session.pause()
+            await self._record_event(hearing_id, actor, AuditEvent.RECORDING_PAUSED, {})
+        elif action == "resume":
+            await entry.session.resume()
+            await self._record_event(hearing_id, actor, AuditEvent.RECORDING_RESUMED, {})
+        else:
+            self._stopped_by_judge.add(hearing_id)
+            await self._stop(hearing_id, actor)
+        return self.status(hearing_id)
+
+    # -- reacting to the domain and to media -------------------------------------------------
+
+    async def on_service_event(self, event: ServiceEvent) -> None:
+        if self._closed:
+            return
+        if event.kind == "hearing":
+            await self._on_hearing_state(event.hearing_id, HearingState(event.data["state"]))
+        elif event.kind == "participant" and event.hearing_id in self._active:
+            await self._sync(event.hearing_id)
+
+    async def on_media_event(self, event: MediaEvent) -> None:
+        if self._closed or not isinstance(event, TrackPublished | TrackUnpublished):
+            return
+        hearing_id = self._live.hearing_of(event.pid)
+        if hearing_id is not None and hearing_id in self._active:
+            await self._sync(hearing_id)
+
+    async def _on_hearing_state(self, hearing_id: str, state: HearingState) -> None:
+        entry = self._active.get(hearing_id)
+        system = Actor.system()
+        if state is HearingState.IN_SESSION:
+            if entry is None:
+                if self._auto_start and hearing_id not in self._stopped_by_judge:
+                    hearing = await self._hearings.store.get_hearing(hearing_id)
+                    await self._start(hearing, system)
+            elif entry.session.state is SessionState.PAUSED:
+                await entry.session.resume()
+                await self._record_event(hearing_id, system, AuditEvent.RECORDING_RESUMED, {})
+        elif state is HearingState.PAUSED and entry is not None:
+            if entry.session.state is SessionState.RECORDING:
+                await entry.session.pause()
+                await self._record_event(hearing_id, system, AuditEvent.RECORDING_PAUSED, {})
+        elif state in (HearingState.CLOSED, HearingState.ADJOURNED) and entry is not None:
+            await self._stop(hearing_id, system)
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    async def _start(self, hearing: Hearing, actor: Actor) -> None:
+        hid = hearing.id
+
+        async def on_alert(alert: RecordingAlert) -> None:
+            await self._on_alert(hid, alert)
+
+        session = RecordingSession(
+            self._root,
+            hid,
+            signing_key=self._key,
+            on_alert=on_alert,
+            options=self._options,
+            metadata={
+                "case_number": hearing.case_number,
+                "court": hearing.court,
+                "title": hearing.title,
+                "visibility": hearing.visibility.value,
+                "kind": hearing.kind.value,
+            },
+        )
+        try:
+            await session.start()
+        except RecordingStartError as exc:
+            # The alert already went out through on_alert; the hearing goes on.
+            log.error("recording of hearing %s could not start: %s", hid, exc)
+            return
+        self._active[hid] = _Hearing(session, set(), asyncio.Lock())
+        await self._record_event(
+            hid, actor, AuditEvent.RECORDING_STARTED, {"recording_id": session.recording_id}
+        )
+        await self._sync(hid)
+
+    async def _stop(self, hearing_id: str, actor: Actor) -> None:
+        entry = self._active.pop(hearing_id, None)
+        if entry is None:
+            return
+        async with entry.lock:
+            summary = await entry.session.stop()
+        await self._record_event(hearing_id, actor, AuditEvent.RECORDING_STOPPED, summary.to_dict())
+
+    async def _sync(self, hearing_id: str) -> None:
+        """Record exactly the published tracks of those in the hearing room."""
+        entry = self._active.get(hearing_id)
+        if entry is None:
+            return
+        async with entry.lock:
+            if entry.session.state in (SessionState.STOPPING, SessionState.STOPPED):
+                return
+            participants = await self._hearings.store.list_participants(hearing_id)
+            in_room = {
+                p.id: p
+                for p in participants
+                if p.state is ParticipantState.IN_HEARING
+                and self._live.room_of(hearing_id, p.id) == "hearing"
+                and self._live.is_connected(hearing_id, p.id)
+            }
+            wanted = {(pid, kind) for pid in in_room for kind in self._taps.published_kinds(pid)}
+            for pid, kind in sorted(entry.recorded - wanted):
+                await entry.session.remove_track(pid, kind)
+                entry.recorded.discard((pid, kind))
+            for pid, kind in sorted(wanted - entry.recorded):
+                p = in_room[pid]
+                try:
+                    tap = self._taps.open_encoded_tap(pid, kind)
+                except MediaError as exc:  # the track went away between listing and opening
+                    log.info("no %s track of %s to record: %s", kind, pid, exc)
+                    continue
+                await entry.session.add_track(
+                    pid,
+                    kind,
+                    p.display_name,
+                    p.role.value,
+                    tap,
+                    request_keyframe=functools.partial(self._taps.request_keyframe, pid)
+                    if kind == "video"
+                    else None,
+                )
+                entry.recorded.add((pid, kind))
+
+    async def _on_alert(self, hearing_id: str, alert: RecordingAlert) -> None:
+        data = alert.to_dict()
+        await self._notify_staff(hearing_id, "recording_alert", data)
+        event = AuditEvent.RECORDING_FAILED if alert.severity == "error" else None
+        if event is not None:
+            await self._hearings.audit(hearing_id, Actor.system(), event, data)
+
+    async def _record_event(
+        self, hearing_id: str, actor: Actor, event: AuditEvent, data: dict[str, Any]
+    ) -> None:
+        await self._hearings.audit(hearing_id, actor, event, data)
+        await self._notify_all(hearing_id, "recording_state", self.status(hearing_id))
+
+    async def close(self) -> None:
+        """Stop and sign every recording. Idempotent."""
+        self._closed = True
+        for hearing_id in list(self._active):
+            try:
+                await self._stop(hearing_id, Actor.system())
+            except Exception:
+                log.exception("stopping the recording of hearing %s failed", hearing_id)
