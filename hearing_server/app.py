@@ -26,6 +26,7 @@ from hearing_server.service.events import EventBus, ServiceEvent
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
 from hearing_server.store.sqlite import SQLiteStore
+from hearing_server.wiring.composite import CompositeCoordinator
 from hearing_server.wiring.recording import RecordingCoordinator
 from recording import (
     RecordingCatalog,
@@ -83,6 +84,15 @@ def create_app(settings: Settings) -> web.Application:
     async def notify_all(hearing_id: str, event: str, data: dict[str, Any]) -> None:
         await namespace.broadcast(hearing_id, event, data)
 
+    composites = (
+        CompositeCoordinator(media=router, hearings=hearings, live=live)
+        if settings.composite_enabled
+        else None
+    )
+    if composites is not None:
+        events.subscribe(composites.on_service_event)
+        media_hub.subscribe(composites.on_media_event)
+
     recorder = RecordingCoordinator(
         root=settings.effective_recordings_dir,
         signing_key=recording_key,
@@ -92,6 +102,7 @@ def create_app(settings: Settings) -> web.Application:
         notify_staff=notify_staff,
         notify_all=notify_all,
         auto_start=settings.recording_auto_start,
+        composites=composites,
         options=RecordingOptions(segment_seconds=settings.recording_segment_seconds),
     )
     events.subscribe(recorder.on_service_event)
@@ -140,6 +151,8 @@ def create_app(settings: Settings) -> web.Application:
         # their taps still run), media peers, then the database.
         await live.close()
         await recorder.close()
+        if composites is not None:
+            await composites.close()
         await router.close()
         await store.close()
 

@@ -55,6 +55,7 @@ class Settings:
     redis_url: str | None = None
     recordings_dir: Path | None = None  # default: <data_dir>/recordings
     recording_auto_start: bool = True
+    composite_enabled: bool = True
     recording_segment_seconds: float = 10.0
     recording_key_path: Path | None = None  # default: <data_dir>/recording_ed25519.key
     web_client_dir: Path | None = None  # default: the checkout's web_client/
@@ -93,7 +94,7 @@ def _convert(name: str, raw: Any) -> Any:
             if value <= 0:
                 raise ValueError("must be positive")
             return value
-        if name == "recording_auto_start":
+        if name in {"recording_auto_start", "composite_enabled"}:
             if isinstance(raw, bool):
                 return raw
             text = str(raw).strip().lower()

@@ -20,6 +20,8 @@ def settings(tmp_path: Path) -> Settings:
         admin_api_key=ADMIN_KEY,
         public_url="http://127.0.0.1:8080",
         media_announced_addresses=["127.0.0.1"],
+        # The composite costs a core-share per hearing; tests that need it turn it on.
+        composite_enabled=False,
     )
 
 

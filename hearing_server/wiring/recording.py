@@ -55,11 +55,20 @@ class EncodedTaps(Protocol):
     def published_kinds(self, pid: str) -> set[MediaKind]: ...
 
 
+class Composites(Protocol):
+    """Where a hearing's composite comes from, when one runs."""
+
+    def composite_of(self, hearing_id: str) -> str | None: ...
+
+    def request_keyframe(self, hearing_id: str) -> None: ...
+
+
 @dataclass
 class _Hearing:
     session: RecordingSession
     recorded: set[tuple[str, str]]  # (participant id, kind) being written
     lock: asyncio.Lock
+    composite: str | None = None  # media id of the composite being recorded
 
 
 class RecordingCoordinator:
@@ -76,6 +85,7 @@ class RecordingCoordinator:
         notify_staff: Notify,
         notify_all: Notify,
         auto_start: bool,
+        composites: Composites | None = None,
         options: RecordingOptions | None = None,
     ) -> None:
         self._root = root
@@ -86,6 +96,7 @@ class RecordingCoordinator:
         self._notify_staff = notify_staff
         self._notify_all = notify_all
         self._auto_start = auto_start
+        self._composites = composites
         self._options = options
         self._active: dict[str, _Hearing] = {}
         # Hearings whose recording the judge stopped: no automatic restart.
@@ -144,6 +155,10 @@ class RecordingCoordinator:
         if self._closed or not isinstance(event, TrackPublished | TrackUnpublished):
             return
         hearing_id = self._live.hearing_of(event.pid)
+        if hearing_id is None and self._composites is not None:
+            hearing_id = next(
+                (h for h in self._active if self._composites.composite_of(h) == event.pid), None
+            )
         if hearing_id is not None and hearing_id in self._active:
             await self._sync(hearing_id)
 
@@ -245,6 +260,32 @@ class RecordingCoordinator:
                     else None,
                 )
                 entry.recorded.add((pid, kind))
+            await self._sync_composite(hearing_id, entry)
+
+    async def _sync_composite(self, hearing_id: str, entry: _Hearing) -> None:
+        """Record the hearing's composite (view and mix) once it is published."""
+        if self._composites is None or entry.composite is not None:
+            return
+        cid = self._composites.composite_of(hearing_id)
+        if cid is None or "video" not in self._taps.published_kinds(cid):
+            return
+        try:
+            video = self._taps.open_encoded_tap(cid, "video")
+            audio = (
+                self._taps.open_encoded_tap(cid, "audio")
+                if "audio" in self._taps.published_kinds(cid)
+                else None
+            )
+        except MediaError as exc:
+            log.info("composite of %s not recordable yet: %s", hearing_id, exc)
+            return
+        composites = self._composites
+        await entry.session.add_composite(
+            video,
+            audio,
+            request_keyframe=functools.partial(composites.request_keyframe, hearing_id),
+        )
+        entry.composite = cid
 
     async def _on_alert(self, hearing_id: str, alert: RecordingAlert) -> None:
         data = alert.to_dict()

@@ -22,15 +22,27 @@ export async function runDisplay(root, ctx) {
   const stage = h('div', { class: 'stage' });
   const idle = h('div', { class: 'd-idle' }, h('p', { t: 'display.idle' }));
   const soundHint = h('p', { class: 'd-sound', hidden: true, t: 'display.tapForSound' });
+  // The server-composed view of the hearing room (labels, case number and clock are in its
+  // pixels); when the server sends it, it replaces the tiles.
+  const compositeVideo = h('video', { class: 'd-composite', autoplay: true, playsinline: true, hidden: true });
+  const playComposite = () => compositeVideo.play().catch(() => {
+    compositeVideo.muted = true;
+    soundHint.hidden = false;
+    compositeVideo.play().catch(() => {});
+  });
   const grid = new TileGrid(stage, { lookup, showMicState: true, onSoundBlocked: () => { soundHint.hidden = false; } });
-  document.addEventListener('pointerdown', () => { grid.enableSound(); soundHint.hidden = true; });
+  document.addEventListener('pointerdown', () => {
+    grid.enableSound();
+    compositeVideo.muted = false;
+    soundHint.hidden = true;
+  });
 
   const page = h('div', { class: 'screen display' },
     h('header', { class: 'd-bar' },
       h('div', { class: 'd-left' }, court, caseNo, title),
       h('div', { class: 'd-right' }, h('div', { class: 'd-status' }, badge, timer), h('div', { class: 'd-time' }, clock, date))),
     connectionBanner(session),
-    h('main', { class: 'd-stage' }, stage, idle, soundHint));
+    h('main', { class: 'd-stage' }, stage, compositeVideo, idle, soundHint));
   clear(root).append(page);
   // Never let the screen saver or a cursor sit on the courtroom screen.
   document.documentElement.classList.add('kiosk');
@@ -79,7 +91,20 @@ export async function runDisplay(root, ctx) {
   session.addEventListener('hearing', renderHearing);
   session.addEventListener('participants', () => grid.refreshLabels());
   session.addEventListener('streams', (ev) => {
-    grid.setStreams(order(ev.detail));
+    const composite = [...ev.detail].find(([pid]) => pid.startsWith('composite-'));
+    if (composite) {
+      grid.setStreams(new Map());
+      if (compositeVideo.srcObject !== composite[1]) {
+        compositeVideo.srcObject = composite[1];
+        playComposite();
+      }
+    } else {
+      compositeVideo.srcObject = null;
+      grid.setStreams(order(ev.detail));
+    }
+    compositeVideo.hidden = !composite;
+    stage.hidden = Boolean(composite);
+    page.dataset.mode = composite ? 'composite' : 'tiles';
     idle.hidden = ev.detail.size > 0;
     applyLayout();
   });

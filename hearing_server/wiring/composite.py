@@ -1,0 +1,202 @@
+"""The courtroom composite of each hearing in session: composed once, used three ways.
+
+While a hearing is in session (or paused, or suspended), one Compositor per hearing composes
+everyone in the hearing room from their decoded media (decode on demand: the decoders run
+only because the compositor taps them). Its encoded output is published by the router as a
+server source: courtroom-display participants receive it instead of individual tiles, the
+recorder records it, and it stays ready for a livestream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Protocol, cast
+
+from av import AudioFrame, VideoFrame
+
+from hearing_server.core.hearing import Hearing, HearingState
+from hearing_server.core.participant import Participant, ParticipantState
+from hearing_server.media.compositor import Compositor, CompositorConfig
+from hearing_server.media.errors import MediaError
+from hearing_server.media.events import MediaEvent, TrackPublished, TrackUnpublished
+from hearing_server.media.taps import DecodedFrame, MediaKind, ServerSource, Tap
+from hearing_server.service.events import ServiceEvent
+from hearing_server.service.hearings import HearingService
+from hearing_server.service.live import LiveHearings
+
+log = logging.getLogger(__name__)
+
+RUNNING_STATES = frozenset({HearingState.IN_SESSION, HearingState.PAUSED, HearingState.SUSPENDED})
+
+
+class CompositeMedia(Protocol):
+    """What the coordinator needs from the media router."""
+
+    def open_decoded_tap(self, pid: str, kind: MediaKind) -> Tap[DecodedFrame]: ...
+
+    def published_kinds(self, pid: str) -> set[MediaKind]: ...
+
+    def add_server_source(
+        self,
+        pid: str,
+        kind: MediaKind,
+        codec: str,
+        *,
+        on_keyframe_request: Callable[[], None] | None = None,
+    ) -> ServerSource: ...
+
+
+def composite_id(hearing_id: str) -> str:
+    """The media id of a hearing's composite (a server source, never a participant id)."""
+    return f"composite-{hearing_id[:32]}"
+
+
+@dataclass
+class _Running:
+    compositor: Compositor
+    sources: list[ServerSource]
+    inputs: dict[str, frozenset[str]] = field(default_factory=dict)  # pid -> kinds tapped
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class CompositeCoordinator:
+    """One per app; owns every hearing's compositor and closes them on ``close()``."""
+
+    def __init__(
+        self, *, media: CompositeMedia, hearings: HearingService, live: LiveHearings
+    ) -> None:
+        self._media = media
+        self._hearings = hearings
+        self._live = live
+        self._running: dict[str, _Running] = {}
+        self._closed = False
+
+    def composite_of(self, hearing_id: str) -> str | None:
+        """The media id of the hearing's composite while it runs."""
+        return composite_id(hearing_id) if hearing_id in self._running else None
+
+    def request_keyframe(self, hearing_id: str) -> None:
+        """Make the hearing's composite send a keyframe soon (e.g. a recording segment)."""
+        running = self._running.get(hearing_id)
+        if running is not None:
+            running.compositor.request_keyframe()
+
+    def compositor(self, hearing_id: str) -> Compositor | None:
+        running = self._running.get(hearing_id)
+        return running.compositor if running else None
+
+    async def on_service_event(self, event: ServiceEvent) -> None:
+        if self._closed:
+            return
+        if event.kind == "hearing":
+            hearing = await self._hearings.store.get_hearing(event.hearing_id)
+            await self._on_hearing(hearing)
+        elif event.kind == "participant" and event.hearing_id in self._running:
+            await self._sync(event.hearing_id)
+
+    async def on_media_event(self, event: MediaEvent) -> None:
+        if self._closed or not isinstance(event, TrackPublished | TrackUnpublished):
+            return
+        hearing_id = self._live.hearing_of(event.pid)
+        if hearing_id is not None and hearing_id in self._running:
+            await self._sync(hearing_id)
+
+    async def _on_hearing(self, hearing: Hearing) -> None:
+        running = self._running.get(hearing.id)
+        if hearing.state in RUNNING_STATES:
+            if running is None:
+                await self._start(hearing)
+            else:
+                running.compositor.set_layout(hearing.layout)
+                running.compositor.set_hearing_info(
+                    court=hearing.court, case_number=hearing.case_number, title=hearing.title
+                )
+        elif running is not None:
+            await self._stop(hearing.id)
+
+    async def _start(self, hearing: Hearing) -> None:
+        cid = composite_id(hearing.id)
+        compositor = Compositor(
+            CompositorConfig(
+                pid=cid,
+                layout=hearing.layout,  # type: ignore[arg-type]
+                case_number=hearing.case_number,
+                court=hearing.court,
+                title=hearing.title,
+            )
+        )
+        video = self._media.add_server_source(
+            cid, "video", "H264", on_keyframe_request=compositor.request_keyframe
+        )
+        audio = self._media.add_server_source(cid, "audio", "opus")
+        compositor.add_sink(video.push, kind="video")
+        compositor.add_sink(audio.push, kind="audio")
+        await compositor.start()
+        self._running[hearing.id] = _Running(compositor, [video, audio])
+        await self._sync(hearing.id)
+        await self._live.set_composite(hearing.id, cid)
+
+    async def _stop(self, hearing_id: str) -> None:
+        running = self._running.pop(hearing_id, None)
+        if running is None:
+            return
+        await self._live.set_composite(hearing_id, None)
+        async with running.lock:
+            await running.compositor.close()
+            for source in running.sources:
+                await source.close()
+
+    async def _sync(self, hearing_id: str) -> None:
+        """Compose exactly those in the hearing room, with the tracks they publish."""
+        running = self._running.get(hearing_id)
+        if running is None:
+            return
+        async with running.lock:
+            participants = await self._hearings.store.list_participants(hearing_id)
+            in_room: dict[str, Participant] = {
+                p.id: p
+                for p in participants
+                if p.state is ParticipantState.IN_HEARING
+                and self._live.room_of(hearing_id, p.id) == "hearing"
+                and self._live.is_connected(hearing_id, p.id)
+            }
+            comp = running.compositor
+            for pid in set(running.inputs) - set(in_room):
+                comp.remove_participant(pid)
+                del running.inputs[pid]
+            for pid, p in in_room.items():
+                kinds = frozenset(self._media.published_kinds(pid))
+                comp.set_muted(pid, p.audio_muted)
+                if running.inputs.get(pid) == kinds:
+                    continue
+                taps = {kind: self._open(pid, kind) for kind in kinds}
+                # A video tap yields VideoFrames only, an audio tap AudioFrames only.
+                comp.add_participant(
+                    pid,
+                    p.display_name,
+                    p.role,
+                    cast("AsyncIterator[VideoFrame] | None", taps.get("video")),
+                    cast("AsyncIterator[AudioFrame] | None", taps.get("audio")),
+                    side=p.side,
+                )
+                comp.set_muted(pid, p.audio_muted)
+                running.inputs[pid] = kinds
+
+    def _open(self, pid: str, kind: MediaKind) -> Tap[DecodedFrame] | None:
+        try:
+            return self._media.open_decoded_tap(pid, kind)
+        except MediaError as exc:  # unpublished between listing and opening
+            log.info("no %s of %s to compose: %s", kind, pid, exc)
+            return None
+
+    async def close(self) -> None:
+        """Stop every compositor. Idempotent."""
+        self._closed = True
+        for hearing_id in list(self._running):
+            try:
+                await self._stop(hearing_id)
+            except Exception:
+                log.exception("stopping the composite of hearing %s failed", hearing_id)
