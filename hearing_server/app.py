@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import socketio
 from aiohttp import web
@@ -85,7 +86,12 @@ def create_app(settings: Settings) -> web.Application:
         await namespace.broadcast(hearing_id, event, data)
 
     composites = (
-        CompositeCoordinator(media=router, hearings=hearings, live=live)
+        CompositeCoordinator(
+            media=router,
+            hearings=hearings,
+            live=live,
+            clock_tz=ZoneInfo(settings.court_timezone) if settings.court_timezone else None,
+        )
         if settings.composite_enabled
         else None
     )

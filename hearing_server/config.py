@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class ConfigError(Exception):
@@ -56,6 +57,7 @@ class Settings:
     recordings_dir: Path | None = None  # default: <data_dir>/recordings
     recording_auto_start: bool = True
     composite_enabled: bool = True
+    court_timezone: str | None = None  # IANA name, e.g. Asia/Shanghai; default: server's zone
     recording_segment_seconds: float = 10.0
     recording_key_path: Path | None = None  # default: <data_dir>/recording_ed25519.key
     web_client_dir: Path | None = None  # default: the checkout's web_client/
@@ -138,10 +140,15 @@ def _convert(name: str, raw: Any) -> Any:
                     )
                 )
             return servers
+        if name == "court_timezone":
+            if raw in (None, ""):
+                return None
+            ZoneInfo(str(raw))  # raises for an unknown zone
+            return str(raw)
         if name in {"admin_api_key", "redis_url"}:
             return str(raw) if raw not in (None, "") else None
         return str(raw)
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError, ZoneInfoNotFoundError) as exc:
         raise ConfigError(f"setting {name}: {exc}") from exc
 
 

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Protocol, cast
 
 from av import AudioFrame, VideoFrame
@@ -66,8 +67,14 @@ class CompositeCoordinator:
     """One per app; owns every hearing's compositor and closes them on ``close()``."""
 
     def __init__(
-        self, *, media: CompositeMedia, hearings: HearingService, live: LiveHearings
+        self,
+        *,
+        media: CompositeMedia,
+        hearings: HearingService,
+        live: LiveHearings,
+        clock_tz: tzinfo | None = None,
     ) -> None:
+        self._clock_tz = clock_tz
         self._media = media
         self._hearings = hearings
         self._live = live
@@ -126,6 +133,7 @@ class CompositeCoordinator:
                 case_number=hearing.case_number,
                 court=hearing.court,
                 title=hearing.title,
+                clock_tz=self._clock_tz,
             )
         )
         video = self._media.add_server_source(

@@ -40,6 +40,8 @@ def test_file_then_environment(tmp_path: Path) -> None:
         ({"HEARING_PORT": "-1"}, "port"),
         ({"HEARING_ICE_SERVERS": "{not json"}, "ice_servers"),
         ({"HEARING_ICE_SERVERS": '[{"username": "x"}]'}, "ice_servers"),
+        ({"HEARING_COURT_TIMEZONE": "Mars/Olympus"}, "court_timezone"),
+        ({"HEARING_COMPOSITE_ENABLED": "maybe"}, "composite_enabled"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], needle: str) -> None:
