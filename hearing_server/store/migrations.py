@@ -58,6 +58,26 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        2,
+        """
+        CREATE TABLE transcript_log (
+            hearing_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            event TEXT NOT NULL,
+            data TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            PRIMARY KEY (hearing_id, seq)
+        );
+        CREATE TRIGGER transcript_log_no_update BEFORE UPDATE ON transcript_log
+        BEGIN SELECT RAISE(ABORT, 'the transcript is append-only'); END;
+        CREATE TRIGGER transcript_log_no_delete BEFORE DELETE ON transcript_log
+        BEGIN SELECT RAISE(ABORT, 'the transcript is append-only'); END;
+        """,
+    ),
 )
 
 

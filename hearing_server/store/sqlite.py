@@ -5,18 +5,25 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from hearing_server.core.audit import AuditEntry, make_entry
-from hearing_server.core.errors import Conflict, NotFound
+from hearing_server.core.audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    compute_hash,
+    format_time,
+    make_entry,
+)
+from hearing_server.core.errors import Conflict, NotFound, ValidationError
 from hearing_server.core.hearing import Hearing, HearingKind, HearingState, Visibility
 from hearing_server.core.participant import Participant, ParticipantState, PartySide, Role
 
+from .base import TRANSCRIPT_FINALISED
 from .migrations import MIGRATIONS
 
 
@@ -72,6 +79,41 @@ def _participant_from_row(row: sqlite3.Row) -> Participant:
 
 def _audit_from_row(row: sqlite3.Row) -> AuditEntry:
     return AuditEntry.from_dict({**dict(row), "data": json.loads(row["data"])})
+
+
+def _transcript_entry(
+    prev: AuditEntry | None,
+    hearing_id: str,
+    actor: str,
+    event: str,
+    data: dict[str, Any],
+    at: datetime,
+) -> AuditEntry:
+    """The next entry of a transcript chain: the audit log's entry format and hashing
+    (:func:`~hearing_server.core.audit.compute_hash`), with the transcript's own events."""
+    if not event or not actor or not hearing_id:
+        raise ValidationError("a transcript entry needs a hearing, an actor and an event")
+    try:  # what JSON cannot carry exactly would not verify after a round trip
+        clean = json.loads(json.dumps(data, ensure_ascii=False, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"transcript entry data is not JSON: {exc}") from None
+    if not isinstance(clean, dict):
+        raise ValidationError("transcript entry data must be an object")
+    entry = AuditEntry(
+        seq=1 if prev is None else prev.seq + 1,
+        hearing_id=hearing_id,
+        at=format_time(at),
+        actor=actor,
+        event=event,
+        data=clean,
+        prev_hash=GENESIS_HASH if prev is None else prev.hash,
+        hash="",
+    )
+    try:
+        digest = compute_hash(entry)
+    except UnicodeEncodeError as exc:
+        raise ValidationError(f"transcript entry is not valid text: {exc.reason}") from None
+    return replace(entry, hash=digest)
 
 
 class SQLiteStore:
@@ -268,6 +310,80 @@ class SQLiteStore:
     async def list_audit(self, hearing_id: str) -> list[AuditEntry]:
         async with self.db.execute(
             "SELECT * FROM audit_log WHERE hearing_id = ? ORDER BY seq", (hearing_id,)
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_audit_from_row(r) for r in rows]
+
+    # -- transcript -------------------------------------------------------------------------
+
+    async def append_transcript(
+        self,
+        hearing_id: str,
+        actor: str,
+        event: str,
+        data: dict[str, Any],
+        at: datetime,
+        *,
+        audit_event: str | None = None,
+        audit_data: dict[str, Any] | None = None,
+    ) -> tuple[AuditEntry, AuditEntry | None]:
+        async with self._write_lock:
+            async with self.db.execute(
+                "SELECT * FROM transcript_log WHERE hearing_id = ? ORDER BY seq DESC LIMIT 1",
+                (hearing_id,),
+            ) as cur:
+                row = await cur.fetchone()
+            prev = _audit_from_row(row) if row is not None else None
+            if prev is not None and prev.event == TRANSCRIPT_FINALISED:
+                raise Conflict(f"the transcript of hearing {hearing_id} is final")
+            entry = _transcript_entry(prev, hearing_id, actor, event, data, at)
+            audit: AuditEntry | None = None
+            try:
+                await self._insert_chain_entry("transcript_log", entry)
+                if audit_event is not None:
+                    async with self.db.execute(
+                        "SELECT * FROM audit_log WHERE hearing_id = ? ORDER BY seq DESC LIMIT 1",
+                        (hearing_id,),
+                    ) as cur:
+                        arow = await cur.fetchone()
+                    audit = make_entry(
+                        _audit_from_row(arow) if arow is not None else None,
+                        hearing_id,
+                        actor,
+                        audit_event,
+                        {
+                            **(audit_data or {}),
+                            "transcript_seq": entry.seq,
+                            "transcript_hash": entry.hash,
+                        },
+                        at,
+                    )
+                    await self._insert_chain_entry("audit_log", audit)
+                await self.db.commit()
+            except BaseException:
+                await self.db.rollback()
+                raise
+        return entry, audit
+
+    async def _insert_chain_entry(self, table: str, entry: AuditEntry) -> None:
+        await self.db.execute(
+            f"INSERT INTO {table} (hearing_id, seq, at, actor, event, data, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.hearing_id,
+                entry.seq,
+                entry.at,
+                entry.actor,
+                entry.event,
+                json.dumps(entry.data, ensure_ascii=False, sort_keys=True),
+                entry.prev_hash,
+                entry.hash,
+            ),
+        )
+
+    async def list_transcript(self, hearing_id: str) -> list[AuditEntry]:
+        async with self.db.execute(
+            "SELECT * FROM transcript_log WHERE hearing_id = ? ORDER BY seq", (hearing_id,)
         ) as cur:
             rows = await cur.fetchall()
         return [_audit_from_row(r) for r in rows]

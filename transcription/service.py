@@ -1,0 +1,240 @@
+"""TranscriptService: the transcript use cases the API and signaling call.
+
+- :meth:`TranscriptService.record_segment` is the pipeline's ``on_segment`` sink.
+- :meth:`TranscriptService.correct_segment`: ``Action.CORRECT_TRANSCRIPT`` (the clerk). The
+  original text stays in its segment entry; the correction is a new chain entry and, in the
+  same transaction, a ``transcript_segment_corrected`` audit event.
+- :meth:`TranscriptService.finalise`: ``Action.FINALISE_TRANSCRIPT`` (the presiding judge or
+  mediator), once the hearing is closed or adjourned (so no speech can still arrive); the
+  chain then takes no more entries.
+- :meth:`TranscriptService.get_transcript` / :meth:`TranscriptService.export`: staff, and
+  participants whose role may see the record (the permission table's
+  ``Action.LIST_RECORDINGS``: judge, clerk, presiding mediator).
+
+Actors are checked like ``HearingService`` does: staff and system may act on any hearing; a
+participant only on their own hearing, as the permission table allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from enum import StrEnum
+from typing import Protocol
+
+from hearing_server.core.audit import AuditEvent
+from hearing_server.core.errors import Conflict, Forbidden, NotFound, ValidationError
+from hearing_server.core.hearing import Hearing
+from hearing_server.core.participant import Role
+from hearing_server.core.permissions import Action, require
+from hearing_server.store.base import Store
+
+from .exports import header_from, to_json, to_srt, to_webvtt
+from .pdf import PdfOptions, to_pdf
+from .segments import TranscriptSegment
+from .transcript import CORRECTION, FINALISED, SEGMENT, Transcript, TranscriptLine, build_transcript
+
+MAX_TEXT = 5000
+MAX_REASON = 500
+VIEW_ACTION = Action.LIST_RECORDINGS
+"""Who may read and download the transcript (the record-keeping roles)."""
+
+
+class TranscriptActor(Protocol):
+    """What the service needs of the caller (``hearing_server.service.actors.Actor`` fits)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def role(self) -> Role | None: ...
+
+    @property
+    def hearing_id(self) -> str | None: ...
+
+    @property
+    def is_staff(self) -> bool: ...
+
+    @property
+    def is_system(self) -> bool: ...
+
+
+class ExportFormat(StrEnum):
+    WEBVTT = "vtt"
+    SRT = "srt"
+    JSON = "json"
+    PDF = "pdf"
+
+
+_MEDIA_TYPES = {
+    ExportFormat.WEBVTT: "text/vtt; charset=utf-8",
+    ExportFormat.SRT: "application/x-subrip; charset=utf-8",
+    ExportFormat.JSON: "application/json; charset=utf-8",
+    ExportFormat.PDF: "application/pdf",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedFile:
+    content: bytes
+    media_type: str
+    filename: str
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TranscriptService:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        pdf_options: PdfOptions | None = None,
+    ) -> None:
+        self.store = store
+        self._now = clock
+        self._pdf = pdf_options or PdfOptions()
+
+    # -- the pipeline's sink --------------------------------------------------------------
+
+    async def record_segment(self, segment: TranscriptSegment) -> int:
+        """Append a final segment (actor ``system``); returns its sequence number."""
+        entry, _ = await self.store.append_transcript(
+            segment.hearing_id, "system", SEGMENT, segment.to_data(), self._now()
+        )
+        return entry.seq
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def get_transcript(self, actor: TranscriptActor, hearing_id: str) -> Transcript:
+        hearing = await self.store.get_hearing(hearing_id)
+        self._require(actor, hearing, VIEW_ACTION)
+        return build_transcript(hearing_id, await self.store.list_transcript(hearing_id))
+
+    async def export(
+        self,
+        actor: TranscriptActor,
+        hearing_id: str,
+        fmt: ExportFormat | str,
+        *,
+        tz: tzinfo | None = None,
+    ) -> ExportedFile:
+        try:
+            kind = ExportFormat(fmt)
+        except ValueError:
+            raise ValidationError(f"unknown transcript format {fmt!r}",
+                                  code="invalid_format") from None
+        hearing = await self.store.get_hearing(hearing_id)
+        self._require(actor, hearing, VIEW_ACTION)
+        transcript = build_transcript(hearing_id, await self.store.list_transcript(hearing_id))
+        header = header_from(hearing, await self.store.list_participants(hearing_id))
+        if kind is ExportFormat.WEBVTT:
+            data = to_webvtt(transcript, header).encode()
+        elif kind is ExportFormat.SRT:
+            data = to_srt(transcript).encode()
+        elif kind is ExportFormat.JSON:
+            data = to_json(transcript, header).encode()
+        else:
+            opts = self._pdf if tz is None else PdfOptions(self._pdf.font_path, tz,
+                                                            self._pdf.title)
+            data = await asyncio.to_thread(to_pdf, transcript, header, opts)
+        safe_case = "".join(c if c.isalnum() or c in "-_" else "_" for c in hearing.case_number)
+        return ExportedFile(data, _MEDIA_TYPES[kind], f"transcript-{safe_case}.{kind.value}")
+
+    # -- changing -------------------------------------------------------------------------
+
+    async def correct_segment(
+        self,
+        actor: TranscriptActor,
+        hearing_id: str,
+        segment_seq: int,
+        text: str,
+        *,
+        reason: str = "",
+    ) -> TranscriptLine:
+        """Correct one segment's text; returns the line as it now reads."""
+        hearing = await self.store.get_hearing(hearing_id)
+        self._require(actor, hearing, Action.CORRECT_TRANSCRIPT)
+        text = _clean(text, "text", MAX_TEXT, allow_empty=False)
+        reason = _clean(reason, "reason", MAX_REASON, allow_empty=True)
+        transcript = build_transcript(hearing_id, await self.store.list_transcript(hearing_id))
+        if transcript.finalised is not None:
+            raise Conflict("the transcript is final and can no longer be corrected",
+                           code="transcript_final")
+        line = transcript.line(segment_seq)
+        if line is None:
+            raise NotFound(f"no transcript segment {segment_seq}")
+        if text == line.text:
+            return line
+        await self.store.append_transcript(
+            hearing_id,
+            actor.id,
+            CORRECTION,
+            {"segment_seq": segment_seq, "text": text, "reason": reason},
+            self._now(),
+            audit_event=AuditEvent.TRANSCRIPT_SEGMENT_CORRECTED.value,
+            audit_data={
+                "segment_seq": segment_seq,
+                "participant_id": line.participant_id,
+                "original_text": line.original_text,
+                "previous_text": line.text,
+                "text": text,
+                "reason": reason,
+            },
+        )
+        after = build_transcript(hearing_id, await self.store.list_transcript(hearing_id))
+        corrected = after.line(segment_seq)
+        assert corrected is not None
+        return corrected
+
+    async def finalise(self, actor: TranscriptActor, hearing_id: str) -> Transcript:
+        """Mark the transcript final; returns it. Needs a closed or adjourned hearing."""
+        hearing = await self.store.get_hearing(hearing_id)
+        self._require(actor, hearing, Action.FINALISE_TRANSCRIPT)
+        if not hearing.is_terminal:
+            raise Conflict("the transcript can be finalised once the hearing is closed or "
+                           "adjourned", code="hearing_not_closed")
+        entries = await self.store.list_transcript(hearing_id)
+        current = build_transcript(hearing_id, entries)
+        if current.finalised is not None:
+            raise Conflict("the transcript is already final", code="transcript_final")
+        if not current.intact:
+            raise Conflict("the transcript chain is damaged: "
+                           + "; ".join(str(p) for p in current.problems[:3]),
+                           code="transcript_damaged")
+        await self.store.append_transcript(
+            hearing_id,
+            actor.id,
+            FINALISED,
+            {"segments": len(current.lines), "head_hash": current.head_hash},
+            self._now(),
+        )
+        return build_transcript(hearing_id, await self.store.list_transcript(hearing_id))
+
+    # -- internals --------------------------------------------------------------------------
+
+    @staticmethod
+    def _require(actor: TranscriptActor, hearing: Hearing, action: Action) -> None:
+        if actor.is_staff or actor.is_system:
+            return
+        if actor.role is None or actor.hearing_id != hearing.id:
+            raise Forbidden("not a participant of this hearing")
+        require(actor.role, action, hearing.kind)
+
+
+def _clean(value: str, name: str, max_len: int, *, allow_empty: bool) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be text")
+    value = " ".join(value.split())
+    if not value and not allow_empty:
+        raise ValidationError(f"{name} must not be empty")
+    if len(value) > max_len:
+        raise ValidationError(f"{name} is longer than {max_len} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):
+        raise ValidationError(f"{name} must not contain control characters")
+    return value

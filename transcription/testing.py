@@ -1,0 +1,236 @@
+"""Speech fixtures for tests and benchmarks: synthetic speech (Debian ``flite``), real speech
+(Debian ``pocketsphinx-testdata``), and decoded frames as the media layer's decoded tap
+yields them (Opus-encoded then decoded: s16 stereo 48 kHz, 960-sample frames, pts in
+1/48000), so what the tests feed has been through the same codec as WebRTC audio."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import tempfile
+import wave
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from .audio import pcm16_to_samples
+from .stt import SAMPLE_RATE, Samples
+
+POCKETSPHINX_TESTDATA = Path("/usr/share/pocketsphinx/test/data")
+FLITE_VOICES = ("kal", "slt", "rms", "awb")
+
+# Short courtroom sentences: plain words, no numerals or compounds whose spelling is a
+# matter of style, so the word error rate measures recognition.
+COURT_SENTENCES = (
+    "the witness arrived at the court on monday morning and spoke to the clerk",
+    "please state your full name and address for the record",
+    "the defendant signed the contract in the presence of two witnesses",
+    "we ask the court to adjourn the hearing until next week",
+    "i was standing near the door when the car stopped outside",
+    "the plaintiff claims the goods were never delivered",
+    "my client does not accept the valuation of the house",
+    "the judge asked the expert to explain the report in simple words",
+)
+
+
+def have_flite() -> bool:
+    return shutil.which("flite") is not None
+
+
+def synthesize(text: str, voice: str = "slt") -> tuple[Samples, int]:
+    """Speech for ``text`` from flite: (mono samples, their sample rate)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "speech.wav"
+        subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(out)], check=True,
+                       capture_output=True, timeout=60)
+        return read_wav(out)
+
+
+def read_wav(path: Path) -> tuple[Samples, int]:
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2:
+            raise ValueError(f"{path}: only 16-bit PCM")
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        if w.getnchannels() > 1:
+            data = data.reshape(-1, w.getnchannels()).mean(axis=1).astype("<i2")
+        return pcm16_to_samples(data), w.getframerate()
+
+
+def read_raw16k(path: Path) -> tuple[Samples, int]:
+    return pcm16_to_samples(path.read_bytes()), 16000
+
+
+def write_wav(path: Path, samples: Samples, rate: int) -> None:
+    pcm = (np.clip(samples, -1, 1 - 1 / 32768) * 32768).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+
+
+def silence(seconds: float, rate: int = SAMPLE_RATE) -> Samples:
+    return np.zeros(int(seconds * rate), dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    name: str
+    reference: str
+    path: Path
+
+
+def real_speech_set() -> list[Utterance]:
+    """Every recording in pocketsphinx-testdata that has a reference transcription:
+    five LibriVox read-speech sentences, five 'cards' commands and 'go forward ten meters'."""
+    base = POCKETSPHINX_TESTDATA
+    out: list[Utterance] = []
+    for folder, listing in (("librivox", "transcription"), ("cards", "cards.transcription")):
+        for line in (base / folder / listing).read_text().splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            text, _, rest = line.rpartition("(")
+            name = rest.rstrip(")").strip()
+            words = text.replace("<s>", "").replace("</s>", "").strip()
+            out.append(Utterance(f"{folder}/{name}", words, base / folder / f"{name}.wav"))
+    out.append(Utterance("goforward", "go forward ten meters", base / "goforward.raw"))
+    return out
+
+
+def load_utterance(u: Utterance) -> tuple[Samples, int]:
+    return read_raw16k(u.path) if u.path.suffix == ".raw" else read_wav(u.path)
+
+
+def to_48k_stereo_s16(samples: Samples, rate: int) -> av.AudioFrame:
+    pcm = (np.clip(samples, -1, 1 - 1 / 32768) * 32768).astype("<i2")
+    frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = rate
+    out = av.AudioResampler(format="s16", layout="stereo", rate=48000).resample(frame)
+    parts = [f.to_ndarray().reshape(-1) for f in out]
+    stereo = np.concatenate(parts).astype(np.int16) if parts else np.zeros(0, dtype=np.int16)
+    result = av.AudioFrame.from_ndarray(stereo.reshape(1, -1), format="s16", layout="stereo")
+    result.sample_rate = 48000
+    return result
+
+
+def opus_frames(samples: Samples, rate: int, *, start_pts: int = 0) -> list[av.AudioFrame]:
+    """``samples`` through an Opus encoder and decoder, as 20 ms decoded frames with pts.
+
+    The settings match aiortc's OpusEncoder/OpusDecoder (libopus, voip, 96 kb/s, s16 stereo
+    48 kHz), so these are the frames a decoded tap yields for that audio.
+    """
+    enc = av.CodecContext.create("libopus", "w")
+    enc.bit_rate = 96000
+    enc.format = "s16"
+    enc.layout = "stereo"
+    enc.sample_rate = 48000
+    enc.time_base = Fraction(1, 48000)
+    enc.options = {"application": "voip"}
+    dec = av.CodecContext.create("libopus", "r")
+    dec.format = "s16"
+    dec.layout = "stereo"
+    dec.sample_rate = 48000
+    big = to_48k_stereo_s16(samples, rate)
+    chunker = av.AudioResampler(format="s16", layout="stereo", rate=48000, frame_size=960)
+    pcm_frames = chunker.resample(big) + chunker.resample(None)
+    out: list[av.AudioFrame] = []
+    pts = start_pts
+    packets: list[Any] = []
+    for f in pcm_frames:
+        f.pts = None
+        packets += enc.encode(f)
+    packets += enc.encode(None)
+    for pkt in packets:
+        pkt.pts = pts
+        pkt.time_base = Fraction(1, 48000)
+        for frame in dec.decode(pkt):
+            frame.pts = pts
+            frame.time_base = Fraction(1, 48000)
+            out.append(frame)
+        pts += 960
+    return out
+
+
+def speech_frames(parts: Sequence[tuple[Samples, int]], gap_s: float = 1.0,
+                  *, start_pts: int = 0) -> list[av.AudioFrame]:
+    """Several utterances separated by ``gap_s`` of silence, as one stream of frames."""
+    pieces: list[Samples] = [silence(0.5)]
+    for samples, rate in parts:
+        pieces.append(to_16k(samples, rate))
+        pieces.append(silence(gap_s))
+    return opus_frames(np.concatenate(pieces), SAMPLE_RATE, start_pts=start_pts)
+
+
+def to_16k(samples: Samples, rate: int) -> Samples:
+    if rate == SAMPLE_RATE:
+        return samples
+    pcm = (np.clip(samples, -1, 1 - 1 / 32768) * 32768).astype("<i2")
+    frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = rate
+    r = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    out = r.resample(frame) + r.resample(None)
+    return np.concatenate([f.to_ndarray().reshape(-1) for f in out]).astype(np.float32)
+
+
+class FrameSource:
+    """An async iterator of frames, like a decoded tap (with ``dropped`` and ``close``).
+
+    ``realtime``: yield each frame at its pts (relative to the first), as a live publisher
+    would; otherwise as fast as the consumer takes them (yielding to the loop every frame).
+    """
+
+    def __init__(self, frames: Iterable[av.AudioFrame], *, realtime: bool = False,
+                 speed: float = 1.0) -> None:
+        self._frames = list(frames)
+        self._realtime = realtime
+        self._speed = speed
+        self.dropped = 0
+        self.closed = False
+
+    def __aiter__(self) -> AsyncIterator[av.AudioFrame]:
+        return self._run()
+
+    async def _run(self) -> AsyncIterator[av.AudioFrame]:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        first_pts: float | None = None
+        for frame in self._frames:
+            if self.closed:
+                return
+            if self._realtime and frame.pts is not None and frame.time_base is not None:
+                t = float(frame.pts * frame.time_base)
+                if first_pts is None:
+                    first_pts = t
+                due = t0 + (t - first_pts + frame.samples / frame.sample_rate) / self._speed
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            else:
+                await asyncio.sleep(0)
+            yield frame
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class ManualClock:
+    """A hearing clock that tests move by hand (or that follows the loop's clock)."""
+
+    def __init__(self, origin: datetime | None = None, start: float = 0.0) -> None:
+        self._origin = origin or datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+        self.t = start
+
+    @property
+    def origin(self) -> datetime:
+        return self._origin
+
+    def now(self) -> float:
+        return self.t
