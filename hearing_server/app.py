@@ -29,6 +29,7 @@ from hearing_server.service.live import LiveHearings
 from hearing_server.store.sqlite import SQLiteStore
 from hearing_server.wiring.composite import CompositeCoordinator
 from hearing_server.wiring.recording import RecordingCoordinator
+from hearing_server.wiring.transcription import TranscriptionCoordinator
 from recording import (
     RecordingCatalog,
     RecordingOptions,
@@ -39,6 +40,7 @@ from recording import (
 from signaling.namespace import HearingNamespace
 from signaling.origins import origin_check
 from signaling.protocol import MAX_SDP
+from transcription import TranscriptionSettings, TranscriptService, create_engine
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,35 @@ def create_app(settings: Settings) -> web.Application:
         events.subscribe(composites.on_service_event)
         media_hub.subscribe(composites.on_media_event)
 
+    transcripts = TranscriptService(store)
+    stt_settings = TranscriptionSettings(
+        enabled=settings.transcription_enabled,
+        engine=settings.transcription_engine,
+        model_dir=settings.transcription_model_dir,
+        language=settings.transcription_language,
+    )
+    engine = create_engine(stt_settings) if settings.transcription_enabled else None
+
+    async def send_to_participant(pid: str, event: str, data: dict[str, Any]) -> None:
+        await namespace.send_to_participant(pid, event, data)
+
+    captions = (
+        TranscriptionCoordinator(
+            engine=engine,
+            transcripts=transcripts,
+            media=router,
+            hearings=hearings,
+            live=live,
+            send_to_participant=send_to_participant,
+            pipeline_settings=stt_settings.pipeline_settings(),
+        )
+        if engine is not None
+        else None
+    )
+    if captions is not None:
+        events.subscribe(captions.on_service_event)
+        media_hub.subscribe(captions.on_media_event)
+
     recorder = RecordingCoordinator(
         root=settings.effective_recordings_dir,
         signing_key=recording_key,
@@ -148,18 +179,25 @@ def create_app(settings: Settings) -> web.Application:
         public_key_pem(recording_key).decode("ascii"),
         key_fingerprint(recording_key),
     )
+    app[keys.TRANSCRIPTS] = transcripts
     app[keys.ADMIN_API_KEY] = admin_key
 
     async def resources(_: web.Application) -> AsyncIterator[None]:
         await store.open()
+        if engine is not None:
+            await engine.prewarm()  # start the recognizer process and load its model now
         yield
         # Reverse order of dependence: presence timers, recordings (finish and sign while
         # their taps still run), media peers, then the database.
         await live.close()
         await recorder.close()
+        if captions is not None:
+            await captions.close()  # lets queued speech reach the transcript
         if composites is not None:
             await composites.close()
         await router.close()
+        if engine is not None:
+            await engine.aclose()
         await store.close()
 
     app.cleanup_ctx.append(resources)

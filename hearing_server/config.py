@@ -57,6 +57,10 @@ class Settings:
     recordings_dir: Path | None = None  # default: <data_dir>/recordings
     recording_auto_start: bool = True
     composite_enabled: bool = True
+    transcription_enabled: bool = True
+    transcription_engine: str = "faster-whisper"
+    transcription_model_dir: Path | None = None  # default: the bundled English tiny model
+    transcription_language: str | None = None
     court_timezone: str | None = None  # IANA name, e.g. Asia/Shanghai; default: server's zone
     recording_segment_seconds: float = 10.0
     recording_key_path: Path | None = None  # default: <data_dir>/recording_ed25519.key
@@ -96,7 +100,7 @@ def _convert(name: str, raw: Any) -> Any:
             if value <= 0:
                 raise ValueError("must be positive")
             return value
-        if name in {"recording_auto_start", "composite_enabled"}:
+        if name in {"recording_auto_start", "composite_enabled", "transcription_enabled"}:
             if isinstance(raw, bool):
                 return raw
             text = str(raw).strip().lower()
@@ -119,6 +123,7 @@ def _convert(name: str, raw: Any) -> Any:
             "signing_key_path",
             "recordings_dir",
             "recording_key_path",
+            "transcription_model_dir",
             "web_client_dir",
         }:
             return Path(raw) if raw not in (None, "") else None
@@ -145,7 +150,11 @@ def _convert(name: str, raw: Any) -> Any:
                 return None
             ZoneInfo(str(raw))  # raises for an unknown zone
             return str(raw)
-        if name in {"admin_api_key", "redis_url"}:
+        if name == "transcription_engine":
+            if raw not in ("faster-whisper", "pocketsphinx"):
+                raise ValueError("must be faster-whisper or pocketsphinx")
+            return str(raw)
+        if name in {"admin_api_key", "redis_url", "transcription_language"}:
             return str(raw) if raw not in (None, "") else None
         return str(raw)
     except (ValueError, KeyError, TypeError, json.JSONDecodeError, ZoneInfoNotFoundError) as exc:

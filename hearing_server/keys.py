@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from hearing_server.store.base import Store
     from hearing_server.wiring.recording import RecordingCoordinator
     from recording import RecordingCatalog
+    from transcription import TranscriptService
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")
@@ -27,4 +28,5 @@ MEDIA: web.AppKey[MediaRouter] = web.AppKey("media")
 RECORDINGS: web.AppKey[RecordingCoordinator] = web.AppKey("recordings")
 RECORDING_CATALOG: web.AppKey[RecordingCatalog] = web.AppKey("recording_catalog")
 RECORDING_PUBLIC_KEY: web.AppKey[tuple[str, str]] = web.AppKey("recording_public_key")
+TRANSCRIPTS: web.AppKey[TranscriptService] = web.AppKey("transcripts")
 ADMIN_API_KEY: web.AppKey[str] = web.AppKey("admin_api_key")

@@ -62,6 +62,7 @@ SERVER_EVENTS = (
     "track_unpublished",  # {participant_id, kind, track_id}
     "removed",  # you were removed; the server disconnects you
     "replaced",  # you joined again elsewhere; this connection is closed
+    "caption",  # to those in the hearing room: {participant_id, name, role, text, final, late, ...}
     "recording_state",  # {state, recording_id?}: everyone knows whether they are recorded
     "recording_alert",  # judge, clerk, mediator: a recording failed or recovered
     "error",  # {code, message, event}

@@ -22,6 +22,8 @@ def settings(tmp_path: Path) -> Settings:
         media_announced_addresses=["127.0.0.1"],
         # The composite costs a core-share per hearing; tests that need it turn it on.
         composite_enabled=False,
+        # Speech recognition runs a model in a child process; its own tests turn it on.
+        transcription_enabled=False,
     )
 
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from hearing_server.schema import Schema
 
-from . import recordings, schemas, views
+from . import recordings, schemas, transcripts, views
 from .openapi import build_openapi
 
 Auth = Literal["none", "staff", "admin", "join"]
@@ -135,6 +135,35 @@ ROUTES: tuple[Route, ...] = (
         recordings.my_download,
         "Download a recording file (judge, clerk, mediator)",
         "join",
+    ),
+    Route(
+        "GET",
+        "/api/me/transcript/{fmt}",
+        transcripts.my_export,
+        "My hearing's transcript as json, vtt, srt or pdf (judge, clerk, mediator)",
+        "join",
+    ),
+    Route(
+        "POST",
+        "/api/me/transcript/corrections",
+        transcripts.my_correct,
+        "Correct a transcript segment (clerk); the original is kept",
+        "join",
+        transcripts.CORRECTION,
+    ),
+    Route(
+        "POST",
+        "/api/me/transcript/finalise",
+        transcripts.my_finalise,
+        "Mark the transcript final (judge, after the hearing closed)",
+        "join",
+    ),
+    Route(
+        "GET",
+        "/api/hearings/{hearing_id}/transcript/{fmt}",
+        transcripts.staff_export,
+        "A hearing's transcript as json, vtt, srt or pdf",
+        "staff",
     ),
     Route(
         "GET",

@@ -1,0 +1,175 @@
+"""Live captions and the transcript of each hearing in session.
+
+While a hearing is in session, each participant in the hearing room who publishes audio is
+transcribed from their own decoded audio track (decode on demand, shared with the
+compositor), so every segment carries its speaker. People in the waiting room or a
+consultation room are never transcribed. Final segments go into the hash-chained transcript;
+interim and final captions go to those in the hearing room (and the courtroom display).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+
+from av import AudioFrame
+
+from hearing_server.core.hearing import Hearing, HearingState
+from hearing_server.core.participant import ParticipantState
+from hearing_server.media.errors import MediaError
+from hearing_server.media.events import MediaEvent, TrackPublished, TrackUnpublished
+from hearing_server.media.taps import DecodedFrame, MediaKind, Tap
+from hearing_server.service.events import ServiceEvent
+from hearing_server.service.hearings import HearingService
+from hearing_server.service.live import LiveHearings
+from transcription import (
+    STT,
+    Caption,
+    HearingClock,
+    PipelineSettings,
+    Speaker,
+    TranscriptionPipeline,
+    TranscriptService,
+)
+
+log = logging.getLogger(__name__)
+
+RUNNING_STATES = frozenset({HearingState.IN_SESSION, HearingState.PAUSED, HearingState.SUSPENDED})
+SendTo = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+
+
+class AudioTaps(Protocol):
+    def open_decoded_tap(self, pid: str, kind: MediaKind) -> Tap[DecodedFrame]: ...
+
+    def published_kinds(self, pid: str) -> set[MediaKind]: ...
+
+
+@dataclass
+class _Running:
+    pipeline: TranscriptionPipeline
+    speakers: set[str] = field(default_factory=set)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class TranscriptionCoordinator:
+    """One per app; owns every hearing's pipeline and closes them on ``close()``."""
+
+    def __init__(
+        self,
+        *,
+        engine: STT,
+        transcripts: TranscriptService,
+        media: AudioTaps,
+        hearings: HearingService,
+        live: LiveHearings,
+        send_to_participant: SendTo,
+        pipeline_settings: PipelineSettings,
+    ) -> None:
+        self._engine = engine
+        self._transcripts = transcripts
+        self._media = media
+        self._hearings = hearings
+        self._live = live
+        self._send = send_to_participant
+        self._settings = pipeline_settings
+        self._running: dict[str, _Running] = {}
+        self._closed = False
+
+    async def on_service_event(self, event: ServiceEvent) -> None:
+        if self._closed:
+            return
+        if event.kind == "hearing":
+            hearing = await self._hearings.store.get_hearing(event.hearing_id)
+            await self._on_hearing(hearing)
+        elif event.kind == "participant" and event.hearing_id in self._running:
+            await self._sync(event.hearing_id)
+
+    async def on_media_event(self, event: MediaEvent) -> None:
+        if self._closed or not isinstance(event, TrackPublished | TrackUnpublished):
+            return
+        if event.kind != "audio":
+            return
+        hearing_id = self._live.hearing_of(event.pid)
+        if hearing_id is not None and hearing_id in self._running:
+            await self._sync(hearing_id)
+
+    async def _on_hearing(self, hearing: Hearing) -> None:
+        if hearing.state in RUNNING_STATES and hearing.id not in self._running:
+            await self._start(hearing)
+        elif hearing.state not in RUNNING_STATES and hearing.id in self._running:
+            await self._stop(hearing.id)
+
+    async def _start(self, hearing: Hearing) -> None:
+        hid = hearing.id
+
+        async def on_caption(caption: Caption) -> None:
+            await self._deliver(hid, caption)
+
+        pipeline = TranscriptionPipeline(
+            hid,
+            self._engine,
+            HearingClock(hearing.actual_start),
+            on_segment=self._transcripts.record_segment,
+            on_caption=on_caption,
+            settings=self._settings,
+        )
+        self._running[hid] = _Running(pipeline)
+        await self._sync(hid)
+
+    async def _stop(self, hearing_id: str) -> None:
+        running = self._running.pop(hearing_id, None)
+        if running is not None:
+            async with running.lock:
+                # Lets queued speech finish so the transcript gets every segment.
+                await running.pipeline.aclose()
+
+    async def _deliver(self, hearing_id: str, caption: Caption) -> None:
+        """Captions go to the hearing room only, never to the waiting room."""
+        data = caption.to_json()
+        participants = await self._hearings.store.list_participants(hearing_id)
+        for p in participants:
+            if p.state is ParticipantState.IN_HEARING and self._live.is_connected(hearing_id, p.id):
+                await self._send(p.id, "caption", data)
+
+    async def _sync(self, hearing_id: str) -> None:
+        running = self._running.get(hearing_id)
+        if running is None:
+            return
+        async with running.lock:
+            participants = await self._hearings.store.list_participants(hearing_id)
+            speaking = {
+                p.id: p
+                for p in participants
+                if p.state is ParticipantState.IN_HEARING
+                and self._live.room_of(hearing_id, p.id) == "hearing"
+                and self._live.is_connected(hearing_id, p.id)
+                and "audio" in self._media.published_kinds(p.id)
+            }
+            for pid in running.speakers - set(speaking):
+                await running.pipeline.remove_participant(pid)
+                running.speakers.discard(pid)
+            for pid, p in speaking.items():
+                if pid in running.speakers:
+                    continue
+                try:
+                    tap = self._media.open_decoded_tap(pid, "audio")
+                except MediaError as exc:
+                    log.info("no audio of %s to transcribe: %s", pid, exc)
+                    continue
+                running.pipeline.add_participant(
+                    cast("AsyncIterator[AudioFrame]", tap),  # an audio tap: AudioFrames only
+                    Speaker(pid, p.display_name, p.role.value),
+                )
+                running.speakers.add(pid)
+
+    async def close(self) -> None:
+        """Finish every pipeline. Idempotent."""
+        self._closed = True
+        for hearing_id in list(self._running):
+            try:
+                await self._stop(hearing_id)
+            except Exception:
+                log.exception("closing the transcription of hearing %s failed", hearing_id)

@@ -1,0 +1,107 @@
+"""Speech sent through the server becomes live captions and the hearing's transcript."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from aiohttp.test_utils import TestServer
+from aiortc import MediaStreamTrack
+
+from hearing_server.config import Settings
+from hearing_server.core.participant import Role
+from signaling.client import HearingClient
+from support.hearing import make_hearing
+from transcription.testing import have_flite, synthesize
+from transcription.wer import wer
+
+MakeClient = Callable[..., HearingClient]
+PEOPLE = [(Role.JUDGE, "王法官"), (Role.PARTY, "Alice Party"), (Role.WITNESS, "陈证人")]
+SENTENCE = "the witness saw the blue car stop at the corner of the main street"
+
+pytestmark = pytest.mark.skipif(not have_flite(), reason="needs Debian flite")
+
+
+class SpeechTrack(MediaStreamTrack):
+    """Plays ``samples`` once after a second of silence, then silence, in real time."""
+
+    kind = "audio"
+
+    def __init__(self, samples: np.ndarray, rate: int) -> None:
+        super().__init__()
+        pcm = (np.clip(samples, -1, 1 - 1 / 32768) * 32767).astype("<i2").reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = rate
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
+        speech = np.concatenate([f.to_ndarray().reshape(-1) for f in resampler.resample(frame)])
+        self._pcm = np.concatenate([np.zeros(48000, np.int16), speech]).astype(np.int16)
+        self._count = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        delay = self._start + self._count * 0.02 - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        chunk = self._pcm[self._count * 960 : (self._count + 1) * 960]
+        if len(chunk) < 960:
+            chunk = np.concatenate([chunk, np.zeros(960 - len(chunk), np.int16)])
+        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = 48000
+        frame.pts = self._count * 960
+        frame.time_base = fractions.Fraction(1, 48000)
+        self._count += 1
+        return frame
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return replace(settings, transcription_enabled=True)
+
+
+async def test_speech_becomes_captions_and_transcript(
+    server: TestServer, make_client: MakeClient, aiohttp_client: Any
+) -> None:
+    _, people = await make_hearing(server.app, PEOPLE, state="in_session")
+    judge = make_client(people["王法官"].token)
+    party = make_client(people["Alice Party"].token)
+    witness = make_client(people["陈证人"].token)  # waits outside: hears no captions
+    for c in (judge, witness):
+        await c.connect()
+        await c.join()
+    samples, rate = synthesize(SENTENCE, "slt")
+    await party.connect()
+    await party.join()
+    await party.publish([SpeechTrack(samples, rate)])
+
+    caption = await judge.wait_for_event(
+        "caption",
+        lambda d: d["final"] and d["participant_id"] == people["Alice Party"].id,
+        timeout=60,
+    )
+    assert caption["name"] == "Alice Party" and caption["role"] == "party"
+    await asyncio.sleep(1.0)
+    finals = " ".join(d["text"] for ev, d in judge.events if ev == "caption" and d["final"])
+    assert wer(SENTENCE, finals).rate <= 0.15, finals
+    assert not any(ev == "caption" for ev, _ in witness.events)
+
+    await judge.call("hearing_action", {"action": "close"})
+    http = await aiohttp_client(server)
+    resp = await http.get(
+        "/api/me/transcript/json", headers={"Authorization": f"Bearer {people['王法官'].token}"}
+    )
+    assert resp.status == 200, await resp.text()
+    body = await resp.read()
+    assert b"Alice Party" in body
+    resp = await http.get(
+        "/api/me/transcript/pdf", headers={"Authorization": f"Bearer {people['Alice Party'].token}"}
+    )
+    assert resp.status == 403
