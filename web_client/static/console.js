@@ -4,6 +4,7 @@ import { h, clear, setT, setAttrT } from './dom.js';
 import { icon, setIcon } from './icons.js';
 import { getLocalMedia, stopLocalMedia, levelMeter } from './devices.js';
 import { Session } from './session.js';
+import { captionBar } from './captions.js';
 import { TileGrid, watchMedia } from './tiles.js';
 import {
   presides, maySuspend, staysInRoom, isWitness, roleKey, ROLE_ORDER, STAFF_ROLES,
@@ -55,9 +56,10 @@ export async function runConsole(root, ctx) {
     key: 'room.leave', confirmKey: 'room.leaveConfirm', cls: 'ctl danger',
     dataset: { action: 'leave' }, onConfirm: () => session.leave(), iconName: 'leave',
   });
+  const captions = captionBar(session);
   const videoCol = h('section', { class: 'console-video' },
-    h('div', { class: 'stage-wrap' }, stage, sound),
-    h('nav', { class: 'controls', tattr: { 'aria-label': 'room.controls' } }, mic, cam, leave));
+    h('div', { class: 'stage-wrap' }, stage, sound, captions.bar),
+    h('nav', { class: 'controls', tattr: { 'aria-label': 'room.controls' } }, mic, cam, captions.button, leave));
 
   // -- hearing panel --------------------------------------------------------------------
   const bigTimer = h('p', { class: 'big-timer', text: '—' });

@@ -4,6 +4,7 @@
 import { h, clear, setT } from './dom.js';
 import { fmtClock, fmtDate } from './i18n.js';
 import { Session } from './session.js';
+import { captionBar } from './captions.js';
 import { TileGrid, watchMedia } from './tiles.js';
 import { stateBadge, elapsed, connectionBanner, messageScreen } from './ui.js';
 
@@ -42,7 +43,7 @@ export async function runDisplay(root, ctx) {
       h('div', { class: 'd-left' }, court, caseNo, title),
       h('div', { class: 'd-right' }, h('div', { class: 'd-status' }, badge, timer), h('div', { class: 'd-time' }, clock, date))),
     connectionBanner(session),
-    h('main', { class: 'd-stage' }, stage, compositeVideo, idle, soundHint));
+    h('main', { class: 'd-stage' }, stage, compositeVideo, idle, soundHint, captionBar(session, { alwaysOn: true }).bar));
   clear(root).append(page);
   // Never let the screen saver or a cursor sit on the courtroom screen.
   document.documentElement.classList.add('kiosk');

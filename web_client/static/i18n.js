@@ -189,6 +189,8 @@ export const CATALOGUE = {
     'action.removeConfirm': '确认移出？',
 
     'display.idle': '等待参与人入庭',
+    'captions.show': '显示字幕',
+    'captions.hide': '隐藏字幕',
     'display.tapForSound': '轻触屏幕开启声音',
     'display.endedTitle': '显示已停止',
 
@@ -418,6 +420,8 @@ export const CATALOGUE = {
     'action.removeConfirm': 'Remove now?',
 
     'display.idle': 'Waiting for participants',
+    'captions.show': 'Show captions',
+    'captions.hide': 'Hide captions',
     'display.tapForSound': 'Touch the screen to turn on sound',
     'display.endedTitle': 'Display stopped',
 

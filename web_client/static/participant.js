@@ -5,6 +5,7 @@ import { fmtTime } from './i18n.js';
 import { icon, setIcon } from './icons.js';
 import { getLocalMedia, stopLocalMedia, levelMeter, playTestTone, networkCheck } from './devices.js';
 import { Session } from './session.js';
+import { captionBar } from './captions.js';
 import { TileGrid, watchMedia } from './tiles.js';
 import { publishes } from './roles.js';
 import {
@@ -384,15 +385,16 @@ function roomView(session, ctx, lookup) {
     dataset: { action: 'leave' }, onConfirm: () => session.leave(), iconName: 'leave',
   });
   const lockNote = h('p', { class: 'lock-note', hidden: true }, icon('lock'), h('span', { t: 'room.lockedByJudge' }));
+  const captions = captionBar(session);
 
   const el = h('div', { class: 'room', hidden: true, dataset: { testid: 'hearing-room' } },
     h('header', { class: 'room-bar' },
       h('div', { class: 'room-info' }, caseNo, where),
       h('div', { class: 'room-state' }, badge, timer),
       languageSwitcher()),
-    h('main', { class: 'stage-wrap' }, stage, empty, sound),
+    h('main', { class: 'stage-wrap' }, stage, empty, sound, captions.bar),
     lockNote,
-    h('nav', { class: 'controls', tattr: { 'aria-label': 'room.controls' } }, mic.btn, cam.btn, hand.btn, leave));
+    h('nav', { class: 'controls', tattr: { 'aria-label': 'room.controls' } }, mic.btn, cam.btn, hand.btn, captions.button, leave));
 
   mic.btn.addEventListener('click', async () => {
     const me = session.me;

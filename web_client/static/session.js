@@ -280,6 +280,7 @@ export class Session extends EventTarget {
     socket.on('removed', () => this._end('removed'));
     // Joined again from another window or device: that one speaks for us now.
     socket.on('replaced', () => this._end('replaced'));
+    socket.on('caption', (c) => this._emit('caption', c));
     socket.on('error', (e) => this._emit('servererror', e));
     return promise;
   }
