@@ -13,7 +13,9 @@ for. The hooks, all per instance except the host-address override:
 * sender: its encoder is preset to a pass-through one whose ``pack`` returns the
   forwarded payloads (``_next_encoded_frame`` calls ``pack`` for anything that is not an
   ``av.Frame``); ``_send_keyframe`` (a subscriber's PLI/FIR) is redirected upstream;
-  ``_stream_id`` is set so the subscriber's msid names the publisher.
+  ``_stream_id`` is set so the subscriber's msid names the publisher (and set again when
+  a retired section is reused for another publisher's track; the msid's track id follows
+  the public ``replaceTrack``, which stores ``track.id`` in ``_track_id``).
 * upstream PLI: ``RTCRtpReceiver._send_rtcp_pli(media_ssrc)``.
 * host candidates: ``aioice.ice.get_host_addresses`` is wrapped once by a function that
   returns the announced addresses inside ``announced_host_addresses()`` (a context
@@ -37,6 +39,7 @@ from typing import Any, Protocol
 import aioice
 import aioice.ice
 import aiortc
+import aiortc.rtcpeerconnection
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs.base import Encoder
 from aiortc.jitterbuffer import JitterBuffer
@@ -57,6 +60,7 @@ _SENDER_ENCODER = "_RTCRtpSender__encoder"
 _SENDER_SEND_KEYFRAME = "_send_keyframe"
 _SENDER_NEXT_FRAME = "_next_encoded_frame"
 _SENDER_STREAM_ID = "_stream_id"
+_SENDER_TRACK_ID = "_track_id"
 _OVERRIDE_MARK = "_hearing_server_host_override"
 
 
@@ -127,6 +131,13 @@ def verify() -> None:
         "RTCRtpSender._next_encoded_frame", next_frame, [_SENDER_ENCODER, "pack", "encode"]
     )
     _require_method(RTCRtpSender, _SENDER_SEND_KEYFRAME, ["self"], is_async=False)
+    # msid = "<sender._stream_id> <sender._track_id>", the latter set by replaceTrack
+    _require_names(
+        "aiortc.rtcpeerconnection.create_media_description_for_transceiver",
+        getattr(aiortc.rtcpeerconnection, "create_media_description_for_transceiver", None),
+        [_SENDER_STREAM_ID, _SENDER_TRACK_ID, "msid"],
+    )
+    _require_names("RTCRtpSender.replaceTrack", RTCRtpSender.replaceTrack, [_SENDER_TRACK_ID])
     _require_names(
         "RTCRtpSender._handle_rtcp_packet",
         RTCRtpSender._handle_rtcp_packet,
@@ -243,6 +254,13 @@ def prepare_forwarding_sender(
         raise AiortcIncompatible("RTCRtpSender already has an encoder")
     setattr(sender, _SENDER_ENCODER, encoder)
     setattr(sender, _SENDER_SEND_KEYFRAME, on_keyframe_request)
+    setattr(sender, _SENDER_STREAM_ID, stream_id)
+
+
+def set_stream_id(sender: RTCRtpSender, stream_id: str) -> None:
+    """The msid stream id ``sender`` announces in the next offer."""
+    if not hasattr(sender, _SENDER_STREAM_ID):
+        raise AiortcIncompatible("RTCRtpSender instance lacks the stream id slot")
     setattr(sender, _SENDER_STREAM_ID, stream_id)
 
 

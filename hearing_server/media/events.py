@@ -17,6 +17,12 @@ class SubscriberOffer:
 
     ``restart`` is true when the offer belongs to a new subscribe connection that replaces
     a previous one (the client must create a new peer connection for it).
+
+    Each sending section's ``a=msid`` names what it carries: ``<publisher pid> <track id>``.
+    A section whose track went away is offered ``inactive`` without msid, and a later offer
+    may make it send again with another msid (a returning publisher, or another track of the
+    same codec): label received tracks from each offer's msid, not from the first ``track``
+    event of a transceiver. Sections are never removed from a connection.
     """
 
     pid: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -81,6 +82,97 @@ class ForwardedTrack(MediaStreamTrack):
         self._ended = True
         self.flush()
         self._queue.put_nowait(None)
+
+
+class SenderTrack(MediaStreamTrack):
+    """The one track a subscriber's sender ever reads; forwarded tracks are bound to it
+    and unbound again without the sender noticing.
+
+    This is what lets a retired media section carry a returning publisher's track instead
+    of a new section being added for every return: the sender, its SSRC and sequence
+    numbers stay, only the source changes. Frames flow only while a source is bound and
+    ``activate()`` was called (the client accepted the section). RTP timestamps continue
+    across a change of source (the new source is rebased on the wall clock), so the
+    receiver sees one stream moving forward (Chromium drops a keyframe whose timestamp is
+    older than what it already decoded).
+    """
+
+    def __init__(
+        self,
+        kind: MediaKind,
+        track_id: str,
+        clock_rate: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.kind = kind
+        self._track_id = track_id
+        self._clock_rate = clock_rate
+        self._clock = clock
+        self._source: ForwardedTrack | None = None
+        self._active = False
+        self._changed = asyncio.Event()
+        self._offset: int | None = None  # of the bound source's timestamps; None: not yet
+        self._last_timestamp: int | None = None
+        self._last_at = 0.0
+
+    @property
+    def id(self) -> str:
+        return self._track_id
+
+    @property
+    def active(self) -> bool:
+        return self._active and self._source is not None
+
+    def bind(self, source: ForwardedTrack, track_id: str) -> None:
+        """Read ``source`` from now on (inactive until ``activate``)."""
+        self._source = source
+        self._track_id = track_id
+        self._active = False
+        self._offset = None
+        self._changed.set()
+
+    def activate(self) -> None:
+        self._active = True
+        self._changed.set()
+
+    def unbind(self) -> None:
+        self._source = None
+        self._active = False
+        self._changed.set()
+
+    async def recv(self) -> ForwardedFrame:  # type: ignore[override]
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            source = self._source
+            if source is None or not self._active:
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            try:
+                frame = await source.recv()
+            except MediaStreamError:
+                if source is self._source:  # it ended on its own: wait for the next one
+                    self._source = None
+                continue
+            if source is self._source and self._active:
+                return self._rebase(frame)
+
+    def _rebase(self, frame: ForwardedFrame) -> ForwardedFrame:
+        now = self._clock()
+        if self._offset is None:
+            if self._last_timestamp is None:
+                self._offset = 0
+            else:
+                elapsed = max(0.0, now - self._last_at)
+                target = self._last_timestamp + max(1, round(elapsed * self._clock_rate))
+                self._offset = target - frame.timestamp
+        timestamp = frame.timestamp + self._offset
+        self._last_timestamp, self._last_at = timestamp, now
+        if self._offset == 0:
+            return frame
+        return dataclasses.replace(frame, timestamp=timestamp)
 
 
 class PassThroughEncoder(Encoder):

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aiortc import (
     RTCConfiguration,
@@ -24,7 +24,8 @@ from . import aiortc_hooks as hooks
 from .codecs import TrackCodec, choose_codec, supported_mime_types
 from .errors import MediaError
 from .events import MediaEvent, SubscriberOffer
-from .forwarder import PassThroughEncoder, TrackForwarder
+from .forwarder import PassThroughEncoder, SenderTrack, TrackForwarder
+from .sdp_text import add_video_bitrate_hints, decline_remb, strip_inactive_msid
 from .settings import MediaSettings
 from .stats import MediaCounters
 from .taps_impl import DecoderRegistry
@@ -223,7 +224,15 @@ class PublisherPeer:
                 published.append(item.forwarder)
             else:
                 item.forwarder.close()
-        return self.pc.localDescription.sdp, published
+        answer_sdp = add_video_bitrate_hints(
+            self.pc.localDescription.sdp,
+            min_kbps=self._settings.publish_video_min_kbps,
+            start_kbps=self._settings.publish_video_start_kbps,
+            max_kbps=self._settings.publish_video_max_kbps,
+        )
+        if not self._settings.publish_remb:
+            answer_sdp = decline_remb(answer_sdp)
+        return answer_sdp, published
 
     @staticmethod
     def _pli_sender(
@@ -254,23 +263,50 @@ class _PcFailed(Exception):
     pass
 
 
+class _Reoffer(Exception):
+    """The pending offer is replaced by a new one (``resubscribe``)."""
+
+
 # the client's answer SDP, and the future that reports whether it could be applied
 _Answer = tuple[str, "asyncio.Future[None]"]
 
+_SlotState = Literal["offered", "active", "retiring", "retired"]
 
-@dataclass
-class _Attachment:
-    forwarder: TrackForwarder
+
+@dataclass(eq=False)
+class _Slot:
+    """One sendonly transceiver of a subscribe connection and the track it carries.
+
+    ``offered``: bound to a track, the client has not accepted the offer yet;
+    ``active``: frames flow; ``retiring``: the track went away, the section is offered
+    inactive; ``retired``: the client accepted that, so the section may carry another
+    track of the same codec (``reuse``) instead of a new section being added.
+    """
+
     transceiver: RTCRtpTransceiver
+    track: SenderTrack
+    codec: TrackCodec
+    forwarder: TrackForwarder | None = None
+    track_id: str = ""
+    stream_id: str = ""
+    state: _SlotState = "offered"
+
+    def on_keyframe_request(self) -> None:
+        """The subscriber's PLI/FIR for whatever this section carries now."""
+        if self.forwarder is not None:
+            self.forwarder.on_subscriber_keyframe_request()
 
 
 class SubscriberPeer:
     """The connection a participant receives forwarded tracks on; the server offers.
 
     ``set_desired`` only records what should be sent; one negotiation task applies it:
-    adds a sendonly transceiver per new track (offered with the publisher's codec),
-    stops and deactivates the transceivers of tracks that went away, and sends one offer
-    at a time, coalescing whatever changed while an answer was awaited.
+    binds each new track to a sendonly section (a retired one of the same codec if there
+    is one, else a new transceiver offered with the publisher's codec), unbinds the tracks
+    that went away and offers their sections inactive (without msid), and sends one offer
+    at a time, coalescing whatever changed while an answer was awaited. Sections are never
+    stopped, so the SDP grows only to the largest number of tracks sent at once (plus the
+    sections of tracks that left while others arrived in the same offer).
     """
 
     def __init__(
@@ -288,7 +324,8 @@ class SubscriberPeer:
         self._on_state = on_state
         self._tasks = TaskOwner(f"subscriber:{pid}")
         self._desired: dict[str, TrackForwarder] = {}
-        self._attached: dict[str, _Attachment] = {}
+        self._attached: dict[str, _Slot] = {}
+        self._slots: list[_Slot] = []  # every section of the current connection
         self._pc: RTCPeerConnection | None = None
         self._pc_failed = False
         self._restart = False
@@ -296,6 +333,9 @@ class SubscriberPeer:
         self._revision = 0
         self._answer_slot: tuple[int, asyncio.Future[_Answer]] | None = None
         self._applying: asyncio.Future[None] | None = None
+        self._reoffer_waiters: list[asyncio.Future[int | None]] = []
+        self._reoffer = False
+        self._force_restart = False
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -336,7 +376,7 @@ class SubscriberPeer:
                 "stale_answer", f"answer is for offer {revision}, pending is {pending_revision}"
             )
         if future.done():
-            raise MediaError("no_offer_pending", "the offer was already answered")
+            raise MediaError("no_offer_pending", "the offer was already answered or replaced")
         parse_sdp(sdp_text, "answer")
         applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._applying = applied
@@ -345,6 +385,39 @@ class SubscriberPeer:
             await applied
         finally:
             self._applying = None
+
+    async def resubscribe(self, restart: bool = False) -> int | None:
+        """Offer again: a new revision of the current offer (replacing one still waiting
+        for its answer), on a new connection if ``restart`` or if the current one is closed
+        or failed. Returns the new offer's revision once it is emitted, or None when there
+        is nothing to offer (no connection: nothing was ever routed to this participant)."""
+        if self._closed:
+            raise MediaError("closed", "subscribe connection is closed")
+        waiter: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._reoffer_waiters.append(waiter)
+        self._reoffer = True
+        pc = self._pc
+        if restart or (pc is not None and pc.connectionState in ("failed", "closed")):
+            self._force_restart = True
+        pending = self._answer_slot
+        if pending is not None and not pending[1].done():
+            pending[1].set_exception(_Reoffer())
+        self._poke()
+        return await waiter
+
+    def _resolve_reoffers(self, revision: int | None) -> None:
+        self._reoffer = False
+        waiters, self._reoffer_waiters = self._reoffer_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(revision)
+
+    def _fail_reoffers(self, error: MediaError) -> None:
+        self._reoffer = False
+        waiters, self._reoffer_waiters = self._reoffer_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(error)
 
     async def add_ice_candidate(self, candidate: str | None) -> None:
         if self._pc is None:
@@ -361,21 +434,32 @@ class SubscriberPeer:
                 await self._negotiate_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 logger.exception("subscriber %s: negotiation failed", self.pid)
+                self._fail_reoffers(MediaError("negotiation_failed", f"offer failed: {exc!r}"))
             if not self._wake.is_set():
                 self._idle.set()
 
     async def _negotiate_once(self) -> None:
-        if self._pc_failed:
+        if self._pc_failed or self._force_restart:
+            self._force_restart = False
             await self._drop_pc()
-        changed = await self._apply_desired()
-        if self._pc is None or not (changed or self._offer_needed):
+        changed = self._apply_desired()
+        if self._pc is None:
+            self._resolve_reoffers(None)
+            return
+        if not (changed or self._offer_needed or self._reoffer):
             return
         pc = self._pc
         offer = await pc.createOffer()
+        # an inactive section's msid means nothing, and one equal to a live section's
+        # (a publisher that came back on a new section) makes Chromium refuse the offer
+        offer = RTCSessionDescription(sdp=strip_inactive_msid(offer.sdp), type="offer")
         with hooks.announced_host_addresses(self._settings.announced_host_addresses):
             await pc.setLocalDescription(offer)
+        if self._force_restart or self._pc_failed:
+            self._wake.set()  # a new connection is wanted meanwhile: offer that instead
+            return
         self._revision += 1
         revision = self._revision
         future: asyncio.Future[_Answer] = asyncio.get_running_loop().create_future()
@@ -384,6 +468,7 @@ class SubscriberPeer:
         self._counters.offers_sent += 1
         self._emit(SubscriberOffer(self.pid, pc.localDescription.sdp, revision, self._restart))
         self._restart = False
+        self._resolve_reoffers(revision)
         try:
             answer_sdp, applied = await asyncio.wait_for(
                 future, self._settings.negotiation_timeout_s
@@ -394,7 +479,7 @@ class SubscriberPeer:
             )
             self._wake.set()
             return
-        except _PcFailed:
+        except (_PcFailed, _Reoffer):
             self._wake.set()
             return
         finally:
@@ -406,36 +491,94 @@ class SubscriberPeer:
             self._wake.set()  # offer again: the client may answer the next one correctly
             return
         self._offer_needed = False
+        for slot in self._slots:
+            if slot.state == "offered":
+                slot.state = "active"
+                slot.track.activate()
+            elif slot.state == "retiring":
+                slot.state = "retired"
         applied.set_result(None)
 
-    async def _apply_desired(self) -> bool:
+    def _apply_desired(self) -> bool:
+        """Bind and unbind tracks; True if the SDP must change."""
         changed = False
-        for track_id in list(self._attached):
-            attachment = self._attached[track_id]
-            if self._desired.get(track_id) is attachment.forwarder:
+        for track_id, slot in list(self._attached.items()):
+            forwarder = self._desired.get(track_id)
+            if forwarder is slot.forwarder:
+                continue
+            if forwarder is not None and forwarder.codec == slot.codec:
+                # the same track from a new source (its publisher reconnected): the section
+                # and its msid stay, only what it carries changes
+                self._bind(slot, forwarder)
+                if slot.state == "active":
+                    slot.track.activate()
                 continue
             del self._attached[track_id]
-            attachment.forwarder.detach(self.pid)
-            attachment.transceiver.direction = "inactive"
-            # stopping sends RTCP BYE, which ends the track on the client
-            await attachment.transceiver.stop()
+            self._unbind(slot)
+            slot.transceiver.direction = "inactive"
+            slot.state = "retiring"
             changed = True
         for track_id, forwarder in self._desired.items():
             if track_id in self._attached:
                 continue
-            pc = self._ensure_pc()
-            track = forwarder.attach(self.pid)
-            transceiver = pc.addTransceiver(track, direction="sendonly")
-            transceiver.setCodecPreferences(forwarder.codec.preferences())
-            hooks.prepare_forwarding_sender(
-                transceiver.sender,
-                PassThroughEncoder(self._counters),
-                forwarder.on_subscriber_keyframe_request,
-                stream_id=forwarder.publisher_pid,
-            )
-            self._attached[track_id] = _Attachment(forwarder, transceiver)
+            reused = self._reusable_slot(forwarder)
+            if reused is None:
+                slot = self._new_slot(self._ensure_pc(), forwarder)
+            else:
+                slot = reused
+                slot.transceiver.direction = "sendonly"
+            self._bind(slot, forwarder)
+            slot.state = "offered"
+            self._attached[track_id] = slot
             changed = True
         return changed
+
+    def _reusable_slot(self, forwarder: TrackForwarder) -> _Slot | None:
+        """A retired section that can carry ``forwarder``'s track: same codec; preferably
+        the one that carried this very track, then one of the same publisher."""
+        retired = [s for s in self._slots if s.state == "retired" and s.codec == forwarder.codec]
+        for match in (
+            lambda s: s.track_id == forwarder.track_id,
+            lambda s: s.stream_id == forwarder.publisher_pid,
+            lambda s: True,
+        ):
+            for slot in retired:
+                if match(slot):
+                    return slot
+        return None
+
+    def _new_slot(self, pc: RTCPeerConnection, forwarder: TrackForwarder) -> _Slot:
+        track = SenderTrack(
+            forwarder.kind, forwarder.track_id, forwarder.codec.capability.clockRate
+        )
+        transceiver = pc.addTransceiver(track, direction="sendonly")
+        transceiver.setCodecPreferences(forwarder.codec.preferences())
+        slot = _Slot(transceiver, track, forwarder.codec)
+        hooks.prepare_forwarding_sender(
+            transceiver.sender,
+            PassThroughEncoder(self._counters),
+            slot.on_keyframe_request,
+            stream_id=forwarder.publisher_pid,
+        )
+        self._slots.append(slot)
+        return slot
+
+    def _bind(self, slot: _Slot, forwarder: TrackForwarder) -> None:
+        if slot.forwarder is not None:
+            slot.forwarder.detach(self.pid)
+        slot.forwarder = forwarder
+        slot.track_id = forwarder.track_id
+        slot.stream_id = forwarder.publisher_pid
+        slot.track.bind(forwarder.attach(self.pid), forwarder.track_id)
+        # the msid of the section: "<publisher> <track id>"
+        hooks.set_stream_id(slot.transceiver.sender, forwarder.publisher_pid)
+        slot.transceiver.sender.replaceTrack(slot.track)
+
+    def _unbind(self, slot: _Slot) -> None:
+        if slot.forwarder is not None:
+            slot.forwarder.detach(self.pid)
+            slot.forwarder = None
+        slot.track.unbind()
 
     def _ensure_pc(self) -> RTCPeerConnection:
         if self._pc is None:
@@ -454,12 +597,16 @@ class SubscriberPeer:
             self._answer_slot[1].set_exception(_PcFailed())
         self._poke()
 
+    def _detach_all(self) -> None:
+        for slot in self._slots:
+            self._unbind(slot)
+        self._slots.clear()
+        self._attached.clear()
+
     async def _drop_pc(self) -> None:
         self._pc_failed = False
         pc, self._pc = self._pc, None
-        for attachment in self._attached.values():
-            attachment.forwarder.detach(self.pid)
-        self._attached.clear()
+        self._detach_all()
         self._offer_needed = False
         if pc is not None:
             await close_pc(pc)
@@ -475,9 +622,8 @@ class SubscriberPeer:
             self._answer_slot[1].cancel()
         if self._applying is not None and not self._applying.done():
             self._applying.set_exception(MediaError("closed", "subscribe connection closed"))
-        for attachment in self._attached.values():
-            attachment.forwarder.detach(self.pid)
-        self._attached.clear()
+        self._fail_reoffers(MediaError("closed", "subscribe connection closed"))
+        self._detach_all()
         self._desired.clear()
         if self._pc is not None:
             await close_pc(self._pc)

@@ -175,6 +175,25 @@ class MediaRouter:
             raise MediaError("unknown_participant", f"{pid} is not subscribed to anything")
         await sub.answer(answer_sdp, revision)
 
+    async def resubscribe(self, pid: str, *, restart: bool = False) -> int | None:
+        """Send ``pid`` the current subscriber offer again, e.g. after the client failed to
+        apply one: a ``SubscriberOffer`` with a new revision. An offer still waiting for its
+        answer is replaced (an answer to it then fails with ``stale_answer`` or
+        ``no_offer_pending``). The offer is for a new subscribe connection (``restart=True``
+        in the event) when ``restart`` is asked for or when the current connection is
+        closed or failed.
+
+        Returns the revision of the offer once the event is queued, or None when there is
+        nothing to offer (``pid`` has no subscribe connection: nothing was routed to it
+        yet, or it is unknown). Raises ``MediaError`` (``invalid_participant_id``,
+        ``closed``, ``negotiation_failed``)."""
+        self._check_open()
+        _check_pid(pid)
+        sub = self._subscribers.get(pid)
+        if sub is None:
+            return None
+        return await sub.resubscribe(restart)
+
     def set_routes(self, subscriber_pid: str, publisher_pids: Iterable[str]) -> None:
         """``subscriber_pid`` receives the tracks of exactly ``publisher_pids`` (never its
         own). Renegotiation follows in the background (``SubscriberOffer``); publishers that

@@ -32,3 +32,16 @@ class MediaSettings:
     #: frames queued per subscriber track before it counts as congested
     max_queued_video_frames: int = 60
     max_queued_audio_frames: int = 100
+    #: the bitrate range (kbps) a publisher's browser is asked to send video in, and where
+    #: its estimate starts (x-google-*-bitrate in the publish answer; Chromium's default
+    #: start of 300 kbps scales a 640x360 camera down for the first ~20 s); 0 leaves one out.
+    #: The maximum is what every subscriber of the publisher receives (no simulcast): a
+    #: noisy 640x360 camera at 30 fps stays at full size and rate from 1200 kbps up.
+    publish_video_min_kbps: int = 300
+    publish_video_start_kbps: int = 1000
+    publish_video_max_kbps: int = 1500
+    #: let aiortc send REMB (its delay-based estimate) to publishers. Off: abs-send-time is
+    #: declined in the publish answer, so the browser's loss-based estimate alone decides
+    #: (aiortc's REMB tracks the incoming rate, so after a still picture a publisher that
+    #: starts moving is throttled to ~250 kbps and 480x270 for seconds; see sdp_text.py)
+    publish_remb: bool = False

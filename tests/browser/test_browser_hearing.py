@@ -246,8 +246,8 @@ async def test_judge_admits_party_mutes_and_returns_them(
     await party.page.screenshot(path=str(artifacts / "party-4-waiting-390x844.png"))
 
     phase("the party is admitted again")
-    # Admitted again, the party is seen and heard again (a new media section for the
-    # same publisher; see dropInactiveMsid in session.js).
+    # Admitted again, the party is seen and heard again (the server reuses the media
+    # section it retired, so Chromium never sees a duplicate msid).
     await party_row.locator("[data-action='admit']").click()
     await expect(party.page.locator("[data-testid='hearing-room']")).to_be_visible()
     await assert_video_playing(judge.page, party_p.id, "the judge (party readmitted)")

@@ -63,26 +63,6 @@ export function sdpSections(sdp) {
   return out;
 }
 
-/**
- * Drop the msid of inactive (retired) media sections from a subscriber offer.
- *
- * The server keeps a retired section in the SDP, msid included, and a publisher that comes
- * back (readmitted, or reconnected and publishing again) gets a new section with the same
- * msid. Chrome refuses an SDP with duplicate msid lines ("Duplicate a=msid lines detected"),
- * even when one of them is inactive. An inactive section carries no media, so its msid has
- * no meaning: removing it is safe. (Reported for the media layer, which should leave it out.)
- */
-export function dropInactiveMsid(sdp) {
-  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
-  const [head, ...sections] = sdp.split(`${eol}m=`);
-  const cleaned = sections.map((section) => {
-    const lines = section.split(eol);
-    const retired = lines.some((l) => l === 'a=inactive') || Number(lines[0].split(' ')[1]) === 0;
-    return retired ? lines.filter((l) => !l.startsWith('a=msid:')).join(eol) : section;
-  });
-  return [head, ...cleaned].join(`${eol}m=`);
-}
-
 /** Grade a connection from packet loss (HMCTS: good below 10 %, bad at 15 % or more). */
 export function gradeLoss(lossFraction) {
   if (lossFraction >= 0.15) return 'bad';
@@ -125,7 +105,7 @@ class Subscriber extends EventTarget {
     }
     if (!this.pc) this.pc = this._newPc();
     const pc = this.pc;
-    await pc.setRemoteDescription({ type: 'offer', sdp: dropInactiveMsid(sdp) });
+    await pc.setRemoteDescription({ type: 'offer', sdp });
     await pc.setLocalDescription(await pc.createAnswer());
     await waitForIceGathering(pc);
     if (this.closed || pc !== this.pc) return;

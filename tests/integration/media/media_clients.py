@@ -52,6 +52,21 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 TONES: dict[str, float] = {"alice": 440.0, "bob": 700.0, "carol": 1100.0, "dave": 1500.0}
 
 
+def offer_sections(sdp: str) -> dict[str, tuple[str, str | None]]:
+    """mid -> (direction, msid track id or None) for each media section of ``sdp``."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for block in re.split(r"\r?\nm=", sdp)[1:]:
+        mid = re.search(r"^a=mid:(\S+)", block, flags=re.M)
+        direction = re.search(r"^a=(sendrecv|sendonly|recvonly|inactive)\r?$", block, flags=re.M)
+        msid = re.search(r"^a=msid:\S+ (\S+)", block, flags=re.M)
+        if mid is not None:
+            out[mid.group(1)] = (
+                direction.group(1) if direction else "sendrecv",
+                msid.group(1) if msid else None,
+            )
+    return out
+
+
 def client_configuration() -> RTCConfiguration:
     # max-bundle: with aiortc's default (balanced) policy, a second audio section in one
     # offer stays on a transport that BUNDLE then discards, and its packets end up on the
@@ -89,6 +104,12 @@ class MediaClient:
         self.errors: list[BaseException] = []
         self.publisher_keyframe_requests = 0
         self.answer_sdp: str | None = None
+        # mid of the subscribe connection -> the track it carries now
+        self._by_mid: dict[str, ReceivedTrack] = {}
+        # mid -> every track id it carried, in order
+        self.section_history: dict[str, list[str]] = {}
+        # while set, answers are prepared but not sent until the event is set
+        self.hold_answers: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _spawn(self, coro: Any) -> None:
@@ -157,29 +178,59 @@ class MediaClient:
             if self.sub_pc is None or offer.restart:
                 if self.sub_pc is not None:
                     await self.sub_pc.close()
+                    for received in self._by_mid.values():
+                        received.ended = True
+                    self._by_mid = {}  # the old consumers keep the old map
                 self.sub_pc = RTCPeerConnection(client_configuration())
                 self.sub_pc.on("track", self._on_track)
             pc = self.sub_pc
             await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+            self._follow_sections(pc, offer.sdp)
             await pc.setLocalDescription(await pc.createAnswer())
+            if self.hold_answers is not None:
+                await self.hold_answers.wait()
             await self.router.subscriber_answer(self.pid, pc.localDescription.sdp, offer.revision)
         except Exception as exc:
             logger.exception("%s failed to answer offer %d", self.pid, offer.revision)
             self.errors.append(exc)
+
+    def _follow_sections(self, pc: RTCPeerConnection, sdp: str) -> None:
+        """What each section carries now, as a browser sees it: a section that goes
+        inactive ends its track; one that (again) sends names its track in msid. The
+        server reuses sections, so one receiver can carry several tracks over time."""
+        for mid, (direction, track_id) in offer_sections(sdp).items():
+            current = self._by_mid.get(mid)
+            sending = direction in ("sendonly", "sendrecv") and track_id is not None
+            if current is not None and (not sending or current.track_id != track_id):
+                current.ended = True
+                del self._by_mid[mid]
+            if sending and mid not in self._by_mid:
+                transceiver = next((t for t in pc.getTransceivers() if t.mid == mid), None)
+                assert transceiver is not None and track_id is not None
+                received = ReceivedTrack(
+                    kind=transceiver.kind, track_id=track_id, transceiver=transceiver
+                )
+                self.received[track_id] = received
+                self._by_mid[mid] = received
+                self.section_history.setdefault(mid, []).append(track_id)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         assert self.sub_pc is not None
         transceiver = next(
             (t for t in self.sub_pc.getTransceivers() if t.receiver.track is track), None
         )
-        received = ReceivedTrack(kind=track.kind, track_id=track.id, transceiver=transceiver)
-        self.received[track.id] = received
-        self._spawn(self._consume(track, received))
+        assert transceiver is not None and transceiver.mid is not None
+        self._spawn(self._consume(track, transceiver.mid, self._by_mid))
 
-    async def _consume(self, track: MediaStreamTrack, received: ReceivedTrack) -> None:
+    async def _consume(
+        self, track: MediaStreamTrack, mid: str, by_mid: dict[str, ReceivedTrack]
+    ) -> None:
         try:
             while True:
                 frame = await track.recv()
+                received = by_mid.get(mid)
+                if received is None:
+                    continue
                 received.frames += 1
                 if isinstance(frame, VideoFrame):
                     if received.frames % 5 == 1:
@@ -190,7 +241,9 @@ class MediaClient:
                     pcm.frombytes(bytes(frame.planes[0])[: frame.samples * 4])
                     received.samples.extend(pcm[::2])
         except MediaStreamError:
-            received.ended = True
+            received = by_mid.get(mid)
+            if received is not None:
+                received.ended = True
 
     def receiver_for(self, track_id: str) -> RTCRtpReceiver:
         tr = self.received[track_id].transceiver

@@ -79,3 +79,21 @@ async def test_three_participants_receive_each_other_unchanged(
     assert stats["encoded_frames"] == 0
     assert stats["keyframe_requests_sent_upstream"] >= 1
     assert all(not c.errors for c in h.clients.values())
+
+    # each publisher's browser is told the bitrate range to send video in (its own
+    # estimate would start at 300 kbps and scale the camera down meanwhile) ...
+    for pid in pids:
+        answer = h.clients[pid].answer_sdp
+        assert answer is not None
+        video = answer.split("m=video", 1)[1]
+        pt = re.search(rf"a=rtpmap:(\d+) {codec}/90000", video)
+        assert pt is not None
+        fmtp = re.search(rf"^a=fmtp:{pt.group(1)} (.*?)\r?$", video, flags=re.M)
+        assert fmtp is not None
+        assert fmtp.group(1).endswith(
+            "x-google-start-bitrate=1000;x-google-min-bitrate=300;x-google-max-bitrate=1500"
+        )
+        # and gets no REMB: aiortc's estimate follows the incoming rate and throttles
+        assert "abs-send-time" not in video and "goog-remb" not in video
+        audio = answer.split("m=audio", 1)[1].split("m=video", 1)[0]
+        assert "a=rtpmap:" in audio and "x-google" not in audio

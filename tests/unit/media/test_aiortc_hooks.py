@@ -16,7 +16,7 @@ from aiortc.rtp import RTCP_PSFB_PLI, RtcpByePacket, RtcpPsfbPacket, RtpPacket
 from av import VideoFrame
 
 from hearing_server.media import aiortc_hooks as hooks
-from hearing_server.media.forwarder import ForwardedTrack, PassThroughEncoder
+from hearing_server.media.forwarder import ForwardedTrack, PassThroughEncoder, SenderTrack
 from hearing_server.media.frames import ForwardedFrame
 from hearing_server.media.stats import MediaCounters
 
@@ -71,6 +71,25 @@ def test_sender_that_stops_using_pack_fails_loudly(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(RTCRtpSender, "_next_encoded_frame", _next_encoded_frame)
     with pytest.raises(hooks.AiortcIncompatible, match="pack"):
+        hooks.verify()
+
+
+def test_msid_no_longer_built_from_the_sender_fails_loudly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import aiortc.rtcpeerconnection
+
+    def create_media_description_for_transceiver(
+        transceiver: Any, cname: str, direction: str, mid: str
+    ) -> None:
+        return None
+
+    monkeypatch.setattr(
+        aiortc.rtcpeerconnection,
+        "create_media_description_for_transceiver",
+        create_media_description_for_transceiver,
+    )
+    with pytest.raises(hooks.AiortcIncompatible, match="_stream_id"):
         hooks.verify()
 
 
@@ -148,6 +167,24 @@ async def test_forwarding_sender_packs_payloads_and_reports_pli() -> None:
         await transceiver.sender._handle_rtcp_packet(pli)
         assert requests == [1]
         assert counters.encoded_frames == 0
+    finally:
+        await pc.close()
+
+
+async def test_msid_follows_the_stream_id_and_replaced_track() -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        track = SenderTrack("video", "alice-video-0", 90000)
+        transceiver = pc.addTransceiver(track, direction="sendonly")
+        hooks.prepare_forwarding_sender(
+            transceiver.sender, PassThroughEncoder(MediaCounters()), lambda: None, "alice"
+        )
+        assert "a=msid:alice alice-video-0\r\n" in (await pc.createOffer()).sdp
+        # the section is reused for another publisher's track
+        track.bind(ForwardedTrack("video", "carol-video-2", 10), "carol-video-2")
+        hooks.set_stream_id(transceiver.sender, "carol")
+        transceiver.sender.replaceTrack(track)
+        assert "a=msid:carol carol-video-2\r\n" in (await pc.createOffer()).sdp
     finally:
         await pc.close()
 

@@ -11,7 +11,8 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
 from hearing_server.media.codecs import TrackCodec
-from hearing_server.media.forwarder import TrackForwarder
+from hearing_server.media.forwarder import ForwardedTrack, SenderTrack, TrackForwarder
+from hearing_server.media.frames import ForwardedFrame
 from hearing_server.media.stats import MediaCounters
 from hearing_server.media.tasks import TaskOwner
 
@@ -186,3 +187,83 @@ async def test_detach_and_close_end_the_subscriber_tracks(tasks: TaskOwner) -> N
     with pytest.raises(MediaStreamError):
         await asyncio.wait_for(carol.recv(), 1)
     assert fwd.subscriber_pids == []
+
+
+# --- the subscriber sender's track: sources bound and unbound ---------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _next(track: SenderTrack, timeout: float = 1.0) -> ForwardedFrame:
+    return await asyncio.wait_for(track.recv(), timeout)
+
+
+async def test_sender_track_sends_only_while_bound_and_active() -> None:
+    track = SenderTrack("video", "first", 90000)
+    source = ForwardedTrack("video", "alice-video-0", 10)
+    track.bind(source, "alice-video-0")
+    assert track.id == "alice-video-0" and not track.active
+    source.offer(ForwardedFrame((b"k",), 1000, keyframe=True))
+    with pytest.raises(TimeoutError):
+        await _next(track, 0.1)  # bound, not yet accepted by the client
+    track.activate()
+    frame = await _next(track)
+    assert frame.payloads == (b"k",) and frame.timestamp == 1000  # first source: unchanged
+    track.unbind()
+    source.offer(ForwardedFrame((b"d",), 4000, keyframe=False))
+    with pytest.raises(TimeoutError):
+        await _next(track, 0.1)
+
+
+async def test_sender_track_waits_through_a_source_ending_and_takes_the_next() -> None:
+    clock = Clock()
+    track = SenderTrack("video", "x", 90000, clock=clock)
+    first = ForwardedTrack("video", "alice-video-0", 10)
+    track.bind(first, "alice-video-0")
+    track.activate()
+    first.offer(ForwardedFrame((b"a",), 5000, keyframe=True))
+    assert (await _next(track)).timestamp == 5000
+
+    pending = asyncio.ensure_future(track.recv())
+    await asyncio.sleep(0.01)
+    first.end()  # the publisher left: the sender keeps waiting, nothing ends
+    await asyncio.sleep(0.01)
+    assert not pending.done() and track.readyState == "live"
+
+    clock.now += 2.0  # two seconds later, another source (its own timestamps)
+    second = ForwardedTrack("video", "carol-video-0", 10)
+    track.bind(second, "carol-video-0")
+    track.activate()
+    second.offer(ForwardedFrame((b"b",), 77, keyframe=True))
+    second.offer(ForwardedFrame((b"c",), 77 + 3000, keyframe=False))
+    frame = await asyncio.wait_for(pending, 1)
+    # rebased: the stream moves on by the time that passed, not back to 77
+    assert frame.payloads == (b"b",) and frame.timestamp == 5000 + 2 * 90000
+    assert (await _next(track)).timestamp == 5000 + 2 * 90000 + 3000
+    assert track.id == "carol-video-0"
+
+
+async def test_sender_track_drops_frames_of_a_replaced_source() -> None:
+    track = SenderTrack("audio", "x", 48000)
+    first = ForwardedTrack("audio", "alice-audio-1", 10)
+    track.bind(first, "alice-audio-1")
+    track.activate()
+    first.offer(ForwardedFrame((b"old",), 960, keyframe=True))
+    second = ForwardedTrack("audio", "alice-audio-1", 10)
+    track.bind(second, "alice-audio-1")  # swapped before the sender read
+    track.activate()
+    second.offer(ForwardedFrame((b"new",), 50_000, keyframe=True))
+    assert (await _next(track)).payloads == (b"new",)
+
+
+async def test_sender_track_ends_when_stopped() -> None:
+    track = SenderTrack("video", "x", 90000)
+    track.stop()
+    with pytest.raises(MediaStreamError):
+        await _next(track)
