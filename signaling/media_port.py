@@ -16,6 +16,9 @@ class MediaPort(Protocol):
     async def subscriber_answer(self, participant_id: str, answer_sdp: str, revision: int) -> None:
         """Apply the participant's answer to the server's subscriber offer ``revision``."""
 
+    async def resubscribe(self, participant_id: str, *, restart: bool = False) -> int | None:
+        """Send a fresh subscriber offer (after a failed negotiation); its revision."""
+
     async def remove(self, participant_id: str) -> None:
         """Close the participant's peer connections; their tracks leave every subscriber."""
 

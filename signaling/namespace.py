@@ -102,6 +102,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "leave": self._leave,
             "publish_offer": self._publish_offer,
             "subscribe_answer": self._subscribe_answer,
+            "resubscribe": self._resubscribe,
             "admit": self._admit,
             "return_to_waiting": self._return_to_waiting,
             "remove": self._remove,
@@ -267,6 +268,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     ) -> dict[str, Any]:
         await self._media.subscriber_answer(actor.id, data["sdp"], data["revision"])
         return {}
+
+    async def _resubscribe(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        revision = await self._media.resubscribe(actor.id, restart=bool(data.get("restart")))
+        return {"revision": revision}
 
     async def _admit(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         assert actor.hearing_id is not None

@@ -31,6 +31,9 @@ CLIENT_EVENTS: dict[str, Schema] = {
             Field("revision", "integer"),
         ),
     ),
+    "resubscribe": Schema(
+        "resubscribe", (Field("restart", "boolean", required=False, nullable=True),)
+    ),
     "admit": Schema("admit", (_PID,)),
     "return_to_waiting": Schema("return_to_waiting", (_PID,)),
     "remove": Schema("remove", (_PID,)),

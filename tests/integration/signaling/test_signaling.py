@@ -253,3 +253,12 @@ async def test_newer_connection_replaces_older(server: TestServer, make_client: 
     await judge.wait_for_event(
         "participant_updated", lambda d: d["id"] == pid and d["hand_raised"] and d["connected"]
     )
+
+
+async def test_resubscribe_before_any_media(server: TestServer, make_client: MakeClient) -> None:
+    _, people = await make_hearing(server.app, PEOPLE, state="in_session")
+    party = make_client(people["张三"].token)
+    await party.connect()
+    await party.join()
+    # No subscribe connection exists yet: nothing to offer, and that is not an error.
+    assert (await party.call("resubscribe", {}))["revision"] is None
