@@ -125,7 +125,9 @@ class CompositeOutput:
             del self.pictures[:-8]
 
     async def picture_after(self, moment: float, timeout: float = 5.0) -> npt.NDArray[np.uint8]:
-        """The first decoded picture encoded after ``moment`` (time.monotonic())."""
+        """The first decoded picture encoded after ``moment`` (time.monotonic()). A
+        picture is encoded up to a few frame periods after it was composed: give a state
+        change ~0.3 s before ``moment``."""
         deadline = time.monotonic() + timeout
         while True:
             for arrival, picture in self.pictures:
