@@ -23,7 +23,7 @@ from hearing_server.core.participant import (
     Role,
 )
 from hearing_server.core.permissions import Action, can, require
-from hearing_server.core.rooms import RoomRegistry, media_peers
+from hearing_server.core.rooms import RoomRegistry, RoomType, media_peers
 
 from .actors import Actor
 from .events import ServiceEvent
@@ -93,6 +93,18 @@ class LiveHearings:
 
     def is_connected(self, hearing_id: str, pid: str) -> bool:
         return pid in self._connected.get(hearing_id, set())
+
+    async def hearing_room_members(self, hearing_id: str) -> dict[str, Participant]:
+        """Those connected and in the hearing room now: the people who are seen, heard,
+        recorded and transcribed."""
+        participants = await self._service.store.list_participants(hearing_id)
+        return {
+            p.id: p
+            for p in participants
+            if p.state is ParticipantState.IN_HEARING
+            and self.room_of(hearing_id, p.id) == RoomType.HEARING.value
+            and self.is_connected(hearing_id, p.id)
+        }
 
     async def set_composite(self, hearing_id: str, media_id: str | None) -> None:
         """The courtroom display receives ``media_id`` (the composed view) instead of tiles."""

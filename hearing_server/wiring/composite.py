@@ -19,7 +19,6 @@ from typing import Protocol, cast
 from av import AudioFrame, VideoFrame
 
 from hearing_server.core.hearing import Hearing, HearingState
-from hearing_server.core.participant import Participant, ParticipantState
 from hearing_server.media.compositor import Compositor, CompositorConfig
 from hearing_server.media.errors import MediaError
 from hearing_server.media.events import MediaEvent, TrackPublished, TrackUnpublished
@@ -163,14 +162,7 @@ class CompositeCoordinator:
         if running is None:
             return
         async with running.lock:
-            participants = await self._hearings.store.list_participants(hearing_id)
-            in_room: dict[str, Participant] = {
-                p.id: p
-                for p in participants
-                if p.state is ParticipantState.IN_HEARING
-                and self._live.room_of(hearing_id, p.id) == "hearing"
-                and self._live.is_connected(hearing_id, p.id)
-            }
+            in_room = await self._live.hearing_room_members(hearing_id)
             comp = running.compositor
             for pid in set(running.inputs) - set(in_room):
                 comp.remove_participant(pid)

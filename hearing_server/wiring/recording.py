@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hearing_server.core.audit import AuditEvent
 from hearing_server.core.errors import Conflict, Forbidden
 from hearing_server.core.hearing import Hearing, HearingState
-from hearing_server.core.participant import ParticipantState
 from hearing_server.core.permissions import Action, require
 from hearing_server.media.errors import MediaError
 from hearing_server.media.events import MediaEvent, TrackPublished, TrackUnpublished
@@ -230,14 +229,7 @@ class RecordingCoordinator:
         async with entry.lock:
             if entry.session.state in (SessionState.STOPPING, SessionState.STOPPED):
                 return
-            participants = await self._hearings.store.list_participants(hearing_id)
-            in_room = {
-                p.id: p
-                for p in participants
-                if p.state is ParticipantState.IN_HEARING
-                and self._live.room_of(hearing_id, p.id) == "hearing"
-                and self._live.is_connected(hearing_id, p.id)
-            }
+            in_room = await self._live.hearing_room_members(hearing_id)
             wanted = {(pid, kind) for pid in in_room for kind in self._taps.published_kinds(pid)}
             for pid, kind in sorted(entry.recorded - wanted):
                 await entry.session.remove_track(pid, kind)

@@ -18,7 +18,6 @@ from typing import Any, Protocol, cast
 from av import AudioFrame
 
 from hearing_server.core.hearing import Hearing, HearingState
-from hearing_server.core.participant import ParticipantState
 from hearing_server.media.errors import MediaError
 from hearing_server.media.events import MediaEvent, TrackPublished, TrackUnpublished
 from hearing_server.media.taps import DecodedFrame, MediaKind, Tap
@@ -129,24 +128,18 @@ class TranscriptionCoordinator:
     async def _deliver(self, hearing_id: str, caption: Caption) -> None:
         """Captions go to the hearing room only, never to the waiting room."""
         data = caption.to_json()
-        participants = await self._hearings.store.list_participants(hearing_id)
-        for p in participants:
-            if p.state is ParticipantState.IN_HEARING and self._live.is_connected(hearing_id, p.id):
-                await self._send(p.id, "caption", data)
+        for pid in await self._live.hearing_room_members(hearing_id):
+            await self._send(pid, "caption", data)
 
     async def _sync(self, hearing_id: str) -> None:
         running = self._running.get(hearing_id)
         if running is None:
             return
         async with running.lock:
-            participants = await self._hearings.store.list_participants(hearing_id)
             speaking = {
-                p.id: p
-                for p in participants
-                if p.state is ParticipantState.IN_HEARING
-                and self._live.room_of(hearing_id, p.id) == "hearing"
-                and self._live.is_connected(hearing_id, p.id)
-                and "audio" in self._media.published_kinds(p.id)
+                pid: p
+                for pid, p in (await self._live.hearing_room_members(hearing_id)).items()
+                if "audio" in self._media.published_kinds(pid)
             }
             for pid in running.speakers - set(speaking):
                 await running.pipeline.remove_participant(pid)
