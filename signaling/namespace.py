@@ -202,10 +202,18 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         previous = self._live.connection_of(actor.id)
         if previous is not None and previous != sid:
             await self._replace(previous, actor.id)
-        me = await self._live.join(actor.hearing_id, actor.id, sid)
+        # Joined before the domain join completes: another participant's arrival may route
+        # media to us (a subscriber offer) while our join is still being saved, and our answer
+        # to it must not be refused as not_joined.
         async with self.session(sid) as session:
             session["joined"] = True
             session["left"] = False
+        try:
+            me = await self._live.join(actor.hearing_id, actor.id, sid)
+        except Exception:
+            async with self.session(sid) as session:
+                session["joined"] = False
+            raise
         assert actor.role is not None
         sees_all = _sees_all(actor.role)
         await self.enter_room(sid, hearing_room(actor.hearing_id))

@@ -1,0 +1,70 @@
+"""The server process: exactly ``hearing-server serve``, plus one read-only route.
+
+``python -m bench.sfu.server [--nice N] [--profile FILE]`` runs
+``hearing_server.cli.main(["serve"])`` (settings from the ``HEARING_*`` environment, as
+for the real command) with the application factory wrapped to add
+``GET /bench/media-stats``: the media router's ``stats()`` (forwarded packets, decoded
+frames, ...) behind the admin API key. Nothing in the server is changed; the route is
+read twice per run, outside the measured window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hmac
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+import hearing_server.cli as cli
+from hearing_server.config import Settings
+from hearing_server.keys import ADMIN_API_KEY, MEDIA
+
+from .control import die_with_parent
+
+STATS_PATH = "/bench/media-stats"
+
+
+async def media_stats(request: web.Request) -> web.Response:
+    given = request.headers.get("X-API-Key", "")
+    if not hmac.compare_digest(given.encode(), request.app[ADMIN_API_KEY].encode()):
+        raise web.HTTPUnauthorized()
+    return web.json_response(request.app[MEDIA].stats())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--nice", type=int, default=0, help="scheduling priority increment")
+    parser.add_argument("--profile", type=Path, help="write cProfile stats here at exit")
+    args = parser.parse_args()
+    die_with_parent()
+    if args.nice:
+        os.nice(args.nice)
+    if args.profile is None:
+        return serve()
+    profiler = cProfile.Profile(time.thread_time)  # CPU time: preemption is not cost
+    try:
+        return profiler.runcall(serve)
+    finally:
+        profiler.dump_stats(args.profile)
+
+
+def serve() -> int:
+    plain: Callable[[Settings], web.Application] = getattr(cli, "create_app")  # noqa: B009
+
+    def create_app(settings: Settings) -> web.Application:
+        app = plain(settings)
+        app.router.add_get(STATS_PATH, media_stats)
+        return app
+
+    setattr(cli, "create_app", create_app)  # noqa: B010 (cli.main looks it up at call time)
+    return cli.main(["serve"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
