@@ -21,11 +21,11 @@ from av import AudioFrame, VideoFrame
 from hearing_server.core.hearing import Hearing, HearingState
 from hearing_server.media.compositor import Compositor, CompositorConfig
 from hearing_server.media.errors import MediaError
-from hearing_server.media.events import MediaEvent, TrackPublished, TrackUnpublished
 from hearing_server.media.taps import DecodedFrame, MediaKind, ServerSource, Tap
-from hearing_server.service.events import ServiceEvent
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
+
+from .per_hearing import PerHearingConsumer
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class _Running:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-class CompositeCoordinator:
+class CompositeCoordinator(PerHearingConsumer):
     """One per app; owns every hearing's compositor and closes them on ``close()``."""
 
     def __init__(
@@ -73,12 +73,10 @@ class CompositeCoordinator:
         live: LiveHearings,
         clock_tz: tzinfo | None = None,
     ) -> None:
+        super().__init__(hearings, live)
         self._clock_tz = clock_tz
         self._media = media
-        self._hearings = hearings
-        self._live = live
         self._running: dict[str, _Running] = {}
-        self._closed = False
 
     def composite_of(self, hearing_id: str) -> str | None:
         """The media id of the hearing's composite while it runs."""
@@ -94,23 +92,11 @@ class CompositeCoordinator:
         running = self._running.get(hearing_id)
         return running.compositor if running else None
 
-    async def on_service_event(self, event: ServiceEvent) -> None:
-        if self._closed:
-            return
-        if event.kind == "hearing":
-            hearing = await self._hearings.store.get_hearing(event.hearing_id)
-            await self._on_hearing(hearing)
-        elif event.kind == "participant" and event.hearing_id in self._running:
-            await self._sync(event.hearing_id)
+    @property
+    def running(self) -> dict[str, _Running]:
+        return self._running
 
-    async def on_media_event(self, event: MediaEvent) -> None:
-        if self._closed or not isinstance(event, TrackPublished | TrackUnpublished):
-            return
-        hearing_id = self._live.hearing_of(event.pid)
-        if hearing_id is not None and hearing_id in self._running:
-            await self._sync(hearing_id)
-
-    async def _on_hearing(self, hearing: Hearing) -> None:
+    async def on_hearing(self, hearing: Hearing) -> None:
         running = self._running.get(hearing.id)
         if hearing.state in RUNNING_STATES:
             if running is None:
@@ -143,7 +129,7 @@ class CompositeCoordinator:
         compositor.add_sink(audio.push, kind="audio")
         await compositor.start()
         self._running[hearing.id] = _Running(compositor, [video, audio])
-        await self._sync(hearing.id)
+        await self.sync(hearing.id)
         await self._live.set_composite(hearing.id, cid)
 
     async def _stop(self, hearing_id: str) -> None:
@@ -156,7 +142,7 @@ class CompositeCoordinator:
             for source in running.sources:
                 await source.close()
 
-    async def _sync(self, hearing_id: str) -> None:
+    async def sync(self, hearing_id: str) -> None:
         """Compose exactly those in the hearing room, with the tracks they publish."""
         running = self._running.get(hearing_id)
         if running is None:

@@ -19,9 +19,8 @@ from av import AudioFrame
 
 from hearing_server.core.hearing import Hearing, HearingState
 from hearing_server.media.errors import MediaError
-from hearing_server.media.events import MediaEvent, TrackPublished, TrackUnpublished
+from hearing_server.media.events import TrackPublished, TrackUnpublished
 from hearing_server.media.taps import DecodedFrame, MediaKind, Tap
-from hearing_server.service.events import ServiceEvent
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
 from transcription import (
@@ -33,6 +32,8 @@ from transcription import (
     TranscriptionPipeline,
     TranscriptService,
 )
+
+from .per_hearing import PerHearingConsumer
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class _Running:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-class TranscriptionCoordinator:
+class TranscriptionCoordinator(PerHearingConsumer):
     """One per app; owns every hearing's pipeline and closes them on ``close()``."""
 
     def __init__(
@@ -67,35 +68,22 @@ class TranscriptionCoordinator:
         send_to_participant: SendTo,
         pipeline_settings: PipelineSettings,
     ) -> None:
+        super().__init__(hearings, live)
         self._engine = engine
         self._transcripts = transcripts
         self._media = media
-        self._hearings = hearings
-        self._live = live
         self._send = send_to_participant
         self._settings = pipeline_settings
         self._running: dict[str, _Running] = {}
-        self._closed = False
 
-    async def on_service_event(self, event: ServiceEvent) -> None:
-        if self._closed:
-            return
-        if event.kind == "hearing":
-            hearing = await self._hearings.store.get_hearing(event.hearing_id)
-            await self._on_hearing(hearing)
-        elif event.kind == "participant" and event.hearing_id in self._running:
-            await self._sync(event.hearing_id)
+    @property
+    def running(self) -> dict[str, _Running]:
+        return self._running
 
-    async def on_media_event(self, event: MediaEvent) -> None:
-        if self._closed or not isinstance(event, TrackPublished | TrackUnpublished):
-            return
-        if event.kind != "audio":
-            return
-        hearing_id = self._live.hearing_of(event.pid)
-        if hearing_id is not None and hearing_id in self._running:
-            await self._sync(hearing_id)
+    def wants(self, event: TrackPublished | TrackUnpublished) -> bool:
+        return event.kind == "audio"
 
-    async def _on_hearing(self, hearing: Hearing) -> None:
+    async def on_hearing(self, hearing: Hearing) -> None:
         if hearing.state in RUNNING_STATES and hearing.id not in self._running:
             await self._start(hearing)
         elif hearing.state not in RUNNING_STATES and hearing.id in self._running:
@@ -116,7 +104,7 @@ class TranscriptionCoordinator:
             settings=self._settings,
         )
         self._running[hid] = _Running(pipeline)
-        await self._sync(hid)
+        await self.sync(hid)
 
     async def _stop(self, hearing_id: str) -> None:
         running = self._running.pop(hearing_id, None)
@@ -131,7 +119,7 @@ class TranscriptionCoordinator:
         for pid in await self._live.hearing_room_members(hearing_id):
             await self._send(pid, "caption", data)
 
-    async def _sync(self, hearing_id: str) -> None:
+    async def sync(self, hearing_id: str) -> None:
         running = self._running.get(hearing_id)
         if running is None:
             return
