@@ -283,36 +283,14 @@ class SQLiteStore:
         self, hearing_id: str, actor: str, event: str, data: dict[str, Any], at: datetime
     ) -> AuditEntry:
         async with self._write_lock:
-            async with self.db.execute(
-                "SELECT * FROM audit_log WHERE hearing_id = ? ORDER BY seq DESC LIMIT 1",
-                (hearing_id,),
-            ) as cur:
-                row = await cur.fetchone()
-            prev = _audit_from_row(row) if row is not None else None
+            prev = await self._chain_head("audit_log", hearing_id)
             entry = make_entry(prev, hearing_id, actor, event, data, at)
-            await self.db.execute(
-                "INSERT INTO audit_log (hearing_id, seq, at, actor, event, data, prev_hash, hash)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.hearing_id,
-                    entry.seq,
-                    entry.at,
-                    entry.actor,
-                    entry.event,
-                    json.dumps(entry.data, ensure_ascii=False, sort_keys=True),
-                    entry.prev_hash,
-                    entry.hash,
-                ),
-            )
+            await self._insert_chain_entry("audit_log", entry)
             await self.db.commit()
         return entry
 
     async def list_audit(self, hearing_id: str) -> list[AuditEntry]:
-        async with self.db.execute(
-            "SELECT * FROM audit_log WHERE hearing_id = ? ORDER BY seq", (hearing_id,)
-        ) as cur:
-            rows = await cur.fetchall()
-        return [_audit_from_row(r) for r in rows]
+        return await self._list_chain("audit_log", hearing_id)
 
     # -- transcript -------------------------------------------------------------------------
 
@@ -328,12 +306,7 @@ class SQLiteStore:
         audit_data: dict[str, Any] | None = None,
     ) -> tuple[AuditEntry, AuditEntry | None]:
         async with self._write_lock:
-            async with self.db.execute(
-                "SELECT * FROM transcript_log WHERE hearing_id = ? ORDER BY seq DESC LIMIT 1",
-                (hearing_id,),
-            ) as cur:
-                row = await cur.fetchone()
-            prev = _audit_from_row(row) if row is not None else None
+            prev = await self._chain_head("transcript_log", hearing_id)
             if prev is not None and prev.event == TRANSCRIPT_FINALISED:
                 raise Conflict(f"the transcript of hearing {hearing_id} is final")
             entry = _transcript_entry(prev, hearing_id, actor, event, data, at)
@@ -341,13 +314,8 @@ class SQLiteStore:
             try:
                 await self._insert_chain_entry("transcript_log", entry)
                 if audit_event is not None:
-                    async with self.db.execute(
-                        "SELECT * FROM audit_log WHERE hearing_id = ? ORDER BY seq DESC LIMIT 1",
-                        (hearing_id,),
-                    ) as cur:
-                        arow = await cur.fetchone()
                     audit = make_entry(
-                        _audit_from_row(arow) if arow is not None else None,
+                        await self._chain_head("audit_log", hearing_id),
                         hearing_id,
                         actor,
                         audit_event,
@@ -364,6 +332,23 @@ class SQLiteStore:
                 await self.db.rollback()
                 raise
         return entry, audit
+
+    # -- hash chains (audit log, transcript): same layout, table names are constants --------
+
+    async def _chain_head(self, table: str, hearing_id: str) -> AuditEntry | None:
+        async with self.db.execute(
+            f"SELECT * FROM {table} WHERE hearing_id = ? ORDER BY seq DESC LIMIT 1",
+            (hearing_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return _audit_from_row(row) if row is not None else None
+
+    async def _list_chain(self, table: str, hearing_id: str) -> list[AuditEntry]:
+        async with self.db.execute(
+            f"SELECT * FROM {table} WHERE hearing_id = ? ORDER BY seq", (hearing_id,)
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_audit_from_row(r) for r in rows]
 
     async def _insert_chain_entry(self, table: str, entry: AuditEntry) -> None:
         await self.db.execute(
@@ -382,11 +367,7 @@ class SQLiteStore:
         )
 
     async def list_transcript(self, hearing_id: str) -> list[AuditEntry]:
-        async with self.db.execute(
-            "SELECT * FROM transcript_log WHERE hearing_id = ? ORDER BY seq", (hearing_id,)
-        ) as cur:
-            rows = await cur.fetchall()
-        return [_audit_from_row(r) for r in rows]
+        return await self._list_chain("transcript_log", hearing_id)
 
     # -- tokens -----------------------------------------------------------------------------
 
