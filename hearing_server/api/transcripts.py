@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiohttp import web
 
-from hearing_server.keys import TRANSCRIPTS
+from hearing_server.keys import SETTINGS, TRANSCRIPTS
 from hearing_server.schema import Field, Schema
 from hearing_server.service.actors import Actor
 from transcription import ExportFormat
@@ -38,7 +40,13 @@ def _format(request: web.Request) -> ExportFormat:
 
 
 async def _export(request: web.Request, actor: Actor, hearing_id: str) -> web.Response:
-    exported = await request.app[TRANSCRIPTS].export(actor, hearing_id, _format(request).value)
+    court_tz = request.app[SETTINGS].court_timezone
+    exported = await request.app[TRANSCRIPTS].export(
+        actor,
+        hearing_id,
+        _format(request).value,
+        tz=ZoneInfo(court_tz) if court_tz else None,  # wall times in the court's own zone
+    )
     return web.Response(
         body=exported.content,
         content_type=exported.media_type.split(";")[0],

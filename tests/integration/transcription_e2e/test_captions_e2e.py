@@ -64,7 +64,7 @@ class SpeechTrack(MediaStreamTrack):
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return replace(settings, transcription_enabled=True)
+    return replace(settings, transcription_enabled=True, court_timezone="Asia/Shanghai")
 
 
 async def test_speech_becomes_captions_and_transcript(
