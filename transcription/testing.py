@@ -19,6 +19,7 @@ from typing import Any
 
 import av
 import numpy as np
+from aiortc import MediaStreamTrack
 
 from .audio import pcm16_to_samples
 from .stt import SAMPLE_RATE, Samples
@@ -219,6 +220,54 @@ class FrameSource:
 
     def close(self) -> None:
         self.closed = True
+
+
+class SpeechTrack(MediaStreamTrack):
+    """A microphone for an aiortc client: plays ``samples`` (any rate, mono) as 20 ms s16
+    48 kHz frames in real time, then silence for as long as it is asked for frames.
+
+    ``started`` is the monotonic time the first frame was handed to the sender, so the wall
+    time of any point of the script is ``started + seconds``; ``done`` is set once the last
+    sample has been sent.
+    """
+
+    kind = "audio"
+    FRAME = 960  # 20 ms at 48 kHz
+
+    def __init__(self, samples: Samples, rate: int) -> None:
+        super().__init__()
+        pcm = (np.clip(samples, -1, 1 - 1 / 32768) * 32767).astype("<i2").reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = rate
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
+        parts = resampler.resample(frame) + resampler.resample(None)
+        self._pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in parts]).astype(np.int16)
+        self._count = 0
+        self.started: float | None = None
+        self.done = asyncio.Event()
+
+    @property
+    def duration(self) -> float:
+        return self._pcm.size / 48000
+
+    async def recv(self) -> av.AudioFrame:
+        loop = asyncio.get_running_loop()
+        if self.started is None:
+            self.started = loop.time()
+        delay = self.started + self._count * 0.02 - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        n = self.FRAME
+        chunk = self._pcm[self._count * n : (self._count + 1) * n]
+        if chunk.size < n:
+            chunk = np.concatenate([chunk, np.zeros(n - chunk.size, np.int16)])
+            self.done.set()
+        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = 48000
+        frame.pts = self._count * n
+        frame.time_base = Fraction(1, 48000)
+        self._count += 1
+        return frame
 
 
 class ManualClock:

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import fractions
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import av
 import numpy as np
 import pytest
 from aiohttp.test_utils import TestServer
-from aiortc import MediaStreamTrack
 
 from hearing_server.config import Settings
 from hearing_server.core.participant import Role
 from signaling.client import HearingClient
 from support.hearing import make_hearing
-from transcription.testing import have_flite, synthesize
+from transcription.testing import SpeechTrack, have_flite, silence, synthesize
 from transcription.wer import wer
 
 MakeClient = Callable[..., HearingClient]
@@ -27,39 +23,6 @@ PEOPLE = [(Role.JUDGE, "王法官"), (Role.PARTY, "Alice Party"), (Role.WITNESS,
 SENTENCE = "the witness saw the blue car stop at the corner of the main street"
 
 pytestmark = pytest.mark.skipif(not have_flite(), reason="needs Debian flite")
-
-
-class SpeechTrack(MediaStreamTrack):
-    """Plays ``samples`` once after a second of silence, then silence, in real time."""
-
-    kind = "audio"
-
-    def __init__(self, samples: np.ndarray, rate: int) -> None:
-        super().__init__()
-        pcm = (np.clip(samples, -1, 1 - 1 / 32768) * 32767).astype("<i2").reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-        frame.sample_rate = rate
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
-        speech = np.concatenate([f.to_ndarray().reshape(-1) for f in resampler.resample(frame)])
-        self._pcm = np.concatenate([np.zeros(48000, np.int16), speech]).astype(np.int16)
-        self._count = 0
-        self._start: float | None = None
-
-    async def recv(self) -> av.AudioFrame:
-        if self._start is None:
-            self._start = time.monotonic()
-        delay = self._start + self._count * 0.02 - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        chunk = self._pcm[self._count * 960 : (self._count + 1) * 960]
-        if len(chunk) < 960:
-            chunk = np.concatenate([chunk, np.zeros(960 - len(chunk), np.int16)])
-        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = 48000
-        frame.pts = self._count * 960
-        frame.time_base = fractions.Fraction(1, 48000)
-        self._count += 1
-        return frame
 
 
 @pytest.fixture
@@ -80,7 +43,7 @@ async def test_speech_becomes_captions_and_transcript(
     samples, rate = synthesize(SENTENCE, "slt")
     await party.connect()
     await party.join()
-    await party.publish([SpeechTrack(samples, rate)])
+    await party.publish([SpeechTrack(np.concatenate([silence(1.0, rate), samples]), rate)])
 
     caption = await judge.wait_for_event(
         "caption",
