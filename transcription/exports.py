@@ -130,11 +130,16 @@ def to_srt(transcript: Transcript) -> str:
     return "\n".join(out)
 
 
-def to_json(transcript: Transcript, header: TranscriptHeader | None = None) -> str:
+def to_json(
+    transcript: Transcript, header: TranscriptHeader | None = None, *, recognising: bool = False
+) -> str:
+    """The transcript as JSON. ``recognising``: speech is still being recognised, so more
+    segments may follow (``complete`` is false)."""
     doc: dict[str, Any] = {
         "format": "hearing-transcript/1",
         "hearing_id": transcript.hearing_id,
         "hearing": header.to_json() if header is not None else None,
+        "complete": not recognising,
         "final": transcript.finalised is not None,
         "finalised": (
             None

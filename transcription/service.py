@@ -99,6 +99,25 @@ class TranscriptService:
         self.store = store
         self._now = clock
         self._pdf = pdf_options or PdfOptions()
+        self._recognising: dict[str, int] = {}
+
+    # -- recognition in progress ----------------------------------------------------------
+
+    def begin_recognition(self, hearing_id: str) -> None:
+        """Speech of ``hearing_id`` is being recognised: segments may still arrive."""
+        self._recognising[hearing_id] = self._recognising.get(hearing_id, 0) + 1
+
+    def end_recognition(self, hearing_id: str) -> None:
+        """Every segment of one recognition run is stored (the pipeline has drained)."""
+        left = self._recognising.get(hearing_id, 0) - 1
+        if left > 0:
+            self._recognising[hearing_id] = left
+        else:
+            self._recognising.pop(hearing_id, None)
+
+    def recognising(self, hearing_id: str) -> bool:
+        """True while segments of ``hearing_id`` may still be appended."""
+        return hearing_id in self._recognising
 
     # -- the pipeline's sink --------------------------------------------------------------
 
@@ -138,7 +157,7 @@ class TranscriptService:
         elif kind is ExportFormat.SRT:
             data = to_srt(transcript).encode()
         elif kind is ExportFormat.JSON:
-            data = to_json(transcript, header).encode()
+            data = to_json(transcript, header, recognising=self.recognising(hearing_id)).encode()
         else:
             opts = self._pdf if tz is None else PdfOptions(self._pdf.font_path, tz,
                                                             self._pdf.title)
@@ -203,6 +222,13 @@ class TranscriptService:
         current = build_transcript(hearing_id, entries)
         if current.finalised is not None:
             raise Conflict("the transcript is already final", code="transcript_final")
+        if self.recognising(hearing_id):
+            # A segment stored after the final mark would sit outside what the judge signed off.
+            raise Conflict(
+                "speech from the hearing is still being recognised; the transcript can be "
+                "finalised in a moment, once every segment is in",
+                code="transcript_pending",
+            )
         if not current.intact:
             raise Conflict("the transcript chain is damaged: "
                            + "; ".join(str(p) for p in current.problems[:3]),

@@ -104,14 +104,18 @@ class TranscriptionCoordinator(PerHearingConsumer):
             settings=self._settings,
         )
         self._running[hid] = _Running(pipeline)
+        self._transcripts.begin_recognition(hid)
         await self.sync(hid)
 
     async def _stop(self, hearing_id: str) -> None:
         running = self._running.pop(hearing_id, None)
         if running is not None:
-            async with running.lock:
-                # Lets queued speech finish so the transcript gets every segment.
-                await running.pipeline.aclose()
+            try:
+                async with running.lock:
+                    # Lets queued speech finish so the transcript gets every segment.
+                    await running.pipeline.aclose()
+            finally:
+                self._transcripts.end_recognition(hearing_id)
 
     async def _deliver(self, hearing_id: str, caption: Caption) -> None:
         """Captions go to the hearing room only, never to the waiting room."""

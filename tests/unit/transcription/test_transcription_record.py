@@ -196,6 +196,25 @@ async def test_srt_export_parses(tmp_path: Path) -> None:
     await rec.store.close()
 
 
+async def test_finalise_waits_until_recognition_has_finished(tmp_path: Path) -> None:
+    rec = await make_record(tmp_path)
+    judge = rec.actor("p-judge")
+    rec.service.begin_recognition("h-1")
+    await rec.close_hearing()
+    export = await rec.service.export(judge, "h-1", "json")
+    assert json.loads(export.content)["complete"] is False
+    with pytest.raises(Conflict) as refused:  # queued speech would land after the final mark
+        await rec.service.finalise(judge, "h-1")
+    assert refused.value.code == "transcript_pending"
+    await rec.service.record_segment(segment("h-1", SPOKEN[0]))  # the last utterance arrives
+    rec.service.end_recognition("h-1")
+    export = await rec.service.export(judge, "h-1", "json")
+    assert json.loads(export.content)["complete"] is True
+    final = await rec.service.finalise(judge, "h-1")
+    assert final.finalised is not None and len(final.lines) == 6
+    await rec.store.close()
+
+
 async def test_json_export(tmp_path: Path) -> None:
     rec = await make_record(tmp_path)
     await rec.service.correct_segment(rec.actor("p-clerk"), "h-1", 1, "State your name.")
@@ -204,7 +223,7 @@ async def test_json_export(tmp_path: Path) -> None:
     people = doc["hearing"]["participants"]
     assert {"name": "Courtroom 1", "role": "courtroom_display"} not in people
     assert {"name": "Zhang San 张三", "role": "party"} in people
-    assert doc["final"] is False and doc["chain"]["intact"] is True
+    assert doc["final"] is False and doc["complete"] is True and doc["chain"]["intact"] is True
     assert doc["chain"]["entries"] == 6
     seg = doc["segments"][0]
     assert seg["text"] == "State your name." and seg["original_text"] == SPOKEN[0][5]
