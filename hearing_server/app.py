@@ -200,6 +200,14 @@ def create_app(settings: Settings) -> web.Application:
             await engine.aclose()
         await store.close()
 
+    async def end_signaling(_: web.Application) -> None:
+        # Open socket.io websockets would hold the shutdown until the clients' ping timeout
+        # (45 s); clients reconnect to the next server on their own.
+        if sio.eio.sockets:
+            await sio.eio.disconnect()
+        await sio.shutdown()
+
+    app.on_shutdown.append(end_signaling)
     app.cleanup_ctx.append(resources)
     setup_routes(app)
     setup_pages(app, settings.web_client_dir)

@@ -105,6 +105,11 @@ class HearingClient:
             self._events.changed.notify_all()
 
     @property
+    def connected(self) -> bool:
+        """Whether the socket.io connection to the hearing is up."""
+        return bool(self._sio.connected)
+
+    @property
     def events(self) -> list[tuple[str, Any]]:
         """Every server push received so far, as (event, payload)."""
         return list(self._events.items)
@@ -251,8 +256,9 @@ class HearingClient:
         """Disconnect, then close both peer connections."""
         self._closing = True
         with contextlib.suppress(Exception):
-            if self._sio.connected:
-                await self._sio.disconnect()
+            # Also when the server already ended the namespace (e.g. the hearing closed):
+            # the engine.io connection under it stays open until its 45 s ping timeout.
+            await self._sio.disconnect()
         for pc in (self.publish_pc, self.subscribe_pc):
             if pc is not None:
                 await pc.close()

@@ -262,3 +262,17 @@ async def test_resubscribe_before_any_media(server: TestServer, make_client: Mak
     await party.join()
     # No subscribe connection exists yet: nothing to offer, and that is not an error.
     assert (await party.call("resubscribe", {}))["revision"] is None
+
+
+async def test_server_shutdown_ends_connected_sessions(
+    server: TestServer, make_client: MakeClient
+) -> None:
+    """Stopping the server closes open socket.io connections instead of waiting for the
+    clients' 45 s ping timeout (the server did, before on_shutdown ended them)."""
+    _, people = await make_hearing(server.app, PEOPLE)
+    judge = make_client(people["王法官"].token)
+    await judge.connect()
+    await judge.join()
+    async with asyncio.timeout(20):
+        await server.close()
+    assert not judge.connected
