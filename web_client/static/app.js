@@ -3,13 +3,15 @@
 import { h, clear } from './dom.js';
 import { getLang, setLang, LANGUAGES, missingKeys } from './i18n.js';
 import { messageScreen } from './ui.js';
-import { CONSOLE_ROLES, DISPLAY_ROLES } from './roles.js';
+import { CONSOLE_ROLES, DISPLAY_ROLES, readsTranscript } from './roles.js';
 import { runParticipant } from './participant.js';
 import { runConsole } from './console.js';
 import { runDisplay } from './display.js';
+import { runRecord } from './transcript.js';
 
-// Read-only handle for diagnostics (and the browser tests): the live session and the view.
-const app = { session: null, view: null, ended: null, info: null, missingKeys };
+// Read-only handle for diagnostics (and the browser tests): the live session, the view and
+// the transcript panel (staff).
+const app = { session: null, view: null, ended: null, info: null, transcript: null, missingKeys };
 globalThis.hearingApp = app;
 
 const TOKEN_KEY = 'hearing.joinToken';
@@ -64,7 +66,9 @@ async function main() {
   }
   app.info = info;
   if (['closed', 'adjourned'].includes(info.hearing.state)) {
-    messageScreen(root, { titleKey: 'ended.closedTitle', bodyKey: 'ended.closedBody' });
+    // Nobody joins a closed hearing; the staff who keep the record still read its transcript.
+    if (readsTranscript(info.me.role, info.hearing.kind)) runRecord(root, { token, info, app });
+    else messageScreen(root, { titleKey: 'ended.closedTitle', bodyKey: 'ended.closedBody' });
     return;
   }
   app.view = viewFor(info.me.role);

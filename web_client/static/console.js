@@ -1,13 +1,15 @@
 // The judge's console (and the clerk's, without judicial actions): video, participant list
-// with live states and actions, hearing controls, timer and the courtroom-display layout.
+// with live states and actions, hearing controls, timer and the courtroom-display layout; and
+// for those who keep the record, the hearing's transcript in a second tab.
 import { h, clear, setT, setAttrT } from './dom.js';
 import { icon, setIcon } from './icons.js';
 import { getLocalMedia, stopLocalMedia, levelMeter } from './devices.js';
 import { Session } from './session.js';
 import { captionBar } from './captions.js';
+import { transcriptPanel, runRecord } from './transcript.js';
 import { TileGrid, watchMedia } from './tiles.js';
 import {
-  presides, maySuspend, staysInRoom, isWitness, roleKey, ROLE_ORDER, STAFF_ROLES,
+  presides, maySuspend, staysInRoom, isWitness, roleKey, readsTranscript, ROLE_ORDER, STAFF_ROLES,
 } from './roles.js';
 import {
   languageSwitcher, stateBadge, elapsed, connectionBanner, messageScreen, confirmButton, toast,
@@ -15,6 +17,7 @@ import {
 
 const LAYOUTS = ['judge_focus', 'grid', 'speaker_follow'];
 const LIVE = new Set(['joining', 'waiting', 'in_hearing', 'in_consultation']);
+const TAB_KEY = 'hearing.consoleTab';
 
 export async function runConsole(root, ctx) {
   let localStream = null;
@@ -94,11 +97,63 @@ export async function runConsole(root, ctx) {
   const peoplePanel = h('section', { class: 'panel people-panel' },
     h('h2', {}, icon('users'), h('span', { t: 'console.participants' })), counts, list);
 
+  // -- transcript tab (clerk, presiding judge or mediator) ------------------------------------
+  const transcript = readsTranscript(role, kind()) ? transcriptPanel({
+    token: ctx.token, role, kind: kind(),
+    hearing: () => session.hearing || ctx.info.hearing,
+    people: () => (session.participants.size ? session.participants : ctx.info.participants),
+  }) : null;
+  ctx.app.transcript = transcript;
+  const views = new Map([['hearing', h('div', { class: 'side-view', id: 'side-hearing' }, hearingPanel, peoplePanel)]]);
+  const tabs = new Map();
+  const hearingTabCount = h('span', { class: 'tab-count', hidden: true });
+  let tabBar = null;
+  if (transcript) {
+    views.set('transcript', h('div', { class: 'side-view', id: 'side-transcript', hidden: true }, transcript.el));
+    const tab = (id, key, iconName, extra) => {
+      const btn = h('button', {
+        type: 'button', role: 'tab', class: 'side-tab', id: `tab-${id}`,
+        'aria-controls': `side-${id}`, 'aria-selected': 'false', dataset: { tab: id },
+        on: { click: () => selectTab(id) },
+      }, icon(iconName), h('span', { t: key }), extra);
+      views.get(id).setAttribute('role', 'tabpanel');
+      views.get(id).setAttribute('aria-labelledby', `tab-${id}`);
+      tabs.set(id, btn);
+      return btn;
+    };
+    tabBar = h('div', { class: 'side-tabs', role: 'tablist', tattr: { 'aria-label': 'console.views' } },
+      tab('hearing', 'console.tabHearing', 'users', hearingTabCount),
+      tab('transcript', 'console.tabTranscript', 'doc'));
+    // Arrow keys move between the tabs (WAI-ARIA tabs pattern); only the chosen one is in
+    // the Tab order.
+    tabBar.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight') return;
+      const ids = [...tabs.keys()];
+      const at = ids.findIndex((id) => tabs.get(id).getAttribute('aria-selected') === 'true');
+      const next = ids[(at + (ev.key === 'ArrowRight' ? 1 : ids.length - 1)) % ids.length];
+      selectTab(next);
+      tabs.get(next).focus();
+      ev.preventDefault();
+    });
+  }
+  function selectTab(id) {
+    for (const [name, view] of views) view.hidden = name !== id;
+    for (const [name, btn] of tabs) {
+      btn.setAttribute('aria-selected', String(name === id));
+      btn.tabIndex = name === id ? 0 : -1;
+    }
+    if (transcript) {
+      if (id === 'transcript') transcript.show(); else transcript.hide();
+    }
+    try { sessionStorage.setItem(TAB_KEY, id); } catch { /* not remembered */ }
+  }
+
   const page = h('div', { class: 'screen console', dataset: { role } },
     header, connectionBanner(session),
     h('div', { class: 'console-main' }, videoCol,
-      h('aside', { class: 'console-side' }, hearingPanel, peoplePanel)));
+      h('aside', { class: 'console-side' }, tabBar, ...views.values())));
   clear(root).append(page);
+  if (transcript) selectTab(sessionStorage.getItem(TAB_KEY) === 'transcript' ? 'transcript' : 'hearing');
 
   // -- behaviour --------------------------------------------------------------------------
   async function act(event, data, button) {
@@ -247,9 +302,12 @@ export async function runConsole(root, ctx) {
     }
     order.forEach((el, i) => { if (list.children[i] !== el) list.insertBefore(el, list.children[i] || null); });
     const n = (s) => people.filter((p) => p.state === s).length;
-    setT(counts, 'console.counts', {
-      inHearing: n('in_hearing'), waiting: n('waiting'), hands: people.filter((p) => p.hand_raised).length,
-    });
+    const hands = people.filter((p) => p.hand_raised).length;
+    setT(counts, 'console.counts', { inHearing: n('in_hearing'), waiting: n('waiting'), hands });
+    // Seen from the transcript tab: someone waits or has a hand up.
+    const attention = n('waiting') + hands;
+    hearingTabCount.hidden = attention === 0;
+    hearingTabCount.textContent = String(attention);
   }
 
   function renderSelf() {
@@ -280,7 +338,8 @@ export async function runConsole(root, ctx) {
     renderSelf();
   });
 
-  session.addEventListener('hearing', renderHearing);
+  session.addEventListener('hearing', () => { renderHearing(); transcript?.hearingChanged(); });
+  session.addEventListener('caption', (ev) => transcript?.onCaption(ev.detail));
   session.addEventListener('participants', () => { renderPeople(); grid.refreshLabels(); });
   session.addEventListener('me', () => { renderSelf(); renderPeople(); });
   session.addEventListener('streams', (ev) => grid.setStreams(ev.detail));
@@ -293,12 +352,28 @@ export async function runConsole(root, ctx) {
     stopWatch();
     stopLevel();
     stopLocalMedia();
+    transcript?.stop();
     const reason = ev.detail.reason;
+    if (reason === 'hearing_closed' && transcript) {
+      // The hearing is over: the console becomes the record (transcript, final mark, downloads).
+      showRecord();
+      return;
+    }
     const again = h('button', { type: 'button', class: 'primary', t: 'ended.rejoin', on: { click: () => location.reload() } });
     if (reason === 'left') messageScreen(root, { titleKey: 'ended.leftTitle', bodyKey: 'ended.consoleLeft', actions: [again] });
     else if (reason === 'hearing_closed') messageScreen(root, { titleKey: 'ended.closedTitle', bodyKey: 'ended.closedBody' });
     else messageScreen(root, { titleKey: 'error.title', bodyKey: `error.${reason}`, kind: 'error' });
   });
+  async function showRecord() {
+    // Ask again: the hearing's end time, and its state if the close came as a join refusal.
+    let info = { ...ctx.info, hearing: session.hearing || ctx.info.hearing, participants: [...session.participants.values()] };
+    try {
+      const resp = await fetch('/api/me', { headers: { Authorization: `Bearer ${ctx.token}` }, cache: 'no-store' });
+      if (resp.ok) info = await resp.json();
+    } catch { /* what the session knew will do */ }
+    runRecord(root, { token: ctx.token, app: ctx.app, info });
+  }
+
   if (!localStream) toast('console.noDevices', {}, 8000);
   await session.start().catch(() => {});
 }

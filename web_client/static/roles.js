@@ -8,6 +8,18 @@ export const DISPLAY_ROLES = new Set(['courtroom_display']);
 export function presides(role, kind) {
   return role === 'judge' || (role === 'mediator' && kind === 'mediation');
 }
+// The stored transcript: read and downloaded by the clerk and whoever presides, corrected by
+// the clerk, marked final by whoever presides (the server's permission table and
+// transcription/service.py decide; this only hides what would be refused).
+export function readsTranscript(role, kind) {
+  return role === 'clerk' || presides(role, kind);
+}
+export function correctsTranscript(role) {
+  return role === 'clerk';
+}
+export function finalisesTranscript(role, kind) {
+  return presides(role, kind);
+}
 export function maySuspend(role, kind) {
   return presides(role, kind) || role === 'clerk';
 }
