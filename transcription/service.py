@@ -9,7 +9,7 @@
   chain then takes no more entries.
 - :meth:`TranscriptService.get_transcript` / :meth:`TranscriptService.export`: staff, and
   participants whose role may see the record (the permission table's
-  ``Action.LIST_RECORDINGS``: judge, clerk, presiding mediator).
+  ``Action.READ_TRANSCRIPT``: judge, clerk, presiding mediator).
 
 Actors are checked like ``HearingService`` does: staff and system may act on any hearing; a
 participant only on their own hearing, as the permission table allows.
@@ -39,7 +39,7 @@ from .transcript import CORRECTION, FINALISED, SEGMENT, Transcript, TranscriptLi
 
 MAX_TEXT = 5000
 MAX_REASON = 500
-VIEW_ACTION = Action.LIST_RECORDINGS
+VIEW_ACTION = Action.READ_TRANSCRIPT
 """Who may read and download the transcript (the record-keeping roles)."""
 
 
@@ -239,6 +239,8 @@ class TranscriptService:
             FINALISED,
             {"segments": len(current.lines), "head_hash": current.head_hash},
             self._now(),
+            audit_event=AuditEvent.TRANSCRIPT_FINALISED.value,
+            audit_data={"segments": len(current.lines), "head_hash": current.head_hash},
         )
         return build_transcript(hearing_id, await self.store.list_transcript(hearing_id))
 

@@ -74,6 +74,7 @@ class AuditEvent(StrEnum):
     LIVESTREAM_RESUMED = "livestream_resumed"
     LIVESTREAM_STOPPED = "livestream_stopped"
     TRANSCRIPT_SEGMENT_CORRECTED = "transcript_segment_corrected"
+    TRANSCRIPT_FINALISED = "transcript_finalised"
     # identity (record the method and outcome, never the raw biometric)
     IDENTITY_CHECK_PASSED = "identity_check_passed"
     IDENTITY_CHECK_FAILED = "identity_check_failed"

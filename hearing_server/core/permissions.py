@@ -34,6 +34,7 @@ class Action(StrEnum):
     CORRECT_TRANSCRIPT = "correct_transcript"
     FINALISE_TRANSCRIPT = "finalise_transcript"
     LIST_RECORDINGS = "list_recordings"
+    READ_TRANSCRIPT = "read_transcript"  # read and download the stored transcript
     SPEAK = "speak"
     PUBLISH_VIDEO = "publish_video"
     RECEIVE_MEDIA = "receive_media"
@@ -75,7 +76,9 @@ _PARTICIPATE = frozenset(
         Action.RAISE_HAND,
     }
 )
-_SEES_ALL = frozenset({Action.VIEW_ALL_STATES, Action.LIST_RECORDINGS, Action.SEND_NOTICE})
+_SEES_ALL = frozenset(
+    {Action.VIEW_ALL_STATES, Action.LIST_RECORDINGS, Action.READ_TRANSCRIPT, Action.SEND_NOTICE}
+)
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.JUDGE: _JUDICIAL | _PARTICIPATE | _SEES_ALL | {Action.HELP_PARTICIPANT},

@@ -40,6 +40,7 @@ ACTIONS = [
     "correct_transcript",
     "finalise_transcript",
     "list_recordings",
+    "read_transcript",
     "speak",
     "publish_video",
     "receive_media",
@@ -86,6 +87,7 @@ PRESIDE_HEARING = {
     "help_participant",
     "finalise_transcript",
     "list_recordings",
+    "read_transcript",
     "send_notice",
 }
 # The same powers in a mediation: no witnesses are called there.
@@ -93,6 +95,7 @@ PRESIDE_MEDIATION = PRESIDE_HEARING - {"call_witness"}
 CLERK = {
     "view_all_states",
     "list_recordings",
+    "read_transcript",
     "send_notice",
     "help_participant",
     "suspend_hearing",  # technical problem (DOMAIN.md: "in_session -> suspended, clerk help")

@@ -139,6 +139,10 @@ async def test_finalise_after_close_then_nothing_more(tmp_path: Path) -> None:
     entries = await rec.store.list_transcript("h-1")
     assert entries[-1].event == "finalised"
     assert entries[-1].data == {"segments": 5, "head_hash": entries[-2].hash}
+    audit = await rec.store.list_audit("h-1")
+    assert audit[-1].event == AuditEvent.TRANSCRIPT_FINALISED and audit[-1].actor == "p-judge"
+    assert audit[-1].data["transcript_hash"] == entries[-1].hash
+    assert audit[-1].data["segments"] == 5 and verify_chain(audit) == []
     with pytest.raises(Conflict):
         await rec.service.correct_segment(rec.actor("p-clerk"), "h-1", 1, "late change")
     with pytest.raises(Conflict):
