@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -39,6 +40,14 @@ def _format(request: web.Request) -> ExportFormat:
         raise ApiError(404, "not_found", f"unknown format {raw!r}; use {formats}") from exc
 
 
+def attachment(filename: str) -> str:
+    """A Content-Disposition for ``filename`` (RFC 6266): an ASCII fallback for old clients
+    and the exact UTF-8 name (case numbers carry Chinese characters) in ``filename*``."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_"
+                       for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 async def _export(request: web.Request, actor: Actor, hearing_id: str) -> web.Response:
     court_tz = request.app[SETTINGS].court_timezone
     exported = await request.app[TRANSCRIPTS].export(
@@ -50,7 +59,7 @@ async def _export(request: web.Request, actor: Actor, hearing_id: str) -> web.Re
     return web.Response(
         body=exported.content,
         content_type=exported.media_type.split(";")[0],
-        headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'},
+        headers={"Content-Disposition": attachment(exported.filename)},
     )
 
 
