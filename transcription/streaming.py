@@ -296,6 +296,10 @@ class AdapterStream(RecognizeStream):
         interval = self._s.interim_interval_s
         if interval is None or not self._segmenter.speaking:
             return
+        if self._segmenter.pausing:
+            # The speaker may have finished: an interim started now would hold the single
+            # engine worker while the final result for the same words waits behind it.
+            return
         if self._interim_task is not None and not self._interim_task.done():
             return
         if len(self._queue) or self._recognizing or self._adapter.pending_requests:

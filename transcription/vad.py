@@ -213,6 +213,11 @@ class Segmenter:
     def speaking(self) -> bool:
         return self._speaking
 
+    @property
+    def pausing(self) -> bool:
+        """Speech is in progress but its last windows were silence: it may be ending."""
+        return self._speaking and self._silence > 0
+
     def current(self) -> Utterance | None:
         """The utterance in progress so far (for interim results), or None."""
         if not self._speaking or not self._buf:

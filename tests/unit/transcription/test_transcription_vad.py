@@ -81,6 +81,11 @@ def test_current_utterance_for_interim_results() -> None:
     cur = seg.current()
     assert seg.speaking and cur is not None
     assert cur.duration == pytest.approx(1.2, abs=0.1)
+    assert not seg.pausing
+    seg.feed(quiet(0.2))  # shorter than min_silence_s: still speaking, but maybe ending
+    assert seg.speaking and seg.pausing
+    seg.feed(tone(0.2))
+    assert not seg.pausing
 
 
 @pytest.mark.skipif(not have_flite(), reason="Debian flite not installed")
