@@ -222,6 +222,10 @@ class HearingClient:
                     },
                 )
         except Exception:
+            if self._closing:
+                # close() ran while this answer was on its way: nothing is wrong.
+                log.debug("subscriber offer abandoned: the client is closing")
+                return
             log.exception("handling the subscriber offer failed")
 
     async def _on_track(self, track: MediaStreamTrack) -> None:
