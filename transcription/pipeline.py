@@ -99,11 +99,15 @@ class TranscriptionPipeline:
         self._on_segment = on_segment
         self._on_caption = on_caption
         self._adapter: StreamAdapter | None = None
+        # A VAD-cut utterance runs on for pad_s after the last speech it heard; latency and
+        # lateness count from the end of the speech, as a listener perceives it.
+        self.trailing_pad_s = 0.0
         if stt.capabilities.streaming:
             self.stt = stt
         else:
             self._adapter = StreamAdapter(stt, vad, self.settings.stream, owns_stt=False)
             self.stt = self._adapter
+            self.trailing_pad_s = self.settings.stream.segmenter.pad_s
         self._workers: list[_Worker] = []
         self._closed = False
         self.stats = PipelineStats()
@@ -412,7 +416,8 @@ class _Worker(ParticipantStream):
         elif ev.type is SpeechEventType.FINAL_TRANSCRIPT:
             if not ev.text:
                 return  # the VAD heard something, but nothing was said
-            latency = p.clock.now() - end
+            spoken_end = max(start, end - p.trailing_pad_s)
+            latency = p.clock.now() - spoken_end
             late = latency > p.settings.late_after_s
             lang = ev.alternatives[0].language if ev.alternatives else ""
             seg = self._segment(start, end, ev.text, SegmentStatus.OK, engine=ev.engine,
@@ -420,7 +425,7 @@ class _Worker(ParticipantStream):
             p.stats.segments += 1
             p.stats.late += int(late)
             seq = await p._store(seg)
-            latency = p.clock.now() - end
+            latency = p.clock.now() - spoken_end
             p.stats.latencies.append(latency)
             await p._caption(Caption(p.hearing_id, sp.participant_id, sp.name, str(sp.role),
                                      ev.segment_id, ev.text, start, end, final=True,

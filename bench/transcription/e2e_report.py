@@ -71,7 +71,7 @@ def _rows(sc: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         ("**caption latency at the clerk** p50 / p95 / max", _lat(sc["caption_latency"])),
         (
-            "latency the server reports (segment end = speech end + VAD pad → caption sent) "
+            "latency the server reports (its end of speech → caption sent) "
             "p50 / p95 / max",
             _lat(sc["server_reported_latency"]),
         ),

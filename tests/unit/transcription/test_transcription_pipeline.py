@@ -68,6 +68,19 @@ async def test_segments_carry_speaker_and_hearing_clock_times() -> None:
     assert finals[0].to_json()["name"] == "Alice"
 
 
+async def test_caption_latency_counts_from_the_end_of_speech() -> None:
+    """The utterance runs on for the VAD's trailing pad; latency does not count it."""
+    rec, clock = Recorder(), ManualClock(start=100.0)
+    p = pipeline(FakeSTT(), rec, clock)
+    audio = np.concatenate([quiet(1), tone(2), quiet(1.5)])
+    await run_one(p, FrameSource(pcm_frames(audio)))  # the manual clock stays at 100.0
+    (seg,) = rec.segments
+    (final,) = [c for c in rec.captions if c.final]
+    assert p.trailing_pad_s == SEG.pad_s > 0
+    assert seg.end == pytest.approx(99.98 + 3.0 + SEG.pad_s, abs=0.1)  # the cue keeps the pad
+    assert final.latency == pytest.approx(100.0 - (seg.end - SEG.pad_s), abs=1e-6)
+
+
 async def test_timestamp_gaps_are_filled_or_reanchored() -> None:
     rec, clock = Recorder(), ManualClock()
     p = pipeline(FakeSTT(), rec, clock)
