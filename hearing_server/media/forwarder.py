@@ -211,7 +211,9 @@ class TrackForwarder:
 
     Video subscribers start (and restart after loss or congestion) on a keyframe;
     keyframe requests go upstream as PLI, at most one per ``keyframe_throttle_s``
-    (requests inside the window coalesce into one sent when it ends).
+    (requests inside the window coalesce into one sent when it ends) — unless a keyframe
+    has arrived since the last PLI, which answered it: then a new request may go after a
+    quarter of the window (a subscriber that connected just after that keyframe).
 
     ``taps`` sees every frame too (encoded taps, the on-demand decoder); it never decodes
     on this path, only queues.
@@ -250,6 +252,10 @@ class TrackForwarder:
         self._last_pli: float | None = None
         self._pli_timer: asyncio.TimerHandle | None = None
         self._keyframe_wanted = False  # asked for before the publisher's SSRC was known
+        # A keyframe came after the last PLI: that request is answered, so a subscriber that
+        # could not receive that keyframe (it connected just after) need not wait out the
+        # whole throttle window for the next one.
+        self._pli_answered = True
         self._closed = False
         self.taps = TrackTaps(
             pid=publisher_pid,
@@ -292,6 +298,8 @@ class TrackForwarder:
 
     def forward(self, frame: ForwardedFrame) -> None:
         """One complete frame to every subscriber (unless muted) and to the taps."""
+        if frame.keyframe:
+            self._pli_answered = True
         if self.enabled:
             self._fan_out(frame)
         self.taps.on_forwarded(frame, self.enabled)
@@ -335,10 +343,18 @@ class TrackForwarder:
             return
         self._keyframe_wanted = False
         now = self._clock()
-        if self._last_pli is None or now - self._last_pli >= self._throttle_s:
+        since = None if self._last_pli is None else now - self._last_pli
+        if (
+            since is None
+            or since >= self._throttle_s
+            or (self._pli_answered and since >= self._throttle_s / 4)
+        ):
+            if self._pli_timer is not None:
+                self._pli_timer.cancel()
+                self._pli_timer = None
             self._send_now(now)
         elif self._pli_timer is None:
-            delay = self._last_pli + self._throttle_s - now
+            delay = self._throttle_s - since
             self._pli_timer = asyncio.get_running_loop().call_later(delay, self._timer_fired)
 
     def _timer_fired(self) -> None:
@@ -349,6 +365,7 @@ class TrackForwarder:
     def _send_now(self, now: float) -> None:
         assert self._ssrc is not None
         self._last_pli = now
+        self._pli_answered = False
         self._counters.keyframe_requests_sent_upstream += 1
         self._tasks.spawn(self._send_pli(self._ssrc), name=f"pli:{self.track_id}")
 

@@ -120,6 +120,31 @@ async def test_keyframe_requests_are_throttled_and_coalesced(tasks: TaskOwner) -
     assert counters.keyframe_requests_sent_upstream == 2
 
 
+async def test_an_answered_request_does_not_hold_back_the_next(tasks: TaskOwner) -> None:
+    """A subscriber that connects just after the keyframe someone else asked for gets its
+    own request through after a quarter of the window, not the whole window."""
+    up = Upstream()
+    fwd, counters = _forwarder(tasks, up, throttle=0.2)
+    feed = Feed(fwd)
+    feed.frame(DELTA)
+    fwd.request_keyframe()
+    await asyncio.sleep(0)
+    assert len(up.plis) == 1
+    await asyncio.sleep(0.06)  # past a quarter (0.05 s), but no keyframe yet: still pending
+    fwd.request_keyframe()
+    await asyncio.sleep(0)
+    assert len(up.plis) == 1
+    feed.frame(KEY)  # the answer: this also cancels the trailing request's wait
+    fwd.request_keyframe()
+    await asyncio.sleep(0)
+    assert len(up.plis) == 2
+    fwd.request_keyframe()  # right after a request, answered or not: throttled again
+    await asyncio.sleep(0)
+    assert len(up.plis) == 2
+    await asyncio.sleep(0.25)
+    assert len(up.plis) == 3 and counters.keyframe_requests_sent_upstream == 3
+
+
 async def test_mute_stops_forwarding_and_unmute_waits_for_keyframe(tasks: TaskOwner) -> None:
     up = Upstream()
     fwd, _ = _forwarder(tasks, up)
