@@ -211,9 +211,9 @@ class TrackForwarder:
 
     Video subscribers start (and restart after loss or congestion) on a keyframe;
     keyframe requests go upstream as PLI, at most one per ``keyframe_throttle_s``
-    (requests inside the window coalesce into one sent when it ends) — unless a keyframe
-    has arrived since the last PLI, which answered it: then a new request may go after a
-    quarter of the window (a subscriber that connected just after that keyframe).
+    (requests inside the window coalesce into one sent when it ends) — except that a
+    subscriber whose sender starts just after a keyframe answered the last request may ask
+    again after a quarter of the window.
 
     ``taps`` sees every frame too (encoded taps, the on-demand decoder); it never decodes
     on this path, only queues.
@@ -334,8 +334,13 @@ class TrackForwarder:
 
     # --- keyframe requests --------------------------------------------------------------
 
-    def request_keyframe(self) -> None:
-        """Ask the publisher for a keyframe, throttled."""
+    def request_keyframe(self, *, new_subscriber: bool = False) -> None:
+        """Ask the publisher for a keyframe, throttled.
+
+        ``new_subscriber``: a subscriber's sender has just started; if a keyframe arrived
+        since the last request, it missed that one, and may ask again after a quarter of
+        the window. Everything else (subscribers' PLIs, loss) waits for the whole window.
+        """
         if self.kind != "video" or self._closed:
             return
         if self._ssrc is None:
@@ -347,7 +352,7 @@ class TrackForwarder:
         if (
             since is None
             or since >= self._throttle_s
-            or (self._pli_answered and since >= self._throttle_s / 4)
+            or (new_subscriber and self._pli_answered and since >= self._throttle_s / 4)
         ):
             if self._pli_timer is not None:
                 self._pli_timer.cancel()
@@ -369,6 +374,9 @@ class TrackForwarder:
         self._counters.keyframe_requests_sent_upstream += 1
         self._tasks.spawn(self._send_pli(self._ssrc), name=f"pli:{self.track_id}")
 
+    def _subscriber_started(self) -> None:
+        self.request_keyframe(new_subscriber=True)
+
     def on_subscriber_keyframe_request(self) -> None:
         """A subscriber sent PLI/FIR for this track."""
         self._counters.keyframe_requests_received += 1
@@ -382,7 +390,7 @@ class TrackForwarder:
         # the keyframe is asked for when the subscriber's sender starts pulling: one asked
         # for now would arrive while the subscriber is still connecting, and be dropped
         track = ForwardedTrack(
-            self.kind, self.track_id, self._max_queued, on_start=self.request_keyframe
+            self.kind, self.track_id, self._max_queued, on_start=self._subscriber_started
         )
         self._outputs[subscriber_pid] = _Output(track, need_keyframe=self.kind == "video")
         return track

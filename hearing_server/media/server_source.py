@@ -61,7 +61,7 @@ class SourceForwarder(TrackForwarder):
             decoders=decoders,
         )
 
-    def request_keyframe(self) -> None:
+    def request_keyframe(self, *, new_subscriber: bool = False) -> None:
         if self.kind == "video" and not self._closed:
             self._on_keyframe_request()
 

@@ -120,9 +120,12 @@ async def test_keyframe_requests_are_throttled_and_coalesced(tasks: TaskOwner) -
     assert counters.keyframe_requests_sent_upstream == 2
 
 
-async def test_an_answered_request_does_not_hold_back_the_next(tasks: TaskOwner) -> None:
-    """A subscriber that connects just after the keyframe someone else asked for gets its
-    own request through after a quarter of the window, not the whole window."""
+async def test_an_answered_request_does_not_hold_back_a_new_subscriber(
+    tasks: TaskOwner,
+) -> None:
+    """A subscriber that starts just after the keyframe someone else asked for gets its own
+    request through after a quarter of the window, not the whole window; subscribers' own
+    PLIs stay throttled to the whole window."""
     up = Upstream()
     fwd, counters = _forwarder(tasks, up, throttle=0.2)
     feed = Feed(fwd)
@@ -131,18 +134,23 @@ async def test_an_answered_request_does_not_hold_back_the_next(tasks: TaskOwner)
     await asyncio.sleep(0)
     assert len(up.plis) == 1
     await asyncio.sleep(0.06)  # past a quarter (0.05 s), but no keyframe yet: still pending
-    fwd.request_keyframe()
+    fwd.request_keyframe(new_subscriber=True)
     await asyncio.sleep(0)
     assert len(up.plis) == 1
-    feed.frame(KEY)  # the answer: this also cancels the trailing request's wait
-    fwd.request_keyframe()
+    feed.frame(KEY)  # the answer
+    fwd.on_subscriber_keyframe_request()  # a subscriber's PLI: waits for the window
     await asyncio.sleep(0)
-    assert len(up.plis) == 2
-    fwd.request_keyframe()  # right after a request, answered or not: throttled again
+    assert len(up.plis) == 1
+    track = fwd.attach("carol")
+    first = asyncio.ensure_future(track.recv())  # carol's sender starts after that keyframe
+    await asyncio.sleep(0.01)
+    assert len(up.plis) == 2  # at once (this also ends the pending trailing request's wait)
+    fwd.request_keyframe(new_subscriber=True)  # right after a request: throttled again
     await asyncio.sleep(0)
     assert len(up.plis) == 2
     await asyncio.sleep(0.25)
     assert len(up.plis) == 3 and counters.keyframe_requests_sent_upstream == 3
+    first.cancel()
 
 
 async def test_mute_stops_forwarding_and_unmute_waits_for_keyframe(tasks: TaskOwner) -> None:
