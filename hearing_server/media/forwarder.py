@@ -198,11 +198,12 @@ class PassThroughEncoder(Encoder):
 
 
 class _Output:
-    __slots__ = ("need_keyframe", "track")
+    __slots__ = ("need_keyframe", "started", "track")
 
     def __init__(self, track: ForwardedTrack, need_keyframe: bool) -> None:
         self.track = track
         self.need_keyframe = need_keyframe
+        self.started = False  # has had its first frame: a subscriber still joining has not
 
 
 class TrackForwarder:
@@ -305,15 +306,17 @@ class TrackForwarder:
         self.taps.on_forwarded(frame, self.enabled)
 
     def _fan_out(self, frame: ForwardedFrame) -> None:
-        waiting = False
+        waiting = joining = False
         for out in self._outputs.values():
             if not out.track.pulling:
                 continue
             if out.need_keyframe:
                 if not frame.keyframe:
                     waiting = True
+                    joining = joining or not out.started
                     continue
                 out.need_keyframe = False
+            out.started = True
             if not out.track.offer(frame):
                 self._counters.dropped_frames += 1
                 if self.kind == "video":
@@ -322,7 +325,7 @@ class TrackForwarder:
                     out.need_keyframe = True
                     waiting = True
         if waiting:
-            self.request_keyframe()
+            self.request_keyframe(new_subscriber=joining)
 
     def _need_keyframe_everywhere(self) -> None:
         if self.kind != "video":
@@ -337,9 +340,10 @@ class TrackForwarder:
     def request_keyframe(self, *, new_subscriber: bool = False) -> None:
         """Ask the publisher for a keyframe, throttled.
 
-        ``new_subscriber``: a subscriber's sender has just started; if a keyframe arrived
-        since the last request, it missed that one, and may ask again after a quarter of
-        the window. Everything else (subscribers' PLIs, loss) waits for the whole window.
+        ``new_subscriber``: a subscriber that has not had its first frame yet is waiting; if
+        a keyframe arrived since the last request, it missed that one (it was still
+        connecting), and may ask again after a quarter of the window. Everything else
+        (subscribers' PLIs, loss, congestion) waits for the whole window.
         """
         if self.kind != "video" or self._closed:
             return

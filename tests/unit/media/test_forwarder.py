@@ -153,6 +153,28 @@ async def test_an_answered_request_does_not_hold_back_a_new_subscriber(
     first.cancel()
 
 
+async def test_a_joining_subscriber_asks_again_on_the_next_frame(tasks: TaskOwner) -> None:
+    """Started too soon after the last request for the quarter-window rule, a subscriber
+    still waiting for its first frame gets a request through on a later delta frame."""
+    up = Upstream()
+    fwd, _ = _forwarder(tasks, up, throttle=0.2)
+    feed = Feed(fwd)
+    feed.frame(DELTA)
+    fwd.request_keyframe()
+    await asyncio.sleep(0)
+    feed.frame(KEY)  # answers it; nobody is pulling yet
+    track = fwd.attach("dave")
+    first = asyncio.ensure_future(track.recv())
+    await asyncio.sleep(0.01)
+    assert len(up.plis) == 1  # only 10 ms after the last request: deferred
+    await asyncio.sleep(0.05)
+    feed.frame(DELTA)  # dave is still waiting for his first frame
+    await asyncio.sleep(0)
+    assert len(up.plis) == 2
+    feed.frame(KEY)
+    assert (await asyncio.wait_for(first, 1)).keyframe
+
+
 async def test_mute_stops_forwarding_and_unmute_waits_for_keyframe(tasks: TaskOwner) -> None:
     up = Upstream()
     fwd, _ = _forwarder(tasks, up)
