@@ -1,5 +1,6 @@
 // Entry point of /join: read the token from the URL fragment, ask the server whose it is and
 // show that role's view: participant journey, judge/clerk console or courtroom display.
+import { api } from './api.js';
 import { h, clear } from './dom.js';
 import { getLang, setLang, LANGUAGES, missingKeys } from './i18n.js';
 import { messageScreen } from './ui.js';
@@ -33,15 +34,11 @@ function readToken() {
 }
 
 async function whoAmI(token) {
-  let resp;
   try {
-    resp = await fetch('/api/me', { headers: { Authorization: `Bearer ${token}` }, cache: 'no-store' });
-  } catch {
-    return { error: 'network' };
+    return { info: await (await api(token, '/api/me')).json() };
+  } catch (err) {
+    return { error: err.code || 'error' };
   }
-  const body = await resp.json().catch(() => ({}));
-  if (!resp.ok) return { error: body.code || 'error' };
-  return { info: body };
 }
 
 function viewFor(role) {

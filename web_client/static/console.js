@@ -1,6 +1,7 @@
 // The judge's console (and the clerk's, without judicial actions): video, participant list
 // with live states and actions, hearing controls, timer and the courtroom-display layout; and
 // for those who keep the record, the hearing's transcript in a second tab.
+import { api } from './api.js';
 import { h, clear, setT, setAttrT } from './dom.js';
 import { icon, setIcon } from './icons.js';
 import { getLocalMedia, stopLocalMedia, levelMeter } from './devices.js';
@@ -368,8 +369,7 @@ export async function runConsole(root, ctx) {
     // Ask again: the hearing's end time, and its state if the close came as a join refusal.
     let info = { ...ctx.info, hearing: session.hearing || ctx.info.hearing, participants: [...session.participants.values()] };
     try {
-      const resp = await fetch('/api/me', { headers: { Authorization: `Bearer ${ctx.token}` }, cache: 'no-store' });
-      if (resp.ok) info = await resp.json();
+      info = await (await api(ctx.token, '/api/me')).json();
     } catch { /* what the session knew will do */ }
     runRecord(root, { token: ctx.token, app: ctx.app, info });
   }

@@ -7,6 +7,7 @@
 // HTTP API, with the join token as Bearer: GET /api/me/transcript/{json,pdf,vtt,srt},
 // POST /api/me/transcript/corrections, POST /api/me/transcript/finalise. The server enforces
 // every rule; this view only leaves out the controls a role could not use.
+import { api } from './api.js';
 import { h, append, clear, setT, setAttrT } from './dom.js';
 import { CATALOGUE, fmtClock, fmtDateTime, fmtDuration, onLangChange } from './i18n.js';
 import { icon } from './icons.js';
@@ -20,33 +21,6 @@ const TERMINAL = new Set(['closed', 'adjourned']);
 const MAX_TEXT = 4000; // the correction route's schema
 const MAX_REASON = 500;
 export const FORMATS = [['pdf', 'PDF'], ['vtt', 'WebVTT'], ['srt', 'SRT'], ['json', 'JSON']];
-
-export class ApiFailure extends Error {
-  constructor(code, message = '', status = 0) {
-    super(`${code}: ${message}`);
-    this.code = code;
-    this.status = status;
-  }
-}
-
-/** A call to our API with the join token; throws ApiFailure with the server's error code. */
-async function api(token, path, { method = 'GET', json } = {}) {
-  const headers = { Authorization: `Bearer ${token}` };
-  if (json !== undefined) headers['Content-Type'] = 'application/json';
-  let resp;
-  try {
-    resp = await fetch(path, {
-      method, headers, cache: 'no-store', body: json === undefined ? undefined : JSON.stringify(json),
-    });
-  } catch (err) {
-    throw new ApiFailure('network', String(err?.message || err));
-  }
-  if (!resp.ok) {
-    const body = await resp.json().catch(() => ({}));
-    throw new ApiFailure(body.code || 'error', body.message || '', resp.status);
-  }
-  return resp;
-}
 
 /**
  * The file name of a Content-Disposition header: RFC 6266 `filename*=UTF-8''...`, or a quoted
