@@ -30,19 +30,23 @@ class Api:
         self._base = base_url.rstrip("/")
         self._headers = {"X-API-Key": api_key}
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        async with self._session.post(self._base + path, json=body, headers=self._headers) as resp:
-            data: dict[str, Any] = await resp.json()
+    async def request(self, method: str, path: str, body: Any = None) -> Any:
+        """JSON in, JSON out; raise on any status >= 300."""
+        async with self._session.request(
+            method, self._base + path, json=body, headers=self._headers
+        ) as resp:
+            data = await resp.json(content_type=None)
             if resp.status >= 300:
-                raise RuntimeError(f"POST {path}: {resp.status} {data}")
+                raise RuntimeError(f"{method} {path}: {resp.status} {data}")
             return data
 
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        data: dict[str, Any] = await self.request("POST", path, body)
+        return data
+
     async def get(self, path: str) -> dict[str, Any]:
-        async with self._session.get(self._base + path, headers=self._headers) as resp:
-            data: dict[str, Any] = await resp.json()
-            if resp.status >= 300:
-                raise RuntimeError(f"GET {path}: {resp.status} {data}")
-            return data
+        data: dict[str, Any] = await self.request("GET", path)
+        return data
 
     async def _person(self, hearing_id: str, role: str, name: str, **extra: Any) -> Person:
         p = await self._post(

@@ -30,10 +30,15 @@ from .control import die_with_parent
 STATS_PATH = "/bench/media-stats"
 
 
-async def media_stats(request: web.Request) -> web.Response:
+def require_admin(request: web.Request) -> None:
+    """Benchmark routes answer the admin API key only, as the staff API does."""
     given = request.headers.get("X-API-Key", "")
     if not hmac.compare_digest(given.encode(), request.app[ADMIN_API_KEY].encode()):
         raise web.HTTPUnauthorized()
+
+
+async def media_stats(request: web.Request) -> web.Response:
+    require_admin(request)
     return web.json_response(request.app[MEDIA].stats())
 
 
@@ -46,20 +51,25 @@ def main() -> int:
     if args.nice:
         os.nice(args.nice)
     if args.profile is None:
-        return serve()
+        return serve(_add_stats)
     profiler = cProfile.Profile(time.thread_time)  # CPU time: preemption is not cost
     try:
-        return profiler.runcall(serve)
+        return profiler.runcall(serve, _add_stats)
     finally:
         profiler.dump_stats(args.profile)
 
 
-def serve() -> int:
+def _add_stats(app: web.Application) -> None:
+    app.router.add_get(STATS_PATH, media_stats)
+
+
+def serve(extend: Callable[[web.Application], None]) -> int:
+    """Run ``hearing-server serve`` with ``extend`` applied to the app it creates."""
     plain: Callable[[Settings], web.Application] = getattr(cli, "create_app")  # noqa: B009
 
     def create_app(settings: Settings) -> web.Application:
         app = plain(settings)
-        app.router.add_get(STATS_PATH, media_stats)
+        extend(app)
         return app
 
     setattr(cli, "create_app", create_app)  # noqa: B010 (cli.main looks it up at call time)

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from bench.sfu.numbers import percentile, rounded
 from bench.sfu.procstat import MachineCpu, descendants, process_cpu_seconds
 from signaling.client import HearingClient
 from transcription.wer import WER, wer
@@ -207,13 +207,10 @@ def assign(
 
 def percentiles(values: Sequence[float]) -> dict[str, float | None]:
     """p50 / p95 / max, rounded to ms (None when empty)."""
-    if not values:
-        return {"p50_s": None, "p95_s": None, "max_s": None, "n": 0}
-    arr = np.array(values)
     return {
-        "p50_s": round(float(np.percentile(arr, 50)), 3),
-        "p95_s": round(float(np.percentile(arr, 95)), 3),
-        "max_s": round(float(arr.max()), 3),
+        "p50_s": rounded(percentile(values, 50), 3),
+        "p95_s": rounded(percentile(values, 95), 3),
+        "max_s": rounded(max(values), 3) if values else None,
         "n": len(values),
     }
 

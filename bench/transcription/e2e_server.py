@@ -12,17 +12,14 @@ runs 5 steps below the server's).
 from __future__ import annotations
 
 import argparse
-import hmac
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-import hearing_server.cli as cli
 from bench.sfu.control import die_with_parent
-from hearing_server.config import Settings
-from hearing_server.keys import ADMIN_API_KEY
+from bench.sfu.server import require_admin, serve
 
 from .e2e_lag import LagTicker
 
@@ -32,9 +29,7 @@ TICKER = web.AppKey("bench_lag_ticker", LagTicker)
 
 async def loop_lag(request: web.Request) -> web.Response:
     """The ticker's lags since the last reset; ``?reset=1`` starts a new window."""
-    given = request.headers.get("X-API-Key", "")
-    if not hmac.compare_digest(given.encode(), request.app[ADMIN_API_KEY].encode()):
-        raise web.HTTPUnauthorized()
+    require_admin(request)
     reset = request.query.get("reset") == "1"
     return web.json_response(request.app[TICKER].summary(reset=reset))
 
@@ -45,6 +40,12 @@ async def _ticking(app: web.Application) -> AsyncIterator[None]:
     await app[TICKER].stop()
 
 
+def _add_lag(app: web.Application) -> None:
+    app[TICKER] = LagTicker()
+    app.cleanup_ctx.append(_ticking)
+    app.router.add_get(LAG_PATH, loop_lag)
+
+
 def main() -> int:
     """Serve as ``hearing-server serve`` does, with the lag route added."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
@@ -53,17 +54,7 @@ def main() -> int:
     die_with_parent()
     if args.nice:
         os.nice(args.nice)
-    plain: Callable[[Settings], web.Application] = getattr(cli, "create_app")  # noqa: B009
-
-    def create_app(settings: Settings) -> web.Application:
-        app = plain(settings)
-        app[TICKER] = LagTicker()
-        app.cleanup_ctx.append(_ticking)
-        app.router.add_get(LAG_PATH, loop_lag)
-        return app
-
-    setattr(cli, "create_app", create_app)  # noqa: B010 (cli.main looks it up at call time)
-    return cli.main(["serve"])
+    return serve(_add_lag)
 
 
 if __name__ == "__main__":
