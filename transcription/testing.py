@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import wave
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -220,6 +220,91 @@ class FrameSource:
 
     def close(self) -> None:
         self.closed = True
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One utterance of a :class:`Script`: ``start``/``end`` bound the speech itself (not the
+    silence around it in the source audio), in seconds from the start of the script."""
+
+    speaker: str
+    text: str
+    start: float
+    end: float
+
+
+@dataclass
+class Script:
+    """What several microphones say: one 16 kHz mono signal per speaker, all the same length
+    (silence while someone else speaks), and the turns taken."""
+
+    signals: dict[str, Samples] = field(default_factory=dict)
+    turns: list[Turn] = field(default_factory=list)
+
+    @classmethod
+    def silent(cls, speakers: Iterable[str], seconds: float) -> Script:
+        """Every speaker's microphone starts with ``seconds`` of silence."""
+        return cls({s: silence(seconds) for s in speakers})
+
+    @classmethod
+    def alongside(cls, scripts: Iterable[Script]) -> Script:
+        """Scripts played at the same time (people talking over each other), padded with
+        silence to the longest."""
+        parts = list(scripts)
+        longest = max(s.size for p in parts for s in p.signals.values())
+        signals = {
+            k: np.concatenate([s, np.zeros(longest - s.size, np.float32)])
+            for p in parts
+            for k, s in p.signals.items()
+        }
+        turns = sorted((t for p in parts for t in p.turns), key=lambda t: t.start)
+        return cls(signals, turns)
+
+    @property
+    def duration(self) -> float:
+        """Length of the script in seconds."""
+        return max((s.size for s in self.signals.values()), default=0) / SAMPLE_RATE
+
+    def said_by(self, speaker: str) -> str:
+        """Everything ``speaker`` says, in order: the reference for their WER."""
+        return " ".join(t.text for t in self.turns if t.speaker == speaker)
+
+    def say(self, speaker: str, audio: Samples, text: str, *, trim_s: float | None = None) -> None:
+        """``speaker`` says ``audio`` (16 kHz) now; everyone else is silent for as long.
+
+        ``trim_s``: cut the source's leading and trailing silence down to this much (flite
+        pads each sentence with ~0.2 s), so the gaps between turns are the script's own.
+        """
+        start, end = speech_bounds(audio)
+        if trim_s is not None:
+            lo = max(0, int((start - trim_s) * SAMPLE_RATE))
+            hi = min(audio.size, int((end + trim_s) * SAMPLE_RATE))
+            audio = audio[lo:hi]
+            start, end = start - lo / SAMPLE_RATE, end - lo / SAMPLE_RATE
+        t = self.duration
+        for key, signal in self.signals.items():
+            part = audio if key == speaker else np.zeros(audio.size, np.float32)
+            self.signals[key] = np.concatenate([signal, part])
+        self.turns.append(Turn(speaker, text, t + start, t + end))
+
+    def pause(self, seconds: float) -> None:
+        """Everyone is silent for ``seconds``."""
+        for key, signal in self.signals.items():
+            self.signals[key] = np.concatenate([signal, silence(seconds)])
+
+
+def speech_bounds(samples: Samples, rate: int = SAMPLE_RATE) -> tuple[float, float]:
+    """(first, last) moment of speech in ``samples``, in seconds: 10 ms frames louder than
+    -30 dB of the loudest frame and three times the noise floor (10th percentile), so a
+    recording's room noise and flite's padding do not count as speech."""
+    n = rate // 100
+    usable = samples[: samples.size // n * n].reshape(-1, n)
+    rms = np.sqrt(np.mean(usable.astype(np.float64) ** 2, axis=1))
+    threshold = max(0.03 * float(rms.max()), 3.0 * float(np.percentile(rms, 10)))
+    loud = np.nonzero(rms > threshold)[0]
+    if loud.size == 0:
+        return 0.0, samples.size / rate
+    return float(loud[0] * n / rate), float((loud[-1] + 1) * n / rate)
 
 
 class SpeechTrack(MediaStreamTrack):

@@ -56,10 +56,10 @@ from bench.sfu.loopback import use_loopback_only
 from bench.sfu.machine import describe_code, describe_machine
 from bench.sfu.procstat import MachineCpu
 from bench.sfu.session import free_port
-from transcription.testing import real_speech_set
+from transcription.testing import Script, real_speech_set
 
 from .e2e_report import markdown, targets
-from .e2e_script import Script, reading, speakers_in_turn
+from .e2e_script import reading, speakers_in_turn
 from .e2e_session import SAMPLE_S, PersonSpec, ScenarioRun, Server
 
 REPO = Path(__file__).resolve().parents[2]

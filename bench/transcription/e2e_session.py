@@ -22,9 +22,10 @@ from typing import Any
 
 import aiohttp
 
+from bench.sfu.api import Api
 from signaling.client import HearingClient
 from transcription.stt import SAMPLE_RATE
-from transcription.testing import SpeechTrack
+from transcription.testing import Script, SpeechTrack
 
 from .e2e_lag import LagTicker
 from .e2e_measure import (
@@ -36,7 +37,7 @@ from .e2e_measure import (
     analyse,
     assign,
 )
-from .e2e_script import GatedMicrophone, Script
+from .e2e_script import GatedMicrophone
 from .e2e_server import LAG_PATH
 
 SETTLE_S = 2.0  # after the clerk receives every speaker: the server's taps and pipeline open
@@ -68,23 +69,11 @@ class Server:
     pid: int
 
 
-class StaffApi:
-    """The few staff routes the benchmark needs (admin API key)."""
+class StaffApi(Api):
+    """The staff routes the benchmark needs (admin API key)."""
 
     def __init__(self, http: aiohttp.ClientSession, server: Server) -> None:
-        self._http = http
-        self._base = server.url
-        self._headers = {"X-API-Key": server.api_key}
-
-    async def request(self, method: str, path: str, body: Any = None) -> Any:
-        """JSON in, JSON out; raise on any status >= 300."""
-        async with self._http.request(
-            method, self._base + path, json=body, headers=self._headers
-        ) as resp:
-            data = await resp.json(content_type=None)
-            if resp.status >= 300:
-                raise RuntimeError(f"{method} {path}: {resp.status} {data}")
-            return data
+        super().__init__(http, server.url, server.api_key)
 
     async def create_hearing(
         self, title: str, people: Sequence[PersonSpec]
@@ -117,20 +106,17 @@ class StaffApi:
         await self.request("POST", f"/api/hearings/{hid}/transitions", {"action": "open"})
         return hid, out
 
-    async def transcript(self, hearing_id: str, *, settle_s: float = 15.0) -> dict[str, Any]:
-        """The stored transcript (JSON export), once its length stops changing."""
+    async def transcript(self, hearing_id: str, *, timeout_s: float = 60.0) -> dict[str, Any]:
+        """The stored transcript (JSON export) once every queued utterance is recognised."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + settle_s
-        last: dict[str, Any] | None = None
+        deadline = loop.time() + timeout_s
         while True:
             doc: dict[str, Any] = await self.request(
                 "GET", f"/api/hearings/{hearing_id}/transcript/json"
             )
-            stable = last is not None and len(last["segments"]) == len(doc["segments"])
-            if stable or loop.time() > deadline:
+            if doc["complete"] or loop.time() > deadline:
                 return doc
-            last = doc
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
 
     async def loop_lag(self, *, reset: bool) -> dict[str, Any]:
         """The server's event-loop lag since the last reset."""

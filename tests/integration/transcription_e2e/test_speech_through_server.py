@@ -18,12 +18,11 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -36,11 +35,11 @@ from support.hearing import Person, make_hearing
 from transcription.stt import SAMPLE_RATE, Samples
 from transcription.testing import (
     COURT_SENTENCES,
+    Script,
     SpeechTrack,
     have_flite,
     load_utterance,
     real_speech_set,
-    silence,
     synthesize,
     to_16k,
 )
@@ -56,59 +55,27 @@ GAP_S = 0.8  # between turns
 TAIL_S = 1.5  # after the last word: the voice-activity detector sees the end of speech
 
 
-@dataclass(frozen=True)
-class Turn:
-    speaker: str
-    text: str
-    start: float  # seconds into the script
-    end: float
-
-
-@dataclass
-class Script:
-    """Every speaker's microphone signal (16 kHz) and when each turn is spoken."""
-
-    tracks: dict[str, Samples]
-    turns: list[Turn]
-
-    def said(self, speaker: str) -> str:
-        return " ".join(t.text for t in self.turns if t.speaker == speaker)
-
-
 def in_turn(lines: list[tuple[str, str, Samples]], speakers: list[str]) -> Script:
     """One line after another; every microphone sends silence while someone else speaks."""
-    pieces: dict[str, list[Samples]] = {s: [silence(LEAD_S)] for s in speakers}
-    turns: list[Turn] = []
-    t = LEAD_S
+    script = Script.silent(speakers, LEAD_S)
     for speaker, text, audio in lines:
-        dur = audio.size / SAMPLE_RATE
-        for s in speakers:
-            pieces[s] += [audio if s == speaker else silence(dur), silence(GAP_S)]
-        turns.append(Turn(speaker, text, t, t + dur))
-        t += dur + GAP_S
-    tracks = {s: np.concatenate([*p, silence(TAIL_S)]) for s, p in pieces.items()}
-    return Script(tracks, turns)
+        script.say(speaker, audio, text)
+        script.pause(GAP_S)
+    script.pause(TAIL_S)
+    return script
 
 
 def at_once(lines: dict[str, list[tuple[str, Samples]]]) -> Script:
     """Everyone talks at the same time, each on their own microphone."""
-    pieces: dict[str, list[Samples]] = {}
-    turns: list[Turn] = []
+    scripts = []
     for speaker, said in lines.items():
-        pieces[speaker] = [silence(LEAD_S)]
-        t = LEAD_S
+        script = Script.silent([speaker], LEAD_S)
         for text, audio in said:
-            dur = audio.size / SAMPLE_RATE
-            pieces[speaker] += [audio, silence(GAP_S)]
-            turns.append(Turn(speaker, text, t, t + dur))
-            t += dur + GAP_S
-    tracks = {s: np.concatenate(p) for s, p in pieces.items()}
-    longest = max(a.size for a in tracks.values())
-    return Script(
-        {s: np.concatenate([a, silence(TAIL_S), np.zeros(longest - a.size, a.dtype)])
-         for s, a in tracks.items()},
-        turns,
-    )
+            script.say(speaker, audio, text)
+            script.pause(GAP_S)
+        script.pause(TAIL_S)
+        scripts.append(script)
+    return Script.alongside(scripts)
 
 
 def flite(text: str, voice: str) -> Samples:
@@ -141,7 +108,7 @@ async def speak(
         await clients[name].wait_for_event(
             "me_updated", lambda d: d["state"] == "in_hearing", timeout=10
         )
-    tracks = {name: SpeechTrack(samples, SAMPLE_RATE) for name, samples in script.tracks.items()}
+    tracks = {name: SpeechTrack(samples, SAMPLE_RATE) for name, samples in script.signals.items()}
     await asyncio.gather(*(clients[name].publish([t]) for name, t in tracks.items()))
     longest = max(t.duration for t in tracks.values())
     await asyncio.wait_for(
@@ -205,7 +172,7 @@ async def test_four_voices_at_once_each_transcribed_as_their_own(
     judge = people["Judge Li 李法官"]
     doc = await complete_transcript(aiohttp_client, server, judge.token)
 
-    scores = {voice: wer(script.said(name), words_of(doc, people[name].id))
+    scores = {voice: wer(script.said_by(name), words_of(doc, people[name].id))
               for name, voice in voices.items()}
     keep("speech-through-server-at-once", {v: shown(w) for v, w in scores.items()}, doc)
     assert {s["status"] for s in doc["segments"]} == {"ok"}, doc["segments"]
@@ -250,8 +217,8 @@ async def test_judge_and_party_in_turn_real_speech(
         assert turn.speaker == speaker, (seg, turn)
         assert datetime.fromisoformat(seg["start_at"]) >= hearing.actual_start
 
-    judge_wer = wer(script.said("Judge Li 李法官"), words_of(doc, people["Judge Li 李法官"].id))
-    party_wer = wer(script.said("Alice Party"), words_of(doc, people["Alice Party"].id))
+    judge_wer = wer(script.said_by("Judge Li 李法官"), words_of(doc, people["Judge Li 李法官"].id))
+    party_wer = wer(script.said_by("Alice Party"), words_of(doc, people["Alice Party"].id))
     keep("speech-through-server-in-turn", {"judge (flite slt)": shown(judge_wer),
                                             "party (real speech)": shown(party_wer)}, doc)
     assert judge_wer.rate <= 0.15, (judge_wer, words_of(doc, people["Judge Li 李法官"].id))
