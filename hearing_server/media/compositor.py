@@ -575,6 +575,19 @@ class Compositor:
         except threading.BrokenBarrierError:
             self._start_clock()  # the other thread failed: run alone
 
+    def _wait_for_tick(self, tick: int, period: float) -> tuple[float, int] | None:
+        """Sleep until tick ``tick`` of the shared clock; returns (now, whole periods late),
+        or None once the compositor is stopping."""
+        if self._stop.is_set():
+            return None
+        deadline = self._t0 + tick * period
+        now = time.monotonic()
+        if now < deadline:
+            if self._stop.wait(deadline - now):
+                return None
+            now = time.monotonic()
+        return now, int((now - deadline) / period)
+
     def _video_main(self) -> None:
         """Compose a frame every tick and hand it to the encoder thread."""
         while not self._clock_started.wait(0.1):
@@ -584,16 +597,10 @@ class Compositor:
         tick = 0
         last_error_log = 0.0
         st = self.stats
-        while not self._stop.is_set():
-            deadline = self._t0 + tick * period
-            now = time.monotonic()
-            if now < deadline:
-                if self._stop.wait(deadline - now):
-                    break
-                now = time.monotonic()
+        while (late := self._wait_for_tick(tick, period)) is not None:
+            now, behind = late
             # A short stall is caught up (frames go out back to back with their own
             # timestamps); only when a few frames behind are the missed ticks skipped.
-            behind = int((now - deadline) / period)
             if behind >= _MAX_CATCH_UP:
                 st.video_frames_dropped += behind
                 tick += behind
@@ -846,14 +853,8 @@ class Compositor:
         period = BLOCK / SAMPLE_RATE
         block = 0
         last_error_log = 0.0
-        while not self._stop.is_set():
-            deadline = self._t0 + block * period
-            now = time.monotonic()
-            if now < deadline:
-                if self._stop.wait(deadline - now):
-                    break
-                now = time.monotonic()
-            behind = int((now - deadline) / period)
+        while (late := self._wait_for_tick(block, period)) is not None:
+            now, behind = late
             if behind >= 2:  # 40 ms late: skip ahead (the receivers conceal the gap)
                 self.stats.audio_blocks_dropped += behind
                 block += behind
