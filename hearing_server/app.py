@@ -26,6 +26,8 @@ from hearing_server.media.settings import MediaSettings
 from hearing_server.service.events import EventBus, ServiceEvent
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
+from hearing_server.signaling.namespace import HearingNamespace
+from hearing_server.signaling.origins import origin_check
 from hearing_server.store.sqlite import SQLiteStore
 from hearing_server.wiring.composite import CompositeCoordinator
 from hearing_server.wiring.recording import RecordingCoordinator
@@ -37,8 +39,6 @@ from recording import (
     load_or_create_signing_key,
     public_key_pem,
 )
-from signaling.namespace import HearingNamespace
-from signaling.origins import origin_check
 from signaling.protocol import MAX_SDP
 from transcription import TranscriptionSettings, TranscriptService, create_engine
 

@@ -17,7 +17,7 @@ from hearing_server.media.events import (
 )
 from hearing_server.media.router import MediaRouter
 from hearing_server.service.live import LiveHearings, MediaPlan
-from signaling.namespace import HearingNamespace
+from hearing_server.signaling.namespace import HearingNamespace
 
 log = logging.getLogger(__name__)
 

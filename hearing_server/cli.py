@@ -14,11 +14,11 @@ from aiohttp import web
 
 from hearing_server.app import create_app
 from hearing_server.config import ConfigError, Settings, load_settings
+from hearing_server.core.actors import Actor
 from hearing_server.core.errors import DomainError
 from hearing_server.core.hearing import Hearing, HearingAction, HearingKind, Visibility
 from hearing_server.core.participant import PartySide, Role
 from hearing_server.keys import HEARINGS, STORE
-from hearing_server.service.actors import Actor
 from hearing_server.service.hearings import HearingService
 from recording.cli import main as verify_recording_main
 

@@ -44,7 +44,7 @@ VIEW_ACTION = Action.READ_TRANSCRIPT
 
 
 class TranscriptActor(Protocol):
-    """What the service needs of the caller (``hearing_server.service.actors.Actor`` fits)."""
+    """What the service needs of the caller (``hearing_server.core.actors.Actor`` fits)."""
 
     @property
     def id(self) -> str: ...

@@ -7,8 +7,8 @@ import hmac
 from aiohttp import web
 
 from hearing_server.auth.tokens import JoinClaims, TokenError
+from hearing_server.core.actors import Actor
 from hearing_server.keys import ADMIN_API_KEY, TOKENS
-from hearing_server.service.actors import Actor
 
 from .errors import ApiError
 

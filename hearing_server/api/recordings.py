@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from hearing_server.core.errors import Forbidden
-from hearing_server.core.permissions import Action, can
+from hearing_server.core.permissions import Action, authorize
 from hearing_server.keys import HEARINGS, RECORDING_CATALOG, RECORDING_PUBLIC_KEY
 from recording import RecordingNotFound
 from recording.catalog import media_type
@@ -25,8 +25,9 @@ async def _hearing_for(request: web.Request, *, staff: bool) -> str:
     claims = await join_claims(request)
     participant = await request.app[HEARINGS].store.get_participant(claims.participant_id)
     hearing = await request.app[HEARINGS].store.get_hearing(claims.hearing_id)
-    if participant.removed or not can(claims.role, Action.LIST_RECORDINGS, hearing.kind):
-        raise Forbidden(f"{claims.role.value} may not list recordings")
+    if participant.removed:
+        raise Forbidden("you were removed from this hearing")
+    authorize(claims.actor, Action.LIST_RECORDINGS, hearing)
     return claims.hearing_id
 
 

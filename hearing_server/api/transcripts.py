@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from hearing_server.core.actors import Actor
 from hearing_server.keys import SETTINGS, TRANSCRIPTS
 from hearing_server.schema import Field, Schema
-from hearing_server.service.actors import Actor
 from transcription import ExportFormat
 
 from . import schemas
@@ -28,7 +28,7 @@ CORRECTION = Schema(
 
 async def _participant(request: web.Request) -> Actor:
     claims = await join_claims(request)
-    return Actor(id=claims.participant_id, role=claims.role, hearing_id=claims.hearing_id)
+    return claims.actor
 
 
 def _format(request: web.Request) -> ExportFormat:

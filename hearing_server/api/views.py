@@ -11,7 +11,6 @@ from hearing_server.core.audit import verify_chain
 from hearing_server.core.hearing import HearingAction, HearingKind, HearingState, Visibility
 from hearing_server.core.participant import PartySide, Role
 from hearing_server.keys import HEARINGS, SETTINGS, STORE, TOKENS
-from hearing_server.service.actors import Actor
 from hearing_server.service.hearings import hearing_to_json, participant_to_json
 
 from . import schemas
@@ -115,7 +114,7 @@ async def participant_transition(request: web.Request) -> web.Response:
     """The presiding judge (join token) changes the hearing state."""
     claims = await join_claims(request)
     body = await schemas.read_json(request, schemas.TRANSITION)
-    actor = Actor(id=claims.participant_id, role=claims.role, hearing_id=claims.hearing_id)
+    actor = claims.actor
     hearing = await request.app[HEARINGS].transition(
         actor,
         claims.hearing_id,

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 import jwt
 
+from hearing_server.core.actors import Actor
 from hearing_server.core.participant import Role
 
 ALGORITHM = "HS256"
@@ -39,6 +40,11 @@ class JoinClaims:
     role: Role
     jti: str
     expires_at: datetime
+
+    @property
+    def actor(self) -> Actor:
+        """The participant this token speaks for, as the authorization path sees them."""
+        return Actor(id=self.participant_id, role=self.role, hearing_id=self.hearing_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,17 @@ TRANSITIONS: dict[tuple[HearingState, HearingAction], HearingState] = {
 
 TERMINAL_STATES = frozenset({HearingState.CLOSED, HearingState.ADJOURNED})
 
+
+class Layout(StrEnum):
+    """How the courtroom display composes the hearing room; the presiding judge chooses."""
+
+    JUDGE_FOCUS = "judge_focus"
+    GRID = "grid"
+    SPEAKER_FOLLOW = "speaker_follow"
+
+
+LAYOUTS = tuple(layout.value for layout in Layout)
+
 # Chinese court case numbers look like "(2026)京0105民初12345号", with ASCII or full-width
 # parentheses (written as escapes, \uff08 \uff09, so they stay visible); we also accept plain
 # alphanumeric docket numbers such as "CV-2026-000123". Both: 3..64 chars, no control chars.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from .actors import Actor
 from .errors import Forbidden
-from .hearing import HearingAction, HearingKind
+from .hearing import Hearing, HearingAction, HearingKind
 from .participant import Role
 
 
@@ -118,25 +119,43 @@ TRANSITION_PERMISSIONS: dict[HearingAction, Action] = {
 }
 
 
-def can(role: Role, action: Action, kind: HearingKind = HearingKind.HEARING) -> bool:
-    """True if ``role`` may perform ``action`` in a session of ``kind``."""
+def can(role: Role, action: Action, kind: HearingKind) -> bool:
+    """True if ``role`` may perform ``action`` in a session of ``kind``.
+
+    ``kind`` is required: the same role holds different powers in a hearing and a mediation
+    (a mediator presides only over a mediation), so a check without it is a bug.
+    """
     if kind is HearingKind.HEARING and action in _MEDIATION_ONLY:
         return False
     if kind is HearingKind.MEDIATION and action in _HEARING_ONLY:
         return False
-    # A mediator holds the judge's powers only in a mediation (DOMAIN.md); should one sit in
-    # a court hearing they take part like anyone else and preside over nothing.
+    # A mediator holds the judge's powers only in a mediation; should one sit in a court
+    # hearing they take part like anyone else and preside over nothing.
     if role is Role.MEDIATOR and kind is HearingKind.HEARING:
         return action in _PARTICIPATE
     return action in PERMISSIONS[role]
 
 
-def allowed_actions(role: Role, kind: HearingKind = HearingKind.HEARING) -> frozenset[Action]:
-    """Every action ``role`` may perform in a session of ``kind`` (e.g. to build a UI)."""
+def allowed_actions(role: Role, kind: HearingKind) -> frozenset[Action]:
+    """Every action ``role`` may perform in a session of ``kind`` (the client's UI asks this)."""
     return frozenset(a for a in Action if can(role, a, kind))
 
 
-def require(role: Role, action: Action, kind: HearingKind = HearingKind.HEARING) -> None:
-    """Raise :class:`Forbidden` unless ``role`` may perform ``action``."""
+def require(role: Role, action: Action, kind: HearingKind) -> None:
+    """Raise :class:`Forbidden` unless ``role`` may perform ``action`` in a ``kind`` session."""
     if not can(role, action, kind):
         raise Forbidden(f"{role.value} may not {action.value.replace('_', ' ')}")
+
+
+def authorize(actor: Actor, action: Action, hearing: Hearing) -> None:
+    """The one authorization path: may ``actor`` perform ``action`` on ``hearing``?
+
+    Court staff (API key, staff token) and the system may act on any hearing; a participant
+    only on the hearing their token is for, and only as the permission table allows for the
+    hearing's kind. Raises :class:`Forbidden` otherwise.
+    """
+    if actor.is_staff or actor.is_system:
+        return
+    if actor.role is None or actor.hearing_id != hearing.id:
+        raise Forbidden("not a participant of this hearing")
+    require(actor.role, action, hearing.kind)

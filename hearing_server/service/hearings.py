@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hearing_server.auth.tokens import JoinClaims, TokenService
+from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEntry, AuditEvent
 from hearing_server.core.errors import Conflict, Forbidden, ValidationError
 from hearing_server.core.hearing import (
+    LAYOUTS,
     Hearing,
     HearingAction,
     HearingKind,
@@ -23,13 +25,16 @@ from hearing_server.core.hearing import (
     Visibility,
 )
 from hearing_server.core.participant import Participant, PartySide, Role
-from hearing_server.core.permissions import TRANSITION_PERMISSIONS, Action, require
+from hearing_server.core.permissions import (
+    TRANSITION_PERMISSIONS,
+    Action,
+    allowed_actions,
+    authorize,
+    can,
+)
 from hearing_server.store.base import Store
 
-from .actors import Actor
 from .events import EventBus, ServiceEvent
-
-LAYOUTS = ("judge_focus", "grid", "speaker_follow")
 
 Clock = Callable[[], datetime]
 
@@ -114,13 +119,6 @@ class HearingService:
         if not (actor.is_staff or actor.is_system):
             raise Forbidden("only court staff may do this")
 
-    async def _require_in_hearing(self, actor: Actor, hearing: Hearing, action: Action) -> None:
-        """Staff may manage any hearing; a participant only their own, per the table."""
-        if actor.is_staff or actor.is_system:
-            return
-        if actor.role is None or actor.hearing_id != hearing.id:
-            raise Forbidden("not a participant of this hearing")
-        require(actor.role, action, hearing.kind)
 
     # -- hearings ---------------------------------------------------------------------------
 
@@ -160,7 +158,7 @@ class HearingService:
 
     async def get_hearing(self, actor: Actor, hearing_id: str) -> Hearing:
         hearing = await self.store.get_hearing(hearing_id)
-        await self._require_in_hearing(actor, hearing, Action.VIEW_HEARING)
+        authorize(actor, Action.VIEW_HEARING, hearing)
         return hearing
 
     async def update_hearing(
@@ -202,7 +200,7 @@ class HearingService:
         next_sitting_id: str | None = None,
     ) -> Hearing:
         hearing = await self.store.get_hearing(hearing_id)
-        await self._require_in_hearing(actor, hearing, TRANSITION_PERMISSIONS[action])
+        authorize(actor, TRANSITION_PERMISSIONS[action], hearing)
         updated = hearing.apply(action, self._now(), next_sitting_id=next_sitting_id)
         await self.store.update_hearing(updated)
         await self.audit(
@@ -216,7 +214,7 @@ class HearingService:
 
     async def set_layout(self, actor: Actor, hearing_id: str, layout: str) -> Hearing:
         hearing = await self.store.get_hearing(hearing_id)
-        await self._require_in_hearing(actor, hearing, Action.SET_LAYOUT)
+        authorize(actor, Action.SET_LAYOUT, hearing)
         if layout not in LAYOUTS:
             raise ValidationError(f"layout must be one of {', '.join(LAYOUTS)}")
         updated = replace(hearing, layout=layout)
@@ -318,11 +316,13 @@ class HearingService:
         """What a participant sees of their hearing: hearing, themselves, who takes part."""
         hearing = await self.store.get_hearing(claims.hearing_id)
         me = await self.store.get_participant(claims.participant_id)
-        sees_all = me.role in {Role.JUDGE, Role.CLERK, Role.MEDIATOR}
+        sees_all = can(me.role, Action.VIEW_ALL_STATES, hearing.kind)
         others = await self.store.list_participants(hearing.id)
         return {
             "hearing": hearing_to_json(hearing),
             "me": participant_to_json(me),
+            # The client shows only what the server would allow; it never copies the table.
+            "allowed_actions": sorted(allowed_actions(me.role, hearing.kind)),
             "participants": [participant_to_json(p, with_state=sees_all) for p in others],
         }
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent
 from hearing_server.core.errors import Conflict, Forbidden, NotFound
 from hearing_server.core.hearing import Hearing, HearingState
@@ -22,10 +23,9 @@ from hearing_server.core.participant import (
     ParticipantState,
     Role,
 )
-from hearing_server.core.permissions import Action, can, require
+from hearing_server.core.permissions import Action, authorize, can
 from hearing_server.core.rooms import RoomRegistry, RoomType, media_peers
 
-from .actors import Actor
 from .events import ServiceEvent
 from .hearings import HearingService, participant_to_json
 
@@ -125,7 +125,7 @@ class LiveHearings:
         routes: dict[str, frozenset[str]] = {}
         for pid in connected:
             p = by_id.get(pid)
-            if reg is None or p is None or not can(p.role, Action.RECEIVE_MEDIA):
+            if reg is None or p is None or not can(p.role, Action.RECEIVE_MEDIA, reg.kind):
                 routes[pid] = frozenset()
                 continue
             composite = self._composites.get(hearing_id)
@@ -135,7 +135,7 @@ class LiveHearings:
             routes[pid] = frozenset(
                 other
                 for other in media_peers(reg, pid) & connected
-                if other in by_id and can(by_id[other].role, Action.PUBLISH_VIDEO)
+                if other in by_id and can(by_id[other].role, Action.PUBLISH_VIDEO, reg.kind)
             )
         muted = frozenset(p.id for p in participants if p.audio_muted)
         return MediaPlan(hearing_id, routes, muted)
@@ -187,14 +187,6 @@ class LiveHearings:
         if participant.hearing_id != hearing_id:
             raise NotFound(f"no participant {pid} in this hearing")
         return hearing, participant
-
-    @staticmethod
-    def _require_power(actor: Actor, action: Action, hearing: Hearing) -> None:
-        if actor.is_staff or actor.is_system:
-            return
-        if actor.role is None or actor.hearing_id != hearing.id:
-            raise Forbidden("not a participant of this hearing")
-        require(actor.role, action, hearing.kind)
 
     def _place(self, reg: RoomRegistry, pid: str, state: ParticipantState) -> None:
         room_id = {
@@ -348,7 +340,7 @@ class LiveHearings:
         """Bring a waiting participant into the hearing room (witnesses: call them in)."""
         hearing, p = await self._load(hearing_id, pid)
         is_witness = p.role in ALWAYS_WAIT_ROLES - {Role.OBSERVER}
-        self._require_power(actor, Action.CALL_WITNESS if is_witness else Action.ADMIT, hearing)
+        authorize(actor, Action.CALL_WITNESS if is_witness else Action.ADMIT, hearing)
         if p.state is not ParticipantState.WAITING:
             raise Conflict(f"{p.display_name} is not waiting ({p.state.value})")
         after = p.move(ParticipantState.IN_HEARING)
@@ -360,7 +352,7 @@ class LiveHearings:
         """Send someone from the hearing room back to the waiting room (witness: dismissed)."""
         hearing, p = await self._load(hearing_id, pid)
         is_witness = p.role in ALWAYS_WAIT_ROLES - {Role.OBSERVER}
-        self._require_power(
+        authorize(
             actor, Action.CALL_WITNESS if is_witness else Action.RETURN_TO_WAITING, hearing
         )
         if p.state not in (ParticipantState.IN_HEARING, ParticipantState.IN_CONSULTATION):
@@ -376,7 +368,7 @@ class LiveHearings:
     async def remove(self, actor: Actor, hearing_id: str, pid: str) -> Participant:
         """Remove a participant from the hearing; their link stops working."""
         hearing, p = await self._load(hearing_id, pid)
-        self._require_power(actor, Action.REMOVE, hearing)
+        authorize(actor, Action.REMOVE, hearing)
         if actor.id == pid:
             raise Conflict("use leave to leave the hearing")
         return await self._gone(hearing, p, actor, AuditEvent.REMOVED, removed=True)
@@ -388,7 +380,7 @@ class LiveHearings:
         hearing, p = await self._load(hearing_id, pid)
         self_service = actor.id == pid
         if not self_service or lock is not None:
-            self._require_power(
+            authorize(
                 actor, Action.LOCK_MUTE if lock is not None else Action.MUTE_OTHERS, hearing
             )
         if self_service and not muted and p.mute_locked:
@@ -405,7 +397,7 @@ class LiveHearings:
 
     async def raise_hand(self, actor: Actor, hearing_id: str, raised: bool) -> Participant:
         hearing, p = await self._load(hearing_id, actor.id)
-        self._require_power(actor, Action.RAISE_HAND, hearing)
+        authorize(actor, Action.RAISE_HAND, hearing)
         if p.hand_raised == raised:
             return p
         after = replace(p, hand_raised=raised)

@@ -19,14 +19,14 @@ from typing import Any, Literal, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent
-from hearing_server.core.errors import Conflict, Forbidden
+from hearing_server.core.errors import Conflict
 from hearing_server.core.hearing import Hearing, HearingState
-from hearing_server.core.permissions import Action, require
+from hearing_server.core.permissions import Action, authorize
 from hearing_server.media.errors import MediaError
 from hearing_server.media.events import MediaEvent, TrackPublished, TrackUnpublished
 from hearing_server.media.taps import EncodedFrame, MediaKind, Tap
-from hearing_server.service.actors import Actor
 from hearing_server.service.events import ServiceEvent
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
@@ -115,10 +115,7 @@ class RecordingCoordinator:
     ) -> dict[str, Any]:
         """The judge starts, pauses, resumes or stops the recording."""
         hearing = await self._hearings.store.get_hearing(hearing_id)
-        if not actor.is_staff and not actor.is_system:
-            if actor.role is None or actor.hearing_id != hearing_id:
-                raise Forbidden("not a participant of this hearing")
-            require(actor.role, Action.CONTROL_RECORDING, hearing.kind)
+        authorize(actor, Action.CONTROL_RECORDING, hearing)
         entry = self._active.get(hearing_id)
         if action == "start":
             if entry is not None and entry.session.state is not SessionState.STOPPED:

@@ -14,9 +14,9 @@ import webvtt
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Locator, Page, expect
 
+from hearing_server.core.actors import Actor
 from hearing_server.core.participant import Role
 from hearing_server.keys import STORE, TRANSCRIPTS
-from hearing_server.service.actors import Actor
 from support.hearing import Person, make_hearing
 from transcription.segments import SegmentStatus, TranscriptSegment
 

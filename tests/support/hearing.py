@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from hearing_server.core.actors import Actor
 from hearing_server.core.hearing import HearingAction, HearingKind, Visibility
 from hearing_server.core.participant import PartySide, Role
 from hearing_server.keys import HEARINGS
-from hearing_server.service.actors import Actor
 
 STAFF = Actor.staff("test")
 

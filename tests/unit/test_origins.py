@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from signaling.origins import origin_check
+from hearing_server.signaling.origins import origin_check
 
 
 def test_origins() -> None:

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from hearing_server.core.actors import Actor
+from hearing_server.core.hearing import HearingKind
 from hearing_server.core.participant import Role
 from hearing_server.keys import HEARINGS, STORE
-from hearing_server.service.actors import Actor
 from signaling.client import HearingClient, SignalingError
 from support.hearing import make_hearing
 
@@ -276,3 +277,39 @@ async def test_server_shutdown_ends_connected_sessions(
     async with asyncio.timeout(20):
         await server.close()
     assert not judge.connected
+
+
+async def test_mediator_presides_over_a_mediation(
+    server: TestServer, make_client: MakeClient
+) -> None:
+    """The mediator of a mediation sees everyone's live state and gets the staff events.
+
+    (A permission check once omitted the session's kind and treated the mediator as an
+    ordinary participant of a court hearing.)
+    """
+    _, people = await make_hearing(
+        server.app,
+        [(Role.MEDIATOR, "孙调解员"), (Role.PARTY, "张三")],
+        kind=HearingKind.MEDIATION,
+    )
+    mediator = make_client(people["孙调解员"].token)
+    party = make_client(people["张三"].token)
+    await mediator.connect()
+    info = await mediator.join()
+    assert info["hearing"]["kind"] == "mediation"
+    assert all("state" in p for p in info["participants"])
+    assert {"admit", "open_caucus", "view_all_states"} <= set(info["allowed_actions"])
+
+    await party.connect()
+    pinfo = await party.join()
+    assert all("state" not in p for p in pinfo["participants"])
+    assert "admit" not in pinfo["allowed_actions"]
+    # The party's arrival reaches the mediator with its full live state (staff room only).
+    arrived = await mediator.wait_for_event(
+        "participant_updated",
+        lambda d: d["id"] == people["张三"].id and d.get("state") == "waiting",
+    )
+    assert arrived["connected"] is True
+    await mediator.call("admit", {"participant_id": people["张三"].id})
+    await party.wait_for_event("me_updated", lambda d: d["state"] == "in_hearing")
+

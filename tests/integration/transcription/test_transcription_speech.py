@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hearing_server.core.actors import Actor
 from hearing_server.core.hearing import Hearing, HearingAction, HearingKind
 from hearing_server.core.participant import Participant, Role
-from hearing_server.service.actors import Actor
 from hearing_server.store.sqlite import SQLiteStore
 from transcription import (
     STT,

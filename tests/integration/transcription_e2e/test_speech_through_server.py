@@ -27,9 +27,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from hearing_server.config import Settings
+from hearing_server.core.actors import Actor
 from hearing_server.core.participant import Role
 from hearing_server.keys import HEARINGS
-from hearing_server.service.actors import Actor
 from signaling.client import HearingClient
 from support.hearing import Person, make_hearing
 from transcription.stt import SAMPLE_RATE, Samples

@@ -154,6 +154,6 @@ def test_role_labels(role: Role, side: PartySide | None, presiding: bool, label:
 
 
 def test_layout_names_match_the_service() -> None:
-    from hearing_server.service.hearings import LAYOUTS
+    from hearing_server.core.hearing import LAYOUTS
 
     assert {layout.value for layout in Layout} == set(LAYOUTS)

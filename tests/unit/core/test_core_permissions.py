@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hearing_server.core.actors import Actor
 from hearing_server.core.errors import DomainError, Forbidden
-from hearing_server.core.hearing import HearingAction, HearingKind
+from hearing_server.core.hearing import Hearing, HearingAction, HearingKind
 from hearing_server.core.participant import Role
 from hearing_server.core.permissions import (
     TRANSITION_PERMISSIONS,
     Action,
     allowed_actions,
+    authorize,
     can,
     require,
 )
@@ -161,9 +164,47 @@ def test_allowed_actions(kind: HearingKind, role: str) -> None:
     assert {a.value for a in allowed_actions(Role(role), kind)} == EXPECTED[kind][role]
 
 
-def test_can_defaults_to_a_court_hearing() -> None:
-    assert can(Role.JUDGE, Action.CALL_WITNESS)
-    assert not can(Role.MEDIATOR, Action.OPEN_CAUCUS)
+def test_the_kind_of_session_is_required() -> None:
+    # A check without the kind once made a mediator an ordinary participant of a mediation.
+    for check in (can, require):
+        with pytest.raises(TypeError):
+            check(Role.MEDIATOR, Action.VIEW_ALL_STATES)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        allowed_actions(Role.MEDIATOR)  # type: ignore[call-arg]
+
+
+def _hearing(kind: HearingKind, hearing_id: str = "h1") -> Hearing:
+    start = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    return Hearing(
+        id=hearing_id,
+        kind=kind,
+        case_number="CV-2026-000123",
+        court="c",
+        title="t",
+        scheduled_start=start,
+        scheduled_end=start + timedelta(hours=1),
+    )
+
+
+def test_authorize_lets_staff_and_system_act_on_any_hearing() -> None:
+    for actor in (Actor.staff("clerk-office"), Actor.system()):
+        authorize(actor, Action.CLOSE_HEARING, _hearing(HearingKind.HEARING))
+
+
+def test_authorize_keeps_a_participant_to_their_own_hearing() -> None:
+    judge = Actor(id="p1", role=Role.JUDGE, hearing_id="other")
+    with pytest.raises(Forbidden, match="not a participant of this hearing"):
+        authorize(judge, Action.CLOSE_HEARING, _hearing(HearingKind.HEARING))
+
+
+def test_authorize_consults_the_table_for_the_hearings_kind() -> None:
+    mediator = Actor(id="p1", role=Role.MEDIATOR, hearing_id="h1")
+    authorize(mediator, Action.VIEW_ALL_STATES, _hearing(HearingKind.MEDIATION))
+    with pytest.raises(Forbidden, match="mediator may not view all states"):
+        authorize(mediator, Action.VIEW_ALL_STATES, _hearing(HearingKind.HEARING))
+    with pytest.raises(Forbidden):
+        authorize(Actor(id="p2", role=None, hearing_id="h1"), Action.VIEW_HEARING,
+                  _hearing(HearingKind.HEARING))
 
 
 @pytest.mark.parametrize("kind", list(HearingKind))
@@ -220,11 +261,12 @@ def test_every_hearing_transition_has_its_permission() -> None:
     assert set(TRANSITION_PERMISSIONS) == set(HearingAction)
 
 
-def test_clerk_may_suspend_but_not_resume() -> None:
-    assert can(Role.CLERK, TRANSITION_PERMISSIONS[HearingAction.SUSPEND])
-    assert not can(Role.CLERK, TRANSITION_PERMISSIONS[HearingAction.RESUME])
+@pytest.mark.parametrize("kind", list(HearingKind))
+def test_clerk_may_suspend_but_not_resume(kind: HearingKind) -> None:
+    assert can(Role.CLERK, TRANSITION_PERMISSIONS[HearingAction.SUSPEND], kind)
+    assert not can(Role.CLERK, TRANSITION_PERMISSIONS[HearingAction.RESUME], kind)
 
 
 def test_forbidden_message_names_the_action() -> None:
     with pytest.raises(Forbidden, match="observer may not speak"):
-        require(Role.OBSERVER, Action.SPEAK)
+        require(Role.OBSERVER, Action.SPEAK, HearingKind.HEARING)

@@ -15,10 +15,10 @@ import pytest
 import webvtt
 from transcript_fixtures import CASE, COURT, SPOKEN, make_record, segment
 
+from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent, verify_chain
 from hearing_server.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from hearing_server.core.hearing import HearingKind
-from hearing_server.service.actors import Actor
 from transcription.exports import timestamp
 from transcription.pdf import PdfExportError, PdfOptions, to_pdf
 from transcription.service import ExportFormat

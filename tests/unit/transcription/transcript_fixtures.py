@@ -6,9 +6,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from hearing_server.core.actors import Actor
 from hearing_server.core.hearing import Hearing, HearingAction, HearingKind
 from hearing_server.core.participant import Participant, Role
-from hearing_server.service.actors import Actor
 from hearing_server.store.sqlite import SQLiteStore
 from transcription.segments import SegmentStatus, TranscriptSegment
 from transcription.service import TranscriptService

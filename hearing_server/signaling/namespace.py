@@ -9,18 +9,19 @@ from typing import Any
 import socketio
 
 from hearing_server.auth.tokens import TokenError, TokenService
+from hearing_server.core.actors import Actor
 from hearing_server.core.errors import DomainError
-from hearing_server.core.hearing import HearingAction
+from hearing_server.core.hearing import HearingAction, HearingKind
 from hearing_server.core.participant import Participant, Role
-from hearing_server.core.permissions import Action, can
+from hearing_server.core.permissions import Action, allowed_actions, can
 from hearing_server.schema import SchemaError
-from hearing_server.service.actors import Actor
 from hearing_server.service.events import ServiceEvent
 from hearing_server.service.hearings import HearingService, hearing_to_json, participant_to_json
 from hearing_server.service.live import LiveHearings
+from signaling.protocol import NAMESPACE, PROTOCOL_VERSION
 
-from .media_port import MediaPort, RecordingPort
-from .protocol import CLIENT_EVENTS, NAMESPACE, PROTOCOL_VERSION
+from .messages import CLIENT_EVENTS
+from .ports import MediaPort, RecordingPort
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,8 @@ def participant_room(participant_id: str) -> str:
     return f"p:{participant_id}"
 
 
-def _sees_all(role: Role) -> bool:
-    return can(role, Action.VIEW_ALL_STATES)
+def _sees_all(role: Role, kind: HearingKind) -> bool:
+    return can(role, Action.VIEW_ALL_STATES, kind)
 
 
 # What participants without VIEW_ALL_STATES learn about the others.
@@ -215,17 +216,18 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 session["joined"] = False
             raise
         assert actor.role is not None
-        sees_all = _sees_all(actor.role)
+        hearing = await self._hearings.store.get_hearing(actor.hearing_id)
+        sees_all = _sees_all(actor.role, hearing.kind)
         await self.enter_room(sid, hearing_room(actor.hearing_id))
         await self.enter_room(
             sid, staff_room(actor.hearing_id) if sees_all else public_room(actor.hearing_id)
         )
-        hearing = await self._hearings.store.get_hearing(actor.hearing_id)
         participants = await self._hearings.store.list_participants(actor.hearing_id)
         return {
             "protocol": PROTOCOL_VERSION,
             "hearing": hearing_to_json(hearing),
             "me": self._participant_view(me, full=True),
+            "allowed_actions": sorted(allowed_actions(actor.role, hearing.kind)),
             "participants": [self._participant_view(p, full=sees_all) for p in participants],
             "ice_servers": self._ice_servers,
             "recording": self._recording.status(hearing.id),

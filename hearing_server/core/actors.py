@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hearing_server.core.participant import Role
+from .participant import Role
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
-from hearing_server.service.actors import Actor
+from hearing_server.core.actors import Actor
 
 
 class MediaPort(Protocol):
