@@ -26,6 +26,7 @@ from hearing_server.media.settings import MediaSettings
 from hearing_server.service.events import EventBus, ServiceEvent
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
+from hearing_server.service.transcripts import TranscriptService
 from hearing_server.signaling.namespace import HearingNamespace
 from hearing_server.signaling.origins import origin_check
 from hearing_server.store.sqlite import SQLiteStore
@@ -40,7 +41,7 @@ from recording import (
     public_key_pem,
 )
 from signaling.protocol import MAX_SDP
-from transcription import TranscriptionSettings, TranscriptService, create_engine
+from transcription import TranscriptionSettings, create_engine
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ if TYPE_CHECKING:
     from hearing_server.service.events import EventBus, ServiceEvent
     from hearing_server.service.hearings import HearingService
     from hearing_server.service.live import LiveHearings
+    from hearing_server.service.transcripts import TranscriptService
     from hearing_server.store.base import Store
     from hearing_server.wiring.recording import RecordingCoordinator
     from recording import RecordingCatalog
-    from transcription import TranscriptService
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")

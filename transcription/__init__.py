@@ -1,8 +1,9 @@
 """Speech-to-text for hearings: engines, the per-participant pipeline, live captions, the
 hash-chained transcript and its exports. See transcription/README.md.
 
-Imports only ``hearing_server.core`` and ``hearing_server.store`` of the application;
-``app.py`` hands it each participant's decoded audio.
+A ground-floor library: it never imports ``hearing_server``. The application's transcript
+service (``hearing_server.service.transcripts``) keeps the chain and checks who may read it;
+the wiring hands the pipeline each participant's decoded audio.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from .pipeline import (
     TranscriptionPipeline,
 )
 from .segments import Caption, HearingClock, SegmentStatus, Speaker, TranscriptSegment
-from .service import ExportedFile, ExportFormat, TranscriptService
 from .settings import TranscriptionSettings, create_engine
 from .streaming import StreamAdapter, StreamSettings
 from .stt import (
@@ -34,8 +34,6 @@ __all__ = [
     "STT",
     "Caption",
     "CaptionSink",
-    "ExportFormat",
-    "ExportedFile",
     "FallbackAdapter",
     "HearingClock",
     "PipelineSettings",
@@ -54,7 +52,6 @@ __all__ = [
     "Transcript",
     "TranscriptLine",
     "TranscriptSegment",
-    "TranscriptService",
     "TranscriptionPipeline",
     "TranscriptionSettings",
     "build_transcript",

@@ -8,13 +8,9 @@ recognitions and lost audio appear as bracketed notes so gaps in the record are 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-from hearing_server.core.hearing import Hearing
-from hearing_server.core.participant import Participant, Role
 
 from .transcript import Transcript, TranscriptLine
 
@@ -48,25 +44,6 @@ class TranscriptHeader:
             "actual_end": iso(self.actual_end),
             "participants": [{"name": n, "role": r} for n, r in self.participants],
         }
-
-
-def header_from(hearing: Hearing, participants: Iterable[Participant]) -> TranscriptHeader:
-    people = tuple(
-        (p.display_name, p.role.value)
-        for p in participants
-        if p.role is not Role.COURTROOM_DISPLAY
-    )
-    return TranscriptHeader(
-        court=hearing.court,
-        case_number=hearing.case_number,
-        title=hearing.title,
-        kind=hearing.kind.value,
-        scheduled_start=hearing.scheduled_start,
-        scheduled_end=hearing.scheduled_end,
-        actual_start=hearing.actual_start,
-        actual_end=hearing.actual_end,
-        participants=people,
-    )
 
 
 def line_text(line: TranscriptLine) -> str:

@@ -1,6 +1,6 @@
 """The transcript of a hearing as read from its hash chain.
 
-The chain (``Store.append_transcript`` / ``list_transcript``) holds, in the audit log's
+The application's chain (its store's transcript log) holds, in the audit log's
 entry format and hashing:
 
 - ``segment`` entries (actor ``system``): one final :class:`~transcription.segments.
@@ -18,17 +18,40 @@ entry format and hashing:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from hearing_server.core.audit import AuditEntry, ChainProblem, head_hash, verify_chain
-from hearing_server.store.base import TRANSCRIPT_FINALISED
+from typing import Any, Protocol
 
 SEGMENT = "segment"
 CORRECTION = "correction"
-FINALISED = TRANSCRIPT_FINALISED
+FINALISED = "finalised"
+
+
+class ChainEntry(Protocol):
+    """One entry of the transcript's chain, as the application's store returns it."""
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def event(self) -> str: ...
+
+    @property
+    def actor(self) -> str: ...
+
+    @property
+    def at(self) -> str: ...
+
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+
+
+class ChainIssue(Protocol):
+    """A problem the application's chain verification found (printable; names its entry)."""
+
+    @property
+    def seq(self) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +122,7 @@ class Transcript:
     finalised: Finalisation | None
     entry_count: int
     head_hash: str
-    problems: tuple[ChainProblem, ...]
+    problems: tuple[ChainIssue, ...]
 
     @property
     def intact(self) -> bool:
@@ -112,9 +135,19 @@ class Transcript:
         return None
 
 
-def build_transcript(hearing_id: str, entries: Sequence[AuditEntry]) -> Transcript:
-    problems = verify_chain(entries, hearing_id=hearing_id)
-    segments: dict[int, dict[str, Any]] = {}
+def build_transcript(
+    hearing_id: str,
+    entries: Sequence[ChainEntry],
+    *,
+    head_hash: str,
+    problems: Sequence[ChainIssue] = (),
+) -> Transcript:
+    """Fold verified chain entries into a transcript.
+
+    The chain's hashing belongs to the application: it verifies ``entries`` and passes what it
+    found (``problems``) and the hash of the last entry (``head_hash``).
+    """
+    segments: dict[int, Mapping[str, Any]] = {}
     corrections: dict[int, list[Correction]] = {}
     finalised: Finalisation | None = None
     for e in sorted(entries, key=lambda x: x.seq):
@@ -157,6 +190,6 @@ def build_transcript(hearing_id: str, entries: Sequence[AuditEntry]) -> Transcri
         lines=tuple(lines),
         finalised=finalised,
         entry_count=len(entries),
-        head_hash=head_hash(entries),
+        head_hash=head_hash,
         problems=tuple(problems),
     )

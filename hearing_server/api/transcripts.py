@@ -10,7 +10,7 @@ from aiohttp import web
 from hearing_server.core.actors import Actor
 from hearing_server.keys import SETTINGS, TRANSCRIPTS
 from hearing_server.schema import Field, Schema
-from transcription import ExportFormat
+from hearing_server.service.transcripts import ExportFormat
 
 from . import schemas
 from .auth import join_claims, staff_actor

@@ -23,6 +23,7 @@ from hearing_server.media.events import TrackPublished, TrackUnpublished
 from hearing_server.media.taps import DecodedFrame, MediaKind, Tap
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
+from hearing_server.service.transcripts import TranscriptService
 from transcription import (
     STT,
     Caption,
@@ -30,7 +31,6 @@ from transcription import (
     PipelineSettings,
     Speaker,
     TranscriptionPipeline,
-    TranscriptService,
 )
 
 from .per_hearing import PerHearingConsumer

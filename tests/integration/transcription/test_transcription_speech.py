@@ -31,6 +31,7 @@ import pytest
 from hearing_server.core.actors import Actor
 from hearing_server.core.hearing import Hearing, HearingAction, HearingKind
 from hearing_server.core.participant import Participant, Role
+from hearing_server.service.transcripts import TranscriptService
 from hearing_server.store.sqlite import SQLiteStore
 from transcription import (
     STT,
@@ -38,7 +39,6 @@ from transcription import (
     TranscriptionPipeline,
     TranscriptionSettings,
     TranscriptSegment,
-    TranscriptService,
     create_engine,
 )
 from transcription.engines import PocketSphinxSTT

@@ -19,9 +19,9 @@ from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent, verify_chain
 from hearing_server.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from hearing_server.core.hearing import HearingKind
+from hearing_server.service.transcripts import ExportFormat
 from transcription.exports import timestamp
 from transcription.pdf import PdfExportError, PdfOptions, to_pdf
-from transcription.service import ExportFormat
 
 
 async def test_segments_form_an_intact_hash_chain(tmp_path: Path) -> None:
@@ -268,9 +268,17 @@ async def test_pdf_export_has_header_and_every_segment(tmp_path: Path) -> None:
 async def test_pdf_needs_its_font(tmp_path: Path) -> None:
     rec = await make_record(tmp_path)
     transcript = await rec.service.get_transcript(rec.actor("p-judge"), "h-1")
-    from transcription.exports import header_from
+    from hearing_server.service.transcripts import header_from
 
     header = header_from(rec.hearing, await rec.store.list_participants("h-1"))
     with pytest.raises(PdfExportError):
         to_pdf(transcript, header, PdfOptions(font_path=tmp_path / "missing.ttc"))
     await rec.store.close()
+
+
+def test_the_store_and_the_transcript_agree_on_the_final_entry() -> None:
+    # The store refuses entries after this event; the library folds it as the final mark.
+    from hearing_server.store.base import TRANSCRIPT_FINALISED
+    from transcription.transcript import FINALISED
+
+    assert FINALISED == TRANSCRIPT_FINALISED

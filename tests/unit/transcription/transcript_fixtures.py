@@ -9,9 +9,9 @@ from pathlib import Path
 from hearing_server.core.actors import Actor
 from hearing_server.core.hearing import Hearing, HearingAction, HearingKind
 from hearing_server.core.participant import Participant, Role
+from hearing_server.service.transcripts import TranscriptService
 from hearing_server.store.sqlite import SQLiteStore
 from transcription.segments import SegmentStatus, TranscriptSegment
-from transcription.service import TranscriptService
 
 T0 = datetime(2026, 11, 22, 1, 30, tzinfo=UTC)
 COURT = "北京互联网法院"

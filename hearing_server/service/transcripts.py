@@ -11,55 +11,41 @@
   participants whose role may see the record (the permission table's
   ``Action.READ_TRANSCRIPT``: judge, clerk, presiding mediator).
 
-Actors are checked like ``HearingService`` does: staff and system may act on any hearing; a
-participant only on their own hearing, as the permission table allows.
+Every check goes through the one authorization path (``core.permissions.authorize``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
-from typing import Protocol
 
-from hearing_server.core.audit import AuditEvent
-from hearing_server.core.errors import Conflict, Forbidden, NotFound, ValidationError
+from hearing_server.core.actors import Actor
+from hearing_server.core.audit import AuditEntry, AuditEvent, head_hash, verify_chain
+from hearing_server.core.errors import Conflict, NotFound, ValidationError
 from hearing_server.core.hearing import Hearing
-from hearing_server.core.participant import Role
-from hearing_server.core.permissions import Action, require
+from hearing_server.core.participant import Participant, Role
+from hearing_server.core.permissions import Action, authorize
 from hearing_server.store.base import Store
-
-from .exports import header_from, to_json, to_srt, to_webvtt
-from .pdf import PdfOptions, to_pdf
-from .segments import TranscriptSegment
-from .transcript import CORRECTION, FINALISED, SEGMENT, Transcript, TranscriptLine, build_transcript
+from transcription.exports import TranscriptHeader, to_json, to_srt, to_webvtt
+from transcription.pdf import PdfOptions, to_pdf
+from transcription.segments import TranscriptSegment
+from transcription.transcript import (
+    CORRECTION,
+    FINALISED,
+    SEGMENT,
+    Transcript,
+    TranscriptLine,
+    build_transcript,
+)
 
 MAX_TEXT = 5000
 MAX_REASON = 500
 VIEW_ACTION = Action.READ_TRANSCRIPT
 """Who may read and download the transcript (the record-keeping roles)."""
-
-
-class TranscriptActor(Protocol):
-    """What the service needs of the caller (``hearing_server.core.actors.Actor`` fits)."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def role(self) -> Role | None: ...
-
-    @property
-    def hearing_id(self) -> str | None: ...
-
-    @property
-    def is_staff(self) -> bool: ...
-
-    @property
-    def is_system(self) -> bool: ...
 
 
 class ExportFormat(StrEnum):
@@ -130,14 +116,14 @@ class TranscriptService:
 
     # -- reading ----------------------------------------------------------------------------
 
-    async def get_transcript(self, actor: TranscriptActor, hearing_id: str) -> Transcript:
+    async def get_transcript(self, actor: Actor, hearing_id: str) -> Transcript:
         hearing = await self.store.get_hearing(hearing_id)
-        self._require(actor, hearing, VIEW_ACTION)
-        return build_transcript(hearing_id, await self.store.list_transcript(hearing_id))
+        authorize(actor, VIEW_ACTION, hearing)
+        return await self._read(hearing_id)
 
     async def export(
         self,
-        actor: TranscriptActor,
+        actor: Actor,
         hearing_id: str,
         fmt: ExportFormat | str,
         *,
@@ -149,8 +135,8 @@ class TranscriptService:
             raise ValidationError(f"unknown transcript format {fmt!r}",
                                   code="invalid_format") from None
         hearing = await self.store.get_hearing(hearing_id)
-        self._require(actor, hearing, VIEW_ACTION)
-        transcript = build_transcript(hearing_id, await self.store.list_transcript(hearing_id))
+        authorize(actor, VIEW_ACTION, hearing)
+        transcript = await self._read(hearing_id)
         header = header_from(hearing, await self.store.list_participants(hearing_id))
         if kind is ExportFormat.WEBVTT:
             data = to_webvtt(transcript, header).encode()
@@ -169,7 +155,7 @@ class TranscriptService:
 
     async def correct_segment(
         self,
-        actor: TranscriptActor,
+        actor: Actor,
         hearing_id: str,
         segment_seq: int,
         text: str,
@@ -178,10 +164,10 @@ class TranscriptService:
     ) -> TranscriptLine:
         """Correct one segment's text; returns the line as it now reads."""
         hearing = await self.store.get_hearing(hearing_id)
-        self._require(actor, hearing, Action.CORRECT_TRANSCRIPT)
+        authorize(actor, Action.CORRECT_TRANSCRIPT, hearing)
         text = _clean(text, "text", MAX_TEXT, allow_empty=False)
         reason = _clean(reason, "reason", MAX_REASON, allow_empty=True)
-        transcript = build_transcript(hearing_id, await self.store.list_transcript(hearing_id))
+        transcript = await self._read(hearing_id)
         if transcript.finalised is not None:
             raise Conflict("the transcript is final and can no longer be corrected",
                            code="transcript_final")
@@ -206,20 +192,20 @@ class TranscriptService:
                 "reason": reason,
             },
         )
-        after = build_transcript(hearing_id, await self.store.list_transcript(hearing_id))
+        after = await self._read(hearing_id)
         corrected = after.line(segment_seq)
         assert corrected is not None
         return corrected
 
-    async def finalise(self, actor: TranscriptActor, hearing_id: str) -> Transcript:
+    async def finalise(self, actor: Actor, hearing_id: str) -> Transcript:
         """Mark the transcript final; returns it. Needs a closed or adjourned hearing."""
         hearing = await self.store.get_hearing(hearing_id)
-        self._require(actor, hearing, Action.FINALISE_TRANSCRIPT)
+        authorize(actor, Action.FINALISE_TRANSCRIPT, hearing)
         if not hearing.is_terminal:
             raise Conflict("the transcript can be finalised once the hearing is closed or "
                            "adjourned", code="hearing_not_closed")
         entries = await self.store.list_transcript(hearing_id)
-        current = build_transcript(hearing_id, entries)
+        current = read_transcript(hearing_id, entries)
         if current.finalised is not None:
             raise Conflict("the transcript is already final", code="transcript_final")
         if self.recognising(hearing_id):
@@ -242,17 +228,41 @@ class TranscriptService:
             audit_event=AuditEvent.TRANSCRIPT_FINALISED.value,
             audit_data={"segments": len(current.lines), "head_hash": current.head_hash},
         )
-        return build_transcript(hearing_id, await self.store.list_transcript(hearing_id))
+        return await self._read(hearing_id)
 
     # -- internals --------------------------------------------------------------------------
 
-    @staticmethod
-    def _require(actor: TranscriptActor, hearing: Hearing, action: Action) -> None:
-        if actor.is_staff or actor.is_system:
-            return
-        if actor.role is None or actor.hearing_id != hearing.id:
-            raise Forbidden("not a participant of this hearing")
-        require(actor.role, action, hearing.kind)
+    async def _read(self, hearing_id: str) -> Transcript:
+        return read_transcript(hearing_id, await self.store.list_transcript(hearing_id))
+
+
+def read_transcript(hearing_id: str, entries: list[AuditEntry]) -> Transcript:
+    """The transcript as its chain reads, verified with the audit log's hashing."""
+    return build_transcript(
+        hearing_id,
+        entries,
+        head_hash=head_hash(entries),
+        problems=verify_chain(entries, hearing_id=hearing_id),
+    )
+
+
+def header_from(hearing: Hearing, participants: Iterable[Participant]) -> TranscriptHeader:
+    people = tuple(
+        (p.display_name, p.role.value)
+        for p in participants
+        if p.role is not Role.COURTROOM_DISPLAY
+    )
+    return TranscriptHeader(
+        court=hearing.court,
+        case_number=hearing.case_number,
+        title=hearing.title,
+        kind=hearing.kind.value,
+        scheduled_start=hearing.scheduled_start,
+        scheduled_end=hearing.scheduled_end,
+        actual_start=hearing.actual_start,
+        actual_end=hearing.actual_end,
+        participants=people,
+    )
 
 
 def _clean(value: str, name: str, max_len: int, *, allow_empty: bool) -> str:
