@@ -17,7 +17,7 @@ from hearing_server.api.pages import setup_pages
 from hearing_server.api.routes import setup_routes
 from hearing_server.auth.keys import load_or_create_secret
 from hearing_server.auth.tokens import TokenService
-from hearing_server.bridges import MediaToSignaling, PlanToMedia
+from hearing_server.wiring.bridges import MediaToSignaling, PlanToMedia
 from hearing_server.config import Settings
 from hearing_server.media.errors import MediaError
 from hearing_server.media.events import MediaEvent
