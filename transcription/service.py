@@ -30,7 +30,8 @@ from hearing_server.core.errors import Conflict, Forbidden, NotFound, Validation
 from hearing_server.core.hearing import Hearing
 from hearing_server.core.participant import Role
 from hearing_server.core.permissions import Action, require
-from hearing_server.store.base import Store
+from hearing_server.store.hearings import HearingStore
+from hearing_server.store.transcript import TranscriptStore
 
 from .exports import header_from, to_json, to_srt, to_webvtt
 from .pdf import PdfOptions, to_pdf
@@ -62,6 +63,11 @@ class TranscriptActor(Protocol):
     def is_system(self) -> bool: ...
 
 
+class TranscriptServiceStore(HearingStore, TranscriptStore, Protocol):
+    """What the service needs of the store: the hearing and its participants (permissions,
+    export headers) and the transcript chain (``hearing_server.store.base.Store`` fits)."""
+
+
 class ExportFormat(StrEnum):
     WEBVTT = "vtt"
     SRT = "srt"
@@ -91,7 +97,7 @@ def _utcnow() -> datetime:
 class TranscriptService:
     def __init__(
         self,
-        store: Store,
+        store: TranscriptServiceStore,
         *,
         clock: Callable[[], datetime] = _utcnow,
         pdf_options: PdfOptions | None = None,

@@ -1,6 +1,6 @@
 """The transcript of a hearing as read from its hash chain.
 
-The chain (``Store.append_transcript`` / ``list_transcript``) holds, in the audit log's
+The chain (``TranscriptStore.append_transcript`` / ``list_transcript``) holds, in the audit log's
 entry format and hashing:
 
 - ``segment`` entries (actor ``system``): one final :class:`~transcription.segments.
@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from hearing_server.core.audit import AuditEntry, ChainProblem, head_hash, verify_chain
-from hearing_server.store.base import TRANSCRIPT_FINALISED
+from hearing_server.store.transcript import TRANSCRIPT_FINALISED
 
 SEGMENT = "segment"
 CORRECTION = "correction"
