@@ -17,7 +17,6 @@ from hearing_server.api.pages import setup_pages
 from hearing_server.api.routes import setup_routes
 from hearing_server.auth.keys import load_or_create_secret
 from hearing_server.auth.tokens import TokenService
-from hearing_server.wiring.bridges import MediaToSignaling, PlanToMedia
 from hearing_server.config import Settings
 from hearing_server.media.errors import MediaError
 from hearing_server.media.events import MediaEvent
@@ -30,6 +29,7 @@ from hearing_server.service.transcripts import TranscriptService
 from hearing_server.signaling.namespace import HearingNamespace
 from hearing_server.signaling.origins import origin_check
 from hearing_server.store.sqlite import SQLiteStore
+from hearing_server.wiring.bridges import MediaToSignaling, PlanToMedia
 from hearing_server.wiring.composite import CompositeCoordinator
 from hearing_server.wiring.recording import RecordingCoordinator
 from hearing_server.wiring.transcription import TranscriptionCoordinator

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
+from typing import Protocol
 
 from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEntry, AuditEvent, head_hash, verify_chain
@@ -29,7 +30,8 @@ from hearing_server.core.errors import Conflict, NotFound, ValidationError
 from hearing_server.core.hearing import Hearing
 from hearing_server.core.participant import Participant, Role
 from hearing_server.core.permissions import Action, authorize
-from hearing_server.store.base import Store
+from hearing_server.store.hearings import HearingStore
+from hearing_server.store.transcript import TranscriptStore
 from transcription.exports import TranscriptHeader, to_json, to_srt, to_webvtt
 from transcription.pdf import PdfOptions, to_pdf
 from transcription.segments import TranscriptSegment
@@ -46,6 +48,11 @@ MAX_TEXT = 5000
 MAX_REASON = 500
 VIEW_ACTION = Action.READ_TRANSCRIPT
 """Who may read and download the transcript (the record-keeping roles)."""
+
+
+class TranscriptServiceStore(HearingStore, TranscriptStore, Protocol):
+    """What the service needs of the store: the hearing and its participants (permissions,
+    export headers) and the transcript chain (``hearing_server.store.base.Store`` fits)."""
 
 
 class ExportFormat(StrEnum):
@@ -77,7 +84,7 @@ def _utcnow() -> datetime:
 class TranscriptService:
     def __init__(
         self,
-        store: Store,
+        store: TranscriptServiceStore,
         *,
         clock: Callable[[], datetime] = _utcnow,
         pdf_options: PdfOptions | None = None,
