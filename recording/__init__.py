@@ -3,7 +3,8 @@ participant's encoded media and the courtroom composite into segments, every seg
 into a hash-chained manifest signed with the server's Ed25519 key.
 
 Public API (the composition root wires it; this package imports nothing of the media layer
-at run time and receives frames as ``AsyncIterator[EncodedFrame]``):
+at all and receives frames as ``AsyncIterator[EncodedFrameLike]``, a protocol the media
+layer's ``EncodedFrame`` satisfies):
 
 - :class:`RecordingSession`: start / pause / resume / stop, add_track / add_composite /
   remove_track; alerts through an async ``on_alert(RecordingAlert)``.
@@ -15,7 +16,8 @@ at run time and receives frames as ``AsyncIterator[EncodedFrame]``):
 from .alerts import AlertKind, RecordingAlert
 from .catalog import RecordingCatalog, RecordingInfo, RecordingNotFound, SegmentInfo, TrackInfo
 from .clock import HearingClock
-from .recorder import RecordingOptions, TrackIdentity, TrackStats
+from .frames import EncodedFrameLike
+from .model import RecordingOptions, TrackIdentity, TrackStats
 from .session import (
     AlertCallback,
     RecordingSession,
@@ -44,6 +46,7 @@ from .verify import (
 __all__ = [
     "AlertCallback",
     "AlertKind",
+    "EncodedFrameLike",
     "HearingClock",
     "Problem",
     "ProblemKind",

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .alerts import AlertKind, RecordingAlert
 from .clock import HearingClock, iso, to_us
+from .frames import EncodedFrameLike
 from .manifest import (
     FORMAT,
     AfterWriteError,
@@ -33,12 +34,10 @@ from .manifest import (
     ManifestWriter,
     SignatureError,
 )
+from .model import RecordingOptions, TrackIdentity, TrackStats
 from .paths import check_safe_name, track_key
-from .recorder import RecordingOptions, TrackIdentity, TrackRecorder, TrackStats
+from .recorder import TrackRecorder
 from .signing import key_fingerprint
-
-if TYPE_CHECKING:
-    from hearing_server.media.taps import EncodedFrame
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +96,7 @@ class RecordingSummary:
 @dataclass(slots=True)
 class _Track:
     recorder: TrackRecorder
-    sources: list[AsyncIterator[EncodedFrame]]
+    sources: list[AsyncIterator[EncodedFrameLike]]
     pumps: list[asyncio.Task[None]] = field(default_factory=list)
     supervisor: asyncio.Task[None] | None = None
     reason: str = "ended"
@@ -307,7 +306,7 @@ class RecordingSession:
         kind: str,
         name: str,
         role: str,
-        frames: AsyncIterator[EncodedFrame],
+        frames: AsyncIterator[EncodedFrameLike],
         *,
         request_keyframe: KeyframeRequest | None = None,
     ) -> str:
@@ -328,8 +327,8 @@ class RecordingSession:
 
     async def add_composite(
         self,
-        video: AsyncIterator[EncodedFrame],
-        audio: AsyncIterator[EncodedFrame] | None = None,
+        video: AsyncIterator[EncodedFrameLike],
+        audio: AsyncIterator[EncodedFrameLike] | None = None,
         *,
         name: str = "courtroom composite",
         request_keyframe: KeyframeRequest | None = None,
@@ -355,7 +354,7 @@ class RecordingSession:
         name: str,
         role: str,
         input_kinds: list[str],
-        sources: list[AsyncIterator[EncodedFrame]],
+        sources: list[AsyncIterator[EncodedFrameLike]],
         request_keyframe: KeyframeRequest | None,
     ) -> str:
         if self._state not in (SessionState.RECORDING, SessionState.PAUSED):
@@ -396,7 +395,7 @@ class RecordingSession:
             await asyncio.gather(handle.supervisor, return_exceptions=True)
 
     async def _pump(
-        self, recorder: TrackRecorder, index: int, frames: AsyncIterator[EncodedFrame]
+        self, recorder: TrackRecorder, index: int, frames: AsyncIterator[EncodedFrameLike]
     ) -> None:
         try:
             async for frame in frames:
