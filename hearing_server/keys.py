@@ -9,13 +9,15 @@ from aiohttp import web
 if TYPE_CHECKING:
     from hearing_server.auth.tokens import TokenService
     from hearing_server.config import Settings
+    from hearing_server.media.events import MediaEvent
     from hearing_server.media.router import MediaRouter
+    from hearing_server.media.taps import Composites
     from hearing_server.service.events import EventBus, ServiceEvent
     from hearing_server.service.hearings import HearingService
     from hearing_server.service.live import LiveHearings
     from hearing_server.service.transcripts import TranscriptService
+    from hearing_server.signaling.ports import RecordingPort
     from hearing_server.store.base import Store
-    from hearing_server.wiring.recording import RecordingCoordinator
     from recording import RecordingCatalog
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -25,7 +27,9 @@ EVENTS: web.AppKey[EventBus[ServiceEvent]] = web.AppKey("events")
 HEARINGS: web.AppKey[HearingService] = web.AppKey("hearings")
 LIVE: web.AppKey[LiveHearings] = web.AppKey("live")
 MEDIA: web.AppKey[MediaRouter] = web.AppKey("media")
-RECORDINGS: web.AppKey[RecordingCoordinator] = web.AppKey("recordings")
+MEDIA_EVENTS: web.AppKey[EventBus[MediaEvent]] = web.AppKey("media_events")
+COMPOSITES: web.AppKey[Composites | None] = web.AppKey("composites")
+RECORDINGS: web.AppKey[RecordingPort] = web.AppKey("recordings")
 RECORDING_CATALOG: web.AppKey[RecordingCatalog] = web.AppKey("recording_catalog")
 RECORDING_PUBLIC_KEY: web.AppKey[tuple[str, str]] = web.AppKey("recording_public_key")
 TRANSCRIPTS: web.AppKey[TranscriptService] = web.AppKey("transcripts")

@@ -82,6 +82,14 @@ class ServerSource(Protocol):
         """Unpublish the source; its track leaves every subscriber."""
 
 
+class Composites(Protocol):
+    """Where a hearing's composite comes from, when one runs (its media id, keyframes)."""
+
+    def composite_of(self, hearing_id: str) -> str | None: ...
+
+    def request_keyframe(self, hearing_id: str) -> None: ...
+
+
 DecodedFrame = VideoFrame | AudioFrame
 
 __all__ = ["DecodedFrame", "EncodedFrame", "MediaKind", "ServerSource", "Tap"]

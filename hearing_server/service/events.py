@@ -1,4 +1,4 @@
-"""In-process fan-out of events to async listeners (service changes, media events)."""
+"""The typed events features publish, and the in-process bus that fans them out."""
 
 from __future__ import annotations
 
@@ -14,12 +14,77 @@ E = TypeVar("E")
 
 
 @dataclass(frozen=True, slots=True)
-class ServiceEvent:
-    """Something changed in a hearing. ``kind`` is e.g. 'hearing', 'participant'."""
+class HearingChanged:
+    """The hearing's state, layout or times changed; ``data`` is the hearing as JSON."""
 
     hearing_id: str
-    kind: str
     data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantChanged:
+    """A participant's state, room, mute or hand changed; ``data`` is their full JSON."""
+
+    hearing_id: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingStateChanged:
+    """The hearing's recording started, paused, resumed or stopped (everyone is told)."""
+
+    hearing_id: str
+    status: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingAlertRaised:
+    """A recording failed or recovered (the judge, clerk and mediator are told at once)."""
+
+    hearing_id: str
+    alert: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CaptionPublished:
+    """An interim or final caption for the people in the hearing room (``recipients``)."""
+
+    hearing_id: str
+    recipients: tuple[str, ...]
+    caption: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackChanged:
+    """A participant published (``published``) or withdrew a track."""
+
+    hearing_id: str
+    published: bool
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberOfferMade:
+    """The media server has a new subscriber offer for ``participant_id`` to answer."""
+
+    participant_id: str
+    offer: dict[str, Any]
+
+
+ServiceEvent = (
+    HearingChanged
+    | ParticipantChanged
+    | RecordingStateChanged
+    | RecordingAlertRaised
+    | CaptionPublished
+    | TrackChanged
+    | SubscriberOfferMade
+)
+"""What the application's features tell each other and the people in a hearing.
+
+Features publish these on the one service bus; signaling subscribes and delivers them, so no
+feature holds a reference to the socket.io namespace.
+"""
 
 
 Listener = Callable[[E], Awaitable[None]]

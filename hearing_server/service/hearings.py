@@ -34,7 +34,7 @@ from hearing_server.core.permissions import (
 )
 from hearing_server.store.base import Store
 
-from .events import EventBus, ServiceEvent
+from .events import EventBus, HearingChanged, ParticipantChanged, ServiceEvent
 
 Clock = Callable[[], datetime]
 
@@ -223,7 +223,7 @@ class HearingService:
         return updated
 
     async def _notify_hearing(self, hearing: Hearing) -> None:
-        await self.events.publish(ServiceEvent(hearing.id, "hearing", hearing_to_json(hearing)))
+        await self.events.publish(HearingChanged(hearing.id, hearing_to_json(hearing)))
 
     # -- participants -----------------------------------------------------------------------
 
@@ -268,7 +268,7 @@ class HearingService:
             hearing_id, actor, AuditEvent.PARTICIPANT_ADDED, participant_to_json(participant)
         )
         await self.events.publish(
-            ServiceEvent(hearing_id, "participant", participant_to_json(participant))
+            ParticipantChanged(hearing_id, participant_to_json(participant))
         )
         return participant
 

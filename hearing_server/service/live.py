@@ -26,7 +26,7 @@ from hearing_server.core.participant import (
 from hearing_server.core.permissions import Action, authorize, can
 from hearing_server.core.rooms import RoomRegistry, RoomType, media_peers
 
-from .events import ServiceEvent
+from .events import ParticipantChanged
 from .hearings import HearingService, participant_to_json
 
 log = logging.getLogger(__name__)
@@ -156,9 +156,8 @@ class LiveHearings:
                 after.hearing_id, actor, event, {"participant_id": after.id, **(data or {})}
             )
         await self._service.events.publish(
-            ServiceEvent(
+            ParticipantChanged(
                 after.hearing_id,
-                "participant",
                 {
                     **participant_to_json(after),
                     "room": self.room_of(after.hearing_id, after.id),

@@ -15,7 +15,16 @@ from hearing_server.core.hearing import HearingAction, HearingKind
 from hearing_server.core.participant import Participant, Role
 from hearing_server.core.permissions import Action, allowed_actions, can
 from hearing_server.schema import SchemaError
-from hearing_server.service.events import ServiceEvent
+from hearing_server.service.events import (
+    CaptionPublished,
+    HearingChanged,
+    ParticipantChanged,
+    RecordingAlertRaised,
+    RecordingStateChanged,
+    ServiceEvent,
+    SubscriberOfferMade,
+    TrackChanged,
+)
 from hearing_server.service.hearings import HearingService, hearing_to_json, participant_to_json
 from hearing_server.service.live import LiveHearings
 from signaling.protocol import NAMESPACE, PROTOCOL_VERSION
@@ -351,22 +360,24 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     # -- pushes from the service and media layers --------------------------------------------
 
     async def on_service_event(self, event: ServiceEvent) -> None:
-        """Push a service-layer change to everyone in the hearing."""
-        if event.kind == "hearing":
-            await self.emit("hearing_state", event.data, room=hearing_room(event.hearing_id))
-        elif event.kind == "participant":
-            hid, full = event.hearing_id, event.data
-            reduced = {k: full[k] for k in _PUBLIC_PARTICIPANT_FIELDS if k in full}
-            await self.emit("participant_updated", full, room=staff_room(hid))
-            await self.emit("participant_updated", reduced, room=public_room(hid))
-            await self.emit("me_updated", full, room=participant_room(full["id"]))
-
-    async def send_to_participant(self, participant_id: str, event: str, data: Any) -> None:
-        await self.emit(event, data, room=participant_room(participant_id))
-
-    async def broadcast(self, hearing_id: str, event: str, data: Any) -> None:
-        await self.emit(event, data, room=hearing_room(hearing_id))
-
-    async def send_to_staff(self, hearing_id: str, event: str, data: Any) -> None:
-        """To the judge, clerk and mediator of the hearing only."""
-        await self.emit(event, data, room=staff_room(hearing_id))
+        """Deliver a feature's event to the people it concerns (docs/protocol.md)."""
+        match event:
+            case HearingChanged(hearing_id=hid, data=data):
+                await self.emit("hearing_state", data, room=hearing_room(hid))
+            case ParticipantChanged(hearing_id=hid, data=full):
+                reduced = {k: full[k] for k in _PUBLIC_PARTICIPANT_FIELDS if k in full}
+                await self.emit("participant_updated", full, room=staff_room(hid))
+                await self.emit("participant_updated", reduced, room=public_room(hid))
+                await self.emit("me_updated", full, room=participant_room(full["id"]))
+            case RecordingStateChanged(hearing_id=hid, status=status):
+                await self.emit("recording_state", status, room=hearing_room(hid))
+            case RecordingAlertRaised(hearing_id=hid, alert=alert):
+                await self.emit("recording_alert", alert, room=staff_room(hid))
+            case CaptionPublished(recipients=recipients, caption=caption):
+                for pid in recipients:
+                    await self.emit("caption", caption, room=participant_room(pid))
+            case TrackChanged(hearing_id=hid, published=published, data=data):
+                name = "track_published" if published else "track_unpublished"
+                await self.emit(name, data, room=hearing_room(hid))
+            case SubscriberOfferMade(participant_id=pid, offer=offer):
+                await self.emit("subscriber_offer", offer, room=participant_room(pid))

@@ -1,12 +1,14 @@
-"""Adapters between layers that must not import each other; create_app() instantiates them.
+"""Adapters between layers that must not import each other.
 
-Media never imports signaling or the service layer: these bridges carry media events to
-clients and the domain's media plan (who receives whom, who is muted) to the router.
+Media never imports signaling or the service layer: these bridges turn the router's events into
+service events (which signaling delivers) and apply the domain's media plan (who receives whom,
+who is muted) to the router.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from hearing_server.media.events import (
     MediaEvent,
@@ -16,46 +18,46 @@ from hearing_server.media.events import (
     TrackUnpublished,
 )
 from hearing_server.media.router import MediaRouter
+from hearing_server.service.events import (
+    EventBus,
+    ServiceEvent,
+    SubscriberOfferMade,
+    TrackChanged,
+)
 from hearing_server.service.live import LiveHearings, MediaPlan
-from hearing_server.signaling.namespace import HearingNamespace
 
 log = logging.getLogger(__name__)
 
 
-class MediaToSignaling:
-    """Delivers the router's events to the participants concerned."""
+class MediaToService:
+    """Publishes the router's events that participants must learn about as service events."""
 
-    def __init__(self, live: LiveHearings) -> None:
+    def __init__(self, live: LiveHearings, events: EventBus[ServiceEvent]) -> None:
         self._live = live
-        self._namespace: HearingNamespace | None = None
-
-    def attach(self, namespace: HearingNamespace) -> None:
-        self._namespace = namespace
+        self._events = events
 
     async def __call__(self, event: MediaEvent) -> None:
-        ns = self._namespace
-        if ns is None:
-            return
         if isinstance(event, SubscriberOffer):
-            await ns.send_to_participant(
-                event.pid,
-                "subscriber_offer",
-                {
-                    "type": "offer",
-                    "sdp": event.sdp,
-                    "revision": event.revision,
-                    "restart": event.restart,
-                },
-            )
+            offer = {
+                "type": "offer",
+                "sdp": event.sdp,
+                "revision": event.revision,
+                "restart": event.restart,
+            }
+            await self._events.publish(SubscriberOfferMade(event.pid, offer))
         elif isinstance(event, TrackPublished | TrackUnpublished):
             hearing_id = self._live.hearing_of(event.pid)
             if hearing_id is None:
                 return
-            name = "track_published" if isinstance(event, TrackPublished) else "track_unpublished"
-            payload = {"participant_id": event.pid, "kind": event.kind, "track_id": event.track_id}
+            data: dict[str, Any] = {
+                "participant_id": event.pid,
+                "kind": event.kind,
+                "track_id": event.track_id,
+            }
             if isinstance(event, TrackPublished):
-                payload["codec"] = event.codec
-            await ns.broadcast(hearing_id, name, payload)
+                data["codec"] = event.codec
+            published = isinstance(event, TrackPublished)
+            await self._events.publish(TrackChanged(hearing_id, published, data))
         elif isinstance(event, PeerStateChanged):
             log.info("participant %s %s connection: %s", event.pid, event.which_pc, event.state)
 

@@ -15,9 +15,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Protocol, cast
+from zoneinfo import ZoneInfo
 
+from aiohttp import web
 from av import AudioFrame, VideoFrame
 
+from hearing_server import keys
 from hearing_server.core.hearing import Hearing, HearingState
 from hearing_server.media.compositor import Compositor, CompositorConfig
 from hearing_server.media.errors import MediaError
@@ -186,3 +189,26 @@ class CompositeCoordinator(PerHearingConsumer):
                 await self._stop(hearing_id)
             except Exception:
                 log.exception("stopping the composite of hearing %s failed", hearing_id)
+
+
+def install_composite(app: web.Application) -> None:
+    """One composite per hearing in session, unless ``composite_enabled`` is off."""
+    settings = app[keys.SETTINGS]
+    if not settings.composite_enabled:
+        app[keys.COMPOSITES] = None
+        return
+    composites = CompositeCoordinator(
+        media=app[keys.MEDIA],
+        hearings=app[keys.HEARINGS],
+        live=app[keys.LIVE],
+        clock_tz=ZoneInfo(settings.court_timezone) if settings.court_timezone else None,
+    )
+    app[keys.EVENTS].subscribe(composites.on_service_event)
+    app[keys.MEDIA_EVENTS].subscribe(composites.on_media_event)
+    app[keys.COMPOSITES] = composites
+
+    async def compositors(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await composites.close()
+
+    app.cleanup_ctx.append(compositors)

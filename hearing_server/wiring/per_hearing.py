@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from hearing_server.core.hearing import Hearing
 from hearing_server.media.events import MediaEvent, TrackPublished, TrackUnpublished
-from hearing_server.service.events import ServiceEvent
+from hearing_server.service.events import HearingChanged, ParticipantChanged, ServiceEvent
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
 
@@ -44,9 +44,9 @@ class PerHearingConsumer(ABC):
     async def on_service_event(self, event: ServiceEvent) -> None:
         if self._closed:
             return
-        if event.kind == "hearing":
+        if isinstance(event, HearingChanged):
             await self.on_hearing(await self._hearings.store.get_hearing(event.hearing_id))
-        elif event.kind == "participant" and event.hearing_id in self.running:
+        elif isinstance(event, ParticipantChanged) and event.hearing_id in self.running:
             await self.sync(event.hearing_id)
 
     async def on_media_event(self, event: MediaEvent) -> None:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hearing_server import keys
 from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent
 from hearing_server.core.errors import Conflict
@@ -26,22 +28,32 @@ from hearing_server.core.hearing import Hearing, HearingState
 from hearing_server.core.permissions import Action, authorize
 from hearing_server.media.errors import MediaError
 from hearing_server.media.events import MediaEvent, TrackPublished, TrackUnpublished
-from hearing_server.media.taps import EncodedFrame, MediaKind, Tap
-from hearing_server.service.events import ServiceEvent
+from hearing_server.media.taps import Composites, EncodedFrame, MediaKind, Tap
+from hearing_server.service.events import (
+    EventBus,
+    HearingChanged,
+    ParticipantChanged,
+    RecordingAlertRaised,
+    RecordingStateChanged,
+    ServiceEvent,
+)
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
 from recording import (
     RecordingAlert,
+    RecordingCatalog,
     RecordingOptions,
     RecordingSession,
     RecordingStartError,
     SessionState,
+    key_fingerprint,
+    load_or_create_signing_key,
+    public_key_pem,
 )
 
 log = logging.getLogger(__name__)
 
 RecordingAction = Literal["start", "pause", "resume", "stop"]
-Notify = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 
 
 class EncodedTaps(Protocol):
@@ -52,14 +64,6 @@ class EncodedTaps(Protocol):
     def request_keyframe(self, pid: str) -> None: ...
 
     def published_kinds(self, pid: str) -> set[MediaKind]: ...
-
-
-class Composites(Protocol):
-    """Where a hearing's composite comes from, when one runs."""
-
-    def composite_of(self, hearing_id: str) -> str | None: ...
-
-    def request_keyframe(self, hearing_id: str) -> None: ...
 
 
 @dataclass
@@ -81,8 +85,7 @@ class RecordingCoordinator:
         taps: EncodedTaps,
         hearings: HearingService,
         live: LiveHearings,
-        notify_staff: Notify,
-        notify_all: Notify,
+        events: EventBus[ServiceEvent],
         auto_start: bool,
         composites: Composites | None = None,
         options: RecordingOptions | None = None,
@@ -92,8 +95,7 @@ class RecordingCoordinator:
         self._taps = taps
         self._hearings = hearings
         self._live = live
-        self._notify_staff = notify_staff
-        self._notify_all = notify_all
+        self._events = events
         self._auto_start = auto_start
         self._composites = composites
         self._options = options
@@ -142,9 +144,9 @@ class RecordingCoordinator:
     async def on_service_event(self, event: ServiceEvent) -> None:
         if self._closed:
             return
-        if event.kind == "hearing":
+        if isinstance(event, HearingChanged):
             await self._on_hearing_state(event.hearing_id, HearingState(event.data["state"]))
-        elif event.kind == "participant" and event.hearing_id in self._active:
+        elif isinstance(event, ParticipantChanged) and event.hearing_id in self._active:
             await self._sync(event.hearing_id)
 
     async def on_media_event(self, event: MediaEvent) -> None:
@@ -278,7 +280,7 @@ class RecordingCoordinator:
 
     async def _on_alert(self, hearing_id: str, alert: RecordingAlert) -> None:
         data = alert.to_dict()
-        await self._notify_staff(hearing_id, "recording_alert", data)
+        await self._events.publish(RecordingAlertRaised(hearing_id, data))
         event = AuditEvent.RECORDING_FAILED if alert.severity == "error" else None
         if event is not None:
             await self._hearings.audit(hearing_id, Actor.system(), event, data)
@@ -287,7 +289,7 @@ class RecordingCoordinator:
         self, hearing_id: str, actor: Actor, event: AuditEvent, data: dict[str, Any]
     ) -> None:
         await self._hearings.audit(hearing_id, actor, event, data)
-        await self._notify_all(hearing_id, "recording_state", self.status(hearing_id))
+        await self._events.publish(RecordingStateChanged(hearing_id, self.status(hearing_id)))
 
     async def close(self) -> None:
         """Stop and sign every recording. Idempotent."""
@@ -297,3 +299,34 @@ class RecordingCoordinator:
                 await self._stop(hearing_id, Actor.system())
             except Exception:
                 log.exception("stopping the recording of hearing %s failed", hearing_id)
+
+
+def install_recording(app: web.Application) -> None:
+    """Recording of every hearing in session, the recordings catalogue and the signing key."""
+    settings = app[keys.SETTINGS]
+    recording_key = load_or_create_signing_key(settings.effective_recording_key_path)
+    recorder = RecordingCoordinator(
+        root=settings.effective_recordings_dir,
+        signing_key=recording_key,
+        taps=app[keys.MEDIA],
+        hearings=app[keys.HEARINGS],
+        live=app[keys.LIVE],
+        events=app[keys.EVENTS],
+        auto_start=settings.recording_auto_start,
+        composites=app[keys.COMPOSITES],
+        options=RecordingOptions(segment_seconds=settings.recording_segment_seconds),
+    )
+    app[keys.EVENTS].subscribe(recorder.on_service_event)
+    app[keys.MEDIA_EVENTS].subscribe(recorder.on_media_event)
+    app[keys.RECORDINGS] = recorder
+    app[keys.RECORDING_CATALOG] = RecordingCatalog(settings.effective_recordings_dir)
+    app[keys.RECORDING_PUBLIC_KEY] = (
+        public_key_pem(recording_key).decode("ascii"),
+        key_fingerprint(recording_key),
+    )
+
+    async def recordings(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await recorder.close()  # finish and sign every recording
+
+    app.cleanup_ctx.append(recordings)

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
+from aiohttp import web
 from av import AudioFrame
 
+from hearing_server import keys
 from hearing_server.core.hearing import Hearing, HearingState
 from hearing_server.media.errors import MediaError
 from hearing_server.media.events import TrackPublished, TrackUnpublished
 from hearing_server.media.taps import DecodedFrame, MediaKind, Tap
+from hearing_server.service.events import CaptionPublished, EventBus, ServiceEvent
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
 from hearing_server.service.transcripts import TranscriptService
@@ -31,6 +34,8 @@ from transcription import (
     PipelineSettings,
     Speaker,
     TranscriptionPipeline,
+    TranscriptionSettings,
+    create_engine,
 )
 
 from .per_hearing import PerHearingConsumer
@@ -38,7 +43,6 @@ from .per_hearing import PerHearingConsumer
 log = logging.getLogger(__name__)
 
 RUNNING_STATES = frozenset({HearingState.IN_SESSION, HearingState.PAUSED, HearingState.SUSPENDED})
-SendTo = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 
 
 class AudioTaps(Protocol):
@@ -65,14 +69,14 @@ class TranscriptionCoordinator(PerHearingConsumer):
         media: AudioTaps,
         hearings: HearingService,
         live: LiveHearings,
-        send_to_participant: SendTo,
+        events: EventBus[ServiceEvent],
         pipeline_settings: PipelineSettings,
     ) -> None:
         super().__init__(hearings, live)
         self._engine = engine
         self._transcripts = transcripts
         self._media = media
-        self._send = send_to_participant
+        self._events = events
         self._settings = pipeline_settings
         self._running: dict[str, _Running] = {}
 
@@ -119,9 +123,8 @@ class TranscriptionCoordinator(PerHearingConsumer):
 
     async def _deliver(self, hearing_id: str, caption: Caption) -> None:
         """Captions go to the hearing room only, never to the waiting room."""
-        data = caption.to_json()
-        for pid in await self._live.hearing_room_members(hearing_id):
-            await self._send(pid, "caption", data)
+        members = await self._live.hearing_room_members(hearing_id)
+        await self._events.publish(CaptionPublished(hearing_id, tuple(members), caption.to_json()))
 
     async def sync(self, hearing_id: str) -> None:
         running = self._running.get(hearing_id)
@@ -158,3 +161,40 @@ class TranscriptionCoordinator(PerHearingConsumer):
                 await self._stop(hearing_id)
             except Exception:
                 log.exception("closing the transcription of hearing %s failed", hearing_id)
+
+
+def install_transcription(app: web.Application) -> None:
+    """Captions and the transcript, unless ``transcription_enabled`` is off."""
+    settings = app[keys.SETTINGS]
+    if not settings.transcription_enabled:
+        return
+    stt_settings = TranscriptionSettings(
+        enabled=True,
+        engine=settings.transcription_engine,
+        model_dir=settings.transcription_model_dir,
+        language=settings.transcription_language,
+    )
+    engine = create_engine(stt_settings)
+    captions = TranscriptionCoordinator(
+        engine=engine,
+        transcripts=app[keys.TRANSCRIPTS],
+        media=app[keys.MEDIA],
+        hearings=app[keys.HEARINGS],
+        live=app[keys.LIVE],
+        events=app[keys.EVENTS],
+        pipeline_settings=stt_settings.pipeline_settings(),
+    )
+    app[keys.EVENTS].subscribe(captions.on_service_event)
+    app[keys.MEDIA_EVENTS].subscribe(captions.on_media_event)
+
+    async def recognition(_: web.Application) -> AsyncIterator[None]:
+        await engine.prewarm()  # start the recognizer process and load its model now
+        try:
+            yield
+        finally:
+            try:
+                await captions.close()  # lets queued speech reach the transcript
+            finally:
+                await engine.aclose()
+
+    app.cleanup_ctx.append(recognition)

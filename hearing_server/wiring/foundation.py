@@ -1,0 +1,58 @@
+"""The foundation every feature builds on: the store, tokens, the service bus and the services.
+
+Installed first, closed last: every other feature's close may still write to the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from aiohttp import web
+
+from hearing_server import keys
+from hearing_server.auth.keys import load_or_create_secret
+from hearing_server.auth.tokens import TokenService
+from hearing_server.service.events import EventBus, ServiceEvent
+from hearing_server.service.hearings import HearingService
+from hearing_server.service.live import LiveHearings
+from hearing_server.service.transcripts import TranscriptService
+from hearing_server.store.sqlite import SQLiteStore
+
+
+def install_foundation(app: web.Application) -> None:
+    """Store, tokens, the service bus, hearings, presence and the transcript record."""
+    settings = app[keys.SETTINGS]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SQLiteStore(settings.effective_database_path)
+    signing_key = load_or_create_secret(settings.effective_signing_key_path)
+    tokens = TokenService(signing_key, store.is_token_revoked)
+    events: EventBus[ServiceEvent] = EventBus()
+    hearings = HearingService(
+        store,
+        tokens,
+        events,
+        public_url=settings.effective_public_url,
+        token_ttl=timedelta(hours=settings.token_ttl_hours),
+    )
+    app[keys.STORE] = store
+    app[keys.TOKENS] = tokens
+    app[keys.EVENTS] = events
+    app[keys.HEARINGS] = hearings
+    app[keys.LIVE] = LiveHearings(hearings, disconnect_grace_s=settings.disconnect_grace_seconds)
+    app[keys.TRANSCRIPTS] = TranscriptService(store)
+    app[keys.ADMIN_API_KEY] = settings.admin_api_key or load_or_create_secret(
+        settings.admin_api_key_path
+    )
+
+    async def store_open(_: web.Application) -> AsyncIterator[None]:
+        await store.open()
+        yield
+        await store.close()
+
+    async def presence(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await app[keys.LIVE].close()  # grace timers
+
+    app.cleanup_ctx.append(store_open)
+    app.cleanup_ctx.append(presence)

@@ -1,0 +1,45 @@
+"""socket.io signaling: the /hearing namespace on the app, subscribed to the service bus."""
+
+from __future__ import annotations
+
+import socketio
+from aiohttp import web
+
+from hearing_server import keys
+from hearing_server.media.errors import MediaError
+from hearing_server.signaling.namespace import HearingNamespace
+from hearing_server.signaling.origins import origin_check
+from signaling.protocol import MAX_SDP
+
+
+def install_signaling(app: web.Application) -> None:
+    """Attach socket.io (on Redis when ``redis_url`` is set) and the hearing namespace."""
+    settings = app[keys.SETTINGS]
+    client_manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=client_manager,
+        max_http_buffer_size=2 * MAX_SDP,
+        cors_allowed_origins=origin_check(settings.effective_public_url),
+    )
+    namespace = HearingNamespace(
+        tokens=app[keys.TOKENS],
+        hearings=app[keys.HEARINGS],
+        live=app[keys.LIVE],
+        media=app[keys.MEDIA],
+        media_errors=(MediaError,),
+        ice_servers=[s.to_json() for s in settings.ice_servers],
+        recording=app[keys.RECORDINGS],
+    )
+    sio.register_namespace(namespace)
+    app[keys.EVENTS].subscribe(namespace.on_service_event)
+    sio.attach(app)
+
+    async def end_signaling(_: web.Application) -> None:
+        # Open socket.io websockets would hold the shutdown until the clients' ping timeout
+        # (45 s); clients reconnect to the next server on their own.
+        if sio.eio.sockets:
+            await sio.eio.disconnect()
+        await sio.shutdown()
+
+    app.on_shutdown.append(end_signaling)
