@@ -106,7 +106,6 @@ class AudioLoop:
             mixer.feed(slot.pid, frames)
         pcm, _ = mixer.mix(present, unmuted)
         levels = mixer.levels()
-        self._room.levels = levels
         self._room.speaker = tracker.update({p: levels[p] for p in unmuted if p in levels}, now)
         st = self._stats
         st.audio_underruns = mixer.stats.underruns

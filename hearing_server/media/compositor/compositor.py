@@ -43,7 +43,6 @@ class Compositor:
         self._clock = TickClock(self._stop)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._threads: list[threading.Thread] = []
-        self._video: FrameLoop | None = None
         self._closed = False
 
     # --- participants (event loop) ---------------------------------------------------
@@ -154,17 +153,9 @@ class Compositor:
         """The current speaker (speaker_follow's focus; highlighted in other layouts)."""
         return self._room.speaker
 
-    def audio_levels(self) -> dict[str, float]:
-        """Smoothed input levels in dBFS, as of the last mixed block."""
-        return dict(self._room.levels)
-
     def tile_states(self) -> list[TileState]:
         """The tiles of the last composed frame."""
         return list(self._composer.tiles)
-
-    def last_frame(self) -> av.VideoFrame | None:
-        """The last composed frame (yuv420p 1280x720); do not modify it."""
-        return self._video.last_frame if self._video is not None else None
 
     # --- outputs ----------------------------------------------------------------------
 
@@ -215,7 +206,6 @@ class Compositor:
             encoder=encoder,
             stats=self.stats,
         )
-        self._video = video
         audio = AudioLoop(
             self.config, room=self._room, clock=self._clock, sinks=self._sinks, stats=self.stats
         )

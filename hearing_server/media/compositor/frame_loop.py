@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 
-import av
 from av.video.frame import PictureType
 
 from .clock import TickClock
@@ -41,7 +40,6 @@ class FrameLoop:
         self._keyframes = keyframes
         self._encoder = encoder
         self._stats = stats
-        self.last_frame: av.VideoFrame | None = None
 
     def run(self) -> None:
         """The video thread."""
@@ -63,7 +61,6 @@ class FrameLoop:
                 if self._keyframes.take(now):
                     frame.pict_type = PictureType.I
                 frame.pts = tick
-                self.last_frame = frame
                 self._encoder.submit(frame)
             except Exception:
                 st.errors += 1

@@ -85,7 +85,6 @@ class Room:
         self.layout: Layout = config.layout
         self.info = (config.court, config.case_number, config.title)
         self.speaker: str | None = None
-        self.levels: dict[str, float] = {}  # written by the audio thread
 
     def snapshot(self) -> dict[str, Slot]:
         with self.lock:
