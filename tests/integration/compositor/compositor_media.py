@@ -12,7 +12,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from hearing_server.media.compositor_layout import Rect
+from hearing_server.media.compositor.layout import Rect
 from hearing_server.media.taps import EncodedFrame
 
 RGB = tuple[int, int, int]

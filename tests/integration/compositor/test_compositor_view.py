@@ -25,8 +25,8 @@ from PIL import Image
 
 from hearing_server.core.participant import PartySide, Role
 from hearing_server.media.compositor import Compositor, CompositorConfig
-from hearing_server.media.compositor_draw import CARD_BACKGROUND
-from hearing_server.media.compositor_layout import (
+from hearing_server.media.compositor.draw import CARD_BACKGROUND
+from hearing_server.media.compositor.layout import (
     CANVAS_H,
     CANVAS_W,
     Layout,

@@ -7,7 +7,7 @@ import math
 import av
 import numpy as np
 
-from hearing_server.media.compositor_audio import (
+from hearing_server.media.compositor.audio import (
     BLOCK,
     AudioMixer,
     SoftLimiter,

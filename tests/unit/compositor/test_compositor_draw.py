@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from hearing_server.media.compositor_draw import (
+from hearing_server.media.compositor.draw import (
     Overlay,
     TextRenderer,
     blit,

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from hearing_server.core.participant import PartySide, Role
-from hearing_server.media.compositor_layout import (
+from hearing_server.media.compositor.layout import (
     CANVAS_H,
     CANVAS_W,
     HEADER_H,
