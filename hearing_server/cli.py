@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 from aiohttp import web
@@ -91,11 +92,19 @@ def _serve(settings: Settings) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hearing-server", description=__doc__)
     parser.add_argument("--config", help="TOML config file (or HEARING_CONFIG)")
+    # These override the config file and the environment (HEARING_DATA_DIR, _HOST, _PORT).
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data-dir", type=Path, help="where the database, keys and recordings live")
+    listen = argparse.ArgumentParser(add_help=False)
+    listen.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    listen.add_argument("--port", type=int, help="port to listen on (default 8080)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run the server")
-    demo = sub.add_parser("demo", help="create a demo hearing, print join links")
+    sub.add_parser("serve", help="run the server", parents=[data, listen])
+    demo = sub.add_parser(
+        "demo", help="create a demo hearing, print join links", parents=[data, listen]
+    )
     demo.add_argument("--serve", action="store_true", help="then start the server")
-    ch = sub.add_parser("create-hearing", help="create a hearing")
+    ch = sub.add_parser("create-hearing", help="create a hearing", parents=[data])
     ch.add_argument("--case-number", required=True)
     ch.add_argument("--court", required=True)
     ch.add_argument("--title", required=True)
@@ -108,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check a recording directory: every file, the hash chain and the signature "
         "(exit 0 intact and signed, 1 problems, 2 usage, 3 intact but unsigned)",
     )
-    il = sub.add_parser("issue-link", help="add a participant and print their join link")
+    il = sub.add_parser(
+        "issue-link", help="add a participant and print their join link", parents=[data]
+    )
     il.add_argument("--hearing", required=True, help="hearing id")
     il.add_argument("--role", required=True, choices=[r.value for r in Role])
     il.add_argument("--name", required=True)
@@ -124,7 +135,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return verify_recording_main(raw[1:])
     args = build_parser().parse_args(raw)
     try:
-        settings = load_settings(args.config)
+        flags = {
+            name: value
+            for name in ("data_dir", "host", "port")
+            if (value := getattr(args, name, None)) is not None
+        }
+        settings = load_settings(args.config, **flags)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

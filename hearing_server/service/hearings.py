@@ -323,6 +323,7 @@ class HearingService:
             "me": participant_to_json(me),
             # The client shows only what the server would allow; it never copies the table.
             "allowed_actions": sorted(allowed_actions(me.role, hearing.kind)),
+            "layouts": list(LAYOUTS),
             "participants": [participant_to_json(p, with_state=sees_all) for p in others],
         }
 

@@ -4,7 +4,7 @@ import { api } from './api.js';
 import { h, clear } from './dom.js';
 import { getLang, setLang, LANGUAGES, missingKeys } from './i18n.js';
 import { messageScreen } from './ui.js';
-import { CONSOLE_ROLES, DISPLAY_ROLES, readsTranscript } from './roles.js';
+import { CONSOLE_ROLES, DISPLAY_ROLES, mayDo } from './roles.js';
 import { runParticipant } from './participant.js';
 import { runConsole } from './console.js';
 import { runDisplay } from './display.js';
@@ -64,7 +64,7 @@ async function main() {
   app.info = info;
   if (['closed', 'adjourned'].includes(info.hearing.state)) {
     // Nobody joins a closed hearing; the staff who keep the record still read its transcript.
-    if (readsTranscript(info.me.role, info.hearing.kind)) runRecord(root, { token, info, app });
+    if (mayDo(info, 'read_transcript')) runRecord(root, { token, info, app });
     else messageScreen(root, { titleKey: 'ended.closedTitle', bodyKey: 'ended.closedBody' });
     return;
   }

@@ -10,13 +10,12 @@ import { captionBar } from './captions.js';
 import { transcriptPanel, runRecord } from './transcript.js';
 import { TileGrid, watchMedia } from './tiles.js';
 import {
-  presides, maySuspend, staysInRoom, isWitness, roleKey, readsTranscript, ROLE_ORDER, STAFF_ROLES,
+  mayDo, staysInRoom, isWitness, roleKey, ROLE_ORDER, STAFF_ROLES,
 } from './roles.js';
 import {
   languageSwitcher, stateBadge, elapsed, connectionBanner, messageScreen, confirmButton, toast,
 } from './ui.js';
 
-const LAYOUTS = ['judge_focus', 'grid', 'speaker_follow'];
 const LIVE = new Set(['joining', 'waiting', 'in_hearing', 'in_consultation']);
 const TAB_KEY = 'hearing.consoleTab';
 
@@ -30,9 +29,9 @@ export async function runConsole(root, ctx) {
   const session = new Session({ token: ctx.token, localStream });
   ctx.app.session = session;
   const lookup = (pid) => session.participants.get(pid);
-  const kind = () => session.hearing?.kind || ctx.info.hearing.kind;
   const role = ctx.info.me.role;
-  const judicial = () => presides(role, kind());
+  const may = (action) => mayDo(ctx.info, action);
+  const judicial = () => may('close_hearing');
 
   // -- header ---------------------------------------------------------------------------
   const court = h('span', { class: 'court' });
@@ -71,7 +70,7 @@ export async function runConsole(root, ctx) {
   const actionRow = h('div', { class: 'row hearing-actions' });
   const layoutSet = h('fieldset', { class: 'layouts' }, h('legend', { t: 'console.layout' }));
   const layoutInputs = new Map();
-  for (const layout of LAYOUTS) {
+  for (const layout of ctx.info.layouts || []) {
     const input = h('input', { type: 'radio', name: 'layout', value: layout, dataset: { layout } });
     layoutInputs.set(layout, input);
     layoutSet.append(h('label', { class: 'choice' }, input, h('span', { t: `layout.${layout}` })));
@@ -99,8 +98,8 @@ export async function runConsole(root, ctx) {
     h('h2', {}, icon('users'), h('span', { t: 'console.participants' })), counts, list);
 
   // -- transcript tab (clerk, presiding judge or mediator) ------------------------------------
-  const transcript = readsTranscript(role, kind()) ? transcriptPanel({
-    token: ctx.token, role, kind: kind(),
+  const transcript = may('read_transcript') ? transcriptPanel({
+    token: ctx.token, info: ctx.info,
     hearing: () => session.hearing || ctx.info.hearing,
     people: () => (session.participants.size ? session.participants : ctx.info.participants),
   }) : null;
@@ -174,13 +173,12 @@ export async function runConsole(root, ctx) {
       type: 'button', class: cls, t: key, dataset: { hearingAction: action },
       on: { click: (ev) => act('hearing_action', { action }, ev.currentTarget) },
     }));
-    if (judicial()) {
-      if (state === 'open') add('start', 'action.start', 'primary');
-      if (state === 'in_session') add('pause', 'action.pause');
-      if (state === 'paused' || state === 'suspended') add('resume', 'action.resume', 'primary');
-    }
-    if (maySuspend(role, kind()) && state === 'in_session' && !judicial()) add('suspend', 'action.suspend');
-    if (judicial() && ['open', 'in_session', 'paused', 'suspended'].includes(state)) {
+    if (state === 'open' && may('start_hearing')) add('start', 'action.start', 'primary');
+    if (state === 'in_session' && may('pause_hearing')) add('pause', 'action.pause');
+    if ((state === 'paused' || state === 'suspended') && may('resume_hearing')) add('resume', 'action.resume', 'primary');
+    // Whoever may pause pauses; the clerk, who may not, suspends for a technical problem.
+    if (state === 'in_session' && may('suspend_hearing') && !may('pause_hearing')) add('suspend', 'action.suspend');
+    if (may('close_hearing') && ['open', 'in_session', 'paused', 'suspended'].includes(state)) {
       out.push(confirmButton({
         key: 'action.close', confirmKey: 'action.closeConfirm', cls: 'ghost danger',
         dataset: { hearingAction: 'close' },
@@ -205,7 +203,7 @@ export async function runConsole(root, ctx) {
     }
     for (const [layout, input] of layoutInputs) {
       input.checked = hearing.layout === layout;
-      input.disabled = !judicial();
+      input.disabled = !may('set_layout');
     }
     clerkNote.hidden = judicial();
     tickTimer();

@@ -7,7 +7,7 @@ import { getLocalMedia, stopLocalMedia, levelMeter, playTestTone, networkCheck }
 import { Session } from './session.js';
 import { captionBar } from './captions.js';
 import { TileGrid, watchMedia } from './tiles.js';
-import { publishes } from './roles.js';
+import { mayDo } from './roles.js';
 import {
   languageSwitcher, hearingSummary, stateBadge, elapsed, connectionBanner, messageScreen,
   confirmButton, toast,
@@ -35,7 +35,7 @@ export async function runParticipant(root, ctx) {
   let steps = FLOW.filter((s) => !s.skip);
   if (sessionStorage.getItem(DONE_KEY) === ctx.info.me.id) {
     steps = steps.filter((s) => s.id === 'hearing');
-    if (publishes(ctx.info.me.role)) {
+    if (mayDo(ctx.info, 'publish_video')) {
       try {
         ctx.localStream = await getLocalMedia();
       } catch (err) {
@@ -207,7 +207,7 @@ async function selfTestStep(shell, ctx) {
     update();
   };
 
-  if (!publishes(ctx.info.me.role)) {
+  if (!mayDo(ctx.info, 'publish_video')) {
     // Observers watch only: nothing of theirs is sent, so no camera or microphone to check.
     cam.card.hidden = true;
     mic.card.hidden = true;
@@ -443,7 +443,7 @@ function roomView(session, ctx, lookup) {
     cam.btn.classList.toggle('off', !camOn);
     setIcon(cam.btn, camOn ? 'camera' : 'cameraOff');
     setT(cam.label, camOn ? 'room.cameraOff' : 'room.cameraOn');
-    hand.btn.hidden = !publishes(me.role);
+    hand.btn.hidden = !mayDo(ctx.info, 'raise_hand');
     hand.btn.setAttribute('aria-pressed', String(Boolean(me.hand_raised)));
     hand.btn.classList.toggle('active', Boolean(me.hand_raised));
     setT(hand.label, me.hand_raised ? 'room.lowerHand' : 'room.raiseHand');

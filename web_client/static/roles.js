@@ -1,30 +1,14 @@
-// Roles and what each may do in the UI (mirrors hearing_server/core/permissions.py; the server
-// enforces the table anyway, the client only hides what would be refused).
+// Roles as the UI presents them (which view, labels, order). What a viewer may do comes from
+// the server: see mayDo.
 
 export const STAFF_ROLES = new Set(['judge', 'clerk', 'mediator']);
 export const CONSOLE_ROLES = STAFF_ROLES;
 export const DISPLAY_ROLES = new Set(['courtroom_display']);
-// Roles that preside, by kind of session: a mediator presides only over a mediation.
-export function presides(role, kind) {
-  return role === 'judge' || (role === 'mediator' && kind === 'mediation');
-}
-// The stored transcript: read and downloaded by the clerk and whoever presides, corrected by
-// the clerk, marked final by whoever presides (the server's permission table and
-// transcription/service.py decide; this only hides what would be refused).
-export function readsTranscript(role, kind) {
-  return role === 'clerk' || presides(role, kind);
-}
-export function correctsTranscript(role) {
-  return role === 'clerk';
-}
-export function finalisesTranscript(role, kind) {
-  return presides(role, kind);
-}
-export function maySuspend(role, kind) {
-  return presides(role, kind) || role === 'clerk';
-}
-export function publishes(role) {
-  return !['observer', 'courtroom_display'].includes(role);
+// What the viewer may do is the server's answer (`allowed_actions` in /api/me, from the one
+// permission table, for this viewer's role in this kind of session); the client never copies
+// the table. It only hides controls the server would refuse anyway.
+export function mayDo(info, action) {
+  return Array.isArray(info?.allowed_actions) && info.allowed_actions.includes(action);
 }
 // The presiding judge and the display are never sent to the waiting room.
 export function staysInRoom(role) {

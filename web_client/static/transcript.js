@@ -11,7 +11,7 @@ import { api } from './api.js';
 import { h, append, clear, setT, setAttrT } from './dom.js';
 import { CATALOGUE, fmtClock, fmtDateTime, fmtDuration, onLangChange } from './i18n.js';
 import { icon } from './icons.js';
-import { roleKey, correctsTranscript, finalisesTranscript } from './roles.js';
+import { roleKey, mayDo } from './roles.js';
 import { languageSwitcher, stateBadge, confirmButton, toast } from './ui.js';
 
 const POLL_MS = 4000; // while speech may still be added
@@ -57,14 +57,14 @@ export function transcriptErrorKey(code) {
 
 /**
  * The transcript panel.
- * token: the join token; role, kind: mine and the hearing's; hearing(): the hearing now (its
+ * token: the join token; info: /api/me (what I may do); hearing(): the hearing now (its
  * state decides whether it may be finalised); people(): participants (Map or array), for
  * names of who corrected or finalised and parties' sides.
  * Returns {el, show, hide, refresh, onCaption, hearingChanged, stop}.
  */
-export function transcriptPanel({ token, role, kind, hearing, people }) {
-  const mayCorrect = correctsTranscript(role);
-  const mayFinalise = finalisesTranscript(role, kind);
+export function transcriptPanel({ token, info, hearing, people }) {
+  const mayCorrect = mayDo(info, 'correct_transcript');
+  const mayFinalise = mayDo(info, 'finalise_transcript');
   let doc = null;
   let active = false;
   let stopped = false;
@@ -446,7 +446,7 @@ export function runRecord(root, ctx) {
   document.body.dataset.view = 'record';
   if (ctx.app) ctx.app.view = 'record';
   const panel = transcriptPanel({
-    token, role, kind: hearing.kind, hearing: () => hearing, people: () => info.participants || [],
+    token, info, hearing: () => hearing, people: () => info.participants || [],
   });
   if (ctx.app) ctx.app.transcript = panel;
   const when = (key, iso) => (iso ? [h('dt', { t: key }), h('dd', { text: fmtDateTime(iso) })] : []);

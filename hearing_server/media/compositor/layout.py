@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
+from hearing_server.core.hearing import Layout
 from hearing_server.core.participant import PartySide, Role
 
 CANVAS_W = 1280
@@ -26,14 +26,6 @@ _STRIP_MAX_SHARE = 0.36
 _STRIP_TILE_MAX_H = 180
 
 
-class Layout(StrEnum):
-    """The layouts a judge can choose (same names as the service's ``LAYOUTS``)."""
-
-    JUDGE_FOCUS = "judge_focus"
-    GRID = "grid"
-    SPEAKER_FOLLOW = "speaker_follow"
-
-
 @dataclass(frozen=True, slots=True)
 class Rect:
     x: int
@@ -44,9 +36,6 @@ class Rect:
     @property
     def center(self) -> tuple[int, int]:
         return self.x + self.w // 2, self.y + self.h // 2
-
-    def contains(self, px: int, py: int) -> bool:
-        return self.x <= px < self.x + self.w and self.y <= py < self.y + self.h
 
 
 @dataclass(frozen=True, slots=True)

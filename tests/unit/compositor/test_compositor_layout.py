@@ -152,8 +152,3 @@ def test_grid_has_no_focus_and_no_participants_means_no_tiles() -> None:
 def test_role_labels(role: Role, side: PartySide | None, presiding: bool, label: str) -> None:
     assert role_label(role, side, presiding=presiding) == label
 
-
-def test_layout_names_match_the_service() -> None:
-    from hearing_server.core.hearing import LAYOUTS
-
-    assert {layout.value for layout in Layout} == set(LAYOUTS)
