@@ -1,16 +1,16 @@
-"""Live presence: who is connected, which room they are in, and who may receive whose media.
+"""Live hearings: joining, leaving and the presiding judge's moves of people between rooms.
 
-This is the in-process state of the embedded default (one machine). Participant state is also
-written to the store, so staff views and a restarted server see it; rooms and connections are
-rebuilt as participants reconnect.
+Built from presence (who is connected, ``presence.py``), rooms (``placement.py``) and the media
+plan (``media_plan.py``). This is the in-process state of the embedded default (one machine).
+Participant state is also written to the store, so staff views and a restarted server see it;
+rooms and connections are rebuilt as participants reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from hearing_server.core.actors import Actor
@@ -23,11 +23,14 @@ from hearing_server.core.participant import (
     ParticipantState,
     Role,
 )
-from hearing_server.core.permissions import Action, authorize, can
-from hearing_server.core.rooms import RoomRegistry, RoomType, media_peers
+from hearing_server.core.permissions import Action, authorize
+from hearing_server.core.rooms import RoomRegistry, RoomType
 
 from .events import ParticipantChanged
 from .hearings import HearingService, participant_to_json
+from .media_plan import MediaPlan, PlanListener, plan_media
+from .placement import HearingRooms
+from .presence import Presence
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +39,7 @@ JOINABLE_STATES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class MediaPlan:
-    """What the media layer should do for one hearing: routes and who is muted."""
-
-    hearing_id: str
-    routes: Mapping[str, frozenset[str]]  # subscriber -> publishers it receives
-    audio_muted: frozenset[str]  # publishers whose audio is not forwarded
-
-
-PlanListener = Callable[[MediaPlan], Awaitable[None]]
+__all__ = ["JOINABLE_STATES", "LiveHearings", "MediaPlan", "PlanListener"]
 
 
 class LiveHearings:
@@ -54,17 +48,11 @@ class LiveHearings:
     def __init__(self, service: HearingService, *, disconnect_grace_s: float) -> None:
         self._service = service
         self._grace_s = disconnect_grace_s
-        self._registries: dict[str, RoomRegistry] = {}
-        self._connected: dict[str, set[str]] = {}  # hearing id -> connected participant ids
-        self._hearing_of: dict[str, str] = {}  # connected participant id -> hearing id
-        # participant id -> the connection that currently speaks for them; a newer
-        # connection (a reload, a second device) replaces the older one
-        self._connection: dict[str, str] = {}
-        self._grace_tasks: dict[str, asyncio.Task[None]] = {}
+        self._rooms = HearingRooms()
+        self._presence = Presence()
         self._plan_listeners: list[PlanListener] = []
         # hearing id -> the media id of the server-composed view, when one is running
         self._composites: dict[str, str] = {}
-        self._closed = False
 
     def on_media_plan(self, listener: PlanListener) -> None:
         self._plan_listeners.append(listener)
@@ -72,27 +60,21 @@ class LiveHearings:
     # -- reading ----------------------------------------------------------------------------
 
     def registry(self, hearing: Hearing) -> RoomRegistry:
-        reg = self._registries.get(hearing.id)
-        if reg is None:
-            reg = RoomRegistry(hearing.id, kind=hearing.kind)
-            self._registries[hearing.id] = reg
-        return reg
+        return self._rooms.registry(hearing)
 
     def room_of(self, hearing_id: str, pid: str) -> str | None:
-        reg = self._registries.get(hearing_id)
-        room = reg.room_of(pid) if reg else None
-        return room.type.value if room else None
+        return self._rooms.room_of(hearing_id, pid)
 
     def hearing_of(self, pid: str) -> str | None:
         """The hearing a connected participant is in, if any."""
-        return self._hearing_of.get(pid)
+        return self._presence.hearing_of(pid)
 
     def connection_of(self, pid: str) -> str | None:
         """The id of the participant's current connection, if they are connected."""
-        return self._connection.get(pid)
+        return self._presence.connection_of(pid)
 
     def is_connected(self, hearing_id: str, pid: str) -> bool:
-        return pid in self._connected.get(hearing_id, set())
+        return self._presence.is_connected(hearing_id, pid)
 
     async def hearing_room_members(self, hearing_id: str) -> dict[str, Participant]:
         """Those connected and in the hearing room now: the people who are seen, heard,
@@ -115,30 +97,14 @@ class LiveHearings:
         await self.publish_plan(hearing_id)
 
     def media_plan(self, hearing_id: str, participants: list[Participant]) -> MediaPlan:
-        """Who receives whom: same room only, connected only, per the permission table.
-
-        The courtroom display receives the composed view when one is running.
-        """
-        reg = self._registries.get(hearing_id)
-        connected = self._connected.get(hearing_id, set())
-        by_id = {p.id: p for p in participants}
-        routes: dict[str, frozenset[str]] = {}
-        for pid in connected:
-            p = by_id.get(pid)
-            if reg is None or p is None or not can(p.role, Action.RECEIVE_MEDIA, reg.kind):
-                routes[pid] = frozenset()
-                continue
-            composite = self._composites.get(hearing_id)
-            if p.role is Role.COURTROOM_DISPLAY and composite is not None:
-                routes[pid] = frozenset({composite})
-                continue
-            routes[pid] = frozenset(
-                other
-                for other in media_peers(reg, pid) & connected
-                if other in by_id and can(by_id[other].role, Action.PUBLISH_VIDEO, reg.kind)
-            )
-        muted = frozenset(p.id for p in participants if p.audio_muted)
-        return MediaPlan(hearing_id, routes, muted)
+        """Who receives whom in ``hearing_id`` now (see :func:`plan_media`)."""
+        return plan_media(
+            hearing_id,
+            self._rooms.existing(hearing_id),
+            self._presence.connected(hearing_id),
+            participants,
+            self._composites.get(hearing_id),
+        )
 
     # -- internals --------------------------------------------------------------------------
 
@@ -187,16 +153,6 @@ class LiveHearings:
             raise NotFound(f"no participant {pid} in this hearing")
         return hearing, participant
 
-    def _place(self, reg: RoomRegistry, pid: str, state: ParticipantState) -> None:
-        room_id = {
-            ParticipantState.IN_HEARING: reg.hearing_room_id,
-            ParticipantState.WAITING: reg.waiting_room_id,
-        }.get(state, reg.waiting_room_id)
-        if reg.room_of(pid) is None:
-            reg.place(pid, room_id)
-        else:
-            reg.move(pid, room_id)
-
     # -- connection lifecycle ---------------------------------------------------------------
 
     async def join(self, hearing_id: str, pid: str, connection_id: str) -> Participant:
@@ -204,7 +160,7 @@ class LiveHearings:
 
         ``connection_id`` becomes their current connection, replacing any earlier one.
         """
-        if self._closed:
+        if self._presence.closed:
             raise Conflict("server is shutting down")
         hearing, p = await self._load(hearing_id, pid)
         if hearing.state not in JOINABLE_STATES:
@@ -213,12 +169,7 @@ class LiveHearings:
         if p.removed:
             raise Forbidden("you were removed from this hearing", code="removed")
         reg = self.registry(hearing)
-        grace = self._grace_tasks.pop(pid, None)
-        if grace is not None:
-            grace.cancel()
-        self._connected.setdefault(hearing_id, set()).add(pid)
-        self._hearing_of[pid] = hearing_id
-        self._connection[pid] = connection_id
+        self._presence.connect(hearing_id, pid, connection_id)
         actor = Actor(id=pid, role=p.role, hearing_id=hearing_id)
         if p.state is ParticipantState.DISCONNECTED and p.resume_state is not None:
             after = p.reconnect()
@@ -226,7 +177,7 @@ class LiveHearings:
                 # Private rooms do not outlive a disconnect; return to the waiting room.
                 after = replace(after, state=ParticipantState.WAITING)
             if reg.room_of(pid) is None or after.state is ParticipantState.WAITING:
-                self._place(reg, pid, after.state)
+                self._rooms.place(reg, pid, after.state)
             return await self._save(p, after, actor, AuditEvent.RECONNECTED)
         if p.state in (
             ParticipantState.WAITING,
@@ -241,11 +192,11 @@ class LiveHearings:
                 kept = ParticipantState.WAITING
             elif kept is ParticipantState.JOINING:
                 kept = p.entry_state(hearing.state is HearingState.IN_SESSION)
-            self._place(reg, pid, kept)
+            self._rooms.place(reg, pid, kept)
             return await self._save(p, replace(p, state=kept), actor, None)
         joining = p.move(ParticipantState.JOINING)
         after = joining.move(joining.entry_state(hearing.state is HearingState.IN_SESSION))
-        self._place(reg, pid, after.state)
+        self._rooms.place(reg, pid, after.state)
         return await self._save(
             p, after, actor, AuditEvent.JOINED, {"room": self.room_of(hearing_id, pid)}
         )
@@ -267,12 +218,8 @@ class LiveHearings:
         *,
         removed: bool = False,
     ) -> Participant:
-        self._connected.get(hearing.id, set()).discard(p.id)
-        self._hearing_of.pop(p.id, None)
-        self._connection.pop(p.id, None)
-        grace = self._grace_tasks.pop(p.id, None)
-        if grace is not None:
-            grace.cancel()
+        self._presence.forget(hearing.id, p.id)
+        self._presence.cancel_grace(p.id)
         reg = self.registry(hearing)
         reg.remove(p.id)
         if p.state is ParticipantState.LEFT and not removed:
@@ -291,11 +238,9 @@ class LiveHearings:
 
         A connection that was already replaced by a newer one changes nothing.
         """
-        if self._connection.get(pid) != connection_id:
+        if self._presence.connection_of(pid) != connection_id:
             return
-        del self._connection[pid]
-        self._connected.get(hearing_id, set()).discard(pid)
-        self._hearing_of.pop(pid, None)
+        self._presence.forget(hearing_id, pid)
         try:
             _, p = await self._load(hearing_id, pid)
         except NotFound:
@@ -310,15 +255,12 @@ class LiveHearings:
             return
         after = p.move(ParticipantState.DISCONNECTED)
         await self._save(p, after, Actor.system(), AuditEvent.DISCONNECTED)
-        if not self._closed:
-            self._grace_tasks[pid] = asyncio.create_task(
-                self._expire_grace(hearing_id, pid), name=f"grace:{pid}"
-            )
+        self._presence.start_grace(pid, self._expire_grace(hearing_id, pid))
 
     async def _expire_grace(self, hearing_id: str, pid: str) -> None:
         try:
             await asyncio.sleep(self._grace_s)
-            self._grace_tasks.pop(pid, None)
+            self._presence.grace_ended(pid)
             hearing, p = await self._load(hearing_id, pid)
             if p.state is ParticipantState.DISCONNECTED:
                 await self._gone(
@@ -405,9 +347,4 @@ class LiveHearings:
 
     async def close(self) -> None:
         """Cancel grace timers. Idempotent."""
-        self._closed = True
-        tasks = list(self._grace_tasks.values())
-        self._grace_tasks.clear()
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._presence.close()
