@@ -220,7 +220,7 @@ class ScenarioRun:
                 await self.clients[p.key].connect()
                 await self.clients[p.key].join()
             if p.role in ("witness", "expert"):
-                # Witnesses always wait outside until the judge calls them in (DOMAIN.md).
+                # Witnesses always wait outside until the judge calls them in (docs/domain.md).
                 await judge.call("admit", {"participant_id": ids[p.key][0]})
         return clock
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 
@@ -193,7 +193,3 @@ def setup_routes(app: web.Application) -> None:
         return web.json_response(spec)
 
     app.router.add_get("/api/openapi.json", openapi)
-
-
-def route_summaries() -> list[dict[str, Any]]:
-    return [{"method": r.method, "path": r.path, "summary": r.summary} for r in ROUTES]

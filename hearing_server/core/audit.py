@@ -36,7 +36,8 @@ _MAX_ACTOR = 200
 
 
 class AuditEvent(StrEnum):
-    """Every event the audit log records (DOMAIN.md "Events to record", plus bookkeeping)."""
+    """Every event the audit log records (docs/domain.md "What goes on the record", and
+    bookkeeping)."""
 
     # participants
     JOINED = "joined"

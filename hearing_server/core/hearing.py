@@ -27,7 +27,7 @@ class Visibility(StrEnum):
 
 
 class HearingState(StrEnum):
-    """Where a hearing is in its life (DOMAIN.md "Hearing states")."""
+    """Where a hearing is in its life (docs/domain.md "Hearing states")."""
 
     SCHEDULED = "scheduled"
     OPEN = "open"

@@ -43,7 +43,7 @@ class PartySide(StrEnum):
 
 
 class ParticipantState(StrEnum):
-    """Where a participant is (DOMAIN.md "Participant states")."""
+    """Where a participant is (docs/domain.md "Participant states")."""
 
     NOT_JOINED = "not_joined"
     JOINING = "joining"
@@ -157,7 +157,7 @@ class Participant:
         return replace(self, state=self.resume_state, resume_state=None)
 
     def entry_state(self, hearing_in_session: bool) -> ParticipantState:
-        """Where this participant goes on joining (DOMAIN.md: 'On join').
+        """Where this participant goes on joining (docs/domain.md "Participant states").
 
         Court staff and the courtroom display go straight into the hearing room; witnesses,
         experts and observers always wait; everyone else goes in only when the hearing is

@@ -34,7 +34,7 @@ from .permissions import Action, require
 
 
 class RoomType(StrEnum):
-    """The kinds of room (DOMAIN.md "Rooms")."""
+    """The kinds of room (docs/domain.md "Rooms")."""
 
     HEARING = "hearing"
     WAITING = "waiting"

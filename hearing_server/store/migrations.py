@@ -79,7 +79,3 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         """,
     ),
 )
-
-
-def latest_version() -> int:
-    return MIGRATIONS[-1][0]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from playwright.async_api import Page, expect
 
 from hearing_server.core.participant import Role
 from support.hearing import make_hearing
+from support.waiting import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -54,20 +54,6 @@ async () => {
   return out;
 }
 """
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], *, timeout: float, what: str, interval: float = 0.25
-) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` after timeout."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
 async def assert_video_playing(page: Page, pid: str, who: str) -> None:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -28,6 +27,7 @@ from hearing_server.media import (
     SubscriberOffer,
     TrackUnpublished,
 )
+from support.waiting import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -181,19 +181,6 @@ async def signals() -> AsyncIterator[tuple[Signals, str]]:
     finally:
         await sig.router.close()
         await server.close()
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], *, timeout: float, what: str, interval: float = 0.25
-) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
 async def assert_playing(page: Page, what: str) -> None:

@@ -11,7 +11,6 @@ import os
 import time
 from array import array
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiortc import MediaStreamTrack
@@ -178,12 +177,3 @@ class TrackConsumer:
             await self._task
 
 
-async def wait_until(
-    predicate: Callable[[], bool], timeout: float, what: str, describe: Callable[[], str] = str
-) -> None:
-    """Poll ``predicate`` every 50 ms; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}: {describe()}")
-        await asyncio.sleep(0.05)

@@ -1,4 +1,4 @@
-// The participant's journey (DOMAIN.md "Before the hearing"): device self-test -> identity
+// The participant's journey (docs/domain.md "Before the hearing"): device self-test -> identity
 // check -> hearing rules and declaration -> waiting room -> hearing room.
 import { h, clear, setT, setAttrT } from './dom.js';
 import { fmtTime } from './i18n.js';
@@ -19,7 +19,7 @@ import {
  */
 export const FLOW = [
   { id: 'selftest', titleKey: 'step.selftest', run: selfTestStep },
-  // Identity check (DOMAIN.md "Identity checks": ID number, one-time code to the registered
+  // Identity check (docs/domain.md "Identity": ID number, one-time code to the registered
   // phone, face match with liveness). A later issue implements it here; until then it is
   // skipped, not faked.
   { id: 'identity', titleKey: 'step.identity', run: null, skip: true },

@@ -18,7 +18,8 @@ from hearing_server.keys import MEDIA
 from recording import verify_recording
 from signaling.client import HearingClient
 from support.hearing import make_hearing
-from support.media import ColourVideoTrack, ToneAudioTrack, close_colour, wait_until
+from support.media import ColourVideoTrack, ToneAudioTrack, close_colour
+from support.waiting import wait_until
 
 MakeClient = Callable[..., HearingClient]
 RED, GREEN = (220, 40, 40), (40, 200, 40)

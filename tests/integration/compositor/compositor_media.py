@@ -174,9 +174,3 @@ def goertzel(samples: npt.NDArray[np.float32], freq: float, rate: int = 48_000) 
     return (re * re + im * im) / (n * n)
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)

@@ -19,11 +19,11 @@ from compositor_media import (
     goertzel,
     solid_video,
     tone,
-    wait_for,
 )
 
 from hearing_server.media.compositor import Compositor, CompositorConfig
 from hearing_server.media.taps import EncodedFrame
+from support.waiting import wait_until
 
 TONES = {"j1": 500.0, "p1": 700.0, "d1": 1100.0}
 
@@ -68,7 +68,7 @@ async def test_video_is_annexb_constrained_baseline_with_keyframes(
 ) -> None:
     compositor.add_participant("j1", "王建国", "judge", solid_video(COLOURS[0]))
     await compositor.start()
-    await wait_for(lambda: len(output.video) >= 60, 6.0, "60 video frames")
+    await wait_until(lambda: len(output.video) >= 60, 6.0, "60 video frames")
 
     first = output.video[0]
     assert (first.kind, first.codec, first.clock_rate, first.pid) == (
@@ -91,7 +91,7 @@ async def test_video_is_annexb_constrained_baseline_with_keyframes(
     assert most_common_step(output.video) == 3600
 
     # a keyframe every 2 s (50 frames), each carrying SPS/PPS for late joiners
-    await wait_for(lambda: len(output.video) >= 110, 6.0, "110 video frames")
+    await wait_until(lambda: len(output.video) >= 110, 6.0, "110 video frames")
     keys = [f.rtp_timestamp for f in output.video if f.keyframe]
     assert keys[0] == 0
     # every 50th frame: 2 s apart, a little more if ticks were skipped on a busy machine
@@ -105,7 +105,7 @@ async def test_video_is_annexb_constrained_baseline_with_keyframes(
     # on demand
     asked = time.monotonic()
     compositor.request_keyframe()
-    await wait_for(
+    await wait_until(
         lambda: any(f.keyframe and f.arrival > asked for f in output.video), 1.0, "a keyframe"
     )
     forced = next(f for f in output.video if f.keyframe and f.arrival > asked)
@@ -119,7 +119,7 @@ async def test_sinks_filter_by_kind_and_can_be_removed(compositor: Compositor) -
     compositor.add_sink(got["video"].append, kind="video")
     compositor.add_participant("j1", "王建国", "judge", solid_video(COLOURS[0]), tone(500))
     await compositor.start()
-    await wait_for(lambda: len(got["video"]) >= 10, 3.0, "video frames")
+    await wait_until(lambda: len(got["video"]) >= 10, 3.0, "video frames")
     assert {f.kind for f in got["audio"]} == {"audio"} and got["audio"]
     assert {f.kind for f in got["video"]} == {"video"}
     assert all(step % 960 == 0 for step in steps_of(got["audio"]))
@@ -197,7 +197,7 @@ async def test_speaker_follow_puts_the_loudest_speaker_large(
         )
     compositor.set_layout("speaker_follow")
     await compositor.start()
-    await wait_for(lambda: compositor.speaker == "p1", 3.0, "p1 as the speaker")
+    await wait_until(lambda: compositor.speaker == "p1", 3.0, "p1 as the speaker")
     picture = await output.picture_after(time.monotonic() + 0.3)
     focus = next(t for t in compositor.tile_states() if t.focus)
     assert focus.pid == "p1" and focus.speaker
@@ -205,7 +205,7 @@ async def test_speaker_follow_puts_the_loudest_speaker_large(
 
     loud.update(p1=0.0, d1=0.3)  # someone else speaks
     switched = time.monotonic()
-    await wait_for(lambda: compositor.speaker == "d1", 4.0, "d1 as the speaker")
+    await wait_until(lambda: compositor.speaker == "d1", 4.0, "d1 as the speaker")
     assert time.monotonic() - switched >= 0.3  # not on a single blip
     picture = await output.picture_after(time.monotonic() + 0.3)
     focus = next(t for t in compositor.tile_states() if t.focus)
@@ -224,7 +224,7 @@ async def test_mix_sink_gets_pcm_blocks(compositor: Compositor) -> None:
     compositor.add_mix_sink(blocks.append)
     compositor.add_participant("j1", "王建国", "judge", None, tone(500))
     await compositor.start()
-    await wait_for(lambda: len(blocks) >= 10, 2.0, "mix blocks")
+    await wait_until(lambda: len(blocks) >= 10, 2.0, "mix blocks")
     first = blocks[0]
     assert (first.samples, first.sample_rate, first.format.name, first.layout.name) == (
         960,
@@ -240,7 +240,7 @@ async def test_close_is_idempotent_and_stops_output(
 ) -> None:
     compositor.add_participant("j1", "王建国", "judge", solid_video(COLOURS[0]), tone(500))
     await compositor.start()
-    await wait_for(lambda: len(output.video) >= 5, 3.0, "video")
+    await wait_until(lambda: len(output.video) >= 5, 3.0, "video")
     await compositor.close()
     await compositor.close()
     count = len(output.video) + len(output.audio)

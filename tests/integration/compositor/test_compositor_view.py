@@ -19,7 +19,6 @@ from compositor_media import (
     patch_colour,
     solid_frame,
     solid_video,
-    wait_for,
 )
 from PIL import Image
 
@@ -36,6 +35,7 @@ from hearing_server.media.compositor.layout import (
     grid_rects,
     place,
 )
+from support.waiting import wait_until
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 
@@ -195,7 +195,7 @@ async def test_name_card_for_no_video_and_marker_on_a_frozen_feed(
     # before 2 s without a frame: still plain video
     await asyncio.sleep(max(0.0, stalled_at + 1.4 - time.monotonic()))
     assert {t.pid: t.kind for t in compositor.tile_states()}["p1"] == "video"
-    await wait_for(
+    await wait_until(
         lambda: {t.pid: t.kind for t in compositor.tile_states()}["p1"] == "frozen",
         timeout=3.0,
         what="p1's tile to be marked frozen",
@@ -223,11 +223,11 @@ async def test_video_that_ends_becomes_a_name_card(
     for _ in range(3):
         tap.push(frame)
         await asyncio.sleep(0.04)
-    await wait_for(
+    await wait_until(
         lambda: [t.kind for t in compositor.tile_states()] == ["video"], 2.0, "video tile"
     )
     tap.end()  # track unpublished
-    await wait_for(
+    await wait_until(
         lambda: [t.kind for t in compositor.tile_states()] == ["name_card"], 2.0, "name card"
     )
 
@@ -247,7 +247,7 @@ async def test_composite_png_with_readable_labels(
         compositor.add_participant(pid, name, role, video, side=side)
     compositor.set_muted("p1", True)
     await compositor.start()
-    await wait_for(
+    await wait_until(
         lambda: any(t.kind == "frozen" for t in compositor.tile_states()), 4.0, "frozen tile"
     )
     ARTIFACTS.mkdir(exist_ok=True)

@@ -9,7 +9,8 @@ import pytest
 from media_clients import COLOURS, TONES, MediaHarness
 
 from hearing_server.media import SubscriberOffer, TrackPublished
-from support.media import close_colour, wait_until
+from support.media import close_colour
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.media
 

@@ -7,7 +7,8 @@ import pytest
 from media_clients import COLOURS, MediaHarness
 
 from hearing_server.media import MediaError, PeerStateChanged, SubscriberOffer, TrackUnpublished
-from support.media import close_colour, wait_until
+from support.media import close_colour
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.media
 

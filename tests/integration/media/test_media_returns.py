@@ -13,7 +13,8 @@ import pytest
 from media_clients import COLOURS, MediaHarness, offer_sections
 
 from hearing_server.media import MediaError, SubscriberOffer, TrackUnpublished
-from support.media import close_colour, wait_until
+from support.media import close_colour
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.media
 

@@ -19,7 +19,8 @@ from hearing_server.media import (
     TrackUnpublished,
 )
 from hearing_server.media.peers import make_configuration
-from support.media import ToneAudioTrack, close_colour, wait_until
+from support.media import ToneAudioTrack, close_colour
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.media
 

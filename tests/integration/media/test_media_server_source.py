@@ -19,7 +19,8 @@ from media_clients import TONES, MediaHarness
 
 from hearing_server.media import MediaError, SubscriberOffer, TrackPublished, TrackUnpublished
 from hearing_server.media.taps import EncodedFrame, ServerSource
-from support.media import close_colour, wait_until
+from support.media import close_colour
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.media
 

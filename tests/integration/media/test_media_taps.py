@@ -17,7 +17,8 @@ from media_clients import COLOURS, TONES, MediaHarness
 
 from hearing_server.media import MediaError
 from hearing_server.media.taps import DecodedFrame, EncodedFrame, Tap
-from support.media import FPS, close_colour, goertzel_power, mean_left_colour, wait_until
+from support.media import FPS, close_colour, goertzel_power, mean_left_colour
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.media
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +10,7 @@ import recording_media as rm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from recording import RecordingAlert, RecordingOptions, RecordingSession, RecordingSummary
+from support.waiting import wait_until
 
 
 @dataclass
@@ -24,16 +23,6 @@ class Recorded:
     @property
     def directory(self) -> Path:
         return self.summary.directory
-
-
-async def wait_until(
-    predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 async def record_sources(

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import recording_media as rm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from recording_harness import wait_until
 
 from recording import (
     AlertKind,
@@ -25,6 +24,7 @@ from recording import (
 )
 from recording.manifest import ManifestWriter
 from recording.segments import SegmentFile, SegmentWriteError
+from support.waiting import wait_until
 
 FAST = RecordingOptions(segment_seconds=1.0, retry_initial=0.5, retry_max=1.0, queue_frames=100_000)
 

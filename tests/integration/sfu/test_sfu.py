@@ -20,8 +20,8 @@ from support.media import (
     ToneAudioTrack,
     TrackConsumer,
     close_colour,
-    wait_until,
 )
+from support.waiting import wait_until
 
 MakeClient = Callable[..., HearingClient]
 

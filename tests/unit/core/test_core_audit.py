@@ -29,7 +29,7 @@ from hearing_server.core.errors import ValidationError
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 N = 6
 
-# DOMAIN.md "Events to record", plus the bookkeeping events; written out by hand.
+# docs/domain.md "What goes on the record", plus the bookkeeping events; written out by hand.
 EVENTS = {
     "joined", "left", "disconnected", "reconnected", "admitted", "returned_to_waiting",
     "removed", "hearing_state_changed", "muted", "unmuted", "hand_raised", "hand_lowered",

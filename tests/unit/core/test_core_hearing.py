@@ -19,7 +19,7 @@ from hearing_server.core.hearing import (
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
-# Written out by hand (DOMAIN.md "Hearing states"), not derived from TRANSITIONS, so that a
+# Written out by hand (docs/domain.md "Hearing states"), not derived from TRANSITIONS, so that a
 # change to the table has to be made twice on purpose.
 EXPECTED: dict[tuple[str, str], str] = {
     ("scheduled", "open"): "open",

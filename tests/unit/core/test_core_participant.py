@@ -26,7 +26,7 @@ STATES = [
     "unable_to_join",
 ]
 
-# Hand-written from DOMAIN.md "Participant states": not_joined -> joining -> waiting ->
+# Hand-written from docs/domain.md "Participant states": not_joined -> joining -> waiting ->
 # in_hearing <-> in_consultation (also from the waiting room); any live state -> disconnected
 # or left; disconnected -> left (reconnecting is separate); retries from left/unable_to_join.
 EXPECTED_MOVES: dict[str, set[str]] = {

@@ -101,7 +101,7 @@ CLERK = {
     "read_transcript",
     "send_notice",
     "help_participant",
-    "suspend_hearing",  # technical problem (DOMAIN.md: "in_session -> suspended, clerk help")
+    "suspend_hearing",  # technical problem (docs/domain.md "Hearing states")
     "correct_transcript",
 }
 

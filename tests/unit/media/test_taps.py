@@ -23,7 +23,7 @@ from hearing_server.media.stats import MediaCounters
 from hearing_server.media.taps import EncodedFrame
 from hearing_server.media.taps_impl import DecoderRegistry, FrameTap
 from hearing_server.media.tasks import TaskOwner
-from support.media import wait_until
+from support.waiting import wait_until
 
 W, H = 320, 240
 
