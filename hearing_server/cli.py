@@ -11,8 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from aiohttp import web
-
+import lifeline
 from hearing_server.app import create_app
 from hearing_server.config import ConfigError, Settings, load_settings
 from hearing_server.core.actors import Actor
@@ -20,6 +19,7 @@ from hearing_server.core.errors import DomainError
 from hearing_server.core.hearing import Hearing, HearingAction, HearingKind, Visibility
 from hearing_server.core.participant import PartySide, Role
 from hearing_server.keys import HEARINGS, STORE
+from hearing_server.serve import open_run_dir, serve
 from hearing_server.service.hearings import HearingService
 from recording.cli import main as verify_recording_main
 
@@ -82,13 +82,6 @@ def _print_links(links: list[tuple[str, str, str]]) -> None:
         print(f"  {role:<18} {name:<10} {url}")
 
 
-def _serve(settings: Settings) -> None:
-    app = create_app(settings)
-    print(f"hearing-server listening on {settings.effective_public_url}")
-    print(f"admin API key is in {settings.admin_api_key_path} (unless set in config)")
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hearing-server", description=__doc__)
     parser.add_argument("--config", help="TOML config file (or HEARING_CONFIG)")
@@ -148,13 +141,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        if args.command == "serve":
-            _serve(settings)
+        if args.command == "serve" or (args.command == "demo" and args.serve):
+            # Locked before anything else, the demo hearing included: a refused start changes
+            # nothing in a data dir that another server is using.
+            with open_run_dir(settings) as run:
+                if args.command == "demo":
+                    _print_links(asyncio.run(_create_demo(settings)))
+                return serve(settings, run)
         elif args.command == "demo":
-            links = asyncio.run(_create_demo(settings))
-            _print_links(links)
-            if args.serve:
-                _serve(settings)
+            _print_links(asyncio.run(_create_demo(settings)))
         elif args.command == "create-hearing":
 
             async def create(service: HearingService) -> Hearing:
@@ -187,6 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(asyncio.run(_with_service(settings, issue)))
     except DomainError as exc:
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+        return 1
+    except lifeline.DataDirInUse as exc:
+        print(f"error: {exc}; one data dir serves one server at a time", file=sys.stderr)
         return 1
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

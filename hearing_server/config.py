@@ -66,6 +66,7 @@ class Settings:
     recording_key_path: Path | None = None  # default: <data_dir>/recording_ed25519.key
     web_client_dir: Path | None = None  # default: the checkout's web_client/
     log_level: str = "INFO"
+    shutdown_grace_seconds: float = 20.0  # then child processes still running are stopped
 
     @property
     def effective_public_url(self) -> str:
@@ -91,6 +92,11 @@ class Settings:
     def admin_api_key_path(self) -> Path:
         return self.data_dir / "admin_api_key"
 
+    @property
+    def run_dir(self) -> Path:
+        """The running server's lock and its child processes' records (lifeline.RunDir)."""
+        return self.data_dir / "run"
+
 
 def _convert(name: str, raw: Any) -> Any:
     """Turn a TOML or environment value into the field's type."""
@@ -112,6 +118,7 @@ def _convert(name: str, raw: Any) -> Any:
             "staff_token_ttl_hours",
             "disconnect_grace_seconds",
             "recording_segment_seconds",
+            "shutdown_grace_seconds",
         }:
             value_f = float(raw)
             if value_f <= 0:

@@ -16,6 +16,7 @@ def test_defaults_are_embedded() -> None:
     assert s.redis_url is None and s.ice_servers == []
     assert s.media_announced_addresses == ["127.0.0.1"]
     assert s.effective_public_url == "http://127.0.0.1:8080"
+    assert s.shutdown_grace_seconds == 20.0 and s.run_dir == Path("var/run")
 
 
 def test_file_then_environment(tmp_path: Path) -> None:
@@ -42,6 +43,7 @@ def test_file_then_environment(tmp_path: Path) -> None:
         ({"HEARING_ICE_SERVERS": '[{"username": "x"}]'}, "ice_servers"),
         ({"HEARING_COURT_TIMEZONE": "Mars/Olympus"}, "court_timezone"),
         ({"HEARING_COMPOSITE_ENABLED": "maybe"}, "composite_enabled"),
+        ({"HEARING_SHUTDOWN_GRACE_SECONDS": "0"}, "shutdown_grace_seconds"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], needle: str) -> None:

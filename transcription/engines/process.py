@@ -9,7 +9,10 @@ over a pipe (~64 kB per second of speech).
 
 The child is started with ``spawn`` (a fresh interpreter: forking a process that runs
 threads and an event loop is unsafe). If it dies, the recognition fails with a retryable
-:class:`~transcription.stt.STTError` and the next call starts a new child.
+:class:`~transcription.stt.STTError` and the next call starts a new child. If the server dies
+(even by SIGKILL), the child exits on its own: :func:`lifeline.guard` is the first thing it
+runs. Without it the worker would wait forever for work on a pipe it holds both ends of, and
+multiprocessing's resource tracker, which exits once nobody holds its pipe, with it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
+
+import lifeline
 
 from ..stt import STT, Samples, SpeechEvent, STTError
 from .faster_whisper import FasterWhisperSettings, FasterWhisperSTT
@@ -46,8 +51,9 @@ def build(spec: EngineSpec) -> STT:
     raise ValueError(f"unknown engine {kind!r}")
 
 
-def _child_init(spec: EngineSpec, nice: int) -> None:
+def _child_init(parent: lifeline.Parent, spec: EngineSpec, nice: int) -> None:
     global _engine
+    lifeline.guard(parent, f"transcription engine ({spec[0]})")
     if nice:
         with contextlib.suppress(OSError):  # not allowed: run at normal priority
             os.nice(nice)
@@ -80,7 +86,8 @@ class ProcessSTT(STT):
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_child_init,
-                initargs=(self._spec, self._nice),
+                # Taken here, in the thread that submits and so starts the worker.
+                initargs=(lifeline.Parent.current(), self._spec, self._nice),
             )
         return self._pool
 

@@ -1,0 +1,50 @@
+"""Child processes that die with their parent, and one server per data directory.
+
+The ground floor under every process the server starts: the speech-recognition engine now,
+face matching, PDF rendering or encoders in other processes later. Standard library only, and
+it imports nothing of the application, so ``transcription``, ``recording`` and
+``hearing_server`` can all build on it.
+
+In the parent, in the thread that starts the child::
+
+    parent = lifeline.Parent.current()      # hand it to the child (initargs, argv, ...)
+
+First thing in the child, in its main thread::
+
+    lifeline.guard(parent, "face-matching") # exits within moments of the parent's death
+
+In the server, before it starts anything::
+
+    with lifeline.RunDir.acquire(data_dir / "run") as run:  # DataDirInUse if taken
+        run.sweep()                          # stops children a crashed run left running
+        ...                                  # children get run.environ() and record themselves
+
+:func:`stop` ends processes by identity (pidfds; a reused pid is never signalled) and
+:func:`descendants` lists a process's living descendants from /proc.
+"""
+
+from __future__ import annotations
+
+from .child import RUN_DIR_ENV, Lifeline, Parent, guard
+from .procfs import ProcessIdentity, descendants, identify, is_resource_tracker, is_running
+from .rundir import ChildRecord, DataDirInUse, Leftover, RunDir
+from .stop import KILL_WAIT_S, Outcome, stop
+
+__all__ = [
+    "KILL_WAIT_S",
+    "RUN_DIR_ENV",
+    "ChildRecord",
+    "DataDirInUse",
+    "Leftover",
+    "Lifeline",
+    "Outcome",
+    "Parent",
+    "ProcessIdentity",
+    "RunDir",
+    "descendants",
+    "guard",
+    "identify",
+    "is_resource_tracker",
+    "is_running",
+    "stop",
+]
