@@ -1,38 +1,13 @@
-"""The hearing clock: one start instant per recording, shared by every track."""
+"""The recording's clock (one start instant per recording, shared by every track) and how
+times are written into a manifest."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from mediakit import HearingClock
 
-@dataclass(frozen=True, slots=True)
-class HearingClock:
-    """The instant a recording started, as wall-clock time (UTC) and as ``time.monotonic()``.
-
-    Offsets on the hearing clock are seconds since that instant. Frames carry their arrival
-    as a monotonic time, so a track's start offset is ``arrival - mono_start``; the wall
-    clock is only used to label times for people (it may jump; the monotonic clock does not).
-    """
-
-    wall_start: datetime
-    mono_start: float
-
-    @classmethod
-    def now(cls) -> HearingClock:
-        return cls(wall_start=datetime.now(UTC), mono_start=time.monotonic())
-
-    def offset(self, monotonic: float) -> float:
-        """Seconds on the hearing clock of a ``time.monotonic()`` value."""
-        return monotonic - self.mono_start
-
-    def offset_now(self) -> float:
-        return self.offset(time.monotonic())
-
-    def wall(self, offset: float) -> datetime:
-        """The wall-clock time (UTC) of an offset on the hearing clock."""
-        return self.wall_start + timedelta(seconds=offset)
+__all__ = ["HearingClock", "iso", "to_us"]
 
 
 def iso(at: datetime) -> str:

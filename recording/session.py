@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import secrets
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from mediakit import close_source
 
 from .alerts import AlertKind, RecordingAlert
 from .clock import HearingClock, iso, to_us
@@ -168,7 +169,7 @@ class RecordingSession:
             "hearing_id": self.hearing_id,
             "recording_id": self.recording_id or None,
             "state": self._state.value,
-            "started_at": iso(self.clock.wall_start) if self.clock else None,
+            "started_at": iso(self.clock.origin) if self.clock else None,
             "tracks": [
                 {"track": i.key, "pid": i.pid, "kind": i.kind, "name": i.name, "role": i.role}
                 for i in self.tracks()
@@ -185,9 +186,9 @@ class RecordingSession:
             if self._state is not SessionState.CREATED:
                 raise RecordingStateError(f"cannot start a recording that is {self._state}")
             self._loop = asyncio.get_running_loop()
-            self.clock = HearingClock.now()
+            self.clock = HearingClock()
             if not self.recording_id:
-                stamp = self.clock.wall_start.strftime("%Y%m%dT%H%M%SZ")
+                stamp = self.clock.origin.strftime("%Y%m%dT%H%M%SZ")
                 self.recording_id = f"rec-{stamp}-{secrets.token_hex(3)}"
             directory = self.directory
             try:
@@ -214,7 +215,7 @@ class RecordingSession:
                     "format": FORMAT,
                     "hearing_id": self.hearing_id,
                     "recording_id": self.recording_id,
-                    "started_at": iso(self.clock.wall_start),
+                    "started_at": iso(self.clock.origin),
                     "segment_seconds_us": to_us(self.options.segment_seconds),
                     "key_fingerprint": key_fingerprint(self._key),
                     "metadata": self._metadata,
@@ -286,7 +287,7 @@ class RecordingSession:
                 hearing_id=self.hearing_id,
                 recording_id=self.recording_id,
                 directory=self.directory,
-                started_at=self.clock.wall_start,
+                started_at=self.clock.origin,
                 stopped_at=stopped,
                 tracks=len(self._ended),
                 segments=segments,
@@ -483,7 +484,7 @@ class RecordingSession:
 
     def _now_us(self) -> int:
         assert self.clock is not None
-        return to_us(self.clock.offset_now())
+        return to_us(self.clock.now())
 
     def _make_alert(self, kind: AlertKind, message: str, **fields: Any) -> RecordingAlert:
         return RecordingAlert(
@@ -550,14 +551,7 @@ def _dropped(frames: object) -> int:
 
 
 async def _close_source(frames: object) -> None:
-    """Close a tap (``close()``) or an async generator (``aclose()``)."""
-    for name in ("close", "aclose"):
-        method = getattr(frames, name, None)
-        if callable(method):
-            try:
-                result = method()
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception("closing a recording source failed")
-            return
+    try:
+        await close_source(frames)
+    except Exception:
+        log.exception("closing a recording source failed")

@@ -8,6 +8,8 @@ the wiring hands the pipeline each participant's decoded audio.
 
 from __future__ import annotations
 
+from mediakit import HearingClock
+
 from .pipeline import (
     CaptionSink,
     PipelineSettings,
@@ -15,7 +17,7 @@ from .pipeline import (
     SegmentSink,
     TranscriptionPipeline,
 )
-from .segments import Caption, HearingClock, SegmentStatus, Speaker, TranscriptSegment
+from .segments import Caption, SegmentStatus, Speaker, TranscriptSegment
 from .settings import TranscriptionSettings, create_engine
 from .streaming import StreamAdapter, StreamSettings
 from .stt import (

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -114,35 +112,6 @@ class Clock(Protocol):
     def origin(self) -> datetime: ...
 
     def now(self) -> float: ...
-
-
-class HearingClock:
-    """Seconds since ``origin`` (e.g. the hearing's actual start), advancing monotonically.
-
-    Wall-clock jumps (NTP) do not move it: it reads the wall clock once and the monotonic
-    clock after.
-    """
-
-    def __init__(
-        self,
-        origin: datetime | None = None,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        now_wall = wall()
-        self._origin = origin or now_wall
-        if self._origin.tzinfo is None:
-            raise ValueError("the hearing clock's origin must be timezone-aware")
-        self._mono = monotonic
-        self._base = (now_wall - self._origin).total_seconds() - monotonic()
-
-    @property
-    def origin(self) -> datetime:
-        return self._origin
-
-    def now(self) -> float:
-        return self._base + self._mono()
 
 
 def wall_time(clock: Clock, t: float) -> datetime:

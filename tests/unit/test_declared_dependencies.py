@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-OURS = ("hearing_server", "signaling", "recording", "transcription", "lifeline")
+OURS = ("hearing_server", "signaling", "recording", "transcription", "lifeline", "mediakit")
 
 
 def _imported_top_level_names() -> dict[str, str]:

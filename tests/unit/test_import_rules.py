@@ -15,17 +15,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OURS = ("hearing_server", "signaling", "recording", "transcription", "lifeline")
-GROUND_FLOOR = {"signaling", "recording", "transcription", "lifeline"}
+OURS = ("hearing_server", "signaling", "recording", "transcription", "lifeline", "mediakit")
+GROUND_FLOOR = {"signaling", "recording", "transcription", "lifeline", "mediakit"}
 
 # Who may import whom. A layer always may import itself and Python's and third parties' code.
 # The ground floor (recording, transcription, the signaling client and protocol constants,
 # lifeline) never imports the application; the application may use any of it.
 MAY_IMPORT: dict[str, set[str]] = {
     "signaling": set(),
-    "recording": set(),
-    "transcription": {"lifeline"},  # the engine's child process guards itself
+    "recording": {"mediakit"},
+    "transcription": {"lifeline", "mediakit"},  # the engine's child process guards itself
     "lifeline": set(),
+    "mediakit": set(),
     "hearing_server.core": set(),
     "hearing_server.schema": set(),
     "hearing_server.config": {"hearing_server.media"},  # the media settings' defaults

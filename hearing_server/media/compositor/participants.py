@@ -17,11 +17,12 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import av
 
 from hearing_server.core.participant import PartySide, Role
+from mediakit import close_source
 
 from .config import CompositorConfig
 from .draw import Overlay, Planes
@@ -112,15 +113,9 @@ def stop_input(
     if task is not None:
         task.cancel()
         return task
-    result = _close_iterator(source)
-    if result is None:
-        return None
     if loop is not None:
-        return loop.create_task(_await_quietly(result))
-    close_awaitable = getattr(result, "close", None)  # no loop to await it on
-    if callable(close_awaitable):
-        close_awaitable()
-    return None
+        return loop.create_task(_close_quietly(source))
+    return None  # no loop to close it on: a plain close() already ran above
 
 
 async def pump_video(slot: Slot, source: AsyncIterator[av.VideoFrame]) -> None:
@@ -136,10 +131,8 @@ async def pump_video(slot: Slot, source: AsyncIterator[av.VideoFrame]) -> None:
     finally:
         if slot.video_input is source:
             slot.video_live = False
-        result = _close_iterator(source)
-        if result is not None:
-            with contextlib.suppress(Exception):
-                await result
+        with contextlib.suppress(Exception):
+            await close_source(source)
 
 
 async def pump_audio(slot: Slot, source: AsyncIterator[av.AudioFrame]) -> None:
@@ -151,25 +144,10 @@ async def pump_audio(slot: Slot, source: AsyncIterator[av.AudioFrame]) -> None:
     except Exception:
         log.exception("audio input of %s failed", slot.pid)
     finally:
-        result = _close_iterator(source)
-        if result is not None:
-            with contextlib.suppress(Exception):
-                await result
+        with contextlib.suppress(Exception):
+            await close_source(source)
 
 
-def _close_iterator(source: object) -> Any:
-    """Close a Tap (``close()``) or an async generator (``aclose()``); returns an awaitable
-    to await, if any."""
-    close = getattr(source, "close", None)
-    if callable(close):
-        result = close()
-        return result if inspect.isawaitable(result) else None
-    aclose = getattr(source, "aclose", None)
-    if callable(aclose):
-        return aclose()
-    return None
-
-
-async def _await_quietly(awaitable: Any) -> None:
+async def _close_quietly(source: object) -> None:
     with contextlib.suppress(Exception):
-        await awaitable
+        await close_source(source)
