@@ -22,16 +22,21 @@ from hearing_server.wiring.media import install_media
 from hearing_server.wiring.recording import install_recording
 from hearing_server.wiring.signaling import install_signaling
 from hearing_server.wiring.transcription import install_transcription
+from transcription import STT
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the application from its settings; nothing starts until the app runs."""
+def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Application:
+    """Build the application from its settings; nothing starts until the app runs.
+
+    ``stt_engine`` replaces the speech-to-text engine the settings name (tests use an engine
+    made slow on purpose); the app owns it either way and closes it on cleanup.
+    """
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
     app[keys.SETTINGS] = settings
     install_foundation(app)  # store, tokens, service bus, hearings, presence
     install_media(app)  # the SFU
     install_composite(app)  # the courtroom view (display, recording, livestream)
-    install_transcription(app)  # captions and the transcript
+    install_transcription(app, engine=stt_engine)  # captions and the transcript
     install_recording(app)  # closes first: finishes and signs while taps still run
     install_signaling(app)
     setup_routes(app)

@@ -17,6 +17,7 @@ class AlertKind(StrEnum):
     MANIFEST_FAILED = "manifest_failed"  # the manifest could not be written (kept, retried)
     SIGN_FAILED = "sign_failed"  # the manifest could not be signed
     TRACK_FAILED = "track_failed"  # a track's frame source raised, or its codec is unknown
+    FINISH_FAILED = "finish_failed"  # stopping failed: the last segments may be unsigned
 
 
 _INFO = frozenset({AlertKind.RECOVERED})

@@ -22,7 +22,7 @@ import numpy as np
 from aiortc import MediaStreamTrack
 
 from .audio import pcm16_to_samples
-from .stt import SAMPLE_RATE, Samples
+from .stt import SAMPLE_RATE, STT, Samples, SpeechEvent
 
 POCKETSPHINX_TESTDATA = Path("/usr/share/pocketsphinx/test/data")
 FLITE_VOICES = ("kal", "slt", "rms", "awb")
@@ -368,3 +368,34 @@ class ManualClock:
 
     def now(self) -> float:
         return self.t
+
+
+class DelayedSTT(STT):
+    """A real engine made slow on purpose: each recognition waits ``delay_s`` first.
+
+    For tests that need recognition to fall behind (a backlog at the close of a hearing)
+    without depending on how fast the machine is.
+    """
+
+    def __init__(self, inner: STT, delay_s: float) -> None:
+        super().__init__(name=f"delayed({inner.name})", capabilities=inner.capabilities)
+        self.inner = inner
+        self.delay_s = delay_s
+
+    def _recognize_blocking(self, audio: Samples, language: str | None) -> SpeechEvent:
+        raise AssertionError("DelayedSTT.recognize delegates")  # pragma: no cover
+
+    async def prewarm(self) -> None:
+        await self.inner.prewarm()
+
+    @property
+    def pending_requests(self) -> int:
+        return self.inner.pending_requests
+
+    async def recognize(self, audio: Samples, *, language: str | None = None) -> SpeechEvent:
+        await asyncio.sleep(self.delay_s)
+        return await self.inner.recognize(audio, language=language)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+        await super().aclose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -90,22 +91,49 @@ feature holds a reference to the socket.io namespace.
 Listener = Callable[[E], Awaitable[None]]
 
 
-class EventBus(Generic[E]):
-    """Fan-out to async listeners. A failing listener is logged and never breaks the caller."""
+SLOW_LISTENER_S = 0.2
+"""A listener taking longer than this is logged: it holds up the action that published."""
 
-    def __init__(self) -> None:
+
+class EventBus(Generic[E]):
+    """Fan-out to async listeners. A failing listener is logged and never breaks the caller.
+
+    ``publish`` awaits every listener, so that what a listener must do before the action
+    answers (deliver the change to clients, update the media plan) is done when it answers.
+    The rule (docs/architecture.md): a listener returns quickly and hands anything long
+    (draining recognition, finishing a recording, stopping a compositor) to its owner's
+    :class:`~hearing_server.service.background.BackgroundWork`. A slow listener is logged.
+    """
+
+    def __init__(self, *, slow_after_s: float = SLOW_LISTENER_S) -> None:
         self._listeners: list[Listener[E]] = []
+        self._slow_after_s = slow_after_s
 
     def subscribe(self, listener: Listener[E]) -> None:
         self._listeners.append(listener)
 
     async def publish(self, event: E) -> None:
         results = await asyncio.gather(
-            *(listener(event) for listener in self._listeners), return_exceptions=True
+            *(self._deliver(listener, event) for listener in self._listeners),
+            return_exceptions=True,
         )
         for result in results:
             if isinstance(result, BaseException):
                 log.error("listener failed on %s", type(event).__name__, exc_info=result)
+
+    async def _deliver(self, listener: Listener[E], event: E) -> None:
+        started = time.monotonic()
+        try:
+            await listener(event)
+        finally:
+            took = time.monotonic() - started
+            if took > self._slow_after_s:
+                log.warning(
+                    "%s took %.2f s on %s: a listener must hand long work to the background",
+                    getattr(listener, "__qualname__", repr(listener)),
+                    took,
+                    type(event).__name__,
+                )
 
     async def __call__(self, event: E) -> None:
         """So a bus can itself be handed over as a callback."""

@@ -32,4 +32,4 @@ class RecordingPort(Protocol):
         """Start, pause, resume or stop the hearing's recording; returns the status."""
 
     def status(self, hearing_id: str) -> dict[str, Any]:
-        """``{state, recording_id?}``; state is not_recording, recording, paused, stopped."""
+        """``{state, recording_id?}``; state is not_recording, recording, paused, stopping."""

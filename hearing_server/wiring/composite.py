@@ -25,6 +25,7 @@ from hearing_server.core.hearing import Hearing, HearingState
 from hearing_server.media.compositor import Compositor, CompositorConfig
 from hearing_server.media.errors import MediaError
 from hearing_server.media.taps import DecodedFrame, MediaKind, ServerSource, Tap
+from hearing_server.service.background import BackgroundWork
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
 
@@ -80,6 +81,7 @@ class CompositeCoordinator(PerHearingConsumer):
         self._clock_tz = clock_tz
         self._media = media
         self._running: dict[str, _Running] = {}
+        self._work = BackgroundWork("composite")
 
     def composite_of(self, hearing_id: str) -> str | None:
         """The media id of the hearing's composite while it runs."""
@@ -114,6 +116,7 @@ class CompositeCoordinator(PerHearingConsumer):
 
     async def _start(self, hearing: Hearing) -> None:
         cid = composite_id(hearing.id)
+        await self._work.settle(hearing.id)  # the same media id: the old one must be gone
         compositor = Compositor(
             CompositorConfig(
                 pid=cid,
@@ -140,6 +143,12 @@ class CompositeCoordinator(PerHearingConsumer):
         if running is None:
             return
         await self._live.set_composite(hearing_id, None)
+        # Stopping the encoder threads takes a moment; the action that ended the hearing
+        # answers without waiting for it.
+        self._work.start(hearing_id, self._close(running), what="stopping the compositor")
+
+    @staticmethod
+    async def _close(running: _Running) -> None:
         async with running.lock:
             await running.compositor.close()
             for source in running.sources:
@@ -189,6 +198,7 @@ class CompositeCoordinator(PerHearingConsumer):
                 await self._stop(hearing_id)
             except Exception:
                 log.exception("stopping the composite of hearing %s failed", hearing_id)
+        await self._work.close()
 
 
 def install_composite(app: web.Application) -> None:

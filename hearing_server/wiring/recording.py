@@ -14,6 +14,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -29,6 +30,7 @@ from hearing_server.core.permissions import Action, authorize
 from hearing_server.media.errors import MediaError
 from hearing_server.media.events import MediaEvent, TrackPublished, TrackUnpublished
 from hearing_server.media.taps import Composites, EncodedFrame, MediaKind, Tap
+from hearing_server.service.background import BackgroundWork
 from hearing_server.service.events import (
     EventBus,
     HearingChanged,
@@ -40,6 +42,7 @@ from hearing_server.service.events import (
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
 from recording import (
+    AlertKind,
     RecordingAlert,
     RecordingCatalog,
     RecordingOptions,
@@ -100,6 +103,9 @@ class RecordingCoordinator:
         self._composites = composites
         self._options = options
         self._active: dict[str, _Hearing] = {}
+        # hearing id -> id of its recording that is being finished and signed in the background
+        self._finishing: dict[str, str] = {}
+        self._work = BackgroundWork("recording", on_failure=self._finish_failed)
         # Hearings whose recording the judge stopped: no automatic restart.
         self._stopped_by_judge: set[str] = set()
         self._closed = False
@@ -109,6 +115,9 @@ class RecordingCoordinator:
     def status(self, hearing_id: str) -> dict[str, Any]:
         entry = self._active.get(hearing_id)
         if entry is None:
+            finishing = self._finishing.get(hearing_id)
+            if finishing is not None:
+                return {"state": "stopping", "recording_id": finishing}
             return {"state": "not_recording"}
         return {"state": entry.session.state.value, "recording_id": entry.session.recording_id}
 
@@ -213,12 +222,39 @@ class RecordingCoordinator:
         await self._sync(hid)
 
     async def _stop(self, hearing_id: str, actor: Actor) -> None:
+        """Stop recording now; the last segments are finished and signed in the background,
+        so the action that stopped it (closing the hearing, the judge's stop) answers at once.
+        """
         entry = self._active.pop(hearing_id, None)
         if entry is None:
             return
-        async with entry.lock:
-            summary = await entry.session.stop()
+        self._finishing[hearing_id] = entry.session.recording_id
+        await self._events.publish(RecordingStateChanged(hearing_id, self.status(hearing_id)))
+        self._work.start(
+            hearing_id, self._finish(hearing_id, entry, actor), what="finishing the recording"
+        )
+
+    async def _finish(self, hearing_id: str, entry: _Hearing, actor: Actor) -> None:
+        try:
+            async with entry.lock:
+                summary = await entry.session.stop()
+        finally:
+            if self._finishing.get(hearing_id) == entry.session.recording_id:
+                del self._finishing[hearing_id]
         await self._record_event(hearing_id, actor, AuditEvent.RECORDING_STOPPED, summary.to_dict())
+
+    async def _finish_failed(self, hearing_id: str, what: str, exc: BaseException) -> None:
+        """The judge and clerk hear at once that the recording could not be finished."""
+        alert = RecordingAlert(
+            kind=AlertKind.FINISH_FAILED,
+            hearing_id=hearing_id,
+            recording_id="",
+            message=f"The recording could not be finished and signed ({what}): {exc}",
+            at=datetime.now(UTC),
+            error=repr(exc),
+        )
+        await self._on_alert(hearing_id, alert)
+        await self._events.publish(RecordingStateChanged(hearing_id, self.status(hearing_id)))
 
     async def _sync(self, hearing_id: str) -> None:
         """Record exactly the published tracks of those in the hearing room."""
@@ -292,13 +328,14 @@ class RecordingCoordinator:
         await self._events.publish(RecordingStateChanged(hearing_id, self.status(hearing_id)))
 
     async def close(self) -> None:
-        """Stop and sign every recording. Idempotent."""
+        """Stop and sign every recording, and wait for that. Idempotent."""
         self._closed = True
         for hearing_id in list(self._active):
             try:
                 await self._stop(hearing_id, Actor.system())
             except Exception:
                 log.exception("stopping the recording of hearing %s failed", hearing_id)
+        await self._work.close()
 
 
 def install_recording(app: web.Application) -> None:

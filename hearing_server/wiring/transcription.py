@@ -23,6 +23,7 @@ from hearing_server.core.hearing import Hearing, HearingState
 from hearing_server.media.errors import MediaError
 from hearing_server.media.events import TrackPublished, TrackUnpublished
 from hearing_server.media.taps import DecodedFrame, MediaKind, Tap
+from hearing_server.service.background import BackgroundWork
 from hearing_server.service.events import CaptionPublished, EventBus, ServiceEvent
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
@@ -79,6 +80,7 @@ class TranscriptionCoordinator(PerHearingConsumer):
         self._events = events
         self._settings = pipeline_settings
         self._running: dict[str, _Running] = {}
+        self._work = BackgroundWork("transcription")
 
     @property
     def running(self) -> dict[str, _Running]:
@@ -95,6 +97,7 @@ class TranscriptionCoordinator(PerHearingConsumer):
 
     async def _start(self, hearing: Hearing) -> None:
         hid = hearing.id
+        await self._work.settle(hid)  # an earlier run of this hearing finishes first
 
         async def on_caption(caption: Caption) -> None:
             await self._deliver(hid, caption)
@@ -114,12 +117,17 @@ class TranscriptionCoordinator(PerHearingConsumer):
     async def _stop(self, hearing_id: str) -> None:
         running = self._running.pop(hearing_id, None)
         if running is not None:
-            try:
-                async with running.lock:
-                    # Lets queued speech finish so the transcript gets every segment.
-                    await running.pipeline.aclose()
-            finally:
-                self._transcripts.end_recognition(hearing_id)
+            # Queued speech may take a while to recognise; the close that ended the hearing
+            # must not wait for it. The transcript says pending until the drain is done.
+            self._work.start(hearing_id, self._drain(hearing_id, running), what="draining speech")
+
+    async def _drain(self, hearing_id: str, running: _Running) -> None:
+        try:
+            async with running.lock:
+                # Lets queued speech finish so the transcript gets every segment.
+                await running.pipeline.aclose()
+        finally:
+            self._transcripts.end_recognition(hearing_id)
 
     async def _deliver(self, hearing_id: str, caption: Caption) -> None:
         """Captions go to the hearing room only, never to the waiting room."""
@@ -153,18 +161,22 @@ class TranscriptionCoordinator(PerHearingConsumer):
                 )
                 running.speakers.add(pid)
 
-    async def close(self) -> None:
-        """Finish every pipeline. Idempotent."""
+    async def close(self, grace: float | None = None) -> None:
+        """Finish every pipeline (queued speech reaches the transcript). Idempotent."""
         self._closed = True
         for hearing_id in list(self._running):
             try:
                 await self._stop(hearing_id)
             except Exception:
                 log.exception("closing the transcription of hearing %s failed", hearing_id)
+        await self._work.close(grace)
 
 
-def install_transcription(app: web.Application) -> None:
-    """Captions and the transcript, unless ``transcription_enabled`` is off."""
+def install_transcription(app: web.Application, *, engine: STT | None = None) -> None:
+    """Captions and the transcript, unless ``transcription_enabled`` is off.
+
+    ``engine``: use this engine instead of the one the settings name.
+    """
     settings = app[keys.SETTINGS]
     if not settings.transcription_enabled:
         return
@@ -174,9 +186,11 @@ def install_transcription(app: web.Application) -> None:
         model_dir=settings.transcription_model_dir,
         language=settings.transcription_language,
     )
-    engine = create_engine(stt_settings)
+    if engine is None:
+        engine = create_engine(stt_settings)
+    stt = engine
     captions = TranscriptionCoordinator(
-        engine=engine,
+        engine=stt,
         transcripts=app[keys.TRANSCRIPTS],
         media=app[keys.MEDIA],
         hearings=app[keys.HEARINGS],
@@ -188,13 +202,13 @@ def install_transcription(app: web.Application) -> None:
     app[keys.MEDIA_EVENTS].subscribe(captions.on_media_event)
 
     async def recognition(_: web.Application) -> AsyncIterator[None]:
-        await engine.prewarm()  # start the recognizer process and load its model now
+        await stt.prewarm()  # start the recognizer process and load its model now
         try:
             yield
         finally:
             try:
                 await captions.close()  # lets queued speech reach the transcript
             finally:
-                await engine.aclose()
+                await stt.aclose()
 
     app.cleanup_ctx.append(recognition)
