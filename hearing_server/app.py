@@ -19,6 +19,7 @@ from hearing_server.config import Settings
 from hearing_server.wiring.composite import install_composite
 from hearing_server.wiring.foundation import install_foundation
 from hearing_server.wiring.media import install_media
+from hearing_server.wiring.overload import install_overload
 from hearing_server.wiring.recording import install_recording
 from hearing_server.wiring.signaling import install_signaling
 from hearing_server.wiring.transcription import install_transcription
@@ -38,6 +39,7 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     install_composite(app)  # the courtroom view (display, recording, livestream)
     install_transcription(app, engine=stt_engine)  # captions and the transcript
     install_recording(app)  # closes first: finishes and signs while taps still run
+    install_overload(app)  # sheds video, then the composite's rate, never audio
     install_signaling(app)
     setup_routes(app)
     setup_pages(app, settings.web_client_dir)

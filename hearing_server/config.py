@@ -67,6 +67,7 @@ class Settings:
     web_client_dir: Path | None = None  # default: the checkout's web_client/
     log_level: str = "INFO"
     shutdown_grace_seconds: float = 20.0  # then child processes still running are stopped
+    overload_shedding: bool = True  # shed video, then the composite's rate, when overloaded
 
     @property
     def effective_public_url(self) -> str:

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from hearing_server.auth.tokens import TokenService
     from hearing_server.config import Settings
     from hearing_server.media.events import MediaEvent
+    from hearing_server.media.load import LoadListener
     from hearing_server.media.router import MediaRouter
     from hearing_server.media.taps import Composites
     from hearing_server.service.events import EventBus, ServiceEvent
@@ -29,6 +30,7 @@ LIVE: web.AppKey[LiveHearings] = web.AppKey("live")
 MEDIA: web.AppKey[MediaRouter] = web.AppKey("media")
 MEDIA_EVENTS: web.AppKey[EventBus[MediaEvent]] = web.AppKey("media_events")
 COMPOSITES: web.AppKey[Composites | None] = web.AppKey("composites")
+OVERLOAD: web.AppKey[LoadListener] = web.AppKey("overload")
 RECORDINGS: web.AppKey[RecordingPort] = web.AppKey("recordings")
 RECORDING_CATALOG: web.AppKey[RecordingCatalog] = web.AppKey("recording_catalog")
 RECORDING_PUBLIC_KEY: web.AppKey[tuple[str, str]] = web.AppKey("recording_public_key")

@@ -247,6 +247,8 @@ class TrackForwarder:
         self._max_queued = max_queued_frames
         self._clock = clock
         self._outputs: dict[str, _Output] = {}
+        # subscribers that do not get this (video) track for now: load shedding
+        self._shed: set[str] = set()
         self._ssrc: int | None = None
         self._video = VideoFrameAssembler(inspector_for(codec.name), gap_timeout_s=gap_timeout_s)
         self._audio = AudioSequencer()
@@ -307,8 +309,9 @@ class TrackForwarder:
 
     def _fan_out(self, frame: ForwardedFrame) -> None:
         waiting = joining = False
-        for out in self._outputs.values():
-            if not out.track.pulling:
+        shed = self._shed
+        for pid, out in self._outputs.items():
+            if not out.track.pulling or (shed and pid in shed):
                 continue
             if out.need_keyframe:
                 if not frame.keyframe:
@@ -403,6 +406,26 @@ class TrackForwarder:
         out = self._outputs.pop(subscriber_pid, None)
         if out is not None:
             out.track.end()
+
+    def set_shed(self, subscriber_pid: str, shed: bool) -> None:
+        """Stop (``shed``) or resume sending this video track to one subscriber, without
+        renegotiation: the section stays, frames stop. Resuming starts on a keyframe."""
+        if self.kind != "video" or shed == (subscriber_pid in self._shed):
+            return
+        out = self._outputs.get(subscriber_pid)
+        if shed:
+            self._shed.add(subscriber_pid)
+            if out is not None:
+                out.track.flush()
+            return
+        self._shed.discard(subscriber_pid)
+        if out is not None:
+            out.need_keyframe = True
+            self.request_keyframe()
+
+    @property
+    def shed_subscribers(self) -> frozenset[str]:
+        return frozenset(self._shed)
 
     def set_enabled(self, enabled: bool) -> None:
         """Mute/unmute at the forwarding level (no renegotiation)."""

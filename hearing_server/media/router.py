@@ -74,6 +74,7 @@ class MediaRouter:
         self._subscribers: dict[str, SubscriberPeer] = {}
         self._routes: dict[str, frozenset[str]] = {}
         self._muted: set[tuple[str, str]] = set()
+        self._shed: dict[str, frozenset[str]] = {}  # subscriber -> publishers' video not sent
         self._sources: dict[str, dict[str, LocalServerSource]] = {}
         self._decoders = DecoderRegistry()
         self._source_count = 0
@@ -124,6 +125,7 @@ class MediaRouter:
                 raise MediaError("negotiation_failed", f"publish failed: {exc!r}") from exc
             for forwarder in published:
                 forwarder.set_enabled((pid, forwarder.kind) not in self._muted)
+                self._apply_shed(forwarder)
                 self._emit(self._published_event(forwarder))
             if published:
                 self._sync_subscribers_of({pid})
@@ -228,6 +230,28 @@ class MediaRouter:
             if forwarder.kind == kind:
                 forwarder.set_enabled(enabled)
 
+    def set_video_shed(self, subscriber_pid: str, publisher_pids: Iterable[str]) -> None:
+        """Load shedding: ``subscriber_pid`` stops receiving the video of exactly
+        ``publisher_pids`` (their audio never stops) until a later call leaves them out.
+        No renegotiation; resumed video restarts on a keyframe. Remembered for tracks
+        published later until ``remove``."""
+        self._check_open()
+        _check_pid(subscriber_pid)
+        shed = frozenset(_check_pid(p) for p in publisher_pids)
+        before = self._shed.get(subscriber_pid, frozenset())
+        if shed:
+            self._shed[subscriber_pid] = shed
+        else:
+            self._shed.pop(subscriber_pid, None)
+        for pub_pid in before | shed:
+            for forwarder in self._forwarders_of(pub_pid):
+                forwarder.set_shed(subscriber_pid, pub_pid in shed)
+
+    def _apply_shed(self, forwarder: TrackForwarder) -> None:
+        for sub_pid, shed in self._shed.items():
+            if forwarder.publisher_pid in shed:
+                forwarder.set_shed(sub_pid, True)
+
     # --- taps and server sources ------------------------------------------------------------
 
     def open_encoded_tap(
@@ -319,6 +343,7 @@ class MediaRouter:
             on_keyframe_request=on_keyframe_request,
         )
         source.forwarder.set_enabled((pid, kind) not in self._muted)
+        self._apply_shed(source.forwarder)
         self._sources.setdefault(pid, {})[source.track_id] = source
         self._emit(self._published_event(source.forwarder))
         self._sync_subscribers_of({pid})
@@ -390,6 +415,8 @@ class MediaRouter:
         for s in affected:
             self._routes[s] = self._routes[s] - {pid}
         self._muted = {m for m in self._muted if m[0] != pid}
+        self._shed.pop(pid, None)
+        self._shed = {sub: shed - {pid} for sub, shed in self._shed.items() if shed - {pid}}
         if pub is not None:
             self._unpublish(pub)
         if not self._closed:

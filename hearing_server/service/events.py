@@ -72,6 +72,14 @@ class SubscriberOfferMade:
     offer: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ServerLoadChanged:
+    """The server sheds load (or stops shedding); the staff of ``hearing_ids`` are told."""
+
+    hearing_ids: tuple[str, ...]
+    status: dict[str, Any]
+
+
 ServiceEvent = (
     HearingChanged
     | ParticipantChanged
@@ -80,6 +88,7 @@ ServiceEvent = (
     | CaptionPublished
     | TrackChanged
     | SubscriberOfferMade
+    | ServerLoadChanged
 )
 """What the application's features tell each other and the people in a hearing.
 

@@ -73,6 +73,10 @@ class LiveHearings:
         """The id of the participant's current connection, if they are connected."""
         return self._presence.connection_of(pid)
 
+    def live_hearing_ids(self) -> frozenset[str]:
+        """The hearings someone is connected to on this node."""
+        return self._presence.hearing_ids()
+
     def is_connected(self, hearing_id: str, pid: str) -> bool:
         return self._presence.is_connected(hearing_id, pid)
 

@@ -42,6 +42,9 @@ class Presence:
     def connected(self, hearing_id: str) -> frozenset[str]:
         return frozenset(self._connected.get(hearing_id, ()))
 
+    def hearing_ids(self) -> frozenset[str]:
+        return frozenset(h for h, pids in self._connected.items() if pids)
+
     def is_connected(self, hearing_id: str, pid: str) -> bool:
         return pid in self._connected.get(hearing_id, set())
 

@@ -21,6 +21,7 @@ from hearing_server.service.events import (
     ParticipantChanged,
     RecordingAlertRaised,
     RecordingStateChanged,
+    ServerLoadChanged,
     ServiceEvent,
     SubscriberOfferMade,
     TrackChanged,
@@ -381,3 +382,6 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 await self.emit(name, data, room=hearing_room(hid))
             case SubscriberOfferMade(participant_id=pid, offer=offer):
                 await self.emit("subscriber_offer", offer, room=participant_room(pid))
+            case ServerLoadChanged(hearing_ids=hids, status=status):
+                for hid in hids:
+                    await self.emit("server_load", status, room=staff_room(hid))

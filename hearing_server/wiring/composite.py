@@ -82,6 +82,7 @@ class CompositeCoordinator(PerHearingConsumer):
         self._media = media
         self._running: dict[str, _Running] = {}
         self._work = BackgroundWork("composite")
+        self._divisor = 1
 
     def composite_of(self, hearing_id: str) -> str | None:
         """The media id of the hearing's composite while it runs."""
@@ -92,6 +93,16 @@ class CompositeCoordinator(PerHearingConsumer):
         running = self._running.get(hearing_id)
         if running is not None:
             running.compositor.request_keyframe()
+
+    def set_frame_divisor(self, divisor: int) -> None:
+        """Compose every ``divisor``-th frame only, in every hearing (load shedding)."""
+        self._divisor = divisor
+        for running in self._running.values():
+            running.compositor.set_frame_divisor(divisor)
+
+    def speakers(self) -> dict[str, str | None]:
+        """Who speaks now in each hearing that has a composite (the compositor follows it)."""
+        return {hid: running.compositor.speaker for hid, running in self._running.items()}
 
     def compositor(self, hearing_id: str) -> Compositor | None:
         running = self._running.get(hearing_id)
@@ -133,6 +144,7 @@ class CompositeCoordinator(PerHearingConsumer):
         audio = self._media.add_server_source(cid, "audio", "opus")
         compositor.add_sink(video.push, kind="video")
         compositor.add_sink(audio.push, kind="audio")
+        compositor.set_frame_divisor(self._divisor)
         await compositor.start()
         self._running[hearing.id] = _Running(compositor, [video, audio])
         await self.sync(hearing.id)

@@ -85,10 +85,41 @@ export async function runConsole(root, ctx) {
     });
   }
   const clerkNote = h('p', { class: 'hint', t: 'console.clerkNote', hidden: judicial() });
+  // The record and the server: whether the hearing is being recorded, recording failures,
+  // and load shedding, each said at once to the judge and clerk.
+  const recLine = h('p', { class: 'rec-state', hidden: true });
+  const alertBox = h('div', { class: 'console-alerts', role: 'alert', 'aria-live': 'assertive' });
+  const loadLine = h('p', { class: 'load-alert', hidden: true });
   const hearingPanel = h('section', { class: 'panel hearing-panel' },
     h('h2', { t: 'console.hearing' }),
     h('div', { class: 'timer-box' }, h('span', { class: 'timer-label', t: 'console.elapsed' }), bigTimer),
-    stateLine, actionRow, layoutSet, clerkNote);
+    stateLine, recLine, loadLine, alertBox, actionRow, layoutSet, clerkNote);
+
+  function renderRecording(status) {
+    recLine.hidden = !status;
+    if (!status) return;
+    recLine.dataset.state = status.state;
+    setT(recLine, `rec.${status.state}`);
+  }
+
+  function showRecordingAlert(alert) {
+    const info = alert.severity === 'info';
+    const item = h('p', { class: `console-alert ${info ? 'info' : 'error'}`,
+      t: info ? 'rec.alertRecovered' : 'rec.alertFailed', tp: { message: alert.message } });
+    alertBox.append(item);
+    while (alertBox.children.length > 3) alertBox.firstElementChild.remove();
+    if (info) setTimeout(() => item.remove(), 15000);
+  }
+
+  function renderLoad(load) {
+    loadLine.hidden = !load.overloaded;
+    if (load.overloaded) {
+      loadLine.dataset.level = String(load.level);
+      setT(loadLine, `load.level${Math.min(3, load.level)}`, { reason: load.reason });
+    } else if (load.reason) {
+      toast('load.recovered', {}, 6000);
+    }
+  }
 
   // -- participants panel -----------------------------------------------------------------
   const counts = h('p', { class: 'counts' });
@@ -339,6 +370,9 @@ export async function runConsole(root, ctx) {
 
   session.addEventListener('hearing', () => { renderHearing(); transcript?.hearingChanged(); });
   session.addEventListener('caption', (ev) => transcript?.onCaption(ev.detail));
+  session.addEventListener('recording', (ev) => renderRecording(ev.detail));
+  session.addEventListener('recordingalert', (ev) => showRecordingAlert(ev.detail));
+  session.addEventListener('serverload', (ev) => renderLoad(ev.detail));
   session.addEventListener('participants', () => { renderPeople(); grid.refreshLabels(); });
   session.addEventListener('me', () => { renderSelf(); renderPeople(); });
   session.addEventListener('streams', (ev) => grid.setStreams(ev.detail));

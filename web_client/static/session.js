@@ -261,6 +261,11 @@ export class Session extends EventTarget {
     // Joined again from another window or device: that one speaks for us now.
     socket.on('replaced', () => this._end('replaced'));
     socket.on('caption', (c) => this._emit('caption', c));
+    // Everyone learns whether they are recorded; the staff also hear of recording failures
+    // and of the server shedding load (it keeps audio and connections, drops video first).
+    socket.on('recording_state', (r) => { this.recording = r; this._emit('recording', r); });
+    socket.on('recording_alert', (a) => this._emit('recordingalert', a));
+    socket.on('server_load', (l) => this._emit('serverload', l));
     socket.on('error', (e) => this._emit('servererror', e));
     return promise;
   }
@@ -300,6 +305,7 @@ export class Session extends EventTarget {
       return;
     }
     this.hearing = result.hearing;
+    this.recording = result.recording || null;
     this.iceServers = result.ice_servers || [];
     this.participants = new Map(result.participants.map((p) => [p.id, p]));
     this._updateMe(result.me);
@@ -312,6 +318,7 @@ export class Session extends EventTarget {
     for (const offer of this.pendingOffers.splice(0)) this.subscriber.handleOffer(offer);
     this._emit('hearing', this.hearing);
     this._emit('participants', this.participants);
+    if (this.recording) this._emit('recording', this.recording);
     this._setStatus('connected');
     if (this._firstJoin) {
       this._firstJoin.resolve(result);

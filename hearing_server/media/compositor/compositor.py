@@ -43,6 +43,8 @@ class Compositor:
         self._clock = TickClock(self._stop)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._threads: list[threading.Thread] = []
+        self._frame_loop: FrameLoop | None = None
+        self._frame_divisor = 1
         self._closed = False
 
     # --- participants (event loop) ---------------------------------------------------
@@ -198,7 +200,7 @@ class Compositor:
             sinks=self._sinks,
             stats=self.stats,
         )
-        video = FrameLoop(
+        self._frame_loop = video = FrameLoop(
             self.config.fps,
             clock=self._clock,
             composer=self._composer,
@@ -206,6 +208,7 @@ class Compositor:
             encoder=encoder,
             stats=self.stats,
         )
+        video.divisor = self._frame_divisor
         audio = AudioLoop(
             self.config, room=self._room, clock=self._clock, sinks=self._sinks, stats=self.stats
         )
@@ -216,6 +219,13 @@ class Compositor:
         ]
         for thread in self._threads:
             thread.start()
+
+    def set_frame_divisor(self, divisor: int) -> None:
+        """Compose only every ``divisor``-th frame (1: the full rate). Load shedding: the
+        composite's rate falls before anything that matters more does."""
+        self._frame_divisor = max(1, int(divisor))
+        if self._frame_loop is not None:
+            self._frame_loop.divisor = self._frame_divisor
 
     async def close(self) -> None:
         """Stop the threads and close every input (idempotent)."""

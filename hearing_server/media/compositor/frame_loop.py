@@ -40,6 +40,8 @@ class FrameLoop:
         self._keyframes = keyframes
         self._encoder = encoder
         self._stats = stats
+        # Compose every n-th tick only (load shedding); set from the event loop, read here.
+        self.divisor = 1
 
     def run(self) -> None:
         """The video thread."""
@@ -54,6 +56,10 @@ class FrameLoop:
             if behind >= _MAX_CATCH_UP:
                 st.video_frames_dropped += behind
                 tick += behind
+            divisor = self.divisor
+            if divisor > 1 and tick % divisor:
+                tick += 1  # shed: the frame rate falls, the timestamps stay on the clock
+                continue
             try:
                 started = time.perf_counter()
                 frame = self._composer.compose(now)
