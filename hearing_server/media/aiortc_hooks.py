@@ -22,12 +22,21 @@ for. The hooks, all per instance except the host-address override:
   variable, so it applies to the server's own gathering only) and otherwise calls the
   function it wrapped.
 
+* socket reads: asyncio's selector loop reads one datagram per readiness event per socket, so
+  when a loop iteration is long (a busy hearing) a socket is read only as often as the loop
+  turns, its kernel buffer overflows and ICE consent checks are dropped with the media (after
+  30 s every connection is declared dead, RFC 7675). ``batch_datagram_reads(pc)`` makes each
+  of the server's ICE sockets read everything waiting (up to a batch) per readiness event:
+  aioice answers STUN as it reads, and hands media to the DTLS transport's queue.
+
 ``verify()`` runs at import and raises ``AiortcIncompatible`` if an aiortc/aioice upgrade
 moved any of these; tests/unit/media/test_aiortc_hooks.py checks the same.
 """
 
 from __future__ import annotations
 
+import asyncio
+import asyncio.selector_events
 import contextvars
 import inspect
 import logging
@@ -39,6 +48,7 @@ from typing import Any, Protocol
 import aioice
 import aioice.ice
 import aiortc
+import aiortc.rtcicetransport
 import aiortc.rtcpeerconnection
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs.base import Encoder
@@ -46,6 +56,9 @@ from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtp import RtpPacket
 
 from .errors import MediaError
+
+_SelectorDatagramTransport: Any = vars(asyncio.selector_events)["_SelectorDatagramTransport"]
+_SelectorTransport: Any = vars(asyncio.selector_events)["_SelectorTransport"]
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +170,21 @@ def verify() -> None:
         "aioice.ice.Connection.gather_candidates",
         aioice.ice.Connection.gather_candidates,
         ["get_host_addresses"],
+    )
+
+    # asyncio: the selector loop's datagram transport and its reader registration
+    for name in ("_read_ready", "_sock", "_protocol", "_conn_lost", "_sock_fd", "max_size"):
+        if not hasattr(_SelectorDatagramTransport, name) and name not in _names(
+            _SelectorDatagramTransport.__init__
+        ) | _names(_SelectorTransport.__init__):
+            raise AiortcIncompatible(f"asyncio's datagram transport lacks {name}")
+    if not hasattr(asyncio.selector_events.BaseSelectorEventLoop, "_add_reader"):
+        raise AiortcIncompatible("asyncio's selector loop lacks _add_reader")
+    _require_names("aioice.ice.Connection.__init__", aioice.ice.Connection.__init__, ["_protocols"])
+    _require_names(
+        "aiortc.rtcicetransport.RTCIceGatherer.__init__",
+        aiortc.rtcicetransport.RTCIceGatherer.__init__,
+        ["_connection"],
     )
 
     if aiortc.__version__ != TESTED_AIORTC_VERSION:
@@ -300,3 +328,77 @@ def announced_host_addresses(addresses: Sequence[str]) -> Iterator[None]:
         yield
     finally:
         _host_addresses.reset(token)
+
+
+# --- socket reads ---------------------------------------------------------------------
+
+_BATCH_MARK = "_hearing_server_batched_reads"
+READ_BATCH = 64
+"""Datagrams read per readiness event at most, so one flooded socket cannot starve the loop."""
+
+
+def batch_datagram_reads(pc: aiortc.RTCPeerConnection, batch: int = READ_BATCH) -> int:
+    """Make every ICE socket of ``pc`` gathered so far read up to ``batch`` waiting datagrams
+    per readiness event instead of one. Idempotent; returns how many sockets were changed.
+    Sockets of other kinds of loops (e.g. uvloop, which already reads in batches) are left
+    alone."""
+    changed = 0
+    for connection in _ice_connections(pc):
+        for protocol in list(getattr(connection, "_protocols", ())):
+            transport = getattr(protocol, "transport", None)
+            if _batch_reads(transport, batch):
+                changed += 1
+    return changed
+
+
+def _ice_connections(pc: aiortc.RTCPeerConnection) -> list[Any]:
+    seen: list[Any] = []
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.sender.transport
+        ice = getattr(dtls, "transport", None)
+        gatherer = getattr(ice, "iceGatherer", None)
+        connection = getattr(gatherer, "_connection", None)
+        if connection is not None and all(c is not connection for c in seen):
+            seen.append(connection)
+    sctp = pc.sctp
+    if sctp is not None:
+        gatherer = getattr(getattr(sctp.transport, "transport", None), "iceGatherer", None)
+        connection = getattr(gatherer, "_connection", None)
+        if connection is not None and all(c is not connection for c in seen):
+            seen.append(connection)
+    return seen
+
+
+def _batch_reads(transport: Any, batch: int) -> bool:
+    if not isinstance(transport, _SelectorDatagramTransport) or getattr(
+        transport, _BATCH_MARK, False
+    ):
+        return False
+    sock = transport._sock
+    protocol = transport._protocol
+    loop = transport._loop
+    max_size = transport.max_size
+
+    def read_ready() -> None:
+        for _ in range(batch):
+            if transport._conn_lost:
+                return
+            try:
+                data, addr = sock.recvfrom(max_size)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                protocol.error_received(exc)
+                return
+            protocol.datagram_received(data, addr)
+
+    setattr(transport, _BATCH_MARK, True)
+    transport._read_ready = read_ready  # what resume_reading registers, should it be paused
+    # After any registration still pending from the transport's creation (call_soon, FIFO).
+    loop.call_soon(_register_reader, transport, read_ready)
+    return True
+
+
+def _register_reader(transport: Any, read_ready: Callable[[], None]) -> None:
+    if not transport._conn_lost and not transport.is_closing():
+        transport._loop._add_reader(transport._sock_fd, read_ready)

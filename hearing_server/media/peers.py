@@ -200,6 +200,7 @@ class PublisherPeer:
             answer = await self.pc.createAnswer()
             with hooks.announced_host_addresses(self._settings.announced_host_addresses):
                 await self.pc.setLocalDescription(answer)
+            hooks.batch_datagram_reads(self.pc)
         except MediaError:
             raise
         except Exception as exc:
@@ -457,6 +458,7 @@ class SubscriberPeer:
         offer = RTCSessionDescription(sdp=strip_inactive_msid(offer.sdp), type="offer")
         with hooks.announced_host_addresses(self._settings.announced_host_addresses):
             await pc.setLocalDescription(offer)
+        hooks.batch_datagram_reads(pc)
         if self._force_restart or self._pc_failed:
             self._wake.set()  # a new connection is wanted meanwhile: offer that instead
             return

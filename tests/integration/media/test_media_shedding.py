@@ -57,3 +57,16 @@ async def test_shedding_applies_to_tracks_published_later(harness: MediaHarness)
     )
     got = bob.received.get(dave_video)
     assert got is None or got.frames == 0, "dave's video reached bob while shed"
+
+
+async def test_the_servers_ice_sockets_read_in_batches(harness: MediaHarness) -> None:
+    from hearing_server.media import aiortc_hooks as hooks
+
+    h = harness
+    await _start(h, ["alice", "bob"], {"bob": {"alice"}})
+    pcs = [h.router._publishers["alice"].pc, h.router._subscribers["bob"]._pc]
+    for pc in pcs:
+        transports = [
+            p.transport for c in hooks._ice_connections(pc) for p in c._protocols
+        ]
+        assert transports and all(getattr(t, hooks._BATCH_MARK, False) for t in transports)
