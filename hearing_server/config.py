@@ -68,6 +68,8 @@ class Settings:
     log_level: str = "INFO"
     shutdown_grace_seconds: float = 20.0  # then child processes still running are stopped
     overload_shedding: bool = True  # shed video, then the composite's rate, when overloaded
+    overload_lag_ms: float = 80.0  # event-loop lag (p95 over 2 s) that counts as overloaded
+    overload_drops: int = 1  # datagrams dropped on our sockets per second that count too
 
     @property
     def effective_public_url(self) -> str:

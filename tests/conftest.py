@@ -24,6 +24,9 @@ def settings(tmp_path: Path) -> Settings:
         composite_enabled=False,
         # Speech recognition runs a model in a child process; its own tests turn it on.
         transcription_enabled=False,
+        # Shedding reacts to how loaded the machine is, which tests do not control; the tests
+        # of shedding turn it on and hand the policy its readings themselves.
+        overload_shedding=False,
     )
 
 

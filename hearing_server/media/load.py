@@ -57,6 +57,7 @@ class LoadSettings:
     interval_s: float = 0.05
     window_s: float = 2.0
     raise_lag_ms: float = 80.0
+    raise_drops: int = 1  # per evaluation (about a second)
     calm_lag_ms: float = 20.0
     escalate_every_s: float = 2.0
     calm_s: float = 6.0
@@ -160,7 +161,7 @@ class LoadMonitor:
         p95 = lags[min(len(lags) - 1, int(0.95 * len(lags)))] if lags else 0.0
         worst = lags[-1] if lags else 0.0
         level, reason = self._level, ""
-        hot = p95 > s.raise_lag_ms or dropped > 0
+        hot = p95 > s.raise_lag_ms or dropped >= s.raise_drops
         if hot:
             self._calm_since = None
             if level < LoadLevel.SHED_MOST and now - self._last_change >= s.escalate_every_s:

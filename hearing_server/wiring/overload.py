@@ -26,7 +26,7 @@ from aiohttp import web
 
 from hearing_server import keys
 from hearing_server.core.participant import Participant, Role
-from hearing_server.media.load import LoadLevel, LoadMonitor, LoadReading
+from hearing_server.media.load import LoadLevel, LoadMonitor, LoadReading, LoadSettings
 from hearing_server.media.taps import MediaKind
 from hearing_server.service.events import (
     EventBus,
@@ -203,7 +203,10 @@ def install_overload(app: web.Application) -> None:
     )
     app[keys.EVENTS].subscribe(coordinator.on_service_event)
     app[keys.OVERLOAD] = coordinator
-    monitor = LoadMonitor(coordinator.on_load)
+    monitor = LoadMonitor(
+        coordinator.on_load,
+        LoadSettings(raise_lag_ms=settings.overload_lag_ms, raise_drops=settings.overload_drops),
+    )
 
     async def shedding(_: web.Application) -> AsyncIterator[None]:
         monitor.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +10,20 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import expect
 
+from hearing_server.config import Settings
 from hearing_server.core.participant import Role
 from hearing_server.keys import OVERLOAD
 from hearing_server.media.load import LoadLevel, LoadReading
 from support.hearing import make_hearing
 
 pytestmark = pytest.mark.browser
+
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # The policy on, its monitor unable to trigger: the test hands it its readings.
+    return replace(settings, overload_shedding=True, overload_lag_ms=1e9, overload_drops=10**9)
 
 
 async def test_console_shows_recording_and_load_shedding(

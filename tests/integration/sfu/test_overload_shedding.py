@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 
+import pytest
 from aiohttp.test_utils import TestServer
 from test_sfu import Participant, _describe, _participants
 
+from hearing_server.config import Settings
 from hearing_server.keys import OVERLOAD
 from hearing_server.media.load import LoadLevel, LoadReading
 from signaling.client import HearingClient
@@ -24,6 +27,13 @@ MakeClient = Callable[..., HearingClient]
 
 def _reading(level: LoadLevel) -> LoadReading:
     return LoadReading(level, lag_p95_ms=150.0, lag_max_ms=300.0, dropped=0, reason="test load")
+
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # The policy on, its monitor unable to trigger: the test hands it its readings.
+    return replace(settings, overload_shedding=True, overload_lag_ms=1e9, overload_drops=10**9)
 
 
 async def _frames_grow(p: Participant, publisher: Participant, kind: str, by: int) -> bool:
