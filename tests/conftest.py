@@ -24,6 +24,9 @@ def settings(tmp_path: Path) -> Settings:
         composite_enabled=False,
         # Speech recognition runs a model in a child process; its own tests turn it on.
         transcription_enabled=False,
+        # Identity checks gate every party's join; the tests of identity set their own
+        # policy, the others test what happens after the identity step.
+        identity_default_policy="none",
     )
 
 
