@@ -151,7 +151,7 @@ def test_a_code_passes_once_and_a_replay_is_named() -> None:
 
 def test_a_code_expires_after_five_minutes() -> None:
     status = with_code()
-    ok, passed, _ = enter_code(status, matcher("digest-1"), T0 + timedelta(seconds=299), RULES)
+    _, passed, _ = enter_code(status, matcher("digest-1"), T0 + timedelta(seconds=299), RULES)
     assert passed
     with pytest.raises(Conflict) as err:
         enter_code(status, matcher("digest-1"), T0 + timedelta(minutes=5), RULES)
