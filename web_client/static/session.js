@@ -9,6 +9,8 @@
 //   streams       received media changed (this.streams: Map participant id -> MediaStream)
 //   ended         {reason: 'left'|'removed'|'replaced'|error code}; nothing reconnects after it
 //   servererror   {code, message, event}
+//   identity      someone's identity check changed (this.identity: Map participant id -> status)
+//   identityalert {kind, participant_id, display_name, message, ...} (staff only)
 import { io } from '/vendor/socket.io/socket.io.esm.min.js';
 
 export const PROTOCOL = 1;
@@ -213,6 +215,7 @@ export class Session extends EventTarget {
     this.hearing = null;
     this.me = null;
     this.participants = new Map();
+    this.identity = new Map();
     this.iceServers = [];
     this.streams = new Map();
     this.status = 'connecting';
@@ -261,6 +264,11 @@ export class Session extends EventTarget {
     // Joined again from another window or device: that one speaks for us now.
     socket.on('replaced', () => this._end('replaced'));
     socket.on('caption', (c) => this._emit('caption', c));
+    socket.on('identity_updated', (d) => {
+      this.identity.set(d.participant_id, d);
+      this._emit('identity', this.identity);
+    });
+    socket.on('identity_alert', (a) => this._emit('identityalert', a));
     socket.on('error', (e) => this._emit('servererror', e));
     return promise;
   }
@@ -302,6 +310,7 @@ export class Session extends EventTarget {
     this.hearing = result.hearing;
     this.iceServers = result.ice_servers || [];
     this.participants = new Map(result.participants.map((p) => [p.id, p]));
+    this.identity = new Map(Object.entries(result.identity || {}));
     this._updateMe(result.me);
     this.subscriber = new Subscriber(this);
     this.subscriber.addEventListener('streams', (ev) => {
@@ -312,6 +321,7 @@ export class Session extends EventTarget {
     for (const offer of this.pendingOffers.splice(0)) this.subscriber.handleOffer(offer);
     this._emit('hearing', this.hearing);
     this._emit('participants', this.participants);
+    this._emit('identity', this.identity);
     this._setStatus('connected');
     if (this._firstJoin) {
       this._firstJoin.resolve(result);
