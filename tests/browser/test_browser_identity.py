@@ -43,7 +43,8 @@ async def test_party_passes_id_and_code_into_the_waiting_room(
     await clerk.page.goto(f"{base}/join#token={h.people['赵书记员'].token}")
     await expect(clerk.page.locator(".screen.console")).to_be_visible()
     row = clerk.page.locator(f".prow[data-participant-id='{zhang.id}']")
-    await expect(row.locator(".id-badge[data-badge='id_number'][data-passed='false']")).to_be_visible()
+    badge = ".id-badge[data-badge='{}'][data-passed='{}']"
+    await expect(row.locator(badge.format("id_number", "false"))).to_be_visible()
     await expect(row.locator("[data-action='verify-identity']")).to_be_visible()
 
     page = party.page
@@ -85,8 +86,9 @@ async def test_party_passes_id_and_code_into_the_waiting_room(
     # -- the code step --
     form = page.locator("[data-testid='identity-code']")
     await expect(form).to_be_visible()
-    await expect(page.locator(".identity-steps li[data-step='id_number'][data-passed='true']")).to_be_visible()
-    await expect(row.locator(".id-badge[data-badge='id_number'][data-passed='true']")).to_be_visible()
+    passed_id = ".identity-steps li[data-step='id_number'][data-passed='true']"
+    await expect(page.locator(passed_id)).to_be_visible()
+    await expect(row.locator(badge.format("id_number", "true"))).to_be_visible()
     await page.click("[data-action='send-code']")
     send = page.locator("[data-action='send-code']")
     await expect(send).to_be_disabled()
@@ -115,7 +117,7 @@ async def test_party_passes_id_and_code_into_the_waiting_room(
     await page.click("[data-action='enter-waiting']")
     await expect(page.locator("[data-testid='waiting-room']")).to_be_visible()
     await expect(row.locator(".pstate[data-state='waiting']")).to_be_visible(timeout=15_000)
-    await expect(row.locator(".id-badge[data-badge='code'][data-passed='true']")).to_be_visible()
+    await expect(row.locator(badge.format("code", "true"))).to_be_visible()
     await expect(row.locator("[data-action='verify-identity']")).to_have_count(0)
     await clerk.page.screenshot(path=str(artifacts / "identity-4-console-1440x900.png"))
     for person in (clerk, party):
