@@ -3,6 +3,7 @@ participant takes their own checks with their join token (docs/protocol.md "Iden
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -190,7 +191,8 @@ async def my_outbox(request: web.Request) -> web.Response:
     contacts = {r.phone: r.participant_id for r in regs} | {
         r.email: r.participant_id for r in regs if r.email
     }
-    entries = read_outbox(settings.effective_outbox_dir, limit=500)
+    # Files on disk: read off the event loop.
+    entries = await asyncio.to_thread(read_outbox, settings.effective_outbox_dir, limit=500)
     return web.json_response(
         {
             "messages": [
