@@ -170,8 +170,9 @@ export async function identityStep(shell, ctx) {
     });
     const number = h('input', {
       type: 'text', id: 'id-number', name: 'id-number', autocomplete: 'off', maxlength: '40',
-      spellcheck: 'false', autocapitalize: 'characters', required: true,
-      inputmode: resident ? 'text' : 'text', dataset: { field: 'id-number' },
+      // inputmode text, not numeric: a resident ID may end in X.
+      spellcheck: 'false', autocapitalize: 'characters', required: true, inputmode: 'text',
+      dataset: { field: 'id-number' },
     });
     const hint = h('p', { class: 'field-hint', id: 'id-number-hint', 'aria-live': 'polite', dataset: { hint: 'empty' } });
     number.setAttribute('aria-describedby', 'id-number-hint');

@@ -34,7 +34,9 @@ const DONE_KEY = 'hearing.preJoinDone';
 export async function runParticipant(root, ctx) {
   let steps = FLOW.filter((s) => !(typeof s.skip === 'function' ? s.skip(ctx) : s.skip));
   if (sessionStorage.getItem(DONE_KEY) === ctx.info.me.id) {
-    steps = steps.filter((s) => s.id === 'hearing');
+    // The identity step stays if the server still says it is pending (it is filtered out
+    // above once cleared): a reload never gets anyone past it.
+    steps = steps.filter((s) => s.id === 'hearing' || s.id === 'identity');
     if (mayDo(ctx.info, 'publish_video')) {
       try {
         ctx.localStream = await getLocalMedia();
