@@ -18,6 +18,7 @@ from hearing_server.api.routes import setup_routes
 from hearing_server.config import Settings
 from hearing_server.wiring.composite import install_composite
 from hearing_server.wiring.foundation import install_foundation
+from hearing_server.wiring.identity import install_identity
 from hearing_server.wiring.media import install_media
 from hearing_server.wiring.overload import install_overload
 from hearing_server.wiring.recording import install_recording
@@ -35,6 +36,7 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
     app[keys.SETTINGS] = settings
     install_foundation(app)  # store, tokens, service bus, hearings, presence
+    install_identity(app)  # identity checks before the waiting room; the message sender
     install_media(app)  # the SFU
     install_composite(app)  # the courtroom view (display, recording, livestream)
     install_transcription(app, engine=stt_engine)  # captions and the transcript

@@ -1,9 +1,10 @@
-"""The ``hearing-server`` command: serve, demo, create-hearing, issue-link."""
+"""The ``hearing-server`` command: serve, demo, create-hearing, issue-link, outbox."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,10 +18,14 @@ from hearing_server.config import ConfigError, Settings, load_settings
 from hearing_server.core.actors import Actor
 from hearing_server.core.errors import DomainError
 from hearing_server.core.hearing import Hearing, HearingAction, HearingKind, Visibility
+from hearing_server.core.identity import POLICY_PRESETS, IdentityPolicy, IdType
 from hearing_server.core.participant import PartySide, Role
-from hearing_server.keys import HEARINGS, STORE
+from hearing_server.keys import HEARINGS, IDENTITY, STORE
 from hearing_server.serve import open_run_dir, serve
 from hearing_server.service.hearings import HearingService
+from hearing_server.service.identity import IdentityService
+from identitykit import check_digit
+from messaging import read_outbox
 from recording.cli import main as verify_recording_main
 
 T = TypeVar("T")
@@ -39,8 +44,36 @@ async def _with_service(settings: Settings, fn: Callable[[HearingService], Await
         await store.close()
 
 
+async def _with_identity(
+    settings: Settings, fn: Callable[[HearingService, IdentityService], Awaitable[T]]
+) -> T:
+    """Run ``fn(hearings, identity)`` against the store without starting the HTTP server."""
+    app = create_app(settings)
+    store = app[STORE]
+    await store.open()
+    try:
+        return await fn(app[HEARINGS], app[IDENTITY])
+    finally:
+        await store.close()
+
+
+def _demo_id(body17: str) -> str:
+    """A made-up resident ID number that passes GB 11643-1999 (for the demo only)."""
+    return body17 + check_digit(body17)
+
+
+# Demo people who take the identity step: (ID number, phone), all made up.
+DEMO_IDENTITIES = {
+    "张三": (_demo_id("11010519800312123"), "13800138000"),
+    "李四": (_demo_id("31011519920730456"), "13900139000"),
+    "陈证人": (_demo_id("44030619751108789"), "13700137000"),
+}
+
+
 async def _create_demo(settings: Settings) -> list[tuple[str, str, str]]:
-    async def run(service: HearingService) -> tuple[Hearing, list[tuple[str, str, str]]]:
+    async def run(
+        service: HearingService, identity: IdentityService
+    ) -> tuple[Hearing, list[tuple[str, str, str]]]:
         now = datetime.now(UTC)
         hearing = await service.create_hearing(
             CLI_ACTOR,
@@ -51,6 +84,10 @@ async def _create_demo(settings: Settings) -> list[tuple[str, str, str]]:
             scheduled_start=now,
             scheduled_end=now + timedelta(hours=2),
             visibility=Visibility.PUBLIC,
+            # What the server can check by itself today: the ID number and a one-time code
+            # (read from `hearing-server outbox`). The standard policy also asks for a face
+            # match and liveness, which only the clerk can clear until they are built.
+            identity_policy=POLICY_PRESETS["id_and_code"],
         )
         await service.transition(CLI_ACTOR, hearing.id, HearingAction.OPEN)
         people = [
@@ -66,13 +103,26 @@ async def _create_demo(settings: Settings) -> list[tuple[str, str, str]]:
             p = await service.add_participant(
                 CLI_ACTOR, hearing.id, role=role, display_name=name, side=side
             )
+            if name in DEMO_IDENTITIES:
+                number, phone = DEMO_IDENTITIES[name]
+                await identity.register(
+                    CLI_ACTOR,
+                    p.id,
+                    legal_name=name,
+                    id_type=IdType.RESIDENT_ID,
+                    id_number=number,
+                    phone=phone,
+                )
             url, _, _ = await service.issue_link(CLI_ACTOR, p.id)
             links.append((role.value, name, url))
         return hearing, links
 
-    hearing, links = await _with_service(settings, run)
+    hearing, links = await _with_identity(settings, run)
     print(f"Demo hearing {hearing.case_number} — {hearing.title}")
     print(f"  id: {hearing.id}")
+    print("Identity check (ID number, then a code: `hearing-server outbox` shows it):")
+    for name, (number, phone) in DEMO_IDENTITIES.items():
+        print(f"  {name:<6} ID {number}  phone {phone}  (made up)")
     return links
 
 
@@ -105,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--end", required=True, help="ISO 8601 with offset")
     ch.add_argument("--kind", choices=[k.value for k in HearingKind], default="hearing")
     ch.add_argument("--visibility", choices=[v.value for v in Visibility], default="public")
+    ch.add_argument(
+        "--identity-policy",
+        help=f"{', '.join(POLICY_PRESETS)} or JSON {{role: [steps]}} "
+        "(default: the identity_default_policy setting)",
+    )
     sub.add_parser(
         "verify-recording",
         help="check a recording directory: every file, the hash chain and the signature "
@@ -117,7 +172,35 @@ def build_parser() -> argparse.ArgumentParser:
     il.add_argument("--role", required=True, choices=[r.value for r in Role])
     il.add_argument("--name", required=True)
     il.add_argument("--side", choices=[s.value for s in PartySide])
+    reg = il.add_argument_group(
+        "registration", "who the participant is, for the identity check (all or none)"
+    )
+    reg.add_argument("--legal-name", help="as on the ID document (default: --name)")
+    reg.add_argument("--id-type", choices=[t.value for t in IdType], default="resident_id")
+    reg.add_argument("--id-number", help="kept only as a keyed hash and its last 4 characters")
+    reg.add_argument("--phone", help="where the one-time code goes")
+    reg.add_argument("--email")
+    ob = sub.add_parser(
+        "outbox", help="list the messages the outbox sender wrote (one-time codes)", parents=[data]
+    )
+    ob.add_argument("--limit", type=int, default=20)
+    ob.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
+
+
+def _print_outbox(settings: Settings, limit: int, as_json: bool) -> int:
+    if settings.message_sender != "outbox":
+        print(f"messages are sent by {settings.message_sender}, not kept in an outbox")
+    entries = read_outbox(settings.effective_outbox_dir, limit=max(1, limit))
+    if not entries and not as_json:
+        print(f"the outbox ({settings.effective_outbox_dir}) is empty")
+    for e in entries:
+        if as_json:
+            print(json.dumps(e.to_json(), ensure_ascii=False))
+        else:
+            print(f"{e.at.isoformat(timespec='seconds')}  to {e.recipient}  [{e.subject}]")
+            print(f"    {e.text}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_links(asyncio.run(_create_demo(settings)))
         elif args.command == "create-hearing":
 
+            policy = IdentityPolicy.parse(args.identity_policy) if args.identity_policy else None
+
             async def create(service: HearingService) -> Hearing:
                 return await service.create_hearing(
                     CLI_ACTOR,
@@ -162,13 +247,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     scheduled_start=datetime.fromisoformat(args.start),
                     scheduled_end=datetime.fromisoformat(args.end),
                     visibility=Visibility(args.visibility),
+                    identity_policy=policy,
                 )
 
             hearing = asyncio.run(_with_service(settings, create))
             print(hearing.id)
         elif args.command == "issue-link":
 
-            async def issue(service: HearingService) -> str:
+            if bool(args.id_number) != bool(args.phone):
+                print("error: --id-number and --phone go together", file=sys.stderr)
+                return 2
+
+            async def issue(service: HearingService, identity: IdentityService) -> str:
                 p = await service.add_participant(
                     CLI_ACTOR,
                     args.hearing,
@@ -176,10 +266,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                     display_name=args.name,
                     side=PartySide(args.side) if args.side else None,
                 )
+                if args.id_number:
+                    await identity.register(
+                        CLI_ACTOR,
+                        p.id,
+                        legal_name=args.legal_name or args.name,
+                        id_type=IdType(args.id_type),
+                        id_number=args.id_number,
+                        phone=args.phone,
+                        email=args.email,
+                    )
                 url, _, _ = await service.issue_link(CLI_ACTOR, p.id)
                 return url
 
-            print(asyncio.run(_with_service(settings, issue)))
+            print(asyncio.run(_with_identity(settings, issue)))
+        elif args.command == "outbox":
+            return _print_outbox(settings, args.limit, args.json)
     except DomainError as exc:
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
         return 1

@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hearing_server.core.errors import ValidationError
+from hearing_server.core.identity import IdentityPolicy
+
 
 class ConfigError(Exception):
     """A setting has a value that cannot be used."""
@@ -70,6 +73,25 @@ class Settings:
     overload_shedding: bool = True  # shed video, then the composite's rate, when overloaded
     overload_lag_ms: float = 80.0  # event-loop lag (p95 over 2 s) that counts as overloaded
     overload_drops: int = 1  # datagrams dropped on our sockets per second that count too
+    # identity checks (docs/domain.md "Identity"): a preset or JSON {role: [steps]}
+    identity_default_policy: str = "id_and_code"
+    identity_key_path: Path | None = None  # default: <data_dir>/identity_hmac.key
+    identity_code_recipient: str = ""  # phone or email; default: email for smtp, else phone
+    # sending messages (one-time codes): outbox, smtp or http
+    message_sender: str = "outbox"
+    message_outbox_dir: Path | None = None  # default: <data_dir>/outbox
+    message_send_attempts: int = 3
+    message_retry_seconds: float = 1.0  # then twice that, and so on
+    message_timeout_seconds: float = 10.0
+    message_smtp_host: str = ""
+    message_smtp_port: int = 587
+    message_smtp_security: str = "starttls"  # starttls, tls or none
+    message_smtp_username: str | None = None
+    message_smtp_password: str | None = None
+    message_smtp_from: str = ""
+    message_http_url: str = ""
+    message_http_auth_header: str | None = None  # "Name: value"
+    message_http_body_template: str = '{"to": "{recipient}", "text": "{text}"}'
 
     @property
     def effective_public_url(self) -> str:
@@ -92,6 +114,25 @@ class Settings:
         return self.recording_key_path or self.data_dir / "recording_ed25519.key"
 
     @property
+    def effective_identity_key_path(self) -> Path:
+        return self.identity_key_path or self.data_dir / "identity_hmac.key"
+
+    @property
+    def effective_outbox_dir(self) -> Path:
+        return self.message_outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def effective_code_recipient(self) -> str:
+        if self.identity_code_recipient:
+            return self.identity_code_recipient
+        return "email" if self.message_sender == "smtp" else "phone"
+
+    @property
+    def identity_policy(self) -> IdentityPolicy:
+        """The default identity policy of new hearings (validated when settings load)."""
+        return IdentityPolicy.parse(self.identity_default_policy)
+
+    @property
     def admin_api_key_path(self) -> Path:
         return self.data_dir / "admin_api_key"
 
@@ -104,7 +145,7 @@ class Settings:
 def _convert(name: str, raw: Any) -> Any:
     """Turn a TOML or environment value into the field's type."""
     try:
-        if name in {"port", "max_body_bytes"}:
+        if name in {"port", "max_body_bytes", "message_smtp_port", "message_send_attempts"}:
             value = int(raw)
             if value <= 0:
                 raise ValueError("must be positive")
@@ -122,6 +163,8 @@ def _convert(name: str, raw: Any) -> Any:
             "disconnect_grace_seconds",
             "recording_segment_seconds",
             "shutdown_grace_seconds",
+            "message_retry_seconds",
+            "message_timeout_seconds",
         }:
             value_f = float(raw)
             if value_f <= 0:
@@ -135,6 +178,8 @@ def _convert(name: str, raw: Any) -> Any:
             "recording_key_path",
             "transcription_model_dir",
             "web_client_dir",
+            "identity_key_path",
+            "message_outbox_dir",
         }:
             return Path(raw) if raw not in (None, "") else None
         if name == "media_announced_addresses":
@@ -164,9 +209,40 @@ def _convert(name: str, raw: Any) -> Any:
             if raw not in ("faster-whisper", "pocketsphinx"):
                 raise ValueError("must be faster-whisper or pocketsphinx")
             return str(raw)
-        if name in {"admin_api_key", "redis_url", "transcription_language"}:
+        if name == "identity_default_policy":
+            IdentityPolicy.parse(str(raw))  # raises for an unknown preset or a bad policy
+            return str(raw)
+        if name == "identity_code_recipient":
+            if raw not in ("", "phone", "email"):
+                raise ValueError("must be phone or email")
+            return str(raw)
+        if name == "message_sender":
+            if raw not in ("outbox", "smtp", "http"):
+                raise ValueError("must be outbox, smtp or http")
+            return str(raw)
+        if name == "message_smtp_security":
+            if raw not in ("starttls", "tls", "none"):
+                raise ValueError("must be starttls, tls or none")
+            return str(raw)
+        if name == "message_http_body_template":
+            if not isinstance(json.loads(str(raw)), dict):
+                raise ValueError("must be a JSON object")
+            return str(raw)
+        if name == "message_http_auth_header":
+            if raw not in (None, "") and ":" not in str(raw):
+                raise ValueError("must look like 'Name: value'")
+            return str(raw) if raw not in (None, "") else None
+        if name in {
+            "admin_api_key",
+            "redis_url",
+            "transcription_language",
+            "message_smtp_username",
+            "message_smtp_password",
+        }:
             return str(raw) if raw not in (None, "") else None
         return str(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"setting {name}: {exc.message}") from exc
     except (ValueError, KeyError, TypeError, json.JSONDecodeError, ZoneInfoNotFoundError) as exc:
         raise ConfigError(f"setting {name}: {exc}") from exc
 
@@ -204,4 +280,14 @@ def load_settings(
         values[key] = raw
     if values.get("data_dir") is None:
         values.pop("data_dir", None)
-    return Settings(**values)
+    settings = Settings(**values)
+    _check_sender(settings)
+    return settings
+
+
+def _check_sender(s: Settings) -> None:
+    """The chosen message sender has what it needs."""
+    if s.message_sender == "smtp" and not (s.message_smtp_host and s.message_smtp_from):
+        raise ConfigError("message_sender smtp needs message_smtp_host and message_smtp_from")
+    if s.message_sender == "http" and not s.message_http_url.startswith(("http://", "https://")):
+        raise ConfigError("message_sender http needs message_http_url (http:// or https://)")

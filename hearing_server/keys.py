@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from hearing_server.media.taps import Composites
     from hearing_server.service.events import EventBus, ServiceEvent
     from hearing_server.service.hearings import HearingService
+    from hearing_server.service.identity import IdentityGate, IdentityService
     from hearing_server.service.live import LiveHearings
     from hearing_server.service.transcripts import TranscriptService
     from hearing_server.signaling.ports import RecordingPort
@@ -36,3 +37,5 @@ RECORDING_CATALOG: web.AppKey[RecordingCatalog] = web.AppKey("recording_catalog"
 RECORDING_PUBLIC_KEY: web.AppKey[tuple[str, str]] = web.AppKey("recording_public_key")
 TRANSCRIPTS: web.AppKey[TranscriptService] = web.AppKey("transcripts")
 ADMIN_API_KEY: web.AppKey[str] = web.AppKey("admin_api_key")
+IDENTITY_GATE: web.AppKey[IdentityGate] = web.AppKey("identity_gate")
+IDENTITY: web.AppKey[IdentityService] = web.AppKey("identity")

@@ -19,7 +19,7 @@ class SchemaError(Exception):
         self.message = message
 
 
-FieldType = Literal["string", "integer", "boolean", "datetime", "enum"]
+FieldType = Literal["string", "integer", "boolean", "datetime", "enum", "enum_list"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class Field:
     type: FieldType
     required: bool = True
     enum: tuple[str, ...] = ()
-    max_length: int = 200
+    max_length: int = 200  # characters of a string; items of an enum_list
     nullable: bool = False
     description: str = ""
     multiline: bool = False  # allow CR, LF and TAB (e.g. an SDP); other controls never
@@ -40,6 +40,8 @@ class Field:
             if self.nullable or not self.required:
                 return None
             raise SchemaError("invalid_field", f"{self.name} must not be null")
+        if self.type == "enum_list":
+            return self._parse_list(value)
         if self.type in ("string", "datetime", "enum") and not isinstance(value, str):
             raise SchemaError("invalid_field", f"{self.name} must be a string")
         if self.type == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
@@ -68,9 +70,27 @@ class Field:
             return parsed
         return value
 
+    def _parse_list(self, value: Any) -> list[str]:
+        if not isinstance(value, list):
+            raise SchemaError("invalid_field", f"{self.name} must be a list")
+        if len(value) > self.max_length:
+            raise SchemaError("invalid_field", f"{self.name} holds at most {self.max_length} items")
+        for item in value:
+            if not isinstance(item, str) or item not in self.enum:
+                raise SchemaError(
+                    "invalid_field", f"{self.name} items must be among: {', '.join(self.enum)}"
+                )
+        return list(value)
+
     def openapi(self) -> dict[str, Any]:
         out: dict[str, Any]
-        if self.type == "datetime":
+        if self.type == "enum_list":
+            out = {
+                "type": "array",
+                "items": {"type": "string", "enum": list(self.enum)},
+                "maxItems": self.max_length,
+            }
+        elif self.type == "datetime":
             out = {"type": "string", "format": "date-time"}
         elif self.type == "enum":
             out = {"type": "string", "enum": list(self.enum)}

@@ -27,6 +27,9 @@ def settings(tmp_path: Path) -> Settings:
         # Shedding reacts to how loaded the machine is, which tests do not control; the tests
         # of shedding turn it on and hand the policy its readings themselves.
         overload_shedding=False,
+        # Identity checks gate every party's join; the tests of identity set their own
+        # policy, the others test what happens after the identity step.
+        identity_default_policy="none",
     )
 
 

@@ -38,6 +38,8 @@ SFU_ONLY_ENV = {
     "HEARING_COMPOSITE_ENABLED": "false",
     "HEARING_RECORDING_AUTO_START": "false",
     "HEARING_TRANSCRIPTION_ENABLED": "false",
+    # The subscribers are bots with no registration: they skip the identity step.
+    "HEARING_IDENTITY_DEFAULT_POLICY": "none",
 }
 REPO = Path(__file__).resolve().parents[2]
 

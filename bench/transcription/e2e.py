@@ -77,8 +77,10 @@ MAIN_ENV = {
     "HEARING_TRANSCRIPTION_ENABLED": "true",
     "HEARING_COMPOSITE_ENABLED": "false",
     "HEARING_RECORDING_AUTO_START": "false",
+    # The speakers are bots with no registration: they skip the identity step.
+    "HEARING_IDENTITY_DEFAULT_POLICY": "none",
 }
-DEFAULTS_ENV = {"HEARING_TRANSCRIPTION_ENABLED": "true"}
+DEFAULTS_ENV = {"HEARING_TRANSCRIPTION_ENABLED": "true", "HEARING_IDENTITY_DEFAULT_POLICY": "none"}
 
 CLERK = PersonSpec("clerk", "clerk", "Clerk")
 JUDGE = PersonSpec("judge", "judge", "Judge", voice="slt")

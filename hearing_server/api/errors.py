@@ -13,7 +13,9 @@ from hearing_server.core.errors import (
     DomainError,
     Forbidden,
     InvalidTransition,
+    Locked,
     NotFound,
+    Unavailable,
     ValidationError,
 )
 from hearing_server.schema import SchemaError
@@ -43,6 +45,8 @@ _DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (InvalidTransition, 409),
     (Conflict, 409),
     (ValidationError, 422),
+    (Locked, 429),
+    (Unavailable, 502),
 )
 
 _HTTP_CODES = {

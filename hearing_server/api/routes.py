@@ -10,7 +10,7 @@ from aiohttp import web
 
 from hearing_server.schema import Schema
 
-from . import recordings, schemas, transcripts, views
+from . import identity, recordings, schemas, transcripts, views
 from .openapi import build_openapi
 
 Auth = Literal["none", "staff", "admin", "join"]
@@ -171,6 +171,82 @@ ROUTES: tuple[Route, ...] = (
         recordings.public_key,
         "The Ed25519 public key that signs recording manifests",
         "none",
+    ),
+    Route(
+        "PUT",
+        "/api/participants/{participant_id}/registration",
+        identity.put_registration,
+        "Register who a participant is on the case (name, ID, phone); the ID number is kept "
+        "only as a keyed hash",
+        "staff",
+        identity.REGISTRATION,
+    ),
+    Route(
+        "GET",
+        "/api/participants/{participant_id}/registration",
+        identity.get_registration,
+        "Read a participant's registration (the ID number by its last 4 characters)",
+        "staff",
+    ),
+    Route(
+        "GET",
+        "/api/hearings/{hearing_id}/identity-policy",
+        identity.get_policy,
+        "The identity steps each role must pass in this hearing",
+        "staff",
+    ),
+    Route(
+        "PUT",
+        "/api/hearings/{hearing_id}/identity-policy",
+        identity.put_policy,
+        "Change the identity steps each role must pass",
+        "staff",
+        identity.POLICY,
+    ),
+    Route(
+        "GET",
+        "/api/hearings/{hearing_id}/identity",
+        identity.hearing_overview,
+        "Every participant's identity check",
+        "staff",
+    ),
+    Route("GET", "/api/me/identity", identity.my_identity, "My identity check", "join"),
+    Route(
+        "POST",
+        "/api/me/identity/id-number",
+        identity.my_id_number,
+        "The ID step: my legal name and ID number",
+        "join",
+        identity.ID_CHECK,
+    ),
+    Route(
+        "POST",
+        "/api/me/identity/code/send",
+        identity.my_code_send,
+        "Send me a one-time code (60 s between two)",
+        "join",
+    ),
+    Route(
+        "POST",
+        "/api/me/identity/code",
+        identity.my_code,
+        "The code step: the one-time code I received",
+        "join",
+        identity.CODE_ENTRY,
+    ),
+    Route(
+        "POST",
+        "/api/me/identity/help",
+        identity.my_help,
+        "Ask the clerk for help with the identity check",
+        "join",
+    ),
+    Route(
+        "GET",
+        "/api/me/outbox",
+        identity.my_outbox,
+        "Outbox messages to the people on my hearing (those who verify identity)",
+        "join",
     ),
     Route(
         "POST",

@@ -10,7 +10,7 @@ from aiohttp import web
 from hearing_server.core.audit import verify_chain
 from hearing_server.core.hearing import HearingAction, HearingKind, HearingState, Visibility
 from hearing_server.core.participant import PartySide, Role
-from hearing_server.keys import HEARINGS, SETTINGS, STORE, TOKENS
+from hearing_server.keys import HEARINGS, IDENTITY, SETTINGS, STORE, TOKENS
 from hearing_server.service.hearings import hearing_to_json, participant_to_json
 
 from . import schemas
@@ -219,4 +219,7 @@ async def create_staff_token(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     claims = await join_claims(request)
     view = await request.app[HEARINGS].participant_view(claims)
+    # Where the participant stands in the identity step: the client shows that step only
+    # while the server says it is pending.
+    view["identity"] = await request.app[IDENTITY].view(claims.participant_id)
     return web.json_response(view)

@@ -76,9 +76,18 @@ class AuditEvent(StrEnum):
     LIVESTREAM_STOPPED = "livestream_stopped"
     TRANSCRIPT_SEGMENT_CORRECTED = "transcript_segment_corrected"
     TRANSCRIPT_FINALISED = "transcript_finalised"
-    # identity (record the method and outcome, never the raw biometric)
+    # identity (record the method and outcome: never the ID number, a code or a biometric)
+    IDENTITY_POLICY_SET = "identity_policy_set"
+    IDENTITY_REGISTERED = "identity_registered"
     IDENTITY_CHECK_PASSED = "identity_check_passed"
     IDENTITY_CHECK_FAILED = "identity_check_failed"
+    IDENTITY_LOCKED = "identity_locked"
+    IDENTITY_CODE_SENT = "identity_code_sent"
+    IDENTITY_CODE_SEND_FAILED = "identity_code_send_failed"
+    IDENTITY_HELP_REQUESTED = "identity_help_requested"
+    IDENTITY_VERIFIED = "identity_verified"
+    IDENTITY_WAIVED = "identity_waived"
+    IDENTITY_CLEARED = "identity_cleared"
     # mediation agreement
     AGREEMENT_DRAFTED = "agreement_drafted"
     AGREEMENT_PROPOSED = "agreement_proposed"

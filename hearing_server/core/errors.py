@@ -44,3 +44,20 @@ class Conflict(DomainError):
     """The action conflicts with the current state (e.g. a locked room, a closed hearing)."""
 
     code = "conflict"
+
+
+class Locked(DomainError):
+    """Too many attempts, or too soon: try again after ``until`` (HTTP 429)."""
+
+    code = "identity_locked"
+
+    def __init__(self, message: str, *, until: object = None, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.until = until
+
+
+class Unavailable(DomainError):
+    """Something outside the server (an SMS gateway, a mail server) failed even after retries
+    (HTTP 502); the message says what, so it is shown, never swallowed."""
+
+    code = "unavailable"

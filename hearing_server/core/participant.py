@@ -47,6 +47,7 @@ class ParticipantState(StrEnum):
 
     NOT_JOINED = "not_joined"
     JOINING = "joining"
+    IDENTIFYING = "identifying"  # connected, in the identity step: no room, no media
     WAITING = "waiting"
     IN_HEARING = "in_hearing"
     IN_CONSULTATION = "in_consultation"
@@ -60,6 +61,16 @@ class ParticipantState(StrEnum):
 _MOVES: dict[ParticipantState, frozenset[ParticipantState]] = {
     ParticipantState.NOT_JOINED: frozenset({ParticipantState.JOINING}),
     ParticipantState.JOINING: frozenset(
+        {
+            ParticipantState.IDENTIFYING,
+            ParticipantState.WAITING,
+            ParticipantState.IN_HEARING,
+            ParticipantState.UNABLE_TO_JOIN,
+        }
+    ),
+    # Out of the identity step only once cleared (core/identity.py): then where joining
+    # would have put them.
+    ParticipantState.IDENTIFYING: frozenset(
         {ParticipantState.WAITING, ParticipantState.IN_HEARING, ParticipantState.UNABLE_TO_JOIN}
     ),
     # A party may consult counsel (or meet the mediator in a caucus) from the waiting room,
@@ -81,6 +92,7 @@ _MOVES: dict[ParticipantState, frozenset[ParticipantState]] = {
 LIVE_STATES = frozenset(
     {
         ParticipantState.JOINING,
+        ParticipantState.IDENTIFYING,
         ParticipantState.WAITING,
         ParticipantState.IN_HEARING,
         ParticipantState.IN_CONSULTATION,

@@ -45,6 +45,8 @@ class Action(StrEnum):
     DRAFT_AGREEMENT = "draft_agreement"
     SIGN = "sign"
     SEND_NOTICE = "send_notice"
+    VERIFY_IDENTITY = "verify_identity"  # confirm someone's identity by hand, with a reason
+    WAIVE_IDENTITY = "waive_identity"  # let someone in without the identity check, with reason
 
 
 _JUDICIAL = frozenset(
@@ -66,6 +68,8 @@ _JUDICIAL = frozenset(
         Action.CONTROL_LIVESTREAM,
         Action.SET_LAYOUT,
         Action.FINALISE_TRANSCRIPT,
+        Action.VERIFY_IDENTITY,
+        Action.WAIVE_IDENTITY,
     }
 )
 _PARTICIPATE = frozenset(
@@ -84,10 +88,16 @@ _SEES_ALL = frozenset(
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.JUDGE: _JUDICIAL | _PARTICIPATE | _SEES_ALL | {Action.HELP_PARTICIPANT},
     # The clerk sees all and helps with technical problems, but holds no judicial power:
-    # only suspending (technical problem) and correcting the transcript.
+    # only suspending (technical problem) and correcting the transcript. Checking someone's
+    # identity by hand (video and ID card) is the clerk's work; waiving the check is not.
     Role.CLERK: _PARTICIPATE
     | _SEES_ALL
-    | {Action.HELP_PARTICIPANT, Action.SUSPEND_HEARING, Action.CORRECT_TRANSCRIPT},
+    | {
+        Action.HELP_PARTICIPANT,
+        Action.SUSPEND_HEARING,
+        Action.CORRECT_TRANSCRIPT,
+        Action.VERIFY_IDENTITY,
+    },
     Role.MEDIATOR: _JUDICIAL
     | _PARTICIPATE
     | _SEES_ALL

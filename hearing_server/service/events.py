@@ -80,6 +80,25 @@ class ServerLoadChanged:
     status: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class IdentityChanged:
+    """A participant's identity check progressed (``data``: its status as JSON); the staff who
+    see everyone and the participant themselves are told."""
+
+    hearing_id: str
+    participant_id: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityAlertRaised:
+    """Someone needs the clerk: locked out after failed checks, asked for help, or their code
+    could not be sent. Delivered to the judge, clerk and mediator at once."""
+
+    hearing_id: str
+    alert: dict[str, Any]
+
+
 ServiceEvent = (
     HearingChanged
     | ParticipantChanged
@@ -89,6 +108,8 @@ ServiceEvent = (
     | TrackChanged
     | SubscriberOfferMade
     | ServerLoadChanged
+    | IdentityChanged
+    | IdentityAlertRaised
 )
 """What the application's features tell each other and the people in a hearing.
 

@@ -24,6 +24,7 @@ from hearing_server.core.hearing import (
     HearingState,
     Visibility,
 )
+from hearing_server.core.identity import IdentityPolicy
 from hearing_server.core.participant import Participant, PartySide, Role
 from hearing_server.core.permissions import (
     TRANSITION_PERMISSIONS,
@@ -98,6 +99,7 @@ class HearingService:
         *,
         public_url: str,
         token_ttl: timedelta,
+        identity_policy: IdentityPolicy | None = None,
         clock: Clock = _utcnow,
     ) -> None:
         self.store = store
@@ -105,6 +107,9 @@ class HearingService:
         self.events = events
         self._public_url = public_url
         self._token_ttl = token_ttl
+        # Written to each new hearing, so that a later change of the default does not change
+        # the checks of hearings already scheduled.
+        self._identity_policy = identity_policy
         self._now = clock
 
     # -- helpers ----------------------------------------------------------------------------
@@ -133,7 +138,9 @@ class HearingService:
         scheduled_start: datetime,
         scheduled_end: datetime,
         visibility: Visibility = Visibility.PUBLIC,
+        identity_policy: IdentityPolicy | None = None,
     ) -> Hearing:
+        """Create a hearing with ``identity_policy`` (default: the configured one)."""
         self._require_staff(actor)
         hearing = Hearing(
             id=uuid.uuid4().hex,
@@ -148,6 +155,12 @@ class HearingService:
         )
         await self.store.create_hearing(hearing)
         await self.audit(hearing.id, actor, AuditEvent.HEARING_CREATED, hearing_to_json(hearing))
+        policy = identity_policy or self._identity_policy
+        if policy is not None:
+            await self.store.set_identity_policy(hearing.id, policy)
+            await self.audit(
+                hearing.id, actor, AuditEvent.IDENTITY_POLICY_SET, {"policy": policy.to_json()}
+            )
         return hearing
 
     async def list_hearings(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -39,14 +40,27 @@ JOINABLE_STATES = frozenset(
 )
 
 
-__all__ = ["JOINABLE_STATES", "LiveHearings", "MediaPlan", "PlanListener"]
+__all__ = ["JOINABLE_STATES", "ClearanceCheck", "LiveHearings", "MediaPlan", "PlanListener"]
+
+ClearanceCheck = Callable[[Participant], Awaitable[bool]]
+"""Whether a participant has passed the identity step (``IdentityGate.cleared``)."""
+
+# Where a participant may be once cleared; anyone else who joins waits in the identity step.
+_PAST_IDENTITY = frozenset({ParticipantState.WAITING, ParticipantState.IN_HEARING})
 
 
 class LiveHearings:
     """Presence and room moves for every live hearing on this node."""
 
-    def __init__(self, service: HearingService, *, disconnect_grace_s: float) -> None:
+    def __init__(
+        self,
+        service: HearingService,
+        *,
+        disconnect_grace_s: float,
+        identity_cleared: ClearanceCheck,
+    ) -> None:
         self._service = service
+        self._cleared = identity_cleared
         self._grace_s = disconnect_grace_s
         self._rooms = HearingRooms()
         self._presence = Presence()
@@ -175,19 +189,22 @@ class LiveHearings:
         reg = self.registry(hearing)
         self._presence.connect(hearing_id, pid, connection_id)
         actor = Actor(id=pid, role=p.role, hearing_id=hearing_id)
+        in_session = hearing.state is HearingState.IN_SESSION
         if p.state is ParticipantState.DISCONNECTED and p.resume_state is not None:
             after = p.reconnect()
             if after.state is ParticipantState.IN_CONSULTATION:
                 # Private rooms do not outlive a disconnect; return to the waiting room.
                 after = replace(after, state=ParticipantState.WAITING)
-            if reg.room_of(pid) is None or after.state is ParticipantState.WAITING:
-                self._rooms.place(reg, pid, after.state)
+            if after.state is ParticipantState.IDENTIFYING and await self._cleared(after):
+                after = after.move(after.entry_state(in_session))
+            self._place(reg, pid, after.state)
             return await self._save(p, after, actor, AuditEvent.RECONNECTED)
         if p.state in (
             ParticipantState.WAITING,
             ParticipantState.IN_HEARING,
             ParticipantState.IN_CONSULTATION,
             ParticipantState.JOINING,
+            ParticipantState.IDENTIFYING,
         ):
             # A second connection (e.g. a page reload) or a restarted server: keep the state,
             # except that private rooms and half-finished joins do not survive it.
@@ -195,14 +212,44 @@ class LiveHearings:
             if kept is ParticipantState.IN_CONSULTATION:
                 kept = ParticipantState.WAITING
             elif kept is ParticipantState.JOINING:
-                kept = p.entry_state(hearing.state is HearingState.IN_SESSION)
-            self._rooms.place(reg, pid, kept)
+                kept = await self._gated(p, p.entry_state(in_session))
+            elif kept is ParticipantState.IDENTIFYING and await self._cleared(p):
+                kept = p.entry_state(in_session)
+            self._place(reg, pid, kept)
             return await self._save(p, replace(p, state=kept), actor, None)
         joining = p.move(ParticipantState.JOINING)
-        after = joining.move(joining.entry_state(hearing.state is HearingState.IN_SESSION))
-        self._rooms.place(reg, pid, after.state)
+        after = joining.move(await self._gated(joining, joining.entry_state(in_session)))
+        self._place(reg, pid, after.state)
+        data: dict[str, Any] = {"room": self.room_of(hearing_id, pid)}
+        if after.state is ParticipantState.IDENTIFYING:
+            data["identity"] = "pending"
+        return await self._save(p, after, actor, AuditEvent.JOINED, data)
+
+    async def _gated(self, p: Participant, target: ParticipantState) -> ParticipantState:
+        """``target``, or the identity step while ``p`` is not cleared (docs/domain.md
+        "Identity"): the server, not the client, decides who leaves it."""
+        if target in _PAST_IDENTITY and not await self._cleared(p):
+            return ParticipantState.IDENTIFYING
+        return target
+
+    def _place(self, reg: RoomRegistry, pid: str, state: ParticipantState) -> None:
+        if state is ParticipantState.IDENTIFYING:
+            # In no room at all: nobody's media reaches them and theirs reaches nobody.
+            reg.remove(pid)
+        else:
+            self._rooms.place(reg, pid, state)
+
+    async def identity_cleared(self, hearing_id: str, pid: str) -> Participant | None:
+        """``pid`` passed the identity step (or was verified or waived): if they are waiting
+        in it, they go where joining would have put them. Someone not connected goes on when
+        they next join."""
+        hearing, p = await self._load(hearing_id, pid)
+        if p.state is not ParticipantState.IDENTIFYING or not self.is_connected(hearing_id, pid):
+            return None
+        after = p.move(p.entry_state(hearing.state is HearingState.IN_SESSION))
+        self._place(self.registry(hearing), pid, after.state)
         return await self._save(
-            p, after, actor, AuditEvent.JOINED, {"room": self.room_of(hearing_id, pid)}
+            p, after, Actor.system(), AuditEvent.JOINED, {"room": self.room_of(hearing_id, pid)}
         )
 
     async def leave(self, hearing_id: str, pid: str) -> Participant:
@@ -254,6 +301,7 @@ class LiveHearings:
             ParticipantState.IN_HEARING,
             ParticipantState.IN_CONSULTATION,
             ParticipantState.JOINING,
+            ParticipantState.IDENTIFYING,
         ):
             await self.publish_plan(hearing_id)
             return
@@ -286,6 +334,12 @@ class LiveHearings:
         hearing, p = await self._load(hearing_id, pid)
         is_witness = p.role in ALWAYS_WAIT_ROLES - {Role.OBSERVER}
         authorize(actor, Action.CALL_WITNESS if is_witness else Action.ADMIT, hearing)
+        if p.state is ParticipantState.IDENTIFYING:
+            raise Conflict(
+                f"{p.display_name} has not passed the identity check: the clerk verifies or "
+                "the judge waives it first",
+                code="identity_pending",
+            )
         if p.state is not ParticipantState.WAITING:
             raise Conflict(f"{p.display_name} is not waiting ({p.state.value})")
         after = p.move(ParticipantState.IN_HEARING)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from hearing_server.core.participant import Participant, Role
+from hearing_server.core.participant import Participant, ParticipantState, Role
 from hearing_server.core.permissions import Action, can
 from hearing_server.core.rooms import RoomRegistry, media_peers
 
@@ -36,13 +36,21 @@ def plan_media(
     """Who receives whom: same room only, connected only, per the permission table.
 
     The courtroom display receives the composed view (``composite``) when one is running.
+    Someone still in the identity step receives nothing and reaches nobody, whatever room the
+    registry may hold them in.
     """
-    live = set(connected)
     by_id = {p.id: p for p in participants}
+    identifying = {p.id for p in participants if p.state is ParticipantState.IDENTIFYING}
+    live = set(connected)
     routes: dict[str, frozenset[str]] = {}
     for pid in live:
         p = by_id.get(pid)
-        if registry is None or p is None or not can(p.role, Action.RECEIVE_MEDIA, registry.kind):
+        if (
+            registry is None
+            or p is None
+            or pid in identifying
+            or not can(p.role, Action.RECEIVE_MEDIA, registry.kind)
+        ):
             routes[pid] = frozenset()
             continue
         if p.role is Role.COURTROOM_DISPLAY and composite is not None:
@@ -50,7 +58,7 @@ def plan_media(
             continue
         routes[pid] = frozenset(
             other
-            for other in media_peers(registry, pid) & live
+            for other in (media_peers(registry, pid) & live) - identifying
             if other in by_id and can(by_id[other].role, Action.PUBLISH_VIDEO, registry.kind)
         )
     muted = frozenset(p.id for p in participants if p.audio_muted)

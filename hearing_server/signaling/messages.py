@@ -49,4 +49,8 @@ CLIENT_EVENTS: dict[str, Schema] = {
     "recording": Schema(
         "recording", (Field("action", "enum", enum=("start", "pause", "resume", "stop")),)
     ),
+    "verify_identity": Schema(
+        "verify_identity", (_PID, Field("reason", "string", max_length=500))
+    ),
+    "waive_identity": Schema("waive_identity", (_PID, Field("reason", "string", max_length=500))),
 }

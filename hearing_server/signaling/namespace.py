@@ -18,6 +18,8 @@ from hearing_server.schema import SchemaError
 from hearing_server.service.events import (
     CaptionPublished,
     HearingChanged,
+    IdentityAlertRaised,
+    IdentityChanged,
     ParticipantChanged,
     RecordingAlertRaised,
     RecordingStateChanged,
@@ -27,6 +29,7 @@ from hearing_server.service.events import (
     TrackChanged,
 )
 from hearing_server.service.hearings import HearingService, hearing_to_json, participant_to_json
+from hearing_server.service.identity import IdentityService
 from hearing_server.service.live import LiveHearings
 from signaling.protocol import NAMESPACE, PROTOCOL_VERSION
 
@@ -99,8 +102,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         media_errors: tuple[type[Exception], ...],
         ice_servers: list[dict[str, Any]],
         recording: RecordingPort,
+        identity: IdentityService,
     ) -> None:
         super().__init__(NAMESPACE)
+        self._identity = identity
         self._tokens = tokens
         self._hearings = hearings
         self._live = live
@@ -122,6 +127,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "hearing_action": self._hearing_action,
             "set_layout": self._set_layout,
             "recording": self._recording_control,
+            "verify_identity": self._verify_identity,
+            "waive_identity": self._waive_identity,
         }
         assert set(self._handlers) == set(CLIENT_EVENTS)
 
@@ -233,6 +240,13 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             sid, staff_room(actor.hearing_id) if sees_all else public_room(actor.hearing_id)
         )
         participants = await self._hearings.store.list_participants(actor.hearing_id)
+        # Those who see everyone see everyone's identity check (the console's badges); the
+        # others only their own.
+        identity = (
+            await self._identity.overview(actor.hearing_id)
+            if sees_all
+            else {actor.id: await self._identity.view(actor.id)}
+        )
         return {
             "protocol": PROTOCOL_VERSION,
             "hearing": hearing_to_json(hearing),
@@ -241,6 +255,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "participants": [self._participant_view(p, full=sees_all) for p in participants],
             "ice_servers": self._ice_servers,
             "recording": self._recording.status(hearing.id),
+            "identity": identity,
         }
 
     async def _replace(self, old_sid: str, pid: str) -> None:
@@ -358,6 +373,14 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         assert actor.hearing_id is not None
         return {"recording": await self._recording.control(actor, actor.hearing_id, data["action"])}
 
+    async def _verify_identity(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._identity.verify(actor, data["participant_id"], data["reason"])
+
+    async def _waive_identity(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        return await self._identity.waive(actor, data["participant_id"], data["reason"])
+
     # -- pushes from the service and media layers --------------------------------------------
 
     async def on_service_event(self, event: ServiceEvent) -> None:
@@ -385,3 +408,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             case ServerLoadChanged(hearing_ids=hids, status=status):
                 for hid in hids:
                     await self.emit("server_load", status, room=staff_room(hid))
+            case IdentityChanged(hearing_id=hid, participant_id=pid, data=data):
+                await self.emit("identity_updated", data, room=staff_room(hid))
+                await self.emit("identity_updated", data, room=participant_room(pid))
+            case IdentityAlertRaised(hearing_id=hid, alert=alert):
+                await self.emit("identity_alert", alert, room=staff_room(hid))

@@ -7,7 +7,9 @@ an implementation can be written (and a consumer typed) one aggregate at a time:
 - :class:`~hearing_server.store.hearings.HearingStore`: hearings and their participants;
 - :class:`~hearing_server.store.audit.AuditStore`: the audit log;
 - :class:`~hearing_server.store.transcript.TranscriptStore`: the transcript chain;
-- :class:`~hearing_server.store.tokens.TokenStore`: revoked tokens.
+- :class:`~hearing_server.store.tokens.TokenStore`: revoked tokens;
+- :class:`~hearing_server.store.identity.IdentityStore`: identity policies, registrations and
+  each participant's progress.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Protocol
 
 from .audit import AuditStore
 from .hearings import HearingStore
+from .identity import IdentityStore
 from .lifecycle import StoreLifecycle
 from .tokens import TokenStore
 from .transcript import TRANSCRIPT_FINALISED, TranscriptStore
@@ -24,6 +27,7 @@ __all__ = [
     "TRANSCRIPT_FINALISED",
     "AuditStore",
     "HearingStore",
+    "IdentityStore",
     "Store",
     "StoreLifecycle",
     "TokenStore",
@@ -31,8 +35,17 @@ __all__ = [
 ]
 
 
-class Store(StoreLifecycle, HearingStore, AuditStore, TranscriptStore, TokenStore, Protocol):
-    """Persistence of hearings, participants, the audit log, the transcript and revoked tokens.
+class Store(
+    StoreLifecycle,
+    HearingStore,
+    AuditStore,
+    TranscriptStore,
+    TokenStore,
+    IdentityStore,
+    Protocol,
+):
+    """Persistence of hearings, participants, the audit log, the transcript, revoked tokens
+    and identity checks.
 
     Implementations raise :class:`hearing_server.core.errors.NotFound` for missing rows and
     :class:`hearing_server.core.errors.Conflict` for duplicate ids.

@@ -78,4 +78,31 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         BEGIN SELECT RAISE(ABORT, 'the transcript is append-only'); END;
         """,
     ),
+    (
+        3,
+        """
+        CREATE TABLE identity_policies (
+            hearing_id TEXT PRIMARY KEY REFERENCES hearings(id),
+            policy TEXT NOT NULL
+        );
+        CREATE TABLE identity_registrations (
+            participant_id TEXT PRIMARY KEY REFERENCES participants(id),
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            legal_name TEXT NOT NULL,
+            id_type TEXT NOT NULL,
+            id_digest TEXT NOT NULL,
+            id_last4 TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            email TEXT,
+            registered_at TEXT NOT NULL,
+            registered_by TEXT NOT NULL
+        );
+        CREATE TABLE identity_status (
+            participant_id TEXT PRIMARY KEY REFERENCES participants(id),
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            data TEXT NOT NULL
+        );
+        CREATE INDEX identity_status_hearing ON identity_status(hearing_id);
+        """,
+    ),
 )

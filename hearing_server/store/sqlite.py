@@ -2,8 +2,9 @@
 
 One connection (:mod:`.sqlite_connection`) shared by one mixin per aggregate:
 :mod:`.sqlite_hearings`, :mod:`.sqlite_audit`, :mod:`.sqlite_transcript` (both on the hash
-chain tables of :mod:`.sqlite_chains`) and :mod:`.sqlite_tokens`; :class:`SQLiteStore`
-combines them and adds the lifecycle (connecting, migrations from :mod:`.migrations`).
+chain tables of :mod:`.sqlite_chains`), :mod:`.sqlite_tokens` and :mod:`.sqlite_identity`;
+:class:`SQLiteStore` combines them and adds the lifecycle (connecting, migrations from
+:mod:`.migrations`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import aiosqlite
 from .migrations import MIGRATIONS
 from .sqlite_audit import SQLiteAudit
 from .sqlite_hearings import SQLiteHearings
+from .sqlite_identity import SQLiteIdentity
 from .sqlite_tokens import SQLiteTokens
 from .sqlite_transcript import SQLiteTranscript
 
 
-class SQLiteStore(SQLiteHearings, SQLiteAudit, SQLiteTranscript, SQLiteTokens):
+class SQLiteStore(
+    SQLiteHearings, SQLiteAudit, SQLiteTranscript, SQLiteTokens, SQLiteIdentity
+):
     """A :class:`~hearing_server.store.base.Store` on one SQLite file (WAL mode).
 
     Constructed with the database file's path; :meth:`open` creates it as needed.

@@ -15,31 +15,42 @@ from hearing_server.auth.keys import load_or_create_secret
 from hearing_server.auth.tokens import TokenService
 from hearing_server.service.events import EventBus, ServiceEvent
 from hearing_server.service.hearings import HearingService
+from hearing_server.service.identity import IdentityGate
 from hearing_server.service.live import LiveHearings
 from hearing_server.service.transcripts import TranscriptService
 from hearing_server.store.sqlite import SQLiteStore
 
 
 def install_foundation(app: web.Application) -> None:
-    """Store, tokens, the service bus, hearings, presence and the transcript record."""
+    """Store, tokens, the service bus, hearings, presence (with the identity gate) and the
+    transcript record."""
     settings = app[keys.SETTINGS]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SQLiteStore(settings.effective_database_path)
     signing_key = load_or_create_secret(settings.effective_signing_key_path)
     tokens = TokenService(signing_key, store.is_token_revoked)
     events: EventBus[ServiceEvent] = EventBus()
+    policy = settings.identity_policy
     hearings = HearingService(
         store,
         tokens,
         events,
         public_url=settings.effective_public_url,
         token_ttl=timedelta(hours=settings.token_ttl_hours),
+        identity_policy=policy,
     )
+    # The gate belongs to the foundation: joining asks it, whatever else is installed.
+    gate = IdentityGate(store, policy)
     app[keys.STORE] = store
     app[keys.TOKENS] = tokens
     app[keys.EVENTS] = events
     app[keys.HEARINGS] = hearings
-    app[keys.LIVE] = LiveHearings(hearings, disconnect_grace_s=settings.disconnect_grace_seconds)
+    app[keys.IDENTITY_GATE] = gate
+    app[keys.LIVE] = LiveHearings(
+        hearings,
+        disconnect_grace_s=settings.disconnect_grace_seconds,
+        identity_cleared=gate.cleared,
+    )
     app[keys.TRANSCRIPTS] = TranscriptService(store)
     app[keys.ADMIN_API_KEY] = settings.admin_api_key or load_or_create_secret(
         settings.admin_api_key_path

@@ -14,7 +14,16 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-OURS = ("hearing_server", "signaling", "recording", "transcription", "lifeline", "mediakit")
+OURS = (
+    "hearing_server",
+    "signaling",
+    "recording",
+    "transcription",
+    "lifeline",
+    "mediakit",
+    "identitykit",
+    "messaging",
+)
 
 
 def _imported_top_level_names() -> dict[str, str]:

@@ -8,6 +8,7 @@ import { getLocalMedia, stopLocalMedia, levelMeter } from './devices.js';
 import { Session } from './session.js';
 import { captionBar } from './captions.js';
 import { transcriptPanel, runRecord } from './transcript.js';
+import { identityBadges, identityCleared } from './identity.js';
 import { TileGrid, watchMedia } from './tiles.js';
 import {
   mayDo, staysInRoom, isWitness, roleKey, ROLE_ORDER, STAFF_ROLES,
@@ -125,8 +126,56 @@ export async function runConsole(root, ctx) {
   const counts = h('p', { class: 'counts' });
   const list = h('ul', { class: 'plist' });
   const rows = new Map();
+  // Messages the outbox sender wrote to the people on this hearing (one-time codes), for
+  // whoever verifies identity to read out to someone whose phone does not get them.
+  const outboxList = h('ul', { class: 'outbox-list' });
+  const outbox = h('details', { class: 'outbox', hidden: true, dataset: { testid: 'outbox' } },
+    h('summary', { t: 'console.outbox' }), outboxList);
   const peoplePanel = h('section', { class: 'panel people-panel' },
-    h('h2', {}, icon('users'), h('span', { t: 'console.participants' })), counts, list);
+    h('h2', {}, icon('users'), h('span', { t: 'console.participants' })), counts, list, outbox);
+
+  // The reason the clerk (verifying) or the judge (waiving) must give.
+  const reasonInput = h('textarea', { id: 'identity-reason', rows: '3', maxlength: '500', required: true });
+  const reasonTitle = h('h2');
+  const reasonError = h('p', { class: 'field-error', role: 'alert', hidden: true });
+  const reasonOk = h('button', { type: 'submit', class: 'primary', dataset: { action: 'confirm-identity' } });
+  const reasonCancel = h('button', { type: 'button', class: 'ghost', t: 'identity.cancel', dataset: { action: 'cancel-identity' } });
+  const reasonDialog = h('dialog', { class: 'reason-dialog', dataset: { testid: 'identity-dialog' } },
+    h('form', { method: 'dialog' }, reasonTitle, h('p', { class: 'hint', t: 'identity.reasonHint' }),
+      h('label', { class: 'field', for: 'identity-reason' }, h('span', { t: 'identity.reason' }), reasonInput),
+      reasonError, h('div', { class: 'row' }, reasonOk, reasonCancel)));
+  let reasonFor = null;
+  function askReason(p, kind) {
+    reasonFor = { id: p.id, kind };
+    setT(reasonTitle, kind === 'verify' ? 'identity.verifyTitle' : 'identity.waiveTitle', { name: p.display_name });
+    setT(reasonOk, kind === 'verify' ? 'identity.verify' : 'identity.waive');
+    reasonInput.value = '';
+    reasonError.hidden = true;
+    reasonDialog.showModal();
+    reasonInput.focus();
+  }
+  reasonCancel.addEventListener('click', () => reasonDialog.close());
+  reasonDialog.querySelector('form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!reasonFor) return;
+    const reason = reasonInput.value.trim();
+    if (!reason) {
+      reasonError.hidden = false;
+      setT(reasonError, 'error.reason_required');
+      return;
+    }
+    reasonOk.disabled = true;
+    try {
+      await session.call(reasonFor.kind === 'verify' ? 'verify_identity' : 'waive_identity',
+        { participant_id: reasonFor.id, reason });
+      reasonDialog.close();
+    } catch (err) {
+      reasonError.hidden = false;
+      setT(reasonError, `error.${err.code}`);
+    } finally {
+      reasonOk.disabled = false;
+    }
+  });
 
   // -- transcript tab (clerk, presiding judge or mediator) ------------------------------------
   const transcript = may('read_transcript') ? transcriptPanel({
@@ -180,7 +229,7 @@ export async function runConsole(root, ctx) {
   }
 
   const page = h('div', { class: 'screen console', dataset: { role } },
-    header, connectionBanner(session),
+    header, connectionBanner(session), reasonDialog,
     h('div', { class: 'console-main' }, videoCol,
       h('aside', { class: 'console-side' }, tabBar, ...views.values())));
   clear(root).append(page);
@@ -251,10 +300,31 @@ export async function runConsole(root, ctx) {
     return p.state || 'not_joined';
   }
 
+  function identityActions(p) {
+    const out = [];
+    const id = session.identity.get(p.id);
+    if (!id || identityCleared(id)) return out;
+    if (may('verify_identity')) {
+      out.push(h('button', {
+        type: 'button', class: 'secondary small', t: 'identity.verify', dataset: { action: 'verify-identity' },
+        on: { click: () => askReason(p, 'verify') },
+      }));
+    }
+    if (may('waive_identity')) {
+      out.push(h('button', {
+        type: 'button', class: 'ghost small', t: 'identity.waive', dataset: { action: 'waive-identity' },
+        on: { click: () => askReason(p, 'waive') },
+      }));
+    }
+    return out;
+  }
+
   function rowActions(p) {
     const out = [];
     const me = session.me;
-    if (!judicial() || !me || p.id === me.id) return out;
+    if (!me || p.id === me.id) return out;
+    out.push(...identityActions(p));
+    if (!judicial()) return out;
     const state = p.state;
     const btn = (key, action, data, event, cls = 'secondary small') => h('button', {
       type: 'button', class: cls, t: key, dataset: { action },
@@ -293,8 +363,10 @@ export async function runConsole(root, ctx) {
   function renderRow(p) {
     const me = session.me;
     const state = liveState(p);
+    const id = session.identity.get(p.id);
     const sig = JSON.stringify([p.display_name, p.role, p.side, state, p.audio_muted, p.mute_locked,
-      p.hand_raised, p.connected, me?.id === p.id, judicial()]);
+      p.hand_raised, p.connected, me?.id === p.id, judicial(),
+      id && [id.outcome, id.passed, id.pending, id.locked, id.registered, id.help_requested_at]]);
     let row = rows.get(p.id);
     if (row && row.sig === sig) return row.el;
     const flags = h('span', { class: 'flags' });
@@ -317,6 +389,7 @@ export async function runConsole(root, ctx) {
           me?.id === p.id ? h('span', { class: 'you', t: 'console.you' }) : null,
           h('span', { class: 'prole', t: roleKey(p) })),
         stateEl, flags),
+      identityBadges(id),
       h('div', { class: 'prow-actions' }, rowActions(p)));
     if (row) row.el.replaceWith(el);
     rows.set(p.id, { el, sig });
@@ -376,6 +449,34 @@ export async function runConsole(root, ctx) {
   session.addEventListener('participants', () => { renderPeople(); grid.refreshLabels(); });
   session.addEventListener('me', () => { renderSelf(); renderPeople(); });
   session.addEventListener('streams', (ev) => grid.setStreams(ev.detail));
+  session.addEventListener('identity', () => { renderPeople(); loadOutbox(); });
+  session.addEventListener('identityalert', (ev) => {
+    const a = ev.detail;
+    toast(`identity.alert.${a.kind}`, { name: a.display_name }, 10000);
+  });
+  let outboxTimer = null;
+  let outboxGone = !may('verify_identity');
+  function loadOutbox() {
+    if (outboxGone) return;
+    clearTimeout(outboxTimer);
+    outboxTimer = setTimeout(async () => {
+      try {
+        const { messages } = await (await api(ctx.token, '/api/me/outbox')).json();
+        clear(outboxList);
+        for (const m of messages) {
+          const who = session.participants.get(m.participant_id);
+          outboxList.append(h('li', { dataset: { participantId: m.participant_id } },
+            h('time', { text: new Date(m.at).toLocaleTimeString() }),
+            h('span', { class: 'pname', text: who ? who.display_name : m.recipient }),
+            h('span', { class: 'outbox-text', text: m.text })));
+        }
+        outbox.hidden = messages.length === 0;
+      } catch (err) {
+        // No outbox (another sender is configured) or no right to read it: nothing to show.
+        if (err.code === 'no_outbox' || err.code === 'forbidden') outboxGone = true;
+      }
+    }, 300);
+  }
   let myLevel = 0;
   const stopLevel = localStream ? levelMeter(localStream, (l) => { myLevel = l; }) : () => {};
   const stopWatch = watchMedia(session, grid, { localLevel: () => myLevel });

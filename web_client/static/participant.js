@@ -8,21 +8,21 @@ import { Session } from './session.js';
 import { captionBar } from './captions.js';
 import { TileGrid, watchMedia } from './tiles.js';
 import { mayDo } from './roles.js';
+import { identityStep, identityCleared } from './identity.js';
 import {
   languageSwitcher, hearingSummary, stateBadge, elapsed, connectionBanner, messageScreen,
   confirmButton, toast,
 } from './ui.js';
 
 /**
- * The steps before the hearing, in order. A step with `skip: true` is part of the journey but
- * not implemented yet: the flow passes over it and the step indicator leaves it out.
+ * The steps before the hearing, in order. A step whose `skip(ctx)` is true is passed over and
+ * left out of the step indicator.
  */
 export const FLOW = [
   { id: 'selftest', titleKey: 'step.selftest', run: selfTestStep },
-  // Identity check (docs/domain.md "Identity": ID number, one-time code to the registered
-  // phone, face match with liveness). A later issue implements it here; until then it is
-  // skipped, not faked.
-  { id: 'identity', titleKey: 'step.identity', run: null, skip: true },
+  // Identity check (docs/domain.md "Identity"): shown while the server says it is pending for
+  // this person. The server holds anyone not cleared out of the waiting room regardless.
+  { id: 'identity', titleKey: 'step.identity', run: identityStep, skip: (ctx) => identityCleared(ctx.info.identity) },
   { id: 'rules', titleKey: 'step.rules', run: rulesStep },
   { id: 'hearing', titleKey: 'step.waiting', run: hearingStep },
 ];
@@ -32,9 +32,11 @@ export const FLOW = [
 const DONE_KEY = 'hearing.preJoinDone';
 
 export async function runParticipant(root, ctx) {
-  let steps = FLOW.filter((s) => !s.skip);
+  let steps = FLOW.filter((s) => !(typeof s.skip === 'function' ? s.skip(ctx) : s.skip));
   if (sessionStorage.getItem(DONE_KEY) === ctx.info.me.id) {
-    steps = steps.filter((s) => s.id === 'hearing');
+    // The identity step stays if the server still says it is pending (it is filtered out
+    // above once cleared): a reload never gets anyone past it.
+    steps = steps.filter((s) => s.id === 'hearing' || s.id === 'identity');
     if (mayDo(ctx.info, 'publish_video')) {
       try {
         ctx.localStream = await getLocalMedia();
@@ -350,7 +352,10 @@ function waitingView(session, ctx) {
         if (lastHearingState && lastHearingState !== hearing.state) notice(`notice.hearing.${hearing.state}`);
         lastHearingState = hearing.state;
       }
-      if (session.me) setT(status, session.me.state === 'waiting' ? 'waiting.admitSoon' : 'waiting.connecting');
+      if (session.me) {
+        const key = { waiting: 'waiting.admitSoon', identifying: 'waiting.identifying' }[session.me.state];
+        setT(status, key || 'waiting.connecting');
+      }
       if (ctx.localStream && preview.srcObject !== ctx.localStream) {
         preview.srcObject = ctx.localStream;
         preview.play().catch(() => {});

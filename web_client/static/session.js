@@ -9,6 +9,8 @@
 //   streams       received media changed (this.streams: Map participant id -> MediaStream)
 //   ended         {reason: 'left'|'removed'|'replaced'|error code}; nothing reconnects after it
 //   servererror   {code, message, event}
+//   identity      someone's identity check changed (this.identity: Map participant id -> status)
+//   identityalert {kind, participant_id, display_name, message, ...} (staff only)
 import { io } from '/vendor/socket.io/socket.io.esm.min.js';
 
 export const PROTOCOL = 1;
@@ -213,6 +215,7 @@ export class Session extends EventTarget {
     this.hearing = null;
     this.me = null;
     this.participants = new Map();
+    this.identity = new Map();
     this.iceServers = [];
     this.streams = new Map();
     this.status = 'connecting';
@@ -266,6 +269,11 @@ export class Session extends EventTarget {
     socket.on('recording_state', (r) => { this.recording = r; this._emit('recording', r); });
     socket.on('recording_alert', (a) => this._emit('recordingalert', a));
     socket.on('server_load', (l) => this._emit('serverload', l));
+    socket.on('identity_updated', (d) => {
+      this.identity.set(d.participant_id, d);
+      this._emit('identity', this.identity);
+    });
+    socket.on('identity_alert', (a) => this._emit('identityalert', a));
     socket.on('error', (e) => this._emit('servererror', e));
     return promise;
   }
@@ -308,6 +316,7 @@ export class Session extends EventTarget {
     this.recording = result.recording || null;
     this.iceServers = result.ice_servers || [];
     this.participants = new Map(result.participants.map((p) => [p.id, p]));
+    this.identity = new Map(Object.entries(result.identity || {}));
     this._updateMe(result.me);
     this.subscriber = new Subscriber(this);
     this.subscriber.addEventListener('streams', (ev) => {
@@ -319,6 +328,7 @@ export class Session extends EventTarget {
     this._emit('hearing', this.hearing);
     this._emit('participants', this.participants);
     if (this.recording) this._emit('recording', this.recording);
+    this._emit('identity', this.identity);
     this._setStatus('connected');
     if (this._firstJoin) {
       this._firstJoin.resolve(result);

@@ -116,6 +116,7 @@ async def test_audit_log_records_and_verifies(
     body = await resp.json()
     assert [e["event"] for e in body["entries"]] == [
         "hearing_created",
+        "identity_policy_set",  # the default policy, written with the hearing
         "participant_added",
         "link_issued",
         "hearing_state_changed",

@@ -42,6 +42,10 @@ EVENTS = {
     "agreement_proposed", "agreement_signed", "agreement_sealed", "notice_delivered",
     "notice_read", "hearing_created", "hearing_updated", "participant_added", "link_issued",
     "link_revoked",
+    # identity checks: the method and the outcome, never the ID number or the code
+    "identity_policy_set", "identity_registered", "identity_locked", "identity_code_sent",
+    "identity_code_send_failed", "identity_help_requested", "identity_verified",
+    "identity_waived", "identity_cleared",
 }  # fmt: skip
 FIELDS = ["seq", "hearing_id", "at", "actor", "event", "data", "prev_hash", "hash"]
 

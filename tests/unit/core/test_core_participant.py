@@ -18,6 +18,7 @@ from hearing_server.core.participant import (
 STATES = [
     "not_joined",
     "joining",
+    "identifying",
     "waiting",
     "in_hearing",
     "in_consultation",
@@ -29,9 +30,13 @@ STATES = [
 # Hand-written from docs/domain.md "Participant states": not_joined -> joining -> waiting ->
 # in_hearing <-> in_consultation (also from the waiting room); any live state -> disconnected
 # or left; disconnected -> left (reconnecting is separate); retries from left/unable_to_join.
+# Someone whose identity check is pending stays in "identifying" until cleared.
 EXPECTED_MOVES: dict[str, set[str]] = {
     "not_joined": {"joining"},
-    "joining": {"waiting", "in_hearing", "unable_to_join", "disconnected", "left"},
+    "joining": {
+        "identifying", "waiting", "in_hearing", "unable_to_join", "disconnected", "left",
+    },
+    "identifying": {"waiting", "in_hearing", "unable_to_join", "disconnected", "left"},
     "waiting": {"in_hearing", "in_consultation", "disconnected", "left"},
     "in_hearing": {"waiting", "in_consultation", "disconnected", "left"},
     "in_consultation": {"waiting", "in_hearing", "disconnected", "left"},
@@ -39,7 +44,7 @@ EXPECTED_MOVES: dict[str, set[str]] = {
     "left": {"joining"},
     "unable_to_join": {"joining"},
 }
-LIVE = ["joining", "waiting", "in_hearing", "in_consultation"]
+LIVE = ["joining", "identifying", "waiting", "in_hearing", "in_consultation"]
 
 
 def make(state: str = "not_joined", role: Role = Role.PARTY, **extra: object) -> Participant:

@@ -53,6 +53,8 @@ ACTIONS = [
     "draft_agreement",
     "sign",
     "send_notice",
+    "verify_identity",
+    "waive_identity",
 ]
 ROLES = [
     "judge",
@@ -92,6 +94,8 @@ PRESIDE_HEARING = {
     "list_recordings",
     "read_transcript",
     "send_notice",
+    "verify_identity",
+    "waive_identity",
 }
 # The same powers in a mediation: no witnesses are called there.
 PRESIDE_MEDIATION = PRESIDE_HEARING - {"call_witness"}
@@ -103,6 +107,7 @@ CLERK = {
     "help_participant",
     "suspend_hearing",  # technical problem (docs/domain.md "Hearing states")
     "correct_transcript",
+    "verify_identity",  # by hand (video and ID card); waiving is the presiding judge's call
 }
 
 EXPECTED: dict[HearingKind, dict[str, set[str]]] = {

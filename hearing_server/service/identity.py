@@ -1,0 +1,581 @@
+"""Identity checks: the gate before the waiting room, and the checks that open it.
+
+:class:`IdentityGate` answers whether a participant is cleared (the hearing's policy and their
+progress); :class:`~.live.LiveHearings` asks it on every join and keeps anyone not cleared in
+the identity step (no room, no media, no admission). :class:`IdentityService` runs the checks
+(the ID number, the one-time code), the clerk's manual verification and the judge's waiver,
+writes every attempt to the audit log (the method and the outcome, never the ID number or the
+code) and tells the staff and the participant through typed events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from hearing_server.core.actors import Actor
+from hearing_server.core.audit import AuditEvent
+from hearing_server.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unavailable,
+    ValidationError,
+)
+from hearing_server.core.identity import (
+    CHECKABLE_STEPS,
+    IdentityOutcome,
+    IdentityPolicy,
+    IdentityRules,
+    IdentityStatus,
+    IdentityStep,
+    IdType,
+    Registration,
+    check_legal_name,
+    code_resend_at,
+    enter_code,
+    fail_step,
+    issue_code,
+    mask_phone,
+    name_key,
+    normalise_email,
+    normalise_phone,
+    override,
+    pass_step,
+    remaining_tries,
+    require_attempt,
+    require_code_send,
+)
+from hearing_server.core.participant import Participant
+from hearing_server.core.permissions import Action, authorize
+from hearing_server.store.base import Store
+from identitykit import KeyedHasher, ResidentIdError, new_code, normalise_id_number
+from identitykit import validate_resident_id as _validate_resident_id
+from messaging import Message, MessageSender, SendError
+
+from .events import IdentityAlertRaised, IdentityChanged
+from .hearings import HearingService
+from .live import LiveHearings
+
+Clock = Callable[[], datetime]
+CodeRecipient = Literal["phone", "email"]
+
+# A second call for help within this time alerts nobody again (the clerk has been told).
+HELP_REPEAT = timedelta(seconds=30)
+
+_PASSPORT = re.compile(r"^[A-Z0-9]{5,20}$")
+_OTHER_ID = re.compile(r"^[A-Z0-9()]{1,40}$")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
+
+
+def validate_id_number(id_type: IdType, number: str) -> str:
+    """``number`` normalised for ``id_type``, or :class:`ValidationError` with a code per
+    problem (``id_check_digit``, ``id_birth_date``, ``id_region``, ``id_length``, ...)."""
+    if id_type is IdType.RESIDENT_ID:
+        try:
+            return _validate_resident_id(number)
+        except ResidentIdError as exc:
+            raise ValidationError(exc.message, code=f"id_{exc.problem.value}") from None
+    text = normalise_id_number(number)
+    pattern = _PASSPORT if id_type is IdType.PASSPORT else _OTHER_ID
+    if not pattern.match(text):
+        what = "a passport number is 5 to 20 letters and digits"
+        if id_type is IdType.OTHER:
+            what = "an ID number is 1 to 40 letters and digits"
+        raise ValidationError(what, code="id_format")
+    return text
+
+
+class IdentityGate:
+    """Whether a participant may leave the identity step: their hearing's policy (stored when
+    the hearing was created; the configured default for hearings older than identity checks)
+    and their progress."""
+
+    def __init__(self, store: Store, default_policy: IdentityPolicy) -> None:
+        self._store = store
+        self._default = default_policy
+
+    @property
+    def default_policy(self) -> IdentityPolicy:
+        return self._default
+
+    async def policy(self, hearing_id: str) -> IdentityPolicy:
+        return await self._store.get_identity_policy(hearing_id) or self._default
+
+    async def status(self, p: Participant) -> IdentityStatus:
+        return await self._store.get_identity_status(p.id) or IdentityStatus(p.id, p.hearing_id)
+
+    async def cleared(self, p: Participant) -> bool:
+        required = (await self.policy(p.hearing_id)).required(p.role)
+        if not required:
+            return True
+        return (await self.status(p)).cleared(required)
+
+
+class IdentityService:
+    """The identity step's checks, the clerk's and judge's overrides, and their record."""
+
+    def __init__(
+        self,
+        hearings: HearingService,
+        live: LiveHearings,
+        gate: IdentityGate,
+        sender: MessageSender,
+        hasher: KeyedHasher,
+        *,
+        code_recipient: CodeRecipient = "phone",
+        rules: IdentityRules | None = None,
+        clock: Clock = _utcnow,
+    ) -> None:
+        self._hearings = hearings
+        self._store = hearings.store
+        self._live = live
+        self._gate = gate
+        self._sender = sender
+        self._hasher = hasher
+        self._recipient = code_recipient
+        self._rules = rules or IdentityRules()
+        self._now = clock
+        # One check at a time per participant: two tabs must not both spend the same attempt.
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def sender(self) -> MessageSender:
+        return self._sender
+
+    def _lock(self, pid: str) -> asyncio.Lock:
+        return self._locks.setdefault(pid, asyncio.Lock())
+
+    # -- views ------------------------------------------------------------------------------
+
+    def status_json(
+        self,
+        p: Participant,
+        policy: IdentityPolicy,
+        status: IdentityStatus,
+        reg: Registration | None,
+    ) -> dict[str, Any]:
+        """A participant's identity as the console and the participant see it (no secrets:
+        never the ID number, the code or its digest)."""
+        now = self._now()
+        required = policy.required(p.role)
+        code = status.code
+        ov = status.override
+        return {
+            "participant_id": p.id,
+            "required": [s.value for s in required],
+            "passed": [s.value for s in required if status.passed(s)],
+            "pending": [s.value for s in status.pending(required)],
+            # Steps a check can pass today; the others only the clerk or the judge can clear.
+            "checkable": [s.value for s in required if s in CHECKABLE_STEPS],
+            "outcome": status.outcome(required).value,
+            "locked": {
+                s.value: _iso(until)
+                for s in required
+                if (until := status.locked_until(s, now)) is not None
+            },
+            "tries_left": {
+                s.value: remaining_tries(status, s, self._rules)
+                for s in required
+                if s in CHECKABLE_STEPS
+            },
+            "registered": reg is not None,
+            "id_type": reg.id_type.value if reg else None,
+            "id_last4": reg.id_last4 if reg else None,
+            "phone_hint": mask_phone(reg.phone) if reg else None,
+            "code": None
+            if code is None
+            else {
+                "sent_at": _iso(code.issued_at),
+                "expires_at": _iso(code.expires_at),
+                "resend_at": _iso(code_resend_at(status, self._rules)),
+                "tries_left": max(0, self._rules.code_tries - code.tries),
+                "used": code.used,
+                "spent": code.spent,
+            },
+            "override": None
+            if ov is None
+            else {
+                "outcome": ov.outcome.value,
+                "by": ov.by,
+                "reason": ov.reason,
+                "at": _iso(ov.at),
+                "pending": [s.value for s in ov.pending],
+            },
+            "help_requested_at": _iso(status.help_requested_at),
+            "now": _iso(now),
+        }
+
+    async def _load(self, pid: str) -> tuple[Participant, IdentityPolicy, IdentityStatus]:
+        p = await self._store.get_participant(pid)
+        return p, await self._gate.policy(p.hearing_id), await self._gate.status(p)
+
+    async def view(self, pid: str) -> dict[str, Any]:
+        p, policy, status = await self._load(pid)
+        return self.status_json(p, policy, status, await self._store.get_registration(pid))
+
+    async def overview(self, hearing_id: str) -> dict[str, dict[str, Any]]:
+        """Every participant's identity in ``hearing_id``, by participant id."""
+        policy = await self._gate.policy(hearing_id)
+        statuses = {s.participant_id: s for s in await self._store.list_identity_status(hearing_id)}
+        regs = {r.participant_id: r for r in await self._store.list_registrations(hearing_id)}
+        return {
+            p.id: self.status_json(
+                p, policy, statuses.get(p.id) or IdentityStatus(p.id, hearing_id), regs.get(p.id)
+            )
+            for p in await self._store.list_participants(hearing_id)
+        }
+
+    async def _publish(self, p: Participant) -> dict[str, Any]:
+        data = await self.view(p.id)
+        await self._hearings.events.publish(IdentityChanged(p.hearing_id, p.id, data))
+        return data
+
+    async def _alert(self, p: Participant, kind: str, message: str, **extra: Any) -> None:
+        await self._hearings.events.publish(
+            IdentityAlertRaised(
+                p.hearing_id,
+                {
+                    "kind": kind,
+                    "participant_id": p.id,
+                    "display_name": p.display_name,
+                    "message": message,
+                    "at": _iso(self._now()),
+                    **extra,
+                },
+            )
+        )
+
+    async def _audit(self, p: Participant, actor: Actor, event: AuditEvent, **data: Any) -> None:
+        await self._hearings.audit(p.hearing_id, actor, event, {"participant_id": p.id, **data})
+
+    # -- the hearing's policy and the people on the case (staff) ----------------------------
+
+    async def get_policy(self, actor: Actor, hearing_id: str) -> IdentityPolicy:
+        hearing = await self._store.get_hearing(hearing_id)
+        authorize(actor, Action.VIEW_HEARING, hearing)
+        return await self._gate.policy(hearing_id)
+
+    async def set_policy(
+        self, actor: Actor, hearing_id: str, policy: IdentityPolicy
+    ) -> IdentityPolicy:
+        """Replace the hearing's policy. Someone already past the identity step stays there;
+        someone waiting in it whom the new policy clears goes on at once."""
+        if not (actor.is_staff or actor.is_system):
+            raise Forbidden("only court staff set the identity policy")
+        hearing = await self._store.get_hearing(hearing_id)
+        if hearing.is_terminal:
+            raise Conflict(f"hearing is {hearing.state.value}")
+        await self._store.set_identity_policy(hearing_id, policy)
+        await self._hearings.audit(
+            hearing_id, actor, AuditEvent.IDENTITY_POLICY_SET, {"policy": policy.to_json()}
+        )
+        for p in await self._store.list_participants(hearing_id):
+            await self._publish(p)
+            await self._move_on_if_cleared(p)
+        return policy
+
+    async def register(
+        self,
+        actor: Actor,
+        participant_id: str,
+        *,
+        legal_name: str,
+        id_type: IdType,
+        id_number: str,
+        phone: str,
+        email: str | None = None,
+    ) -> Registration:
+        """Register who ``participant_id`` is on the case (replacing an earlier registration).
+
+        The ID number is validated for its type (a resident ID by GB 11643-1999) and kept only
+        as a keyed hash and its last four characters.
+        """
+        if not (actor.is_staff or actor.is_system):
+            raise Forbidden("only court staff register the people on a case")
+        p = await self._store.get_participant(participant_id)
+        hearing = await self._store.get_hearing(p.hearing_id)
+        if hearing.is_terminal:
+            raise Conflict(f"hearing is {hearing.state.value}")
+        number = validate_id_number(id_type, id_number)
+        reg = Registration(
+            participant_id=p.id,
+            hearing_id=p.hearing_id,
+            legal_name=check_legal_name(legal_name),
+            id_type=id_type,
+            id_digest=self._hasher.id_number(id_type.value, number),
+            id_last4=number[-4:],
+            phone=normalise_phone(phone),
+            email=normalise_email(email) if email else None,
+            registered_at=self._now(),
+            registered_by=actor.id,
+        )
+        await self._store.put_registration(reg)
+        await self._audit(
+            p, actor, AuditEvent.IDENTITY_REGISTERED, id_type=id_type.value, email=bool(email)
+        )
+        await self._publish(p)
+        return reg
+
+    async def registration(self, actor: Actor, participant_id: str) -> Registration:
+        if not (actor.is_staff or actor.is_system):
+            raise Forbidden("only court staff read registrations")
+        await self._store.get_participant(participant_id)
+        reg = await self._store.get_registration(participant_id)
+        if reg is None:
+            raise NotFound("this participant is not registered", code="not_registered")
+        return reg
+
+    # -- the participant's own checks --------------------------------------------------------
+
+    async def _registered(self, p: Participant) -> Registration:
+        reg = await self._store.get_registration(p.id)
+        if reg is None:
+            raise Conflict(
+                "you are not registered on this case yet: ask the clerk for help",
+                code="not_registered",
+            )
+        return reg
+
+    async def check_id_number(
+        self, actor: Actor, *, legal_name: str, id_number: str
+    ) -> dict[str, Any]:
+        """The ID step: name and number against the registration, in constant time."""
+        async with self._lock(actor.id):
+            p, policy, status = await self._load(actor.id)
+            now = self._now()
+            required = policy.required(p.role)
+            require_attempt(status, IdentityStep.ID_NUMBER, required, now)
+            reg = await self._registered(p)
+            method = {"method": IdentityStep.ID_NUMBER.value, "id_type": reg.id_type.value}
+            try:
+                number = validate_id_number(reg.id_type, id_number)
+            except ValidationError as exc:
+                # A typo the check digit caught tells nobody anything about the registration:
+                # recorded, but not counted towards the lockout.
+                await self._audit(
+                    p, actor, AuditEvent.IDENTITY_CHECK_FAILED,
+                    **method, outcome="invalid", reason=exc.code,
+                )  # fmt: skip
+                raise
+            # Both comparisons always run, so the time taken does not tell which one failed.
+            name_ok = hmac.compare_digest(
+                name_key(legal_name).encode(), name_key(reg.legal_name).encode()
+            )
+            number_ok = self._hasher.same(
+                self._hasher.id_number(reg.id_type.value, number), reg.id_digest
+            )
+            if name_ok and number_ok:
+                status = pass_step(status, IdentityStep.ID_NUMBER, now)
+                await self._store.put_identity_status(status)
+                await self._audit(
+                    p, actor, AuditEvent.IDENTITY_CHECK_PASSED, **method, outcome="passed"
+                )
+                return await self._after_step(p, IdentityStep.ID_NUMBER, True, None)
+            status, locked = fail_step(status, IdentityStep.ID_NUMBER, now, self._rules)
+            await self._store.put_identity_status(status)
+            await self._audit(
+                p, actor, AuditEvent.IDENTITY_CHECK_FAILED,
+                **method, outcome="failed", reason="mismatch",
+            )  # fmt: skip
+            if locked:
+                await self._locked(p, IdentityStep.ID_NUMBER, status)
+            return await self._after_step(p, IdentityStep.ID_NUMBER, False, "mismatch")
+
+    async def send_code(self, actor: Actor) -> dict[str, Any]:
+        """Send a new one-time code to the registered phone (or e-mail). A failed send is
+        retried by the sender, then reported to the participant and the clerk and audited;
+        the cooldown only starts once a code went out."""
+        async with self._lock(actor.id):
+            p, policy, status = await self._load(actor.id)
+            now = self._now()
+            required = policy.required(p.role)
+            require_attempt(status, IdentityStep.CODE, required, now)
+            if status.passed(IdentityStep.CODE):
+                raise Conflict("your code has been confirmed already", code="step_passed")
+            require_code_send(status, now, self._rules)
+            reg = await self._registered(p)
+            recipient = reg.phone if self._recipient == "phone" else reg.email
+            if not recipient:
+                raise Conflict(
+                    f"no {self._recipient} is registered for you: ask the clerk for help",
+                    code="no_recipient",
+                )
+            code = new_code()
+            hearing = await self._store.get_hearing(p.hearing_id)
+            minutes = int(self._rules.code_ttl.total_seconds() // 60)
+            message = Message(
+                recipient=recipient,
+                subject="庭审身份核验码 Hearing identity code",
+                text=(
+                    f"【{hearing.court}】您参加庭审的身份核验码为 {code}，{minutes}分钟内有效，"  # noqa: RUF001
+                    f"请勿告诉他人。Your identity code for the hearing is {code}; it is valid "
+                    f"for {minutes} minutes. Do not share it."
+                ),
+            )
+            try:
+                receipt = await self._sender.send(message)
+            except SendError as exc:
+                await self._audit(
+                    p, actor, AuditEvent.IDENTITY_CODE_SEND_FAILED,
+                    sender=self._sender.name, attempts=exc.attempts, error=exc.message[:300],
+                )  # fmt: skip
+                await self._alert(
+                    p, "send_failed", f"the code could not be sent: {exc.message}",
+                    step=IdentityStep.CODE.value,
+                )  # fmt: skip
+                raise Unavailable(
+                    f"the code could not be sent ({exc.message}); try again or ask the clerk "
+                    "for help",
+                    code="send_failed",
+                ) from exc
+            status = issue_code(status, self._hasher.code(p.id, code), self._now(), self._rules)
+            await self._store.put_identity_status(status)
+            await self._audit(
+                p, actor, AuditEvent.IDENTITY_CODE_SENT,
+                sender=receipt.sender, attempts=receipt.attempts, to=self._recipient,
+            )  # fmt: skip
+            return {"identity": await self._publish(p)}
+
+    async def enter_code(self, actor: Actor, code: str) -> dict[str, Any]:
+        """The code step: single use, expires, a limited number of wrong entries."""
+        async with self._lock(actor.id):
+            p, policy, status = await self._load(actor.id)
+            now = self._now()
+            required = policy.required(p.role)
+            if status.code is not None and status.code.used:
+                # Checked first, so that a replayed code is named as such even once the step
+                # (or the whole check) has passed.
+                raise Conflict(
+                    "this code has been used already; ask for a new one", code="code_used"
+                )
+            require_attempt(status, IdentityStep.CODE, required, now)
+            if not re.fullmatch(r"\s*[0-9]{6}\s*", code):
+                raise ValidationError("the code is 6 digits", code="invalid_code")
+            status, passed, locked = enter_code(
+                status,
+                lambda digest: self._hasher.same(self._hasher.code(p.id, code), digest),
+                now,
+                self._rules,
+            )
+            await self._store.put_identity_status(status)
+            method = {"method": IdentityStep.CODE.value}
+            if passed:
+                await self._audit(
+                    p, actor, AuditEvent.IDENTITY_CHECK_PASSED, **method, outcome="passed"
+                )
+                return await self._after_step(p, IdentityStep.CODE, True, None)
+            await self._audit(
+                p, actor, AuditEvent.IDENTITY_CHECK_FAILED,
+                **method, outcome="failed", reason="wrong_code",
+            )  # fmt: skip
+            if locked:
+                await self._locked(p, IdentityStep.CODE, status)
+            return await self._after_step(p, IdentityStep.CODE, False, "wrong_code")
+
+    async def request_help(self, actor: Actor) -> dict[str, Any]:
+        """The participant asks the clerk for help: the console is alerted."""
+        async with self._lock(actor.id):
+            p, _, status = await self._load(actor.id)
+            now = self._now()
+            last = status.help_requested_at
+            if last is None or now - last >= HELP_REPEAT:
+                await self._store.put_identity_status(replace(status, help_requested_at=now))
+                await self._audit(p, actor, AuditEvent.IDENTITY_HELP_REQUESTED)
+                await self._alert(p, "help_requested", f"{p.display_name} asks for help")
+            return {"identity": await self._publish(p)}
+
+    async def _locked(self, p: Participant, step: IdentityStep, status: IdentityStatus) -> None:
+        until = status.record(step).locked_until
+        await self._audit(
+            p, Actor.system(), AuditEvent.IDENTITY_LOCKED, step=step.value, until=_iso(until)
+        )
+        await self._alert(
+            p,
+            "locked",
+            f"{p.display_name}: {self._rules.max_failures} failed {step.value} checks; "
+            f"locked until {_iso(until)}",
+            step=step.value,
+            until=_iso(until),
+        )
+
+    async def _after_step(
+        self, p: Participant, step: IdentityStep, passed: bool, reason: str | None
+    ) -> dict[str, Any]:
+        if passed and await self._gate.cleared(p):
+            # Each step passes once, so this is recorded once: when the last one passed.
+            await self._audit(p, Actor.system(), AuditEvent.IDENTITY_CLEARED, how="passed")
+            await self._move_on_if_cleared(p)
+        data = await self._publish(p)
+        result: dict[str, Any] = {"step": step.value, "outcome": "passed" if passed else "failed"}
+        if reason is not None:
+            result["reason"] = reason
+        return {"result": result, "identity": data}
+
+    async def _move_on_if_cleared(self, p: Participant) -> None:
+        if await self._gate.cleared(p):
+            await self._live.identity_cleared(p.hearing_id, p.id)
+
+    # -- the clerk's and the presiding judge's overrides -------------------------------------
+
+    async def verify(self, actor: Actor, participant_id: str, reason: str) -> dict[str, Any]:
+        """The clerk (or presiding judge) confirms someone's identity by hand, with reason."""
+        return await self._override(
+            actor, participant_id, reason, Action.VERIFY_IDENTITY, IdentityOutcome.VERIFIED
+        )
+
+    async def waive(self, actor: Actor, participant_id: str, reason: str) -> dict[str, Any]:
+        """The presiding judge lets someone in without the identity check, with reason."""
+        return await self._override(
+            actor, participant_id, reason, Action.WAIVE_IDENTITY, IdentityOutcome.WAIVED
+        )
+
+    async def _override(
+        self,
+        actor: Actor,
+        participant_id: str,
+        reason: str,
+        action: Action,
+        outcome: IdentityOutcome,
+    ) -> dict[str, Any]:
+        p = await self._store.get_participant(participant_id)
+        hearing = await self._store.get_hearing(p.hearing_id)
+        authorize(actor, action, hearing)
+        if actor.hearing_id is not None and actor.hearing_id != p.hearing_id:
+            raise NotFound(f"no participant {participant_id} in this hearing")
+        async with self._lock(p.id):
+            policy = await self._gate.policy(p.hearing_id)
+            required = policy.required(p.role)
+            if not required:
+                raise Conflict(
+                    "no identity check is required of this person", code="identity_cleared"
+                )
+            status = await self._gate.status(p)
+            after = override(status, outcome, actor.id, reason, required, self._now())
+            await self._store.put_identity_status(after)
+            assert after.override is not None
+            event = (
+                AuditEvent.IDENTITY_VERIFIED
+                if outcome is IdentityOutcome.VERIFIED
+                else AuditEvent.IDENTITY_WAIVED
+            )
+            await self._audit(
+                p, actor, event,
+                reason=after.override.reason,
+                pending=[s.value for s in after.override.pending],
+            )  # fmt: skip
+            await self._audit(p, actor, AuditEvent.IDENTITY_CLEARED, how=outcome.value)
+        await self._live.identity_cleared(p.hearing_id, p.id)
+        return {"identity": await self._publish(p)}
