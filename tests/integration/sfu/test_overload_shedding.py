@@ -37,9 +37,28 @@ def settings(settings: Settings) -> Settings:
 
 
 async def _frames_grow(p: Participant, publisher: Participant, kind: str, by: int) -> bool:
+    """Whether ``p`` gets at least ``by`` more frames of ``kind`` from ``publisher`` within a
+    few seconds (generous: a loaded machine delivers late, not never)."""
     before = p.frames(publisher.person, kind)
-    await asyncio.sleep(1.0)
-    return p.frames(publisher.person, kind) >= before + by
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        if p.frames(publisher.person, kind) >= before + by:
+            return True
+    return False
+
+
+async def _stops(p: Participant, publisher: Participant, kind: str) -> bool:
+    """Whether frames of ``kind`` from ``publisher`` stop reaching ``p``: none for a whole
+    second, within ten (frames already queued or in flight still arrive at first)."""
+    last, still = p.frames(publisher.person, kind), 0
+    for _ in range(100):
+        await asyncio.sleep(0.1)
+        now = p.frames(publisher.person, kind)
+        still = still + 1 if now == last else 0
+        last = now
+        if still >= 10:
+            return True
+    return False
 
 
 async def test_shedding_keeps_the_judge_and_audio_then_restores(
@@ -59,10 +78,9 @@ async def test_shedding_keeps_the_judge_and_audio_then_restores(
         await policy.on_load(_reading(LoadLevel.SHED_VIDEO))
         load = await judge.client.wait_for_event("server_load", lambda d: d["overloaded"])
         assert load["level"] == 2 and load["reason"] == "test load"
-        await asyncio.sleep(0.5)  # frames already in flight
         # A party keeps the judge's video and everyone's audio, and loses the other party's video.
+        assert await _stops(zhang, li, "video")
         assert await _frames_grow(zhang, judge, "video", 5)
-        assert not await _frames_grow(zhang, li, "video", 1)
         assert await _frames_grow(zhang, li, "audio", 25)
         # The judge (staff) still sees everyone.
         assert await _frames_grow(judge, zhang, "video", 5)
