@@ -21,6 +21,7 @@ from hearing_server.core.participant import PartySide, Role
 from hearing_server.keys import HEARINGS, STORE
 from hearing_server.serve import open_run_dir, serve
 from hearing_server.service.hearings import HearingService
+from hearing_server.store.base import StoreUnavailable
 from recording.cli import main as verify_recording_main
 
 T = TypeVar("T")
@@ -182,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(asyncio.run(_with_service(settings, issue)))
     except DomainError as exc:
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+        return 1
+    except StoreUnavailable as exc:
+        # Already retried for database_connect_timeout_seconds: the message says what to fix.
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except lifeline.DataDirInUse as exc:
         print(f"error: {exc}; one data dir serves one server at a time", file=sys.stderr)
