@@ -24,6 +24,7 @@ from hearing_server.keys import HEARINGS, IDENTITY, STORE
 from hearing_server.serve import open_run_dir, serve
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.identity import IdentityService
+from hearing_server.store.base import StoreUnavailable
 from identitykit import check_digit
 from messaging import read_outbox
 from recording.cli import main as verify_recording_main
@@ -284,6 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _print_outbox(settings, args.limit, args.json)
     except DomainError as exc:
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+        return 1
+    except StoreUnavailable as exc:
+        # Already retried for database_connect_timeout_seconds: the message says what to fix.
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except lifeline.DataDirInUse as exc:
         print(f"error: {exc}; one data dir serves one server at a time", file=sys.stderr)

@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hearing_server.core.errors import ValidationError
@@ -48,6 +49,8 @@ class Settings:
     public_url: str = ""  # what join links point at; defaults to http://host:port
     data_dir: Path = Path("var")
     database_path: Path | None = None  # default: <data_dir>/hearings.sqlite3
+    database_url: str = ""  # postgresql://user@host:5432/db; empty: the SQLite file above
+    database_connect_timeout_seconds: float = 30.0  # PostgreSQL: keep trying this long at start
     admin_api_key: str | None = None  # default: generated into <data_dir>/admin_api_key
     signing_key_path: Path | None = None  # default: <data_dir>/jwt_signing.key
     token_ttl_hours: float = 72.0
@@ -165,6 +168,7 @@ def _convert(name: str, raw: Any) -> Any:
             "shutdown_grace_seconds",
             "message_retry_seconds",
             "message_timeout_seconds",
+            "database_connect_timeout_seconds",
         }:
             value_f = float(raw)
             if value_f <= 0:
@@ -232,6 +236,8 @@ def _convert(name: str, raw: Any) -> Any:
             if raw not in (None, "") and ":" not in str(raw):
                 raise ValueError("must look like 'Name: value'")
             return str(raw) if raw not in (None, "") else None
+        if name == "database_url":
+            return _database_url(raw)
         if name in {
             "admin_api_key",
             "redis_url",
@@ -245,6 +251,22 @@ def _convert(name: str, raw: Any) -> Any:
         raise ConfigError(f"setting {name}: {exc.message}") from exc
     except (ValueError, KeyError, TypeError, json.JSONDecodeError, ZoneInfoNotFoundError) as exc:
         raise ConfigError(f"setting {name}: {exc}") from exc
+
+
+def _database_url(raw: Any) -> str:
+    """Empty (the embedded SQLite store) or a PostgreSQL URL that asyncpg can use."""
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise ValueError("must be a postgresql:// URL (or empty for the SQLite file)")
+    url = raw.strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError("must be a postgresql:// URL (or empty for the SQLite file)")
+    _ = parts.port  # raises ValueError for a port that is not a number in range
+    return url
 
 
 def load_settings(

@@ -54,6 +54,10 @@ class Field:
             allowed = "\r\n\t" if self.multiline else ""
             if any(ord(ch) < 32 and ch not in allowed for ch in value):
                 raise SchemaError("invalid_field", f"{self.name} holds control characters")
+            # JSON can spell a lone surrogate ("\ud800"), which no UTF-8 text (nor either
+            # database) can hold: refused here rather than failing in the store.
+            if any("\ud800" <= ch <= "\udfff" for ch in value):
+                raise SchemaError("invalid_field", f"{self.name} is not valid Unicode text")
         if self.type == "enum" and value not in self.enum:
             raise SchemaError(
                 "invalid_field", f"{self.name} must be one of: {', '.join(self.enum)}"

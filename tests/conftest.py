@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hearing_server.config import Settings, load_settings
+from support.postgres import PostgresServer, find_bindir
+from support.stores import PostgresBackend, SQLiteBackend, StoreBackend
 
 ADMIN_KEY = "test-admin-key-0123456789abcdef0123456789"
 
@@ -36,3 +39,34 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def admin_headers() -> dict[str, str]:
     return {"X-API-Key": ADMIN_KEY}
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole session (tests/support/postgres.py), started on
+    first use; the tests that need it are skipped where the Debian package is missing."""
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(
+            "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb): "
+            "install the Debian package postgresql"
+        )
+    server = PostgresServer.start(bindir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh database for one test, dropped after it."""
+    name = postgres_server.create_database()
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreBackend:
+    """Runs the test once on each store: the SQLite file and a PostgreSQL database."""
+    if request.param == "sqlite":
+        return SQLiteBackend(tmp_path / "db.sqlite3")
+    return PostgresBackend(request.getfixturevalue("postgres_url"))

@@ -1,4 +1,5 @@
-"""The storage interface. SQLite implements it by default; PostgreSQL can later.
+"""The storage interface. SQLite implements it by default (:mod:`.sqlite`), PostgreSQL when a
+database URL is set (:mod:`.postgres`).
 
 :class:`Store` is the union of one small protocol per aggregate, each in its own module, so
 an implementation can be written (and a consumer typed) one aggregate at a time:
@@ -19,7 +20,7 @@ from typing import Protocol
 from .audit import AuditStore
 from .hearings import HearingStore
 from .identity import IdentityStore
-from .lifecycle import StoreLifecycle
+from .lifecycle import StoreLifecycle, StoreUnavailable
 from .tokens import TokenStore
 from .transcript import TRANSCRIPT_FINALISED, TranscriptStore
 
@@ -30,6 +31,7 @@ __all__ = [
     "IdentityStore",
     "Store",
     "StoreLifecycle",
+    "StoreUnavailable",
     "TokenStore",
     "TranscriptStore",
 ]

@@ -1,11 +1,34 @@
-"""Versioned schema migrations for the SQL store. Append only: never edit a released step."""
+"""Versioned schema migrations for the SQL stores. Append only: never edit a released step.
+
+One list for both dialects: each step has a version and its SQL for SQLite and for PostgreSQL,
+so the two schemas move together and ``schema_migrations`` means the same thing in both. The
+PostgreSQL form differs where the dialects do: real timestamps and booleans, an identity column
+where SQLite orders by ``rowid``, ``COLLATE "C"`` on the text keys that are sorted (so that
+ordering is by code point, as in SQLite, whatever the database's locale), and PL/pgSQL trigger
+functions (which also refuse ``TRUNCATE``, which SQLite does not have).
+
+The chain tables keep ``at`` and ``data`` as text in both: they are the hashed record and must
+read back byte for byte (``jsonb`` would reorder keys and renormalise numbers).
+"""
 
 from __future__ import annotations
 
-MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step: its version (1, 2, ... in order) and its SQL in each dialect."""
+
+    version: int
+    sqlite: str
+    postgresql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
         1,
-        """
+        sqlite="""
         CREATE TABLE hearings (
             id TEXT PRIMARY KEY,
             kind TEXT NOT NULL,
@@ -57,10 +80,64 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             expires_at TEXT NOT NULL
         );
         """,
+        postgresql="""
+        CREATE TABLE hearings (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            kind TEXT NOT NULL,
+            case_number TEXT NOT NULL,
+            court TEXT NOT NULL,
+            title TEXT NOT NULL,
+            scheduled_start TIMESTAMPTZ NOT NULL,
+            scheduled_end TIMESTAMPTZ NOT NULL,
+            visibility TEXT NOT NULL,
+            state TEXT NOT NULL,
+            actual_start TIMESTAMPTZ,
+            actual_end TIMESTAMPTZ,
+            next_sitting_id TEXT,
+            created_at TIMESTAMPTZ,
+            layout TEXT NOT NULL,
+            extra TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX hearings_state ON hearings(state, scheduled_start);
+        CREATE TABLE participants (
+            id TEXT PRIMARY KEY,
+            -- insertion order, which SQLite keeps in rowid: participants are listed in it
+            position BIGINT GENERATED ALWAYS AS IDENTITY,
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            role TEXT NOT NULL,
+            display_name TEXT NOT NULL,
+            state TEXT NOT NULL,
+            side TEXT,
+            represents TEXT,
+            interprets_for TEXT,
+            language TEXT,
+            resume_state TEXT,
+            audio_muted BOOLEAN NOT NULL DEFAULT FALSE,
+            mute_locked BOOLEAN NOT NULL DEFAULT FALSE,
+            hand_raised BOOLEAN NOT NULL DEFAULT FALSE,
+            removed BOOLEAN NOT NULL DEFAULT FALSE
+        );
+        CREATE INDEX participants_hearing ON participants(hearing_id, position);
+        CREATE TABLE audit_log (
+            hearing_id TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            event TEXT NOT NULL,
+            data TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            PRIMARY KEY (hearing_id, seq)
+        );
+        CREATE TABLE revoked_tokens (
+            jti TEXT PRIMARY KEY,
+            expires_at TIMESTAMPTZ NOT NULL
+        );
+        """,
     ),
-    (
+    Migration(
         2,
-        """
+        sqlite="""
         CREATE TABLE transcript_log (
             hearing_id TEXT NOT NULL,
             seq INTEGER NOT NULL,
@@ -77,10 +154,59 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE TRIGGER transcript_log_no_delete BEFORE DELETE ON transcript_log
         BEGIN SELECT RAISE(ABORT, 'the transcript is append-only'); END;
         """,
+        postgresql="""
+        CREATE TABLE transcript_log (
+            hearing_id TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            event TEXT NOT NULL,
+            data TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            PRIMARY KEY (hearing_id, seq)
+        );
+        -- One function for every append-only table; the trigger passes the message.
+        CREATE FUNCTION refuse_append_only_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'restrict_violation';
+        END;
+        $$;
+        CREATE TRIGGER transcript_log_no_update BEFORE UPDATE ON transcript_log
+        FOR EACH ROW EXECUTE FUNCTION refuse_append_only_change('the transcript is append-only');
+        CREATE TRIGGER transcript_log_no_delete BEFORE DELETE ON transcript_log
+        FOR EACH ROW EXECUTE FUNCTION refuse_append_only_change('the transcript is append-only');
+        -- TRUNCATE fires no row trigger: refuse it for the whole statement.
+        CREATE TRIGGER transcript_log_no_truncate BEFORE TRUNCATE ON transcript_log
+        FOR EACH STATEMENT
+        EXECUTE FUNCTION refuse_append_only_change('the transcript is append-only');
+        """,
     ),
-    (
+    Migration(
         3,
-        """
+        # The audit log was append-only by the code alone; the database now refuses too, as it
+        # does for the transcript. Nothing of ours ever updates or deletes an audit entry.
+        sqlite="""
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        """,
+        postgresql="""
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION refuse_append_only_change('the audit log is append-only');
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION refuse_append_only_change('the audit log is append-only');
+        CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+        FOR EACH STATEMENT
+        EXECUTE FUNCTION refuse_append_only_change('the audit log is append-only');
+        """,
+    ),
+    Migration(
+        4,
+        # Identity checks: only keyed digests of ID numbers and codes are ever stored. The
+        # PostgreSQL tables number their rows, where SQLite lists them by rowid.
+        sqlite="""
         CREATE TABLE identity_policies (
             hearing_id TEXT PRIMARY KEY REFERENCES hearings(id),
             policy TEXT NOT NULL
@@ -98,6 +224,32 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             registered_by TEXT NOT NULL
         );
         CREATE TABLE identity_status (
+            participant_id TEXT PRIMARY KEY REFERENCES participants(id),
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            data TEXT NOT NULL
+        );
+        CREATE INDEX identity_status_hearing ON identity_status(hearing_id);
+        """,
+        postgresql="""
+        CREATE TABLE identity_policies (
+            hearing_id TEXT PRIMARY KEY REFERENCES hearings(id),
+            policy TEXT NOT NULL
+        );
+        CREATE TABLE identity_registrations (
+            ord BIGINT GENERATED ALWAYS AS IDENTITY,
+            participant_id TEXT PRIMARY KEY REFERENCES participants(id),
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            legal_name TEXT NOT NULL,
+            id_type TEXT NOT NULL,
+            id_digest TEXT NOT NULL,
+            id_last4 TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            email TEXT,
+            registered_at TEXT NOT NULL,
+            registered_by TEXT NOT NULL
+        );
+        CREATE TABLE identity_status (
+            ord BIGINT GENERATED ALWAYS AS IDENTITY,
             participant_id TEXT PRIMARY KEY REFERENCES participants(id),
             hearing_id TEXT NOT NULL REFERENCES hearings(id),
             data TEXT NOT NULL

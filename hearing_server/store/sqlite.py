@@ -53,12 +53,12 @@ class SQLiteStore(
             "applied_at TEXT NOT NULL)"
         )
         current = await self.schema_version()
-        for version, sql in MIGRATIONS:
-            if version <= current:
+        for step in MIGRATIONS:
+            if step.version <= current:
                 continue
             await self.db.executescript(
-                f"BEGIN;\n{sql}\nINSERT INTO schema_migrations VALUES "
-                f"({version}, '{datetime.now(UTC).isoformat()}');\nCOMMIT;"
+                f"BEGIN;\n{step.sqlite}\nINSERT INTO schema_migrations VALUES "
+                f"({step.version}, '{datetime.now(UTC).isoformat()}');\nCOMMIT;"
             )
 
     async def schema_version(self) -> int:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from hearing_server.core.identity import (
     CodeChallenge,
@@ -103,7 +102,14 @@ def status_from_json(pid: str, hid: str, raw: dict[str, Any]) -> IdentityStatus:
     )
 
 
-def _registration(row: sqlite3.Row) -> Registration:
+class RowLike(Protocol):
+    """A database row read by column name (sqlite3.Row, asyncpg.Record)."""
+
+    def __getitem__(self, key: str) -> Any: ...
+
+
+def registration_from_row(row: RowLike) -> Registration:
+    """A registration from a row of ``identity_registrations`` (either store's)."""
     return Registration(
         participant_id=row["participant_id"],
         hearing_id=row["hearing_id"],
@@ -163,7 +169,7 @@ class SQLiteIdentity(SQLiteConnection):
             "SELECT * FROM identity_registrations WHERE participant_id = ?", (participant_id,)
         ) as cur:
             row = await cur.fetchone()
-        return None if row is None else _registration(row)
+        return None if row is None else registration_from_row(row)
 
     async def list_registrations(self, hearing_id: str) -> list[Registration]:
         async with self.db.execute(
@@ -171,7 +177,7 @@ class SQLiteIdentity(SQLiteConnection):
             (hearing_id,),
         ) as cur:
             rows = await cur.fetchall()
-        return [_registration(r) for r in rows]
+        return [registration_from_row(r) for r in rows]
 
     async def get_identity_status(self, participant_id: str) -> IdentityStatus | None:
         async with self.db.execute(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from hearing_server.core.audit import AuditEntry
+from hearing_server.core.audit import GENESIS_HASH, AuditEntry, compute_hash, format_time
+from hearing_server.core.errors import ValidationError
 
 TRANSCRIPT_FINALISED = "finalised"
 """The transcript chain's closing entry: nothing may follow it."""
@@ -37,3 +40,43 @@ class TranscriptStore(Protocol):
         """
 
     async def list_transcript(self, hearing_id: str) -> list[AuditEntry]: ...
+
+
+def make_transcript_entry(
+    prev: AuditEntry | None,
+    hearing_id: str,
+    actor: str,
+    event: str,
+    data: dict[str, Any],
+    at: datetime,
+) -> AuditEntry:
+    """The next entry of a transcript chain: the audit log's entry format and hashing
+    (:func:`~hearing_server.core.audit.compute_hash`), with the transcript's own events.
+
+    Every store builds its entries here, so that a chain hashes the same whichever database
+    holds it. Raises :class:`~hearing_server.core.errors.ValidationError` for what the chain
+    could not carry exactly.
+    """
+    if not event or not actor or not hearing_id:
+        raise ValidationError("a transcript entry needs a hearing, an actor and an event")
+    try:  # what JSON cannot carry exactly would not verify after a round trip
+        clean = json.loads(json.dumps(data, ensure_ascii=False, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"transcript entry data is not JSON: {exc}") from None
+    if not isinstance(clean, dict):
+        raise ValidationError("transcript entry data must be an object")
+    entry = AuditEntry(
+        seq=1 if prev is None else prev.seq + 1,
+        hearing_id=hearing_id,
+        at=format_time(at),
+        actor=actor,
+        event=event,
+        data=clean,
+        prev_hash=GENESIS_HASH if prev is None else prev.hash,
+        hash="",
+    )
+    try:
+        digest = compute_hash(entry)
+    except UnicodeEncodeError as exc:
+        raise ValidationError(f"transcript entry is not valid text: {exc.reason}") from None
+    return replace(entry, hash=digest)

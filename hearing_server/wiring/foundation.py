@@ -13,12 +13,28 @@ from aiohttp import web
 from hearing_server import keys
 from hearing_server.auth.keys import load_or_create_secret
 from hearing_server.auth.tokens import TokenService
+from hearing_server.config import Settings
 from hearing_server.service.events import EventBus, ServiceEvent
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.identity import IdentityGate
 from hearing_server.service.live import LiveHearings
 from hearing_server.service.transcripts import TranscriptService
+from hearing_server.store.base import Store
+from hearing_server.store.postgres import PostgresStore
 from hearing_server.store.sqlite import SQLiteStore
+
+
+def build_store(settings: Settings) -> Store:
+    """PostgreSQL when ``database_url`` is set, else the embedded SQLite file (the default).
+
+    Not opened here: the app's start opens it (and a PostgreSQL store retries for
+    ``database_connect_timeout_seconds`` before giving up with ``StoreUnavailable``).
+    """
+    if settings.database_url:
+        return PostgresStore(
+            settings.database_url, connect_timeout=settings.database_connect_timeout_seconds
+        )
+    return SQLiteStore(settings.effective_database_path)
 
 
 def install_foundation(app: web.Application) -> None:
@@ -26,7 +42,7 @@ def install_foundation(app: web.Application) -> None:
     transcript record."""
     settings = app[keys.SETTINGS]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SQLiteStore(settings.effective_database_path)
+    store = build_store(settings)
     signing_key = load_or_create_secret(settings.effective_signing_key_path)
     tokens = TokenService(signing_key, store.is_token_revoked)
     events: EventBus[ServiceEvent] = EventBus()

@@ -1,8 +1,10 @@
-"""create_app's installs: every resource is closed, whatever else fails around it."""
+"""create_app's installs: every resource is closed, whatever else fails around it (on both
+store backends: the SQLite file and a PostgreSQL database)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from aiohttp import web
@@ -10,10 +12,16 @@ from aiohttp import web
 from hearing_server import keys
 from hearing_server.app import create_app
 from hearing_server.config import Settings
+from support.stores import StoreBackend, store_is_open
+
+
+@pytest.fixture
+def settings(settings: Settings, store_backend: StoreBackend) -> Settings:
+    return replace(settings, **store_backend.settings_overrides())
 
 
 def _db_open(app: web.Application) -> bool:
-    return app[keys.STORE]._db is not None  # type: ignore[attr-defined]
+    return store_is_open(app[keys.STORE])
 
 
 async def test_one_failing_close_does_not_skip_the_others(settings: Settings) -> None:

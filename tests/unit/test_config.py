@@ -17,6 +17,7 @@ def test_defaults_are_embedded() -> None:
     assert s.media_announced_addresses == ["127.0.0.1"]
     assert s.effective_public_url == "http://127.0.0.1:8080"
     assert s.shutdown_grace_seconds == 20.0 and s.run_dir == Path("var/run")
+    assert s.database_url == "" and s.database_connect_timeout_seconds == 30.0
 
 
 def test_file_then_environment(tmp_path: Path) -> None:
@@ -44,6 +45,11 @@ def test_file_then_environment(tmp_path: Path) -> None:
         ({"HEARING_COURT_TIMEZONE": "Mars/Olympus"}, "court_timezone"),
         ({"HEARING_COMPOSITE_ENABLED": "maybe"}, "composite_enabled"),
         ({"HEARING_SHUTDOWN_GRACE_SECONDS": "0"}, "shutdown_grace_seconds"),
+        ({"HEARING_DATABASE_URL": "mysql://db/hearings"}, "database_url"),
+        ({"HEARING_DATABASE_URL": "hearings.sqlite3"}, "database_url"),
+        ({"HEARING_DATABASE_URL": "postgresql://db:port/hearings"}, "database_url"),
+        ({"HEARING_DATABASE_URL": "postgresql://db:99999/hearings"}, "database_url"),
+        ({"HEARING_DATABASE_CONNECT_TIMEOUT_SECONDS": "0"}, "database_connect_timeout"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], needle: str) -> None:
@@ -56,3 +62,14 @@ def test_unknown_key_in_file(tmp_path: Path) -> None:
     cfg.write_text("prot = 1\n")
     with pytest.raises(ConfigError, match="prot"):
         load_settings(cfg, env={})
+
+
+def test_database_url_selects_postgresql_and_empty_keeps_sqlite(tmp_path: Path) -> None:
+    url = "postgresql://hearing@127.0.0.1:5432/hearings"
+    s = load_settings(env={"HEARING_DATABASE_URL": f" {url} "})
+    assert s.database_url == url
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('database_url = ""\ndatabase_connect_timeout_seconds = 5\n')
+    s = load_settings(cfg, env={})
+    assert s.database_url == "" and s.database_connect_timeout_seconds == 5.0
+    assert load_settings(env={"HEARING_DATABASE_URL": "postgres://h/db"}).database_url

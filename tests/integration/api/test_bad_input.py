@@ -43,6 +43,7 @@ async def test_malformed_json(
         ({"title": None}, "invalid_field"),
         ({"title": "x" * 201}, "invalid_field"),
         ({"title": "bad\x00title"}, "invalid_field"),
+        ({"title": "bad\ud800title"}, "invalid_field"),  # a lone surrogate: not text
         ({"kind": "tribunal"}, "invalid_field"),
         ({"visibility": "secret"}, "invalid_field"),
         ({"case_number": "ab"}, "invalid_case_number"),
@@ -145,6 +146,13 @@ async def test_bad_participants(client: TestClient, admin_headers: dict[str, str
         await client.post(url, json={"role": "party", "display_name": "  "}, headers=admin_headers),
         422,
         "invalid_value",
+    )
+    await _error(
+        await client.post(
+            url, json={"role": "party", "display_name": "张\udc00三"}, headers=admin_headers
+        ),
+        422,
+        "invalid_field",
     )
     await _error(
         await client.post(

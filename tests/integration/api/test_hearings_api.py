@@ -1,4 +1,4 @@
-"""Happy paths of the HTTP API against a real app and a real SQLite store."""
+"""Happy paths of the HTTP API against a real app on each store backend."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """The transcript store (append-only, hash-chained), the service's permissions and
-corrections, and the exports (WebVTT, SRT, JSON, PDF)."""
+corrections, and the exports (WebVTT, SRT, JSON, PDF).
+
+What goes through the store runs on both backends (``store_backend``: SQLite and PostgreSQL);
+the exports, which only read what the store returns, on SQLite."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import html
 import json
 import re
 import shutil
-import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -20,12 +22,14 @@ from hearing_server.core.audit import AuditEvent, verify_chain
 from hearing_server.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from hearing_server.core.hearing import HearingKind
 from hearing_server.service.transcripts import ExportFormat
+from hearing_server.store.sqlite import SQLiteStore
+from support.stores import RawSQLError, StoreBackend
 from transcription.exports import timestamp
 from transcription.pdf import PdfExportError, PdfOptions, to_pdf
 
 
-async def test_segments_form_an_intact_hash_chain(tmp_path: Path) -> None:
-    rec = await make_record(tmp_path)
+async def test_segments_form_an_intact_hash_chain(store_backend: StoreBackend) -> None:
+    rec = await make_record(store_backend.store())
     entries = await rec.store.list_transcript("h-1")
     assert [e.seq for e in entries] == rec.seqs == [1, 2, 3, 4, 5]
     assert not verify_chain(entries, hearing_id="h-1")
@@ -37,25 +41,28 @@ async def test_segments_form_an_intact_hash_chain(tmp_path: Path) -> None:
     await rec.store.close()
 
 
-async def test_the_table_refuses_updates_and_deletes(tmp_path: Path) -> None:
-    rec = await make_record(tmp_path)
+async def test_the_table_refuses_updates_and_deletes(store_backend: StoreBackend) -> None:
+    rec = await make_record(store_backend.store())
     await rec.store.close()
-    db = sqlite3.connect(tmp_path / "db.sqlite3")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        db.execute("UPDATE transcript_log SET data = '{}' WHERE seq = 1")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        db.execute("DELETE FROM transcript_log")
-    db.close()
+    with pytest.raises(RawSQLError, match="append-only"):
+        await store_backend.execute("UPDATE transcript_log SET data = '{}' WHERE seq = 1")
+    with pytest.raises(RawSQLError, match="append-only"):
+        await store_backend.execute("DELETE FROM transcript_log")
 
 
-async def test_tampering_is_detected(tmp_path: Path) -> None:
-    rec = await make_record(tmp_path)
+async def test_tampering_is_detected(store_backend: StoreBackend) -> None:
+    rec = await make_record(store_backend.store())
     await rec.store.close()
-    db = sqlite3.connect(tmp_path / "db.sqlite3")
-    db.execute("DROP TRIGGER transcript_log_no_update")  # someone with write access to the file
-    db.execute("UPDATE transcript_log SET data = replace(data, 'car', 'bus') WHERE seq = 3")
-    db.commit()
-    db.close()
+    # Someone with write access to the database file, or the database's owner.
+    await store_backend.execute(
+        store_backend.pick(
+            sqlite="DROP TRIGGER transcript_log_no_update",
+            postgresql="DROP TRIGGER transcript_log_no_update ON transcript_log",
+        )
+    )
+    await store_backend.execute(
+        "UPDATE transcript_log SET data = replace(data, 'car', 'bus') WHERE seq = 3"
+    )
     await rec.store.open()
     transcript = await rec.service.get_transcript(Actor.staff("auditor"), "h-1")
     assert not transcript.intact
@@ -63,8 +70,8 @@ async def test_tampering_is_detected(tmp_path: Path) -> None:
     await rec.store.close()
 
 
-async def test_clerk_corrects_original_kept_and_audited(tmp_path: Path) -> None:
-    rec = await make_record(tmp_path)
+async def test_clerk_corrects_original_kept_and_audited(store_backend: StoreBackend) -> None:
+    rec = await make_record(store_backend.store())
     clerk = rec.actor("p-clerk")
     fixed = "I saw the car stop outside the gate."
     line = await rec.service.correct_segment(clerk, "h-1", 3, fixed, reason="misheard")
@@ -89,8 +96,8 @@ async def test_clerk_corrects_original_kept_and_audited(tmp_path: Path) -> None:
     await rec.store.close()
 
 
-async def test_who_may_correct_finalise_and_read(tmp_path: Path) -> None:
-    rec = await make_record(tmp_path)
+async def test_who_may_correct_finalise_and_read(store_backend: StoreBackend) -> None:
+    rec = await make_record(store_backend.store())
     svc = rec.service
     for pid in ("p-party", "p-witness", "p-observer", "p-judge"):
         with pytest.raises(Forbidden):
@@ -118,8 +125,8 @@ async def test_who_may_correct_finalise_and_read(tmp_path: Path) -> None:
     await rec.store.close()
 
 
-async def test_mediator_finalises_in_a_mediation_only(tmp_path: Path) -> None:
-    rec = await make_record(tmp_path, HearingKind.MEDIATION)
+async def test_mediator_finalises_in_a_mediation_only(store_backend: StoreBackend) -> None:
+    rec = await make_record(store_backend.store(), HearingKind.MEDIATION)
     await rec.close_hearing()
     from hearing_server.core.participant import Role
 
@@ -128,8 +135,8 @@ async def test_mediator_finalises_in_a_mediation_only(tmp_path: Path) -> None:
     await rec.store.close()
 
 
-async def test_finalise_after_close_then_nothing_more(tmp_path: Path) -> None:
-    rec = await make_record(tmp_path)
+async def test_finalise_after_close_then_nothing_more(store_backend: StoreBackend) -> None:
+    rec = await make_record(store_backend.store())
     judge = rec.actor("p-judge")
     with pytest.raises(Conflict):
         await rec.service.finalise(judge, "h-1")  # the hearing is still running
@@ -153,7 +160,7 @@ async def test_finalise_after_close_then_nothing_more(tmp_path: Path) -> None:
 
 
 async def test_webvtt_export_parses(tmp_path: Path) -> None:
-    rec = await make_record(tmp_path)
+    rec = await make_record(SQLiteStore(tmp_path / "db.sqlite3"))
     await rec.service.correct_segment(rec.actor("p-clerk"), "h-1", 3, "I saw the car stop.")
     out = await rec.service.export(rec.actor("p-judge"), "h-1", ExportFormat.WEBVTT)
     assert out.media_type.startswith("text/vtt") and out.filename.endswith(".vtt")
@@ -190,7 +197,7 @@ def parse_srt(text: str) -> list[tuple[int, str, str, str]]:
 
 
 async def test_srt_export_parses(tmp_path: Path) -> None:
-    rec = await make_record(tmp_path)
+    rec = await make_record(SQLiteStore(tmp_path / "db.sqlite3"))
     out = await rec.service.export(rec.actor("p-clerk"), "h-1", "srt")
     cues = parse_srt(out.content.decode())
     assert [c[0] for c in cues] == [1, 2, 3, 4, 5]
@@ -200,8 +207,8 @@ async def test_srt_export_parses(tmp_path: Path) -> None:
     await rec.store.close()
 
 
-async def test_finalise_waits_until_recognition_has_finished(tmp_path: Path) -> None:
-    rec = await make_record(tmp_path)
+async def test_finalise_waits_until_recognition_has_finished(store_backend: StoreBackend) -> None:
+    rec = await make_record(store_backend.store())
     judge = rec.actor("p-judge")
     rec.service.begin_recognition("h-1")
     await rec.close_hearing()
@@ -220,7 +227,7 @@ async def test_finalise_waits_until_recognition_has_finished(tmp_path: Path) -> 
 
 
 async def test_json_export(tmp_path: Path) -> None:
-    rec = await make_record(tmp_path)
+    rec = await make_record(SQLiteStore(tmp_path / "db.sqlite3"))
     await rec.service.correct_segment(rec.actor("p-clerk"), "h-1", 1, "State your name.")
     doc = json.loads((await rec.service.export(rec.actor("p-judge"), "h-1", "json")).content)
     assert doc["hearing"]["court"] == COURT and doc["hearing"]["case_number"] == CASE
@@ -238,7 +245,7 @@ async def test_json_export(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
 async def test_pdf_export_has_header_and_every_segment(tmp_path: Path) -> None:
-    rec = await make_record(tmp_path)
+    rec = await make_record(SQLiteStore(tmp_path / "db.sqlite3"))
     await rec.service.correct_segment(rec.actor("p-clerk"), "h-1", 3, "I saw the car stop.",
                                       reason="clarity")
     await rec.close_hearing()
@@ -266,7 +273,7 @@ async def test_pdf_export_has_header_and_every_segment(tmp_path: Path) -> None:
 
 
 async def test_pdf_needs_its_font(tmp_path: Path) -> None:
-    rec = await make_record(tmp_path)
+    rec = await make_record(SQLiteStore(tmp_path / "db.sqlite3"))
     transcript = await rec.service.get_transcript(rec.actor("p-judge"), "h-1")
     from hearing_server.service.transcripts import header_from
 

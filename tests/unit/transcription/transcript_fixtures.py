@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from hearing_server.core.actors import Actor
 from hearing_server.core.hearing import Hearing, HearingAction, HearingKind
 from hearing_server.core.participant import Participant, Role
 from hearing_server.service.transcripts import TranscriptService
-from hearing_server.store.sqlite import SQLiteStore
+from hearing_server.store.base import Store
 from transcription.segments import SegmentStatus, TranscriptSegment
 
 T0 = datetime(2026, 11, 22, 1, 30, tzinfo=UTC)
@@ -28,7 +27,7 @@ SPOKEN = [
 
 @dataclass
 class Record:
-    store: SQLiteStore
+    store: Store
     service: TranscriptService
     hearing: Hearing
     seqs: list[int]
@@ -55,8 +54,8 @@ def segment(hearing_id: str, row: tuple[str, str, str, float, float, str],
                              "en", status)
 
 
-async def make_record(tmp: Path, kind: HearingKind = HearingKind.HEARING) -> Record:
-    store = SQLiteStore(tmp / "db.sqlite3")
+async def make_record(store: Store, kind: HearingKind = HearingKind.HEARING) -> Record:
+    """Opens ``store`` (a new one, on an empty database) and fills it."""
     await store.open()
     hearing = Hearing(
         id="h-1", kind=kind, case_number=CASE, court=COURT, title="买卖合同纠纷 Sale of goods",
