@@ -175,6 +175,19 @@ class Analysis:
             counts[names[tid]] += 1
         return dict(by_name), spread(wait), dict(counts)
 
+    def client_threads(self) -> dict[str, Series]:
+        """Every client process's on-CPU seconds per second by thread category, summed."""
+        points: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
+        for line in self.probe:
+            for pid, by_name in line.get("client_threads", {}).items():
+                for name, run_ns in by_name.items():
+                    points[(pid, name)].append((line["s"], run_ns / 1e9))
+        first = self.probe[0]["s"] if self.probe else 0
+        out: dict[str, Series] = defaultdict(dict)
+        for (_, name), samples in points.items():
+            _add(out[category(name)], spread(samples, new_from_zero=samples[0][0] > first))
+        return dict(out)
+
     def loop_states(self) -> dict[int, dict[str, int]]:
         return {x["s"] - 1: x["loop"] for x in self.probe}
 
@@ -480,6 +493,13 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
             "loop_thread_runqueue_wait": _mean(loop_wait, window),
         },
         "threads_top": thread_top(window),
+        "client_threads_top": sorted(
+            (
+                {"thread": name, "cpu_s_per_s": _mean(series, window)}
+                for name, series in a.client_threads().items()
+            ),
+            key=lambda r: -float(r["cpu_s_per_s"] or 0.0),
+        )[:8],
         "loop_states": _state_shares(states, window),
         "loop_lag": _lag_summary(window_lags(window)),
         "client_loop_lag": {

@@ -46,7 +46,7 @@ from .observe import (
     watch_every_connection,
 )
 from .sources import SyntheticCamera, microphone
-from .ticks import LagTicks, every_second
+from .ticks import LagTicks, every_second, name_os_threads
 
 log = logging.getLogger("bench.overload.participants")
 KINDS = ("audio", "video")
@@ -222,6 +222,7 @@ def main() -> None:
     spec = json.loads(sys.argv[1])
     if spec.get("nice"):
         os.nice(spec["nice"])
+    name_os_threads()
     use_loopback_only()
     count_instead_of_decoding()
     watch_every_connection()

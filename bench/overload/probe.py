@@ -9,7 +9,8 @@ At each whole wall-clock second it appends one JSON line to ``--out``:
   ``machine`` and ``stat``: the machine's busy/total jiffies, and all of them by kind;
 * ``threads``: every server thread, ``tid: [comm, on-CPU ns, runqueue-wait ns]`` from
   ``/proc/<pid>/task/<tid>/{comm,schedstat}`` (the bench's server wrapper names each OS
-  thread after its Python thread);
+  thread after its Python thread); ``client_threads``: each client's on-CPU ns by thread
+  name (live threads only);
 * ``loop``: what the server's event-loop thread (the main thread) was doing, sampled
   ``--hz`` times a second: runnable (on a CPU or waiting for one), asleep in a futex (the
   GIL, in practice: the loop thread takes no other contended lock), asleep in epoll (idle:
@@ -61,6 +62,15 @@ def thread_times(pid: int) -> dict[str, list[Any]]:
                 continue
             run_ns, wait_ns, _ = sched.split()
             out[tid] = [comm.strip(), int(run_ns), int(wait_ns)]
+    return out
+
+
+def threads_by_name(pid: int) -> dict[str, int]:
+    """On-CPU ns of ``pid``'s live threads, summed by name (the main thread: "main")."""
+    out: dict[str, int] = {}
+    for tid, (comm, run_ns, _) in thread_times(pid).items():
+        name = "main" if tid == str(pid) else comm
+        out[name] = out.get(name, 0) + run_ns
     return out
 
 
@@ -167,6 +177,7 @@ class Probe:
             "machine": [machine.busy, machine.total],
             "stat": cpu_fields(),
             "threads": thread_times(self.server),
+            "client_threads": {str(pid): threads_by_name(pid) for pid in self.clients},
             "loop": self.loop_states,
             "snmp": udp_snmp(),
             "sockets": [

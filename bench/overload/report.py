@@ -174,6 +174,13 @@ def threads_table(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def client_threads_table(record: dict[str, Any]) -> str:
+    lines = ["| client thread (all client processes) | CPU-s/s window |", "|---|---|"]
+    for r in record["totals"].get("client_threads_top", []):
+        lines.append(f"| {r['thread']} | {_fmt(r['cpu_s_per_s'])} |")
+    return "\n".join(lines)
+
+
 def sockets_table(record: dict[str, Any], top: int = 12) -> str:
     lines = [
         "| owner | connection | port | drops in window | drops total | max rx queue bytes "
@@ -202,6 +209,8 @@ def markdown(records: list[dict[str, Any]], every: int = 5) -> str:
             f"### {name}: server threads, top CPU",
             "",
             threads_table(r),
+            "",
+            client_threads_table(r),
             "",
             f"### {name}: UDP sockets with the most drops",
             "",

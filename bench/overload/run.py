@@ -64,6 +64,8 @@ def describe() -> dict[str, Any]:
 async def measure(config: RunConfig, log_dir: Path) -> dict[str, Any]:
     """One run: the record (without the command line and file name)."""
     raw = await OverloadRun(config, log_dir).run()
+    # everything observed, for analysing again (python -m bench.overload.report --raw)
+    (log_dir / "raw.json").write_text(json.dumps(raw) + "\n")
     record: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         **describe(),
@@ -92,6 +94,7 @@ async def undisturbed(config: RunConfig, attempts: int, max_other: float) -> dic
         record["disturbed"] = (
             [f"other processes used {other} CPU-s/s during the window"] if other > max_other else []
         )
+        (log_dir / "record.json").write_text(json.dumps(record, indent=1) + "\n")
         if not record["disturbed"]:
             break
         print(f"  disturbed: {record['disturbed'][0]}", file=sys.stderr, flush=True)
@@ -123,6 +126,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0, help="s before the window")
     parser.add_argument("--quiet-below", type=float, default=0.15)
     parser.add_argument("--quiet-timeout", type=float, default=120.0, help="seconds")
+    parser.add_argument("--quiet-seconds", type=int, default=5, help="consecutive, wanted")
     parser.add_argument("--client-nice", type=int, default=0)
     parser.add_argument("--server-nice", type=int, default=0)
     parser.add_argument(
@@ -162,6 +166,7 @@ def main() -> None:
         warmup_s=args.warmup,
         quiet_below=args.quiet_below,
         quiet_timeout_s=args.quiet_timeout,
+        quiet_seconds=args.quiet_seconds,
         client_nice=args.client_nice,
         server_nice=args.server_nice,
         server_env=dict(args.server_env),

@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import ctypes
 import json
 import os
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -37,24 +34,7 @@ from bench.sfu.control import die_with_parent
 from bench.sfu.server import STATS_PATH, media_stats, serve
 from hearing_server.keys import MEDIA
 
-from .ticks import LagTicks, every_second
-
-_PR_SET_NAME = 15
-
-
-def name_os_threads() -> None:
-    """From now on, every thread started through ``threading`` names its OS thread."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    bootstrap: Callable[[threading.Thread], None] = getattr(  # noqa: B009
-        threading.Thread, "_bootstrap_inner"
-    )
-
-    def named(self: threading.Thread) -> None:
-        with contextlib.suppress(Exception):
-            libc.prctl(_PR_SET_NAME, self.name.encode("ascii", "replace")[:15], 0, 0, 0)
-        bootstrap(self)
-
-    setattr(threading.Thread, "_bootstrap_inner", named)  # noqa: B010
+from .ticks import LagTicks, every_second, name_os_threads
 
 
 def _extend(samples: Path) -> Callable[[web.Application], None]:

@@ -1,4 +1,5 @@
-"""Event-loop lag, and a once-per-second schedule on whole wall-clock seconds.
+"""Event-loop lag, a once-per-second schedule on whole wall-clock seconds, and OS thread
+names for /proc.
 
 Every process of the benchmark samples at the same whole seconds (``every_second``), so a
 second of the server's figures lines up with the same second of every client's. A sample
@@ -10,7 +11,10 @@ seconds, so the next sample covers all of them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import math
+import threading
 import time
 from collections.abc import Callable
 
@@ -42,3 +46,21 @@ async def every_second(sample: Callable[[int], None]) -> None:
         s = math.floor(time.time()) + 1
         await asyncio.sleep(max(0.0, s - time.time()))
         sample(s)
+
+
+_PR_SET_NAME = 15
+
+
+def name_os_threads() -> None:
+    """From now on, every thread started through ``threading`` names its OS thread."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    bootstrap: Callable[[threading.Thread], None] = getattr(  # noqa: B009
+        threading.Thread, "_bootstrap_inner"
+    )
+
+    def named(self: threading.Thread) -> None:
+        with contextlib.suppress(Exception):
+            libc.prctl(_PR_SET_NAME, self.name.encode("ascii", "replace")[:15], 0, 0, 0)
+        bootstrap(self)
+
+    setattr(threading.Thread, "_bootstrap_inner", named)  # noqa: B010
