@@ -31,7 +31,7 @@ CLIENT_FPS_MIN = 29.5
 DEFAULT_RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
-def _check_isolated() -> None:
+def check_isolated() -> None:
     """Refuse to run with any interface but loopback (the network rule)."""
     out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True)
     names = [line.split(":")[1].strip().split("@")[0] for line in out.stdout.splitlines()]
@@ -120,7 +120,7 @@ async def sweep(args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
-async def _cancellable(work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+async def cancellable(work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
     """Run ``work``; SIGTERM or SIGINT cancel it, so every child is still stopped."""
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
@@ -177,12 +177,12 @@ def main() -> None:
     args.prefix = f"sfu-{args.tag}" if args.tag else "sfu"
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not args.allow_network:
-        _check_isolated()
+        check_isolated()
     args.results.mkdir(parents=True, exist_ok=True)
     if args.nice:
         os.nice(args.nice)  # every child inherits it
     try:
-        summary = asyncio.run(_cancellable(sweep(args)))
+        summary = asyncio.run(cancellable(sweep(args)))
     except asyncio.CancelledError:
         sys.exit("stopped by a signal; every child process was stopped")
     print(markdown_report(summary))

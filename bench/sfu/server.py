@@ -22,6 +22,7 @@ from pathlib import Path
 from aiohttp import web
 
 import hearing_server.cli as cli
+import hearing_server.serve as server_process
 from hearing_server.config import Settings
 from hearing_server.keys import ADMIN_API_KEY, MEDIA
 
@@ -72,7 +73,10 @@ def serve(extend: Callable[[web.Application], None]) -> int:
         extend(app)
         return app
 
-    setattr(cli, "create_app", create_app)  # noqa: B010 (cli.main looks it up at call time)
+    # Both look it up at call time: cli for its commands, hearing_server.serve (since issue
+    # 28) for the app it serves; patching cli alone left the bench routes out (404).
+    setattr(cli, "create_app", create_app)  # noqa: B010
+    setattr(server_process, "create_app", create_app)  # noqa: B010
     return cli.main(["serve"])
 
 

@@ -68,8 +68,10 @@ def free_port() -> int:
         return port
 
 
-async def _wait_healthy(session: aiohttp.ClientSession, url: str, server: Child) -> None:
-    deadline = time.monotonic() + 30
+async def wait_healthy(
+    session: aiohttp.ClientSession, url: str, server: Child, timeout: float = 30.0
+) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.proc.returncode is not None:
             raise ChildFailed(f"the server exited:\n{server.tail()}")
@@ -78,10 +80,10 @@ async def _wait_healthy(session: aiohttp.ClientSession, url: str, server: Child)
                 if resp.status == 200:
                     return
         await asyncio.sleep(0.1)
-    raise ChildFailed("the server did not become healthy in 30 s")
+    raise ChildFailed(f"the server did not become healthy in {timeout:g} s")
 
 
-async def _wait_quiet(below: float, timeout: float) -> float:
+async def wait_quiet(below: float, timeout: float) -> float:
     """Wait (up to ``timeout`` s) for a second in which the machine is busy less than
     ``below`` (other people's work would skew the figures); return the last reading."""
     deadline = time.monotonic() + timeout
@@ -95,7 +97,7 @@ async def _wait_quiet(below: float, timeout: float) -> float:
             return busy
 
 
-def _web_client_env(data_dir: Path) -> dict[str, str]:
+def web_client_env(data_dir: Path) -> dict[str, str]:
     """The server refuses to start without web_client/static/join.html; while the checkout
     lacks it (the web client is work in progress), point it at a stub page."""
     if (REPO / "web_client" / "static" / "join.html").is_file():
@@ -140,7 +142,7 @@ class Session:
 
     async def _run(self, http: aiohttp.ClientSession, data_dir: Path) -> None:
         cfg = self.config
-        self.obs.background_busy = await _wait_quiet(cfg.quiet_below, cfg.quiet_timeout_s)
+        self.obs.background_busy = await wait_quiet(cfg.quiet_below, cfg.quiet_timeout_s)
         port, direct_port = free_port(), free_port()
         url = f"http://127.0.0.1:{port}"
         api_key = secrets.token_urlsafe(24)
@@ -158,11 +160,11 @@ class Session:
                 "HEARING_ADMIN_API_KEY": api_key,
                 "HEARING_MEDIA_ANNOUNCED_ADDRESSES": "127.0.0.1",
                 "HEARING_LOG_LEVEL": "WARNING",
-                **_web_client_env(data_dir),
+                **web_client_env(data_dir),
                 **({} if cfg.server_defaults else SFU_ONLY_ENV),
             },
         )
-        await _wait_healthy(http, url, self.server)
+        await wait_healthy(http, url, self.server)
         api = Api(http, url, api_key)
         hearing = await api.create_bench_hearing(cfg.subscribers)
 
@@ -233,7 +235,7 @@ class Session:
         assert self.server is not None and self.publisher is not None
         stats_url = url + STATS_PATH
         if label == "start":  # the stats request's own CPU stays outside the window
-            stats = await _get_json(http, stats_url, key)
+            stats = await get_json(http, stats_url, key)
         user, system = process_user_system_seconds(self.server.pid)
         runtime = process_runtime_seconds(self.server.pid)
         machine = MachineCpu.read()
@@ -243,7 +245,7 @@ class Session:
         }
         processes["orchestrator"] = process_cpu_seconds(os.getpid())
         processes[SERVER_CHILDREN] = sum(
-            _cpu_or_zero(child) for child in descendants(self.server.pid)
+            cpu_or_zero(child) for child in descendants(self.server.pid)
         )
         for c in [self.publisher, *self.receiver_procs]:
             await c.send("mark", label=label)
@@ -252,7 +254,7 @@ class Session:
         for c in self.receiver_procs:
             packets.update((await c.expect("mark", 10))["packets"])
         if label == "end":
-            stats = await _get_json(http, stats_url, key)
+            stats = await get_json(http, stats_url, key)
         snapshot = Snapshot(
             now, user, system, runtime, machine, processes, stats, publisher, packets
         )
@@ -278,14 +280,14 @@ class Session:
             await self.server.stop()
 
 
-def _cpu_or_zero(pid: int) -> float:
+def cpu_or_zero(pid: int) -> float:
     try:
         return process_cpu_seconds(pid)
     except (FileNotFoundError, ProcessLookupError):
         return 0.0  # it ended meanwhile
 
 
-async def _get_json(http: aiohttp.ClientSession, url: str, key: str) -> dict[str, Any]:
+async def get_json(http: aiohttp.ClientSession, url: str, key: str) -> dict[str, Any]:
     async with http.get(url, headers={"X-API-Key": key}) as resp:
         resp.raise_for_status()
         data: dict[str, Any] = await resp.json()

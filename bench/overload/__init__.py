@@ -1,0 +1,1 @@
+"""Overload benchmark: an N-party hearing with the server's defaults (issue 29)."""

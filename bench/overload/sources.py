@@ -1,0 +1,144 @@
+"""What a participant publishes: a small synthetic camera and a microphone, both counted.
+
+The camera is 320x180 at 15 fps: a scrolling texture with a bouncing box of fresh noise, so
+aiortc's VP8 encoder has about as much to do as with a real webcam picture and keeps near its
+bitrate (a still picture would shrink every frame to one small packet and understate the
+packet rate the server forwards). The microphone is ``transcription.testing.SpeechTrack``:
+real speech for a speaker, silence for everyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import os
+import time
+
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame, VideoFrame
+
+from transcription.stt import SAMPLE_RATE, Samples
+from transcription.testing import (
+    COURT_SENTENCES,
+    SpeechTrack,
+    load_utterance,
+    real_speech_set,
+    silence,
+    synthesize,
+    to_16k,
+)
+
+WIDTH, HEIGHT, FPS = 320, 180, 15
+AUDIO_FPS = 50  # 20 ms Opus frames
+EXPECTED_FPS = {"video": FPS, "audio": AUDIO_FPS}
+_VIDEO_CLOCK = 90_000
+_TIME_BASE = fractions.Fraction(1, _VIDEO_CLOCK)
+_BOX_W, _BOX_H = 64, 48
+_SCROLL = 2  # pixels per frame
+
+
+def _texture(seed: int) -> np.ndarray:
+    """Luma twice the picture width, so any scroll offset is a plain slice; ``seed``
+    changes the stripes so participants do not send identical pictures."""
+    x = np.arange(2 * WIDTH)[None, :]
+    y = np.arange(HEIGHT)[:, None]
+    stripes = 60 * np.sin(2 * np.pi * x * 3 / WIDTH + y / (17 + seed % 7))
+    rings = 40 * np.cos(np.hypot(x % WIDTH - WIDTH / 2, y - HEIGHT / 2) / (7 + seed % 5))
+    luma: np.ndarray = np.clip(126 + stripes + rings, 16, 235).astype(np.uint8)
+    return luma
+
+
+def _bounce(pos: int, span: int) -> int:
+    pos %= 2 * span
+    return pos if pos <= span else 2 * span - pos
+
+
+class SyntheticCamera(MediaStreamTrack):
+    """Paced like a camera from its first ``recv``; ``sent`` counts frames handed out.
+
+    A consumer that fell more than a second behind (an overloaded client) skips the missed
+    pictures instead of bursting them: a camera does not queue what nobody took.
+    """
+
+    kind = "video"
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        self._texture = _texture(seed)
+        self._chroma = np.full((HEIGHT // 2, WIDTH), 128, np.uint8)
+        self._chroma[:, : WIDTH // 2] = 110 + 10 * (seed % 5)
+        self._start: float | None = None
+        self._n = 0
+        self.sent = 0
+        self.skipped = 0
+
+    async def recv(self) -> VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        delay = self._start + self._n / FPS - now
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif delay < -1.0:
+            behind = int(-delay * FPS)
+            self._n += behind
+            self.skipped += behind
+        frame = VideoFrame.from_ndarray(self._picture(self._n), format="yuv420p")
+        frame.pts = self._n * (_VIDEO_CLOCK // FPS)
+        frame.time_base = _TIME_BASE
+        self._n += 1
+        self.sent += 1
+        return frame
+
+    def _picture(self, n: int) -> np.ndarray:
+        offset = (n * _SCROLL) % WIDTH
+        luma = self._texture[:, offset : offset + WIDTH].copy()
+        bx = _bounce(n * 5, WIDTH - _BOX_W)
+        by = _bounce(n * 3, HEIGHT - _BOX_H)
+        noise = np.frombuffer(os.urandom(_BOX_W * _BOX_H), np.uint8).reshape(_BOX_H, _BOX_W)
+        luma[by : by + _BOX_H, bx : bx + _BOX_W] = noise
+        return np.concatenate([luma, self._chroma])
+
+
+class CountedAudio(MediaStreamTrack):
+    """A SpeechTrack that counts the frames it hands to the Opus encoder."""
+
+    kind = "audio"
+
+    def __init__(self, speech: SpeechTrack) -> None:
+        super().__init__()
+        self.speech = speech
+        self.sent = 0
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        frame = await self.speech.recv()
+        self.sent += 1
+        return frame
+
+
+def speech_samples(seconds: float, gap_s: float = 1.0) -> Samples:
+    """At least ``seconds`` of real speech at 16 kHz: the pocketsphinx-testdata recordings
+    with ``gap_s`` between them, repeated; flite's court sentences if that set is missing."""
+    parts: list[Samples] = []
+    try:
+        for u in real_speech_set():
+            parts += [to_16k(*load_utterance(u)), silence(gap_s)]
+    except OSError:
+        parts = []
+        for text in COURT_SENTENCES:
+            parts += [to_16k(*synthesize(text)), silence(gap_s)]
+    once = np.concatenate([silence(0.5), *parts])
+    repeats = max(1, int(np.ceil(seconds * SAMPLE_RATE / once.size)))
+    return np.tile(once, repeats)
+
+
+def microphone(speaks: bool, seconds: float) -> CountedAudio:
+    """Real speech for ``seconds`` (then silence) for a speaker, silence otherwise."""
+    samples = speech_samples(seconds) if speaks else silence(0.1)
+    return CountedAudio(SpeechTrack(samples, SAMPLE_RATE))
