@@ -22,6 +22,7 @@ from pathlib import Path
 from aiohttp import web
 
 import hearing_server.cli as cli
+import hearing_server.serve as serving
 from hearing_server.config import Settings
 from hearing_server.keys import ADMIN_API_KEY, MEDIA
 
@@ -65,14 +66,18 @@ def _add_stats(app: web.Application) -> None:
 
 def serve(extend: Callable[[web.Application], None]) -> int:
     """Run ``hearing-server serve`` with ``extend`` applied to the app it creates."""
-    plain: Callable[[Settings], web.Application] = getattr(cli, "create_app")  # noqa: B009
+    plain: Callable[[Settings], web.Application] = getattr(serving, "create_app")  # noqa: B009
 
     def create_app(settings: Settings) -> web.Application:
         app = plain(settings)
         extend(app)
         return app
 
-    setattr(cli, "create_app", create_app)  # noqa: B010 (cli.main looks it up at call time)
+    # Both modules look the name up at call time: hearing_server.serve builds the app that
+    # `serve` runs (since issue 28; patching cli alone left the bench routes out, a 404),
+    # cli builds it for its one-off commands.
+    setattr(serving, "create_app", create_app)  # noqa: B010
+    setattr(cli, "create_app", create_app)  # noqa: B010
     return cli.main(["serve"])
 
 
