@@ -102,6 +102,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=RESULTS / "actions.json")
     ap.add_argument("--nice", type=int, default=0, help="for the whole benchmark")
     ap.add_argument("--server-nice", type=int, default=0)
+    ap.add_argument("--server-log-level", default="WARNING", help="e.g. INFO to diagnose")
     ap.add_argument("--quiet-below", type=float, default=0.15, help="busy fraction to wait for")
     ap.add_argument("--quiet-timeout", type=float, default=600.0)
     ap.add_argument("--quiet-seconds", type=int, default=10, help="quiet seconds in a row")
@@ -121,6 +122,7 @@ def main() -> int:
         spacing_s=args.spacing,
         burst_s=args.burst,
         server_nice=args.server_nice,
+        server_log_level=args.server_log_level,
         quiet_below=args.quiet_below,
         quiet_timeout_s=args.quiet_timeout,
         quiet_s=args.quiet_seconds,

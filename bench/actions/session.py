@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiortc import RTCPeerConnection
 
 from bench.sfu.children import Child
 from bench.sfu.session import _wait_quiet, free_port
@@ -56,6 +57,7 @@ SETTLE_S = 2.0  # after the clerk receives every speaker: taps and pipelines ope
 ACK_TIMEOUT_S = 120.0  # a client's wait for an ack: long enough to time a blocked close
 COMPLETE_POLL_S = 0.1
 COMPLETE_WAIT_S = 300.0
+REPUBLISH_AFTER_S = 1.0  # the server drops the dead connection first
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class RunConfig:
     spacing_s: float = 0.6  # between two actions
     burst_s: float = 6.5  # each speaker's last monologue, all four at once
     server_nice: int = 0
+    server_log_level: str = "WARNING"
     quiet_below: float = 0.15
     quiet_timeout_s: float = 120.0
     quiet_s: int = 10  # quiet seconds in a row before the run starts
@@ -83,6 +86,9 @@ class ActionRun:
         self.clients: dict[str, HearingClient] = {}
         self.drains: list[Drain] = []
         self.client_lag = LagTicker()  # this process's loop: where acks are timed
+        self.connection_events: list[tuple[float, str, str]] = []  # publish connections
+        self.republishing: list[asyncio.Task[None]] = []
+        self.finishing = False  # the close is near: connections end on purpose
 
     async def run(self) -> dict[str, Any]:
         data_dir = Path(tempfile.mkdtemp(prefix="bench-actions-data-"))
@@ -112,7 +118,7 @@ class ActionRun:
             "HEARING_PORT": str(port),
             "HEARING_ADMIN_API_KEY": key,
             "HEARING_MEDIA_ANNOUNCED_ADDRESSES": "127.0.0.1",
-            "HEARING_LOG_LEVEL": "WARNING",
+            "HEARING_LOG_LEVEL": self.config.server_log_level,
         }
         child = await Child.start(
             "server",
@@ -171,8 +177,12 @@ class ActionRun:
         burst_at = loop.time() + BURST_GAP_S
         for mic in mics.values():
             mic.burst_at = burst_at
-        async with asyncio.timeout(burst.duration + 30):
-            await asyncio.gather(*(m.burst.done.wait() for m in mics.values()))
+        # A microphone whose connection failed is no longer read: its burst never ends.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(BURST_GAP_S + burst.duration + 5):
+                await asyncio.gather(*(m.burst.done.wait() for m in mics.values()))
+        silenced = [k for k, m in mics.items() if not m.burst.done.is_set()]
+        self.finishing = True
         speech_end = loop.time()
         said = _said(talk, burst, mics, burst_at)
 
@@ -224,6 +234,14 @@ class ActionRun:
                 "close_to_complete": cpu[2].rates_since(cpu[1], nproc),
             },
             "transcript_segments": len(final.get("segments", [])),
+            "speakers_without_burst": silenced,
+            "publish_connection_events": [
+                {"at_s": round(at - go, 2), "who": key, "state": state}
+                for at, key, state in self.connection_events
+            ],
+            "tracks_unpublished_seen_by_clerk": sum(
+                1 for name, _ in self.clients["clerk"].events if name == "track_unpublished"
+            ),
         }
 
     async def _publish(
@@ -239,14 +257,41 @@ class ActionRun:
             for p in SPEAKERS
         }
         for key, mic in mics.items():
-            await self.clients[key].publish([mic])
+            self._watch(key, mic, await self.clients[key].publish([mic]))
         for key in mics:
             await self.clients["clerk"].wait_for_track(ids[key], "audio", timeout=30)
         self.drains.extend(Drain(c) for c in self.clients.values())
         await asyncio.sleep(SETTLE_S)
         return mics
 
+    def _watch(self, key: str, mic: PhasedMicrophone, pc: RTCPeerConnection) -> None:
+        """Keep a speaker's publish connection state changes, and publish again when it
+        dies, as a browser would: the server unpublishes the tracks of a dead connection,
+        which would take that speaker out of the transcript for the rest of the run."""
+
+        @pc.on("connectionstatechange")
+        def changed() -> None:
+            loop = asyncio.get_running_loop()
+            self.connection_events.append((loop.time(), key, pc.connectionState))
+            if pc.connectionState in ("failed", "closed") and not self.finishing:
+                say(f"{key}'s publish connection {pc.connectionState}; publishing again")
+                self.republishing.append(
+                    loop.create_task(self._republish(key, mic), name=f"republish:{key}")
+                )
+
+    async def _republish(self, key: str, mic: PhasedMicrophone) -> None:
+        await asyncio.sleep(REPUBLISH_AFTER_S)
+        try:
+            self._watch(key, mic, await self.clients[key].publish([mic]))
+        except Exception as exc:  # the run goes on without this speaker; the record says so
+            say(f"publishing {key} again failed: {exc!r}")
+            self.connection_events.append((asyncio.get_running_loop().time(), key, "lost"))
+
     async def _close_clients(self) -> None:
+        self.finishing = True
+        for task in self.republishing:
+            task.cancel()
+        await asyncio.gather(*self.republishing, return_exceptions=True)
         await self.client_lag.stop()
         for drain in self.drains:
             await drain.stop()
