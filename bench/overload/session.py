@@ -203,6 +203,8 @@ class OverloadRun:
                 "HEARING_PORT": str(port),
                 "HEARING_ADMIN_API_KEY": api_key,
                 "HEARING_MEDIA_ANNOUNCED_ADDRESSES": "127.0.0.1",
+                # The bots stand for people already identified: the identity step is not measured.
+                "HEARING_IDENTITY_DEFAULT_POLICY": "none",
                 **web_client_env(data_dir),
                 **cfg.server_env,
             },

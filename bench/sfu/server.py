@@ -66,7 +66,7 @@ def _add_stats(app: web.Application) -> None:
 
 def serve(extend: Callable[[web.Application], None]) -> int:
     """Run ``hearing-server serve`` with ``extend`` applied to the app it creates."""
-    plain: Callable[[Settings], web.Application] = getattr(cli, "create_app")  # noqa: B009
+    plain: Callable[[Settings], web.Application] = getattr(server_process, "create_app")  # noqa: B009
 
     def create_app(settings: Settings) -> web.Application:
         app = plain(settings)
