@@ -132,11 +132,43 @@ def markdown(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def pooled(records: Sequence[dict[str, Any]]) -> str:
+    """One table over several runs: each action's answers of every run together, then each
+    run's p95 / max; the closes one per run."""
+    names = [f"run {i + 1}" for i in range(len(records))]
+    lines = [
+        "| action | by | n | p50 s | p95 s | max s | "
+        + " | ".join(f"{n} p95 / max s" for n in names)
+        + " | p95 <= 0.2 s and max <= 1 s |",
+        "|---|---|---|---|---|---|" + "---|" * len(names) + "---|",
+    ]
+    rows = per_action([a for r in records for a in r["actions"]])
+    for name, row in rows.items():
+        runs = [r["per_action"][name] for r in records]
+        if row["by"] not in STAFF:
+            flag = "(a party's; no target)"
+        elif row["p95_s"] <= P95_TARGET_S and row["max_s"] <= MAX_TARGET_S:
+            flag = "met"
+        else:
+            flag = "**NOT met**"
+        lines.append(
+            f"| {name} | {row['by']} | {row['n']} | {_s(row['p50_s'])} | {_s(row['p95_s'])} | "
+            f"{_s(row['max_s'])} | "
+            + " | ".join(f"{_s(x['p95_s'])} / {_s(x['max_s'])}" for x in runs)
+            + f" | {flag} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> int:
-    for path in sys.argv[1:]:
+    records = [json.loads(Path(path).read_text()) for path in sys.argv[1:]]
+    for path, record in zip(sys.argv[1:], records, strict=True):
         print(f"## {path}\n")
-        print(markdown(json.loads(Path(path).read_text())))
+        print(markdown(record))
         print()
+    if len(records) > 1:
+        print("## pooled\n")
+        print(pooled(records))
     return 0
 
 

@@ -58,6 +58,7 @@ ACK_TIMEOUT_S = 120.0  # a client's wait for an ack: long enough to time a block
 COMPLETE_POLL_S = 0.1
 COMPLETE_WAIT_S = 300.0
 REPUBLISH_AFTER_S = 1.0  # the server drops the dead connection first
+REPUBLISH_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -282,12 +283,18 @@ class ActionRun:
                 )
 
     async def _republish(self, key: str, mic: PhasedMicrophone) -> None:
-        await asyncio.sleep(REPUBLISH_AFTER_S)
-        try:
-            self._watch(key, mic, await self.clients[key].publish([mic]))
-        except Exception as exc:  # the run goes on without this speaker; the record says so
-            say(f"publishing {key} again failed: {exc!r}")
-            self.connection_events.append((asyncio.get_running_loop().time(), key, "lost"))
+        # The server may still hold the dead connection for a moment (it answers invalid_sdp
+        # then): try again, later each time.
+        for attempt in range(REPUBLISH_ATTEMPTS):
+            await asyncio.sleep(REPUBLISH_AFTER_S * 2**attempt)
+            try:
+                self._watch(key, mic, await self.clients[key].publish([mic]))
+                return
+            except Exception as exc:
+                say(f"publishing {key} again failed: {exc!r}")
+                at = asyncio.get_running_loop().time()
+                self.connection_events.append((at, key, f"publish refused: {exc}"))
+        self.connection_events.append((asyncio.get_running_loop().time(), key, "lost"))
 
     async def _close_clients(self) -> None:
         self.finishing = True
