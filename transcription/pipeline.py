@@ -29,8 +29,9 @@ import asyncio
 import bisect
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import av
 import numpy as np
@@ -127,14 +128,24 @@ class TranscriptionPipeline:
     def participants(self) -> list[str]:
         return sorted({w.speaker.participant_id for w in self._workers if not w.done})
 
-    async def remove_participant(self, participant_id: str) -> None:
-        """Stop reading that participant's audio; returns once their last words are final."""
+    def stop_participant(self, participant_id: str) -> Coroutine[Any, Any, None]:
+        """Stop reading that participant's audio now; the coroutine returned finishes once
+        their last words are final (so that whoever moved them need not wait for it).
+        ``aclose`` waits for those words too."""
         workers = [w for w in self._workers if w.speaker.participant_id == participant_id]
         for w in workers:
             w.stop()
-        for w in workers:
-            await w.wait()
-        self._workers = [w for w in self._workers if w not in workers]
+
+        async def finished() -> None:
+            for w in workers:
+                await w.wait()
+            self._workers = [w for w in self._workers if w not in workers]
+
+        return finished()
+
+    async def remove_participant(self, participant_id: str) -> None:
+        """Stop reading that participant's audio; returns once their last words are final."""
+        await self.stop_participant(participant_id)
 
     @property
     def backlog(self) -> int:

@@ -145,7 +145,13 @@ class TranscriptionCoordinator(PerHearingConsumer):
                 if "audio" in self._media.published_kinds(pid)
             }
             for pid in running.speakers - set(speaking):
-                await running.pipeline.remove_participant(pid)
+                # Their audio stops now; recognising what they already said may take a while,
+                # and the move that took them out of the room must not wait for it.
+                self._work.start(
+                    hearing_id,
+                    running.pipeline.stop_participant(pid),
+                    what="finishing a speaker's last words",
+                )
                 running.speakers.discard(pid)
             for pid, p in speaking.items():
                 if pid in running.speakers:

@@ -88,3 +88,41 @@ async def test_close_answers_at_once_and_the_transcript_completes_later(
 
 async def _is_set(track: SpeechTrack) -> bool:
     return track.done.is_set()
+
+
+async def test_returning_a_speaker_to_the_waiting_room_answers_at_once(
+    server: TestServer, make_client: MakeClient, aiohttp_client: Any
+) -> None:
+    """Their audio stops at once; what they said before is still recognised and kept."""
+    _, people = await make_hearing(server.app, PEOPLE, state="in_session")
+    judge = make_client(people["王法官"].token)
+    party = make_client(people["Alice Party"].token)
+    await judge.connect()
+    await judge.join()
+    first, rate = synthesize(FIRST, "slt")
+    track = SpeechTrack(np.concatenate([silence(0.5, rate), first, silence(1.0, rate)]), rate)
+    await party.connect()
+    await party.join()
+    await party.publish([track])
+    await eventually(
+        lambda: _is_set(track), timeout=track.duration + 30, what="the party to finish speaking"
+    )
+
+    started = time.monotonic()
+    await judge.call("return_to_waiting", {"participant_id": people["Alice Party"].id})
+    answered = time.monotonic() - started
+    assert answered < 1.0, f"returning the party took {answered:.2f} s to answer"
+
+    await judge.call("hearing_action", {"action": "close"})
+    http = await aiohttp_client(server)
+    auth = {"Authorization": f"Bearer {people['王法官'].token}"}
+
+    async def complete() -> Any:
+        doc = await (await http.get("/api/me/transcript/json", headers=auth)).json()
+        return doc if doc["complete"] else None
+
+    done = await eventually(complete, timeout=120, what="the transcript to complete")
+    said = " ".join(
+        s["text"] for s in done["segments"] if s["participant_id"] == people["Alice Party"].id
+    )
+    assert wer(FIRST, said).rate <= 0.2, said
