@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from hearing_server.media.load import LoadListener
     from hearing_server.media.router import MediaRouter
     from hearing_server.media.taps import Composites
+    from hearing_server.service.caucus import CaucusService
     from hearing_server.service.events import EventBus, ServiceEvent
     from hearing_server.service.hearings import HearingService
     from hearing_server.service.identity import IdentityGate, IdentityService
@@ -28,6 +29,7 @@ TOKENS: web.AppKey[TokenService] = web.AppKey("tokens")
 EVENTS: web.AppKey[EventBus[ServiceEvent]] = web.AppKey("events")
 HEARINGS: web.AppKey[HearingService] = web.AppKey("hearings")
 LIVE: web.AppKey[LiveHearings] = web.AppKey("live")
+CAUCUS: web.AppKey[CaucusService] = web.AppKey("caucus")
 MEDIA: web.AppKey[MediaRouter] = web.AppKey("media")
 MEDIA_EVENTS: web.AppKey[EventBus[MediaEvent]] = web.AppKey("media_events")
 COMPOSITES: web.AppKey[Composites | None] = web.AppKey("composites")

@@ -23,6 +23,7 @@ SERVER_EVENTS = (
     "caption",  # to those in the hearing room: {participant_id, name, role, text, final, late, ...}
     "recording_state",  # {state, recording_id?}: everyone knows whether they are recorded
     "recording_alert",  # judge, clerk, mediator: a recording failed or recovered
+    "rooms_updated",  # {reason, rooms}: a caucus opened, closed, changed or its timer ran out
     "server_load",  # judge, clerk, mediator: the server sheds load (video first) or stopped
     "error",  # {code, message, event}
 )

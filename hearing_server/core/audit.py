@@ -63,6 +63,11 @@ class AuditEvent(StrEnum):
     CONSULTATION_ACCEPTED = "consultation_accepted"
     CONSULTATION_REJECTED = "consultation_rejected"
     WITNESS_CALLED = "witness_called"
+    # caucus (mediation): who met whom and when; never anything said
+    CAUCUS_OPENED = "caucus_opened"
+    CAUCUS_CLOSED = "caucus_closed"
+    CAUCUS_ENTERED = "caucus_entered"
+    CAUCUS_TIMER_SET = "caucus_timer_set"
     WITNESS_DISMISSED = "witness_dismissed"
     # the record
     RECORDING_STARTED = "recording_started"
@@ -91,8 +96,15 @@ class AuditEvent(StrEnum):
     # mediation agreement
     AGREEMENT_DRAFTED = "agreement_drafted"
     AGREEMENT_PROPOSED = "agreement_proposed"
+    AGREEMENT_ACCEPTED = "agreement_accepted"
+    AGREEMENT_CHANGES_REQUESTED = "agreement_changes_requested"
+    AGREEMENT_SIGNING_OPENED = "agreement_signing_opened"
+    AGREEMENT_SIGN_CODE_SENT = "agreement_sign_code_sent"
     AGREEMENT_SIGNED = "agreement_signed"
+    AGREEMENT_SIGNING_FAILED = "agreement_signing_failed"
     AGREEMENT_SEALED = "agreement_sealed"
+    AGREEMENT_NOT_REACHED = "agreement_not_reached"
+    AGREEMENT_CONFIRMATION_REQUESTED = "agreement_confirmation_requested"
     # electronic service
     NOTICE_DELIVERED = "notice_delivered"
     NOTICE_READ = "notice_read"

@@ -66,7 +66,8 @@ class Room:
     of a caucus). ``admitted`` holds everyone a private room may take in: its owner, the
     people it was opened for, and those who accepted an invitation. ``invited`` holds the
     invitations not yet answered. ``party_id`` is the party a consultation belongs to;
-    ``side`` the side a caucus is for. ``timer_ends_at`` is an optional, advisory end time.
+    ``side`` the side a caucus is for. ``timer_ends_at`` is an optional, advisory end time;
+    ``opened_at`` when a private room was opened (for "meeting the other side for 12 min").
     """
 
     id: str
@@ -80,10 +81,12 @@ class Room:
     admitted: frozenset[str] = frozenset()
     invited: frozenset[str] = frozenset()
     timer_ends_at: datetime | None = None
+    opened_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if not self.id:
             raise ValidationError("room id must not be empty")
+        _require_aware("opened_at", self.opened_at)
         if self.timer_ends_at is not None and self.timer_ends_at.tzinfo is None:
             raise ValidationError("timer_ends_at must carry a timezone", code="invalid_date")
         if self.side is not None and self.type is not RoomType.CAUCUS:
@@ -377,6 +380,7 @@ class RoomRegistry:
         room_id: str | None = None,
         timer_ends_at: datetime | None = None,
         mediator_joins: bool = True,
+        opened_at: datetime | None = None,
     ) -> Room:
         """Open a caucus room for one side of a mediation and move that side into it.
 
@@ -407,6 +411,7 @@ class RoomRegistry:
             side=side,
             admitted=frozenset(group) | {mediator.id},
             timer_ends_at=timer_ends_at,
+            opened_at=opened_at,
         )
         self._rooms[room.id] = room
         for pid in movers:

@@ -99,6 +99,20 @@ class IdentityAlertRaised:
     alert: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class RoomsChanged:
+    """A private room of the hearing opened, closed, changed members or ran out of time.
+
+    ``rooms`` lists the open private rooms as JSON; ``reason`` says what happened
+    (``opened``, ``closed``, ``moved``, ``timer``, ``timer_expired``). Everyone in the hearing
+    is told: the side left in the joint session sees that the mediator is meeting the other.
+    """
+
+    hearing_id: str
+    reason: str
+    rooms: tuple[dict[str, Any], ...]
+
+
 ServiceEvent = (
     HearingChanged
     | ParticipantChanged
@@ -110,6 +124,7 @@ ServiceEvent = (
     | ServerLoadChanged
     | IdentityChanged
     | IdentityAlertRaised
+    | RoomsChanged
 )
 """What the application's features tell each other and the people in a hearing.
 

@@ -73,8 +73,17 @@ class LiveHearings:
 
     # -- reading ----------------------------------------------------------------------------
 
+    @property
+    def service(self) -> HearingService:
+        """The hearing service these live hearings record through."""
+        return self._service
+
     def registry(self, hearing: Hearing) -> RoomRegistry:
         return self._rooms.registry(hearing)
+
+    def existing_registry(self, hearing_id: str) -> RoomRegistry | None:
+        """The rooms of ``hearing_id`` if anyone has joined it on this node."""
+        return self._rooms.existing(hearing_id)
 
     def room_of(self, hearing_id: str, pid: str) -> str | None:
         return self._rooms.room_of(hearing_id, pid)
@@ -126,7 +135,7 @@ class LiveHearings:
 
     # -- internals --------------------------------------------------------------------------
 
-    async def _save(
+    async def save_change(
         self,
         before: Participant,
         after: Participant,
@@ -134,6 +143,8 @@ class LiveHearings:
         event: AuditEvent | None,
         data: dict[str, Any] | None = None,
     ) -> Participant:
+        """Store ``after`` (whose room the caller has already set), audit ``event``, tell
+        everyone and apply the media plan. Every move of a participant ends here."""
         await self._service.store.update_participant(after)
         if event is not None:
             await self._service.audit(
@@ -192,13 +203,13 @@ class LiveHearings:
         in_session = hearing.state is HearingState.IN_SESSION
         if p.state is ParticipantState.DISCONNECTED and p.resume_state is not None:
             after = p.reconnect()
-            if after.state is ParticipantState.IN_CONSULTATION:
-                # Private rooms do not outlive a disconnect; return to the waiting room.
+            if after.state is ParticipantState.IN_CONSULTATION and not _in_private(reg, pid):
+                # Their private room closed while they were away: the waiting room.
                 after = replace(after, state=ParticipantState.WAITING)
             if after.state is ParticipantState.IDENTIFYING and await self._cleared(after):
                 after = after.move(after.entry_state(in_session))
             self._place(reg, pid, after.state)
-            return await self._save(p, after, actor, AuditEvent.RECONNECTED)
+            return await self.save_change(p, after, actor, AuditEvent.RECONNECTED)
         if p.state in (
             ParticipantState.WAITING,
             ParticipantState.IN_HEARING,
@@ -209,21 +220,21 @@ class LiveHearings:
             # A second connection (e.g. a page reload) or a restarted server: keep the state,
             # except that private rooms and half-finished joins do not survive it.
             kept: ParticipantState = p.state
-            if kept is ParticipantState.IN_CONSULTATION:
+            if kept is ParticipantState.IN_CONSULTATION and not _in_private(reg, pid):
                 kept = ParticipantState.WAITING
             elif kept is ParticipantState.JOINING:
                 kept = await self._gated(p, p.entry_state(in_session))
             elif kept is ParticipantState.IDENTIFYING and await self._cleared(p):
                 kept = p.entry_state(in_session)
             self._place(reg, pid, kept)
-            return await self._save(p, replace(p, state=kept), actor, None)
+            return await self.save_change(p, replace(p, state=kept), actor, None)
         joining = p.move(ParticipantState.JOINING)
         after = joining.move(await self._gated(joining, joining.entry_state(in_session)))
         self._place(reg, pid, after.state)
         data: dict[str, Any] = {"room": self.room_of(hearing_id, pid)}
         if after.state is ParticipantState.IDENTIFYING:
             data["identity"] = "pending"
-        return await self._save(p, after, actor, AuditEvent.JOINED, data)
+        return await self.save_change(p, after, actor, AuditEvent.JOINED, data)
 
     async def _gated(self, p: Participant, target: ParticipantState) -> ParticipantState:
         """``target``, or the identity step while ``p`` is not cleared (docs/domain.md
@@ -236,6 +247,9 @@ class LiveHearings:
         if state is ParticipantState.IDENTIFYING:
             # In no room at all: nobody's media reaches them and theirs reaches nobody.
             reg.remove(pid)
+        elif state is ParticipantState.IN_CONSULTATION and _in_private(reg, pid):
+            # Back in the caucus or consultation they dropped out of, which kept their place.
+            return
         else:
             self._rooms.place(reg, pid, state)
 
@@ -248,7 +262,7 @@ class LiveHearings:
             return None
         after = p.move(p.entry_state(hearing.state is HearingState.IN_SESSION))
         self._place(self.registry(hearing), pid, after.state)
-        return await self._save(
+        return await self.save_change(
             p, after, Actor.system(), AuditEvent.JOINED, {"room": self.room_of(hearing_id, pid)}
         )
 
@@ -282,7 +296,7 @@ class LiveHearings:
             hand_raised=False,
             removed=p.removed or removed,
         )
-        return await self._save(p, after, actor, event, data)
+        return await self.save_change(p, after, actor, event, data)
 
     async def disconnect(self, hearing_id: str, pid: str, connection_id: str) -> None:
         """The connection dropped: keep their place for the grace period.
@@ -306,7 +320,7 @@ class LiveHearings:
             await self.publish_plan(hearing_id)
             return
         after = p.move(ParticipantState.DISCONNECTED)
-        await self._save(p, after, Actor.system(), AuditEvent.DISCONNECTED)
+        await self.save_change(p, after, Actor.system(), AuditEvent.DISCONNECTED)
         self._presence.start_grace(pid, self._expire_grace(hearing_id, pid))
 
     async def _expire_grace(self, hearing_id: str, pid: str) -> None:
@@ -345,15 +359,13 @@ class LiveHearings:
         after = p.move(ParticipantState.IN_HEARING)
         self.registry(hearing).move(pid, self.registry(hearing).hearing_room_id)
         event = AuditEvent.WITNESS_CALLED if is_witness else AuditEvent.ADMITTED
-        return await self._save(p, after, actor, event)
+        return await self.save_change(p, after, actor, event)
 
     async def return_to_waiting(self, actor: Actor, hearing_id: str, pid: str) -> Participant:
         """Send someone from the hearing room back to the waiting room (witness: dismissed)."""
         hearing, p = await self._load(hearing_id, pid)
         is_witness = p.role in ALWAYS_WAIT_ROLES - {Role.OBSERVER}
-        authorize(
-            actor, Action.CALL_WITNESS if is_witness else Action.RETURN_TO_WAITING, hearing
-        )
+        authorize(actor, Action.CALL_WITNESS if is_witness else Action.RETURN_TO_WAITING, hearing)
         if p.state not in (ParticipantState.IN_HEARING, ParticipantState.IN_CONSULTATION):
             raise Conflict(f"{p.display_name} is not in the hearing ({p.state.value})")
         if p.role in (Role.JUDGE, Role.MEDIATOR, Role.COURTROOM_DISPLAY):
@@ -362,7 +374,7 @@ class LiveHearings:
         reg = self.registry(hearing)
         reg.move(pid, reg.waiting_room_id)
         event = AuditEvent.WITNESS_DISMISSED if is_witness else AuditEvent.RETURNED_TO_WAITING
-        return await self._save(p, after, actor, event)
+        return await self.save_change(p, after, actor, event)
 
     async def remove(self, actor: Actor, hearing_id: str, pid: str) -> Participant:
         """Remove a participant from the hearing; their link stops working."""
@@ -379,9 +391,7 @@ class LiveHearings:
         hearing, p = await self._load(hearing_id, pid)
         self_service = actor.id == pid
         if not self_service or lock is not None:
-            authorize(
-                actor, Action.LOCK_MUTE if lock is not None else Action.MUTE_OTHERS, hearing
-            )
+            authorize(actor, Action.LOCK_MUTE if lock is not None else Action.MUTE_OTHERS, hearing)
         if self_service and not muted and p.mute_locked:
             raise Forbidden("the judge has locked your microphone", code="mute_locked")
         if not self_service and not muted and lock is None and p.mute_locked:
@@ -390,7 +400,7 @@ class LiveHearings:
         if after == p:
             return p
         event = AuditEvent.MUTED if muted else AuditEvent.UNMUTED
-        return await self._save(
+        return await self.save_change(
             p, after, actor, event, {"by": actor.id, "locked": after.mute_locked}
         )
 
@@ -401,8 +411,15 @@ class LiveHearings:
             return p
         after = replace(p, hand_raised=raised)
         event = AuditEvent.HAND_RAISED if raised else AuditEvent.HAND_LOWERED
-        return await self._save(p, after, actor, event)
+        return await self.save_change(p, after, actor, event)
 
     async def close(self) -> None:
         """Cancel grace timers. Idempotent."""
         await self._presence.close()
+
+
+def _in_private(reg: RoomRegistry, pid: str) -> bool:
+    """Whether ``pid`` still holds a place in an open private room (a caucus keeps the place
+    of someone whose connection dropped, so that they come back into it)."""
+    room = reg.room_of(pid)
+    return room is not None and room.is_private

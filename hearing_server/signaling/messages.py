@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from hearing_server.core.hearing import LAYOUTS, HearingAction
+from hearing_server.core.participant import PartySide
 from hearing_server.schema import Field, Schema
 from signaling.protocol import MAX_SDP
 
 _PID = Field("participant_id", "string", max_length=64)
+_ROOM = Field("room_id", "string", max_length=64)
 
 # Client -> server events and their payloads.
 CLIENT_EVENTS: dict[str, Schema] = {
@@ -49,8 +51,20 @@ CLIENT_EVENTS: dict[str, Schema] = {
     "recording": Schema(
         "recording", (Field("action", "enum", enum=("start", "pause", "resume", "stop")),)
     ),
-    "verify_identity": Schema(
-        "verify_identity", (_PID, Field("reason", "string", max_length=500))
-    ),
+    "verify_identity": Schema("verify_identity", (_PID, Field("reason", "string", max_length=500))),
     "waive_identity": Schema("waive_identity", (_PID, Field("reason", "string", max_length=500))),
+    # Caucus rooms (mediation): the mediator opens one with a side, moves between the rooms
+    # ("hearing" is the joint session), sets an advisory timer and closes it.
+    "open_caucus": Schema(
+        "open_caucus",
+        (
+            Field("side", "enum", enum=tuple(s.value for s in PartySide)),
+            Field("timer_minutes", "integer", required=False, nullable=True),
+        ),
+    ),
+    "enter_room": Schema("enter_room", (_ROOM,)),
+    "close_caucus": Schema("close_caucus", (_ROOM,)),
+    "caucus_timer": Schema(
+        "caucus_timer", (_ROOM, Field("minutes", "integer", required=False, nullable=True))
+    ),
 }

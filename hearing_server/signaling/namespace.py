@@ -12,9 +12,10 @@ from hearing_server.auth.tokens import TokenError, TokenService
 from hearing_server.core.actors import Actor
 from hearing_server.core.errors import DomainError
 from hearing_server.core.hearing import HearingAction, HearingKind
-from hearing_server.core.participant import Participant, Role
+from hearing_server.core.participant import Participant, PartySide, Role
 from hearing_server.core.permissions import Action, allowed_actions, can
 from hearing_server.schema import SchemaError
+from hearing_server.service.caucus import CaucusService
 from hearing_server.service.events import (
     CaptionPublished,
     HearingChanged,
@@ -23,6 +24,7 @@ from hearing_server.service.events import (
     ParticipantChanged,
     RecordingAlertRaised,
     RecordingStateChanged,
+    RoomsChanged,
     ServerLoadChanged,
     ServiceEvent,
     SubscriberOfferMade,
@@ -103,8 +105,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         ice_servers: list[dict[str, Any]],
         recording: RecordingPort,
         identity: IdentityService,
+        caucus: CaucusService,
     ) -> None:
         super().__init__(NAMESPACE)
+        self._caucus = caucus
         self._identity = identity
         self._tokens = tokens
         self._hearings = hearings
@@ -129,6 +133,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "recording": self._recording_control,
             "verify_identity": self._verify_identity,
             "waive_identity": self._waive_identity,
+            "open_caucus": self._open_caucus,
+            "enter_room": self._enter_room,
+            "close_caucus": self._close_caucus,
+            "caucus_timer": self._caucus_timer,
         }
         assert set(self._handlers) == set(CLIENT_EVENTS)
 
@@ -256,6 +264,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "ice_servers": self._ice_servers,
             "recording": self._recording.status(hearing.id),
             "identity": identity,
+            "rooms": self._caucus.rooms(hearing.id),
         }
 
     async def _replace(self, old_sid: str, pid: str) -> None:
@@ -381,6 +390,31 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def _waive_identity(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         return await self._identity.waive(actor, data["participant_id"], data["reason"])
 
+    async def _open_caucus(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        room = await self._caucus.open(
+            actor,
+            actor.hearing_id,
+            PartySide(data["side"]),
+            timer_minutes=data.get("timer_minutes"),
+        )
+        return {"room": room}
+
+    async def _enter_room(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return await self._caucus.enter(actor, actor.hearing_id, data["room_id"])
+
+    async def _close_caucus(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return await self._caucus.close_room(actor, actor.hearing_id, data["room_id"])
+
+    async def _caucus_timer(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        room = await self._caucus.set_timer(
+            actor, actor.hearing_id, data["room_id"], data.get("minutes")
+        )
+        return {"room": room}
+
     # -- pushes from the service and media layers --------------------------------------------
 
     async def on_service_event(self, event: ServiceEvent) -> None:
@@ -413,3 +447,9 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 await self.emit("identity_updated", data, room=participant_room(pid))
             case IdentityAlertRaised(hearing_id=hid, alert=alert):
                 await self.emit("identity_alert", alert, room=staff_room(hid))
+            case RoomsChanged(hearing_id=hid, reason=reason, rooms=rooms):
+                await self.emit(
+                    "rooms_updated",
+                    {"reason": reason, "rooms": list(rooms)},
+                    room=hearing_room(hid),
+                )

@@ -14,6 +14,7 @@ from hearing_server import keys
 from hearing_server.auth.keys import load_or_create_secret
 from hearing_server.auth.tokens import TokenService
 from hearing_server.config import Settings
+from hearing_server.service.caucus import CaucusService
 from hearing_server.service.events import EventBus, ServiceEvent
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.identity import IdentityGate
@@ -38,8 +39,8 @@ def build_store(settings: Settings) -> Store:
 
 
 def install_foundation(app: web.Application) -> None:
-    """Store, tokens, the service bus, hearings, presence (with the identity gate) and the
-    transcript record."""
+    """Store, tokens, the service bus, hearings, presence (with the identity gate), caucus
+    rooms and the transcript record."""
     settings = app[keys.SETTINGS]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = build_store(settings)
@@ -67,6 +68,9 @@ def install_foundation(app: web.Application) -> None:
         disconnect_grace_s=settings.disconnect_grace_seconds,
         identity_cleared=gate.cleared,
     )
+    caucus = CaucusService(app[keys.LIVE])
+    events.subscribe(caucus.on_service_event)
+    app[keys.CAUCUS] = caucus
     app[keys.TRANSCRIPTS] = TranscriptService(store)
     app[keys.ADMIN_API_KEY] = settings.admin_api_key or load_or_create_secret(
         settings.admin_api_key_path
@@ -80,6 +84,7 @@ def install_foundation(app: web.Application) -> None:
     async def presence(_: web.Application) -> AsyncIterator[None]:
         yield
         await app[keys.LIVE].close()  # grace timers
+        await caucus.close()  # caucus timers
 
     app.cleanup_ctx.append(store_open)
     app.cleanup_ctx.append(presence)

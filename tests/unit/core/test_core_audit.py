@@ -46,6 +46,12 @@ EVENTS = {
     "identity_policy_set", "identity_registered", "identity_locked", "identity_code_sent",
     "identity_code_send_failed", "identity_help_requested", "identity_verified",
     "identity_waived", "identity_cleared",
+    # caucus: who met whom and when, never what was said
+    "caucus_opened", "caucus_closed", "caucus_entered", "caucus_timer_set",
+    # the mediation agreement, step by step
+    "agreement_accepted", "agreement_changes_requested", "agreement_signing_opened",
+    "agreement_sign_code_sent", "agreement_signing_failed", "agreement_not_reached",
+    "agreement_confirmation_requested",
 }  # fmt: skip
 FIELDS = ["seq", "hearing_id", "at", "actor", "event", "data", "prev_hash", "hash"]
 
