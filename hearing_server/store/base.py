@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from .agreements import AgreementStore
 from .audit import AuditStore
 from .hearings import HearingStore
 from .identity import IdentityStore
@@ -44,10 +45,11 @@ class Store(
     TranscriptStore,
     TokenStore,
     IdentityStore,
+    AgreementStore,
     Protocol,
 ):
     """Persistence of hearings, participants, the audit log, the transcript, revoked tokens
-    and identity checks.
+    identity checks and mediation agreements.
 
     Implementations raise :class:`hearing_server.core.errors.NotFound` for missing rows and
     :class:`hearing_server.core.errors.Conflict` for duplicate ids.

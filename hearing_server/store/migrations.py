@@ -257,4 +257,53 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX identity_status_hearing ON identity_status(hearing_id);
         """,
     ),
+    Migration(
+        5,
+        # Mediation agreements: the current state as one JSON document, changed by
+        # compare-and-set on its revision, and every saved draft version, never changed.
+        sqlite="""
+        CREATE TABLE agreements (
+            id TEXT PRIMARY KEY,
+            hearing_id TEXT NOT NULL UNIQUE REFERENCES hearings(id),
+            revision INTEGER NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE TABLE agreement_versions (
+            agreement_id TEXT NOT NULL REFERENCES agreements(id),
+            number INTEGER NOT NULL,
+            content TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            PRIMARY KEY (agreement_id, number)
+        );
+        CREATE TRIGGER agreement_versions_no_update BEFORE UPDATE ON agreement_versions
+        BEGIN SELECT RAISE(ABORT, 'agreement versions are append-only'); END;
+        CREATE TRIGGER agreement_versions_no_delete BEFORE DELETE ON agreement_versions
+        BEGIN SELECT RAISE(ABORT, 'agreement versions are append-only'); END;
+        """,
+        postgresql="""
+        CREATE TABLE agreements (
+            id TEXT PRIMARY KEY,
+            hearing_id TEXT NOT NULL UNIQUE REFERENCES hearings(id),
+            revision BIGINT NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE TABLE agreement_versions (
+            agreement_id TEXT NOT NULL REFERENCES agreements(id),
+            number BIGINT NOT NULL,
+            content TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            PRIMARY KEY (agreement_id, number)
+        );
+        CREATE TRIGGER agreement_versions_no_update BEFORE UPDATE ON agreement_versions
+        FOR EACH ROW
+        EXECUTE FUNCTION refuse_append_only_change('agreement versions are append-only');
+        CREATE TRIGGER agreement_versions_no_delete BEFORE DELETE ON agreement_versions
+        FOR EACH ROW
+        EXECUTE FUNCTION refuse_append_only_change('agreement versions are append-only');
+        """,
+    ),
 )

@@ -19,6 +19,7 @@ import asyncpg
 
 from .lifecycle import StoreUnavailable
 from .migrations import MIGRATIONS
+from .postgres_agreements import PostgresAgreements
 from .postgres_audit import PostgresAudit
 from .postgres_hearings import PostgresHearings
 from .postgres_identity import PostgresIdentity
@@ -42,7 +43,12 @@ _QUIET_UNLOCK = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
 class PostgresStore(
-    PostgresHearings, PostgresAudit, PostgresTranscript, PostgresTokens, PostgresIdentity
+    PostgresHearings,
+    PostgresAudit,
+    PostgresTranscript,
+    PostgresTokens,
+    PostgresIdentity,
+    PostgresAgreements,
 ):
     """A :class:`~hearing_server.store.base.Store` on one PostgreSQL database.
 

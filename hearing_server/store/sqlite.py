@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import aiosqlite
 
 from .migrations import MIGRATIONS
+from .sqlite_agreements import SQLiteAgreements
 from .sqlite_audit import SQLiteAudit
 from .sqlite_hearings import SQLiteHearings
 from .sqlite_identity import SQLiteIdentity
@@ -23,7 +24,7 @@ from .sqlite_transcript import SQLiteTranscript
 
 
 class SQLiteStore(
-    SQLiteHearings, SQLiteAudit, SQLiteTranscript, SQLiteTokens, SQLiteIdentity
+    SQLiteHearings, SQLiteAudit, SQLiteTranscript, SQLiteTokens, SQLiteIdentity, SQLiteAgreements
 ):
     """A :class:`~hearing_server.store.base.Store` on one SQLite file (WAL mode).
 

@@ -14,6 +14,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from hearing_server.config import load_settings
+from hearing_server.core.agreement import (
+    Agreement,
+    AgreementContent,
+    AgreementParty,
+    AgreementState,
+    AgreementVersion,
+)
 from hearing_server.core.audit import GENESIS_HASH, verify_chain
 from hearing_server.core.errors import Conflict, NotFound, ValidationError
 from hearing_server.core.hearing import (
@@ -498,3 +505,57 @@ async def test_identity_round_trip(store: Store) -> None:
     assert got == replace(status, help_requested_at=T0)
     assert await store.list_identity_status("h-1") == [got]
     assert await store.get_identity_status("p-2") is None
+
+
+# -- mediation agreements ------------------------------------------------------------------------
+
+
+def _agreement() -> tuple[Agreement, AgreementContent]:
+    content = AgreementContent.from_json(
+        {
+            "language": "zh-CN",
+            "recitals": ["双方因买卖合同发生纠纷"],
+            "terms": ["被申请人于2027年1月31日前支付申请人货款12000元。"],
+            "payment": {"amount": "12000.00", "schedule": "一次付清", "method": "银行转账"},
+            "costs": "调解费由双方各半负担",
+            "agreed_on": "2026-12-07",
+        }
+    )
+    a = Agreement(
+        id="ag-1",
+        hearing_id="h-1",
+        case={"case_number": "(2026)京0105民调1号", "mediator": "调解员"},
+        parties=(AgreementParty("p-1", "张三", "**************1234", "applicant"),),
+    )
+    return a, content
+
+
+async def test_agreement_compare_and_set_and_versions(
+    store: Store, store_backend: StoreBackend
+) -> None:
+    await store.create_hearing(hearing())
+    a, content = _agreement()
+    assert await store.get_agreement("h-1") is None
+    stored = await store.put_agreement(a)
+    assert stored.revision == 1
+    version = AgreementVersion(1, content, "ab" * 32, T0, "p-med")
+    await store.add_agreement_version("ag-1", version)
+    with pytest.raises(Conflict):
+        await store.add_agreement_version("ag-1", version)
+    proposed = await store.put_agreement(
+        replace(stored.revise(1, "ab" * 32), state=AgreementState.PROPOSED)
+    )
+    assert proposed.revision == 2
+    # Someone holding the older revision loses, and nothing of theirs is written.
+    with pytest.raises(Conflict) as info:
+        await store.put_agreement(replace(stored, state=AgreementState.NO_AGREEMENT))
+    assert info.value.code == "concurrent_change"
+    back = await store.get_agreement("h-1")
+    assert back == proposed and back.state is AgreementState.PROPOSED
+    assert await store.list_agreement_versions("ag-1") == [version]
+    # A second agreement for the same hearing is refused.
+    with pytest.raises(Conflict):
+        await store.put_agreement(replace(a, id="ag-2"))
+    # Saved versions are append-only in the database itself.
+    with pytest.raises(RawSQLError):
+        await store_backend.execute("UPDATE agreement_versions SET content_hash = 'x'")
