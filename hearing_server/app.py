@@ -16,6 +16,7 @@ from hearing_server.api.errors import error_middleware
 from hearing_server.api.pages import setup_pages
 from hearing_server.api.routes import setup_routes
 from hearing_server.config import Settings
+from hearing_server.wiring.agreements import install_agreements
 from hearing_server.wiring.composite import install_composite
 from hearing_server.wiring.foundation import install_foundation
 from hearing_server.wiring.identity import install_identity
@@ -37,6 +38,7 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     app[keys.SETTINGS] = settings
     install_foundation(app)  # store, tokens, service bus, hearings, presence
     install_identity(app)  # identity checks before the waiting room; the message sender
+    install_agreements(app)  # mediation agreements: signing authority, timestamps, PDFs
     install_media(app)  # the SFU
     install_composite(app)  # the courtroom view (display, recording, livestream)
     install_transcription(app, engine=stt_engine)  # captions and the transcript

@@ -95,6 +95,12 @@ class Settings:
     message_http_url: str = ""
     message_http_auth_header: str | None = None  # "Name: value"
     message_http_body_template: str = '{"to": "{recipient}", "text": "{text}"}'
+    # mediation agreements: who seals them, the signing CA and the timestamp authority
+    agreement_organisation: str = "人民调解委员会"
+    signing_dir: Path | None = None  # default: <data_dir>/esign (the embedded CA and TSA)
+    signing_ca_cert_path: Path | None = None  # a real CA instead of the embedded one
+    signing_ca_key_path: Path | None = None
+    timestamp_url: str = ""  # an external RFC 3161 TSA; default: this server's own
 
     @property
     def effective_public_url(self) -> str:
@@ -119,6 +125,10 @@ class Settings:
     @property
     def effective_identity_key_path(self) -> Path:
         return self.identity_key_path or self.data_dir / "identity_hmac.key"
+
+    @property
+    def effective_signing_dir(self) -> Path:
+        return self.signing_dir or self.data_dir / "esign"
 
     @property
     def effective_outbox_dir(self) -> Path:
@@ -184,6 +194,9 @@ def _convert(name: str, raw: Any) -> Any:
             "web_client_dir",
             "identity_key_path",
             "message_outbox_dir",
+            "signing_dir",
+            "signing_ca_cert_path",
+            "signing_ca_key_path",
         }:
             return Path(raw) if raw not in (None, "") else None
         if name == "media_announced_addresses":

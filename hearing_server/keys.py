@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from esign import TimeStampResponder
+
     from hearing_server.auth.tokens import TokenService
     from hearing_server.config import Settings
     from hearing_server.media.events import MediaEvent
     from hearing_server.media.load import LoadListener
     from hearing_server.media.router import MediaRouter
     from hearing_server.media.taps import Composites
+    from hearing_server.service.agreements import AgreementService
     from hearing_server.service.caucus import CaucusService
     from hearing_server.service.events import EventBus, ServiceEvent
     from hearing_server.service.hearings import HearingService
@@ -30,6 +33,8 @@ EVENTS: web.AppKey[EventBus[ServiceEvent]] = web.AppKey("events")
 HEARINGS: web.AppKey[HearingService] = web.AppKey("hearings")
 LIVE: web.AppKey[LiveHearings] = web.AppKey("live")
 CAUCUS: web.AppKey[CaucusService] = web.AppKey("caucus")
+AGREEMENTS: web.AppKey[AgreementService] = web.AppKey("agreements")
+TIMESTAMPS: web.AppKey[TimeStampResponder] = web.AppKey("timestamps")
 MEDIA: web.AppKey[MediaRouter] = web.AppKey("media")
 MEDIA_EVENTS: web.AppKey[EventBus[MediaEvent]] = web.AppKey("media_events")
 COMPOSITES: web.AppKey[Composites | None] = web.AppKey("composites")

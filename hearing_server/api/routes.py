@@ -10,7 +10,7 @@ from aiohttp import web
 
 from hearing_server.schema import Schema
 
-from . import identity, recordings, schemas, transcripts, views
+from . import agreements, identity, recordings, schemas, timestamps, transcripts, views
 from .openapi import build_openapi
 
 Auth = Literal["none", "staff", "admin", "join"]
@@ -247,6 +247,123 @@ ROUTES: tuple[Route, ...] = (
         identity.my_outbox,
         "Outbox messages to the people on my hearing (those who verify identity)",
         "join",
+    ),
+    Route(
+        "GET",
+        "/api/me/agreement",
+        agreements.my_agreement,
+        "My mediation's agreement (a draft only for the mediator)",
+        "join",
+    ),
+    Route(
+        "PUT",
+        "/api/me/agreement/draft",
+        agreements.my_draft,
+        "Save a new draft version (mediator): {language, recitals[], terms[], payment?, "
+        "costs, agreed_on}",
+        "join",
+    ),
+    Route(
+        "POST",
+        "/api/me/agreement/propose",
+        agreements.my_propose,
+        "Propose the draft to the parties (mediator)",
+        "join",
+    ),
+    Route(
+        "POST",
+        "/api/me/agreement/back-to-draft",
+        agreements.my_back_to_draft,
+        "Take a proposal back to edit it (mediator)",
+        "join",
+    ),
+    Route(
+        "POST",
+        "/api/me/agreement/accept",
+        agreements.my_accept,
+        "Accept the proposal I read (party)",
+        "join",
+        agreements.ACCEPT,
+    ),
+    Route(
+        "POST",
+        "/api/me/agreement/request-changes",
+        agreements.my_request_changes,
+        "Ask for changes to the proposal (party)",
+        "join",
+        agreements.CHANGES,
+    ),
+    Route(
+        "POST",
+        "/api/me/agreement/open-signing",
+        agreements.my_open_signing,
+        "Render the accepted agreement and open signing (mediator)",
+        "join",
+    ),
+    Route(
+        "POST",
+        "/api/me/agreement/sign-code",
+        agreements.my_sign_code,
+        "Send me a code to confirm my signature (party)",
+        "join",
+    ),
+    Route(
+        "POST",
+        "/api/me/agreement/sign",
+        agreements.my_sign,
+        "Sign the agreement: my drawn signature and the code (party)",
+        "join",
+        agreements.SIGN,
+    ),
+    Route(
+        "POST",
+        "/api/me/agreement/seal",
+        agreements.my_seal,
+        "Seal the signed agreement for the mediation organisation (mediator)",
+        "join",
+    ),
+    Route(
+        "POST",
+        "/api/me/agreement/confirmation",
+        agreements.my_confirmation,
+        "Request judicial confirmation of the sealed agreement (mediator)",
+        "join",
+    ),
+    Route(
+        "POST",
+        "/api/me/agreement/no-agreement",
+        agreements.my_no_agreement,
+        "End the mediation without agreement, with the reason (mediator)",
+        "join",
+        agreements.NO_AGREEMENT,
+    ),
+    Route(
+        "GET",
+        "/api/me/agreement/pdf",
+        agreements.my_pdf,
+        "The agreement's latest PDF revision (signed and sealed as far as it got)",
+        "join",
+    ),
+    Route(
+        "POST",
+        "/api/timestamp",
+        timestamps.timestamp,
+        "RFC 3161 timestamp authority (application/timestamp-query in, -reply out)",
+        "none",
+    ),
+    Route(
+        "GET",
+        "/api/hearings/{hearing_id}/agreement",
+        agreements.staff_agreement,
+        "A mediation's agreement",
+        "staff",
+    ),
+    Route(
+        "GET",
+        "/api/hearings/{hearing_id}/agreement/pdf",
+        agreements.staff_pdf,
+        "A mediation's agreement as its latest PDF revision",
+        "staff",
     ),
     Route(
         "POST",

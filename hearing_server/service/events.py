@@ -113,6 +113,17 @@ class RoomsChanged:
     rooms: tuple[dict[str, Any], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class AgreementChanged:
+    """The mediation agreement changed: the mediator and staff get ``full``; the parties and
+    their counsel (``recipients``) get ``for_parties``, which hides a draft."""
+
+    hearing_id: str
+    full: dict[str, Any]
+    for_parties: dict[str, Any]
+    recipients: tuple[str, ...]
+
+
 ServiceEvent = (
     HearingChanged
     | ParticipantChanged
@@ -125,6 +136,7 @@ ServiceEvent = (
     | IdentityChanged
     | IdentityAlertRaised
     | RoomsChanged
+    | AgreementChanged
 )
 """What the application's features tell each other and the people in a hearing.
 

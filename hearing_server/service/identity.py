@@ -155,6 +155,28 @@ class IdentityService:
     def sender(self) -> MessageSender:
         return self._sender
 
+    @property
+    def hasher(self) -> KeyedHasher:
+        """Keys the digests of one-time codes (the agreement's signing codes use it too)."""
+        return self._hasher
+
+    @property
+    def rules(self) -> IdentityRules:
+        return self._rules
+
+    async def contact(self, participant_id: str) -> tuple[Registration, str]:
+        """Who ``participant_id`` is on the case and where their codes go (the registered
+        phone, or e-mail as configured). Raises ``not_registered`` or ``no_recipient``."""
+        p = await self._store.get_participant(participant_id)
+        reg = await self._registered(p)
+        recipient = reg.phone if self._recipient == "phone" else reg.email
+        if not recipient:
+            raise Conflict(
+                f"no {self._recipient} is registered for you: ask the clerk for help",
+                code="no_recipient",
+            )
+        return reg, recipient
+
     def _lock(self, pid: str) -> asyncio.Lock:
         return self._locks.setdefault(pid, asyncio.Lock())
 

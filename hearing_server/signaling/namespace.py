@@ -17,6 +17,7 @@ from hearing_server.core.permissions import Action, allowed_actions, can
 from hearing_server.schema import SchemaError
 from hearing_server.service.caucus import CaucusService
 from hearing_server.service.events import (
+    AgreementChanged,
     CaptionPublished,
     HearingChanged,
     IdentityAlertRaised,
@@ -447,6 +448,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 await self.emit("identity_updated", data, room=participant_room(pid))
             case IdentityAlertRaised(hearing_id=hid, alert=alert):
                 await self.emit("identity_alert", alert, room=staff_room(hid))
+            case AgreementChanged(hearing_id=hid, full=full, for_parties=partial, recipients=to):
+                await self.emit("agreement_updated", full, room=staff_room(hid))
+                for pid in to:
+                    await self.emit("agreement_updated", partial, room=participant_room(pid))
             case RoomsChanged(hearing_id=hid, reason=reason, rooms=rooms):
                 await self.emit(
                     "rooms_updated",

@@ -1,0 +1,162 @@
+"""Mediation agreements: the signing authority, the timestamp authority and the service.
+
+The ``esign`` package renders, certifies, signs and seals; this module adapts it to the
+service's :class:`~hearing_server.service.agreements.AgreementDocuments` port. pyHanko's work is
+CPU-bound, so each step runs in a worker thread: the event loop (media, signaling) keeps
+turning while a party's signature is applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime
+
+from aiohttp import web
+from esign import (
+    AgreementDocument,
+    EsignError,
+    Party,
+    Payment,
+    SigningAuthority,
+    SigningStateError,
+    TimeStampResponder,
+    certify,
+    make_timestamper,
+    party_field,
+    render,
+    seal,
+    sign_as,
+)
+
+from hearing_server import keys
+from hearing_server.core.agreement import Agreement, AgreementVersion
+from hearing_server.core.errors import Conflict, ValidationError
+from hearing_server.service.agreements import AgreementFiles, AgreementService, SignerInfo
+
+_SIDES_ZH = {
+    "plaintiff": "原告",
+    "defendant": "被告",
+    "applicant": "申请人",
+    "respondent": "被申请人",
+    "third_party": "第三人",
+}
+_SIDES_EN = {
+    "plaintiff": "Plaintiff",
+    "defendant": "Defendant",
+    "applicant": "Applicant",
+    "respondent": "Respondent",
+    "third_party": "Third party",
+}
+
+
+def _domain_error(exc: EsignError) -> Exception:
+    if isinstance(exc, SigningStateError):
+        return Conflict(exc.message, code=exc.code)
+    return ValidationError(exc.message, code=exc.code)
+
+
+class EsignDocuments:
+    """:class:`AgreementDocuments` on the ``esign`` package and one signing authority."""
+
+    def __init__(
+        self, authority: SigningAuthority, *, organisation: str, timestamp_url: str = ""
+    ) -> None:
+        self._authority = authority
+        self._organisation = organisation
+        self._timestamper = make_timestamper(authority, timestamp_url or None)
+
+    def document(self, agreement: Agreement, version: AgreementVersion) -> AgreementDocument:
+        """The ``esign`` document of ``version`` of ``agreement``."""
+        content = version.content
+        sides = _SIDES_ZH if content.language == "zh-CN" else _SIDES_EN
+        payment = content.payment
+        return AgreementDocument(
+            case_number=agreement.case.get("case_number", ""),
+            organisation=self._organisation,
+            title=agreement.case.get("title", ""),
+            language=content.language,  # type: ignore[arg-type]
+            parties=tuple(
+                Party(
+                    name=p.name,
+                    masked_id=p.masked_id or "—",
+                    role=sides.get(p.side, p.side),
+                )
+                for p in agreement.parties
+            ),
+            mediator=agreement.case.get("mediator", ""),
+            recitals=content.recitals,
+            terms=content.terms,
+            costs=content.costs,
+            date=content.agreed_on,
+            payment=None
+            if payment is None
+            else Payment(
+                amount=f"{payment.amount:.2f}",
+                currency=payment.currency,
+                schedule=payment.schedule,
+                method=payment.method,
+            ),
+        )
+
+    async def render(
+        self, agreement: Agreement, version: AgreementVersion
+    ) -> tuple[bytes, dict[str, str]]:
+        try:
+            rendered = await asyncio.to_thread(render, self.document(agreement, version))
+            pdf = await asyncio.to_thread(certify, rendered, self._authority, self._timestamper)
+        except EsignError as exc:
+            raise _domain_error(exc) from exc
+        fields = {p.participant_id: party_field(i) for i, p in enumerate(agreement.parties)}
+        return pdf, fields
+
+    async def sign(self, pdf: bytes, signer: SignerInfo, drawn_png: bytes) -> bytes:
+        ref = re.sub(r"[^A-Za-z0-9:._-]", "_", signer.identity_ref)[:64]
+        try:
+            credential = self._authority.issue_event_certificate(
+                signer.name, signer.masked_id or "-", ref
+            )
+            return await asyncio.to_thread(
+                sign_as,
+                pdf,
+                party_field(signer.party_index),
+                credential,
+                drawn_png,
+                signer.name,
+                datetime.now(UTC),
+                self._timestamper,
+            )
+        except EsignError as exc:
+            raise _domain_error(exc) from exc
+
+    async def seal(self, pdf: bytes) -> bytes:
+        try:
+            return await asyncio.to_thread(
+                seal, pdf, self._authority, self._timestamper, organisation=self._organisation
+            )
+        except EsignError as exc:
+            raise _domain_error(exc) from exc
+
+
+def install_agreements(app: web.Application) -> None:
+    """The signing authority (created on first run), the timestamp responder the server
+    answers RFC 3161 requests with, and the agreement service."""
+    settings = app[keys.SETTINGS]
+    authority = SigningAuthority.load_or_create(
+        settings.effective_signing_dir,
+        organisation=settings.agreement_organisation,
+        ca_cert_file=settings.signing_ca_cert_path,
+        ca_key_file=settings.signing_ca_key_path,
+    )
+    documents = EsignDocuments(
+        authority,
+        organisation=settings.agreement_organisation,
+        timestamp_url=settings.timestamp_url,
+    )
+    app[keys.TIMESTAMPS] = TimeStampResponder.from_authority(authority)
+    app[keys.AGREEMENTS] = AgreementService(
+        app[keys.HEARINGS],
+        app[keys.IDENTITY],
+        documents,
+        AgreementFiles(settings.data_dir / "agreements"),
+    )
