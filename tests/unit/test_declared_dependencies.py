@@ -23,6 +23,7 @@ OURS = (
     "mediakit",
     "identitykit",
     "messaging",
+    "esign",
 )
 
 

@@ -24,6 +24,7 @@ OURS = (
     "mediakit",
     "identitykit",
     "messaging",
+    "esign",
 )
 GROUND_FLOOR = {
     "signaling",
@@ -33,6 +34,7 @@ GROUND_FLOOR = {
     "mediakit",
     "identitykit",
     "messaging",
+    "esign",
 }
 
 # Who may import whom. A layer always may import itself and Python's and third parties' code.
@@ -48,6 +50,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "identitykit": set(),
     # Message senders (outbox, SMTP, SMS gateway): one-time codes, later electronic service.
     "messaging": set(),
+    # Agreement PDFs, PAdES signatures, the signing CA, the RFC 3161 responder, verification.
+    "esign": set(),
     "hearing_server.core": set(),
     "hearing_server.schema": set(),
     # The media settings' defaults; the core validates the default identity policy (everything
