@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import lifeline
+from esign.verify import main as verify_agreement_main
 from hearing_server.app import create_app
 from hearing_server.config import ConfigError, Settings, load_settings
 from hearing_server.core.actors import Actor
@@ -166,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="check a recording directory: every file, the hash chain and the signature "
         "(exit 0 intact and signed, 1 problems, 2 usage, 3 intact but unsigned)",
     )
+    sub.add_parser(
+        "verify-agreement",
+        help="check a signed mediation agreement PDF: every signature, its timestamp, what it "
+        "covers and whether anything changed after it; prints a JSON report (exit 0 valid, "
+        "1 not, 2 unreadable). Options: FILE.pdf [--trust CA.pem ...] [--data-dir DIR]",
+    )
     il = sub.add_parser(
         "issue-link", help="add a participant and print their join link", parents=[data]
     )
@@ -210,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if raw and raw[0] == "verify-recording":
         # Needs no settings or server: anyone holding a recording directory can check it.
         return verify_recording_main(raw[1:])
+    if raw and raw[0] == "verify-agreement":
+        # Likewise: anyone holding the PDF (and the court's CA certificate) can check it.
+        return verify_agreement_main(raw[1:])
     args = build_parser().parse_args(raw)
     try:
         flags = {

@@ -8,7 +8,6 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from esign import TimeStampResponder
-
     from hearing_server.auth.tokens import TokenService
     from hearing_server.config import Settings
     from hearing_server.media.events import MediaEvent

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
+
 from esign import (
     AgreementDocument,
     EsignError,
@@ -28,7 +30,6 @@ from esign import (
     seal,
     sign_as,
 )
-
 from hearing_server import keys
 from hearing_server.core.agreement import Agreement, AgreementVersion
 from hearing_server.core.errors import Conflict, ValidationError
@@ -52,17 +53,25 @@ _SIDES_EN = {
 
 def _domain_error(exc: EsignError) -> Exception:
     if isinstance(exc, SigningStateError):
-        return Conflict(exc.message, code=exc.code)
-    return ValidationError(exc.message, code=exc.code)
+        return Conflict(str(exc.args[0]), code=exc.code)
+    return ValidationError(str(exc.args[0]), code=exc.code)
 
 
 class EsignDocuments:
     """:class:`AgreementDocuments` on the ``esign`` package and one signing authority."""
 
     def __init__(
-        self, authority: SigningAuthority, *, organisation: str, timestamp_url: str = ""
+        self,
+        authority: SigningAuthority,
+        *,
+        organisation: str,
+        timestamp_url: str = "",
+        timezone: tzinfo | None = None,
     ) -> None:
         self._authority = authority
+        # The visible signature shows the court's wall time (Beijing time for a Chinese
+        # court), not UTC.
+        self._tz = timezone
         self._organisation = organisation
         self._timestamper = make_timestamper(authority, timestamp_url or None)
 
@@ -74,7 +83,8 @@ class EsignDocuments:
         return AgreementDocument(
             case_number=agreement.case.get("case_number", ""),
             organisation=self._organisation,
-            title=agreement.case.get("title", ""),
+            # The document is the agreement; the case is named by its number on every page.
+            title="调解协议书" if content.language == "zh-CN" else "Mediation Agreement",
             language=content.language,  # type: ignore[arg-type]
             parties=tuple(
                 Party(
@@ -111,7 +121,8 @@ class EsignDocuments:
         return pdf, fields
 
     async def sign(self, pdf: bytes, signer: SignerInfo, drawn_png: bytes) -> bytes:
-        ref = re.sub(r"[^A-Za-z0-9:._-]", "_", signer.identity_ref)[:64]
+        # The certificate's serialNumber is a PrintableString: no "_" nor anything non-ASCII.
+        ref = re.sub(r"[^A-Za-z0-9:.-]", "-", signer.identity_ref)[:64]
         try:
             credential = self._authority.issue_event_certificate(
                 signer.name, signer.masked_id or "-", ref
@@ -123,7 +134,7 @@ class EsignDocuments:
                 credential,
                 drawn_png,
                 signer.name,
-                datetime.now(UTC),
+                datetime.now(UTC).astimezone(self._tz),
                 self._timestamper,
             )
         except EsignError as exc:
@@ -152,6 +163,7 @@ def install_agreements(app: web.Application) -> None:
         authority,
         organisation=settings.agreement_organisation,
         timestamp_url=settings.timestamp_url,
+        timezone=ZoneInfo(settings.court_timezone) if settings.court_timezone else None,
     )
     app[keys.TIMESTAMPS] = TimeStampResponder.from_authority(authority)
     app[keys.AGREEMENTS] = AgreementService(
