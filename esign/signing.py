@@ -287,17 +287,9 @@ def signature_state(pdf: bytes) -> SignatureState:
         FieldState(name, value is not None)
         for name, value, _ref in fields.enumerate_sig_fields(reader)
     )
-    sealed = False
-    certified = False
-    for sig in reader.embedded_signatures:
-        level = sig.docmdp_level
-        if sig.sig_object.get("/Reference") is not None and sig.field_name == CERTIFICATION_FIELD:
-            certified = True
-        if level == MDPPerm.NO_CHANGES:
-            sealed = True
-    certified = certified or any(
-        s.field_name == CERTIFICATION_FIELD for s in reader.embedded_signatures
-    )
+    signatures = reader.embedded_signatures
+    certified = any(sig.field_name == CERTIFICATION_FIELD for sig in signatures)
+    sealed = any(sig.docmdp_level == MDPPerm.NO_CHANGES for sig in signatures)
     return SignatureState(fields=states, certified=certified, sealed=sealed)
 
 

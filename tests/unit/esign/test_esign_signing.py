@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -15,14 +16,16 @@ from esign import (
     ImageError,
     SigningAuthority,
     SigningStateError,
+    certify,
     check_png,
     make_timestamper,
+    render,
     sign_as,
     signature_state,
     verify,
 )
 from esign.authority import to_asn1_cert, to_asn1_key
-from support.esign import CST, Flow, drawn_png
+from support.esign import CST, Flow, drawn_png, sample_document
 
 
 def test_sealed_agreement_verifies(flow: Flow) -> None:
@@ -218,3 +221,20 @@ def test_bad_drawn_images_are_refused(flow: Flow, data: bytes, code: str) -> Non
 
 def test_good_png_passes() -> None:
     assert check_png(drawn_png()) == (400, 150)
+
+
+def test_an_expired_event_certificate_is_judged_at_its_timestamp(tmp_path: Path) -> None:
+    """Event certificates live minutes; the signature stays valid after they expire."""
+    import time
+
+    authority = SigningAuthority.load_or_create(tmp_path / "auth")
+    ts = make_timestamper(authority)
+    pdf = certify(render(sample_document()), authority, ts)
+    cred = authority.issue_event_certificate(
+        "张三", "**************1234", "identity:1", validity=datetime.timedelta(seconds=2)
+    )
+    pdf = sign_as(pdf, "party_1", cred, drawn_png(), "张三", datetime.datetime.now(CST), ts)
+    time.sleep(2.5)
+    assert cred.certificate.not_valid_after_utc < datetime.datetime.now(datetime.UTC)
+    report = verify(pdf, [authority.ca_cert])
+    assert report.verdict == "valid", report.to_json()
