@@ -8,7 +8,8 @@ never sends; the page hands it to the API and to signaling itself):
   or the courtroom display. ``/console`` and ``/display`` serve the same page (the role decides
   the view in every case; the names only make bookmarks readable).
 - ``/static/...``: ``web_client/static`` (HTML, CSS, ES modules, the i18n catalogue).
-- ``/vendor/socket.io/...``: the socket.io client from ``web_client/node_modules`` (npm ci).
+- ``/vendor/socket.io/...``: the socket.io client from ``web_client/node_modules`` (npm ci);
+  ``/vendor/signature_pad/...``: signature_pad (drawn signatures on a mediation agreement).
 
 Every response under these paths carries a strict Content-Security-Policy (scripts only from
 this origin, no inline code) and the usual hardening headers.
@@ -25,11 +26,25 @@ DEFAULT_WEB_CLIENT_DIR = Path(__file__).resolve().parents[2] / "web_client"
 
 PAGE_PATHS = ("/join", "/console", "/display")
 _PREFIXES = ("/static/", "/vendor/")
-_VENDOR_DIST = Path("node_modules") / "socket.io-client" / "dist"
-# Only the files the page loads (and their source maps), not the whole package.
-_VENDOR_FILES = frozenset(
-    {"socket.io.esm.min.js", "socket.io.esm.min.js.map", "socket.io.min.js", "socket.io.min.js.map"}
-)
+# Each vendored package: where npm puts its build, and only the files the page loads (and
+# their source maps), not the whole package.
+_VENDOR: dict[str, tuple[Path, frozenset[str]]] = {
+    "socket.io": (
+        Path("node_modules") / "socket.io-client" / "dist",
+        frozenset(
+            {
+                "socket.io.esm.min.js",
+                "socket.io.esm.min.js.map",
+                "socket.io.min.js",
+                "socket.io.min.js.map",
+            }
+        ),
+    ),
+    "signature_pad": (
+        Path("node_modules") / "signature_pad" / "dist",
+        frozenset({"signature_pad.min.js", "signature_pad.min.js.map"}),
+    ),
+}
 
 
 def content_security_policy(host: str) -> str:
@@ -93,18 +108,18 @@ def setup_pages(app: web.Application, web_client_dir: Path | None = None) -> Non
     root = (web_client_dir or DEFAULT_WEB_CLIENT_DIR).resolve()
     static = root / "static"
     page = static / "join.html"
-    vendor = root / _VENDOR_DIST
     if not page.is_file():
         raise RuntimeError(f"web client not found: {page} is not a file")
 
     async def join_page(_: web.Request) -> web.StreamResponse:
         return web.FileResponse(page)
 
-    async def vendor_socketio(request: web.Request) -> web.StreamResponse:
+    async def vendor_file(request: web.Request) -> web.StreamResponse:
+        package = _VENDOR.get(request.match_info["package"])
         name = request.match_info["name"]
-        if name not in _VENDOR_FILES:
+        if package is None or name not in package[1]:
             raise web.HTTPNotFound()
-        path = vendor / name
+        path = root / package[0] / name
         if not path.is_file():
             return web.Response(
                 status=503,
@@ -115,6 +130,6 @@ def setup_pages(app: web.Application, web_client_dir: Path | None = None) -> Non
 
     for path in PAGE_PATHS:
         app.router.add_get(path, join_page)
-    app.router.add_get("/vendor/socket.io/{name}", vendor_socketio)
+    app.router.add_get("/vendor/{package}/{name}", vendor_file)
     app.router.add_static("/static/", static, show_index=False, follow_symlinks=False)
     app.on_response_prepare.append(_security_headers)

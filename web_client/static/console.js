@@ -9,6 +9,7 @@ import { Session } from './session.js';
 import { captionBar } from './captions.js';
 import { transcriptPanel, runRecord } from './transcript.js';
 import { identityBadges, identityCleared } from './identity.js';
+import { caucusPanel, agreementPanel } from './mediation.js';
 import { TileGrid, watchMedia } from './tiles.js';
 import {
   mayDo, staysInRoom, isWitness, roleKey, ROLE_ORDER, STAFF_ROLES,
@@ -184,12 +185,20 @@ export async function runConsole(root, ctx) {
     people: () => (session.participants.size ? session.participants : ctx.info.participants),
   }) : null;
   ctx.app.transcript = transcript;
+  // -- mediation tab (the mediator): caucus rooms and the agreement --------------------------
+  const caucus = may('open_caucus') ? caucusPanel(session) : null;
+  const agreement = may('draft_agreement') ? agreementPanel(session, ctx, { drafting: true }) : null;
   const views = new Map([['hearing', h('div', { class: 'side-view', id: 'side-hearing' }, hearingPanel, peoplePanel)]]);
   const tabs = new Map();
   const hearingTabCount = h('span', { class: 'tab-count', hidden: true });
   let tabBar = null;
+  if (caucus || agreement) {
+    views.set('mediation', h('div', { class: 'side-view', id: 'side-mediation', hidden: true }, caucus?.el, agreement?.el));
+  }
   if (transcript) {
     views.set('transcript', h('div', { class: 'side-view', id: 'side-transcript', hidden: true }, transcript.el));
+  }
+  if (views.size > 1) {
     const tab = (id, key, iconName, extra) => {
       const btn = h('button', {
         type: 'button', role: 'tab', class: 'side-tab', id: `tab-${id}`,
@@ -203,7 +212,8 @@ export async function runConsole(root, ctx) {
     };
     tabBar = h('div', { class: 'side-tabs', role: 'tablist', tattr: { 'aria-label': 'console.views' } },
       tab('hearing', 'console.tabHearing', 'users', hearingTabCount),
-      tab('transcript', 'console.tabTranscript', 'doc'));
+      views.has('mediation') ? tab('mediation', 'console.tabMediation', 'hand') : null,
+      transcript ? tab('transcript', 'console.tabTranscript', 'doc') : null);
     // Arrow keys move between the tabs (WAI-ARIA tabs pattern); only the chosen one is in
     // the Tab order.
     tabBar.addEventListener('keydown', (ev) => {
@@ -233,7 +243,10 @@ export async function runConsole(root, ctx) {
     h('div', { class: 'console-main' }, videoCol,
       h('aside', { class: 'console-side' }, tabBar, ...views.values())));
   clear(root).append(page);
-  if (transcript) selectTab(sessionStorage.getItem(TAB_KEY) === 'transcript' ? 'transcript' : 'hearing');
+  if (tabBar) {
+    const remembered = sessionStorage.getItem(TAB_KEY);
+    selectTab(views.has(remembered) ? remembered : 'hearing');
+  }
 
   // -- behaviour --------------------------------------------------------------------------
   async function act(event, data, button) {
@@ -483,6 +496,7 @@ export async function runConsole(root, ctx) {
   const timer = setInterval(tickTimer, 1000);
   session.addEventListener('ended', (ev) => {
     clearInterval(timer);
+    caucus?.stop();
     stopWatch();
     stopLevel();
     stopLocalMedia();

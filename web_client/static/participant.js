@@ -13,6 +13,7 @@ import {
   languageSwitcher, hearingSummary, stateBadge, elapsed, connectionBanner, messageScreen,
   confirmButton, toast,
 } from './ui.js';
+import { caucusBanner, agreementPanel } from './mediation.js';
 
 /**
  * The steps before the hearing, in order. A step whose `skip(ctx)` is true is passed over and
@@ -391,15 +392,42 @@ function roomView(session, ctx, lookup) {
   });
   const lockNote = h('p', { class: 'lock-note', hidden: true }, icon('lock'), h('span', { t: 'room.lockedByJudge' }));
   const captions = captionBar(session);
+  // Mediation: where the mediator is, and the agreement each party reads and signs here.
+  const banner = caucusBanner(session);
+  const signs = mayDo(ctx.info, 'sign');
+  const agreement = signs ? agreementPanel(session, ctx, { drafting: false }) : null;
+  const agreementBtn = controlButton('agreement', 'doc', 'room.agreement');
+  agreementBtn.btn.hidden = true;
+  const sheetClose = h('button', { type: 'button', class: 'ghost sheet-close', t: 'room.backToVideo', dataset: { action: 'close-agreement' } });
+  const sheet = h('div', { class: 'sheet', hidden: true, role: 'dialog', 'aria-modal': 'false', dataset: { testid: 'agreement-sheet' } },
+    sheetClose, agreement?.el);
+  const openSheet = (open) => {
+    sheet.hidden = !open;
+    // The agreement takes the video's place (a phone has no room for both); the controls stay.
+    el.classList.toggle('sheet-open', open);
+    agreementBtn.btn.setAttribute('aria-pressed', String(open));
+  };
+  agreementBtn.btn.addEventListener('click', () => openSheet(sheet.hidden));
+  sheetClose.addEventListener('click', () => openSheet(false));
+  let shownAgreementState = null;
+  session.addEventListener('agreement', () => {
+    const a = agreement?.agreement;
+    agreementBtn.btn.hidden = !(a && a.content);
+    // A new proposal, or signing opening, is brought to the party's screen at once.
+    if (a && a.state !== shownAgreementState && ['proposed', 'signing'].includes(a.state)) openSheet(true);
+    shownAgreementState = a?.state || null;
+  });
 
   const el = h('div', { class: 'room', hidden: true, dataset: { testid: 'hearing-room' } },
     h('header', { class: 'room-bar' },
       h('div', { class: 'room-info' }, caseNo, where),
       h('div', { class: 'room-state' }, badge, timer),
       languageSwitcher()),
+    banner.el,
     h('main', { class: 'stage-wrap' }, stage, empty, sound, captions.bar),
     lockNote,
-    h('nav', { class: 'controls', tattr: { 'aria-label': 'room.controls' } }, mic.btn, cam.btn, hand.btn, captions.button, leave));
+    sheet,
+    h('nav', { class: 'controls', tattr: { 'aria-label': 'room.controls' } }, mic.btn, cam.btn, hand.btn, agreementBtn.btn, captions.button, leave));
 
   mic.btn.addEventListener('click', async () => {
     const me = session.me;
@@ -478,7 +506,10 @@ function roomView(session, ctx, lookup) {
         timer.textContent = elapsed(hearing) || '';
       }
       if (me) {
-        setT(where, me.state === 'in_consultation' ? 'room.consultation' : 'room.hearingRoom');
+        const mediation = hearing?.kind === 'mediation';
+        setT(where, me.room === 'caucus' ? 'room.caucus'
+          : me.state === 'in_consultation' ? 'room.consultation'
+            : mediation ? 'room.jointSession' : 'room.hearingRoom');
         if (me.mute_locked && !wasLocked) toast('notice.mutedByJudge');
         wasLocked = Boolean(me.mute_locked);
         if (ctx.localStream) grid.setLocal(me.id, ctx.localStream);
@@ -492,6 +523,7 @@ function roomView(session, ctx, lookup) {
     },
     stop() {
       clearInterval(tick);
+      banner.stop();
       if (stopWatch) stopWatch();
       stopLevel();
       grid.setStreams(new Map());

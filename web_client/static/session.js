@@ -11,6 +11,8 @@
 //   servererror   {code, message, event}
 //   identity      someone's identity check changed (this.identity: Map participant id -> status)
 //   identityalert {kind, participant_id, display_name, message, ...} (staff only)
+//   rooms         {reason, rooms}: caucus rooms opened, closed, changed (this.rooms)
+//   agreement     the mediation agreement changed (this.agreement; a draft only to the mediator)
 import { io } from '/vendor/socket.io/socket.io.esm.min.js';
 
 export const PROTOCOL = 1;
@@ -216,6 +218,8 @@ export class Session extends EventTarget {
     this.me = null;
     this.participants = new Map();
     this.identity = new Map();
+    this.rooms = [];
+    this.agreement = null;
     this.iceServers = [];
     this.streams = new Map();
     this.status = 'connecting';
@@ -274,6 +278,8 @@ export class Session extends EventTarget {
       this._emit('identity', this.identity);
     });
     socket.on('identity_alert', (a) => this._emit('identityalert', a));
+    socket.on('rooms_updated', (d) => { this.rooms = d.rooms || []; this._emit('rooms', d); });
+    socket.on('agreement_updated', (a) => { this.agreement = a; this._emit('agreement', a); });
     socket.on('error', (e) => this._emit('servererror', e));
     return promise;
   }
@@ -317,6 +323,7 @@ export class Session extends EventTarget {
     this.iceServers = result.ice_servers || [];
     this.participants = new Map(result.participants.map((p) => [p.id, p]));
     this.identity = new Map(Object.entries(result.identity || {}));
+    this.rooms = result.rooms || [];
     this._updateMe(result.me);
     this.subscriber = new Subscriber(this);
     this.subscriber.addEventListener('streams', (ev) => {
@@ -329,6 +336,7 @@ export class Session extends EventTarget {
     this._emit('participants', this.participants);
     if (this.recording) this._emit('recording', this.recording);
     this._emit('identity', this.identity);
+    this._emit('rooms', { reason: 'joined', rooms: this.rooms });
     this._setStatus('connected');
     if (this._firstJoin) {
       this._firstJoin.resolve(result);
