@@ -59,6 +59,7 @@ from .tsa import (
     make_timestamper,
 )
 from .verify import Report, SignatureReport, async_verify, verify
+from .worker import AuthorityConfig, Signer, SigningWorker
 
 __all__ = [
     "CERTIFICATION_FIELD",
@@ -67,6 +68,7 @@ __all__ = [
     "EVENT_CERT_VALIDITY",
     "SEAL_FIELD",
     "AgreementDocument",
+    "AuthorityConfig",
     "AuthorityError",
     "DocumentError",
     "EsignError",
@@ -81,8 +83,10 @@ __all__ = [
     "SignatureBox",
     "SignatureReport",
     "SignatureState",
+    "Signer",
     "SigningAuthority",
     "SigningStateError",
+    "SigningWorker",
     "TimeStampResponder",
     "async_certify",
     "async_seal",

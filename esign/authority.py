@@ -47,7 +47,8 @@ _SKEW = datetime.timedelta(minutes=1)
 _CA_YEARS = 20
 _LEAF_YEARS = 5
 
-_REF = re.compile(r"^[A-Za-z0-9:._-]{1,64}$")
+# The serialNumber attribute is a PrintableString: letters, digits and a few marks, no "_".
+_REF = re.compile(r"^[A-Za-z0-9:.-]{1,64}$")
 _MASKED = re.compile(r"^[0-9A-Za-z*]{4,32}$")
 
 CA_CERT, CA_KEY = "ca.cert.pem", "ca.key.pem"
@@ -345,7 +346,8 @@ class SigningAuthority:
         Subject: CN = ``name``; pseudonym = ``masked_id`` (e.g. ``**************1234``: an X.509
         serialNumber must be a PrintableString, which has no ``*``); serialNumber =
         ``subject_ref``, the application's reference to the verified identity (e.g. an identity
-        record's ID or a keyed hash of the ID number; at most 64 of ``A-Za-z0-9:._-``).
+        record's ID or a keyed hash of the ID number; at most 64 of ``A-Za-z0-9:.-``, since an
+        X.509 serialNumber is a PrintableString).
         Key usage digitalSignature + nonRepudiation; valid ``validity`` (10 minutes).
         The private key never leaves the returned :class:`EventCredential`.
         """
@@ -355,7 +357,7 @@ class SigningAuthority:
             raise AuthorityError("masked_id_invalid", "masked_id must be a masked ID number")
         if not _REF.match(subject_ref):
             raise AuthorityError(
-                "subject_ref_invalid", "subject_ref must be 1 to 64 of A-Za-z0-9:._-"
+                "subject_ref_invalid", "subject_ref must be 1 to 64 of A-Za-z0-9:.-"
             )
         key = _new_key()
         now = _now()

@@ -18,6 +18,10 @@ class EsignError(ValueError):
     def __str__(self) -> str:
         return f"{self.code}: {self.args[0]}"
 
+    def __reduce__(self) -> tuple[type[EsignError], tuple[str, str]]:
+        # Pickled by the signing worker's child back to the server: rebuilt with both fields.
+        return (type(self), (self.code, str(self.args[0])))
+
 
 class DocumentError(EsignError):
     """A field of the agreement document is missing, too large or malformed."""

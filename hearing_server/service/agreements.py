@@ -208,9 +208,20 @@ class AgreementService:
             return await self._changed(stored)
 
     async def propose(self, actor: Actor, hearing_id: str) -> dict[str, Any]:
-        return await self._mediator_move(
-            actor, hearing_id, lambda a: a.propose(), AuditEvent.AGREEMENT_PROPOSED
-        )
+        """Propose the draft to the parties. Each party must be registered (name, ID, phone):
+        the document names them by their masked ID, and each signs with a code to their phone."""
+
+        def move(a: Agreement) -> Agreement:
+            unregistered = [p.name for p in a.parties if not p.masked_id]
+            if unregistered:
+                raise Conflict(
+                    f"not registered (ID number and phone): {'、'.join(unregistered)}; the "
+                    "clerk registers them, then save the draft again",
+                    code="party_not_registered",
+                )
+            return a.propose()
+
+        return await self._mediator_move(actor, hearing_id, move, AuditEvent.AGREEMENT_PROPOSED)
 
     async def back_to_draft(self, actor: Actor, hearing_id: str) -> dict[str, Any]:
         return await self._mediator_move(

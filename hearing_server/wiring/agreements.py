@@ -2,14 +2,14 @@
 
 The ``esign`` package renders, certifies, signs and seals; this module adapts it to the
 service's :class:`~hearing_server.service.agreements.AgreementDocuments` port. pyHanko's work is
-CPU-bound, so each step runs in a worker thread: the event loop (media, signaling) keeps
-turning while a party's signature is applied.
+CPU-bound, so each step runs in ``esign``'s signing worker, a child process that dies with the
+server: the event loop (media, signaling) keeps turning while a party's signature is applied.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -17,18 +17,16 @@ from aiohttp import web
 
 from esign import (
     AgreementDocument,
+    AuthorityConfig,
     EsignError,
     Party,
     Payment,
+    Signer,
     SigningAuthority,
     SigningStateError,
+    SigningWorker,
     TimeStampResponder,
-    certify,
-    make_timestamper,
     party_field,
-    render,
-    seal,
-    sign_as,
 )
 from hearing_server import keys
 from hearing_server.core.agreement import Agreement, AgreementVersion
@@ -58,22 +56,20 @@ def _domain_error(exc: EsignError) -> Exception:
 
 
 class EsignDocuments:
-    """:class:`AgreementDocuments` on the ``esign`` package and one signing authority."""
+    """:class:`AgreementDocuments` on the ``esign`` package's signing worker (a child process)."""
 
     def __init__(
         self,
-        authority: SigningAuthority,
+        worker: SigningWorker,
         *,
         organisation: str,
-        timestamp_url: str = "",
         timezone: tzinfo | None = None,
     ) -> None:
-        self._authority = authority
+        self._worker = worker
+        self._organisation = organisation
         # The visible signature shows the court's wall time (Beijing time for a Chinese
         # court), not UTC.
         self._tz = timezone
-        self._organisation = organisation
-        self._timestamper = make_timestamper(authority, timestamp_url or None)
 
     def document(self, agreement: Agreement, version: AgreementVersion) -> AgreementDocument:
         """The ``esign`` document of ``version`` of ``agreement``."""
@@ -89,7 +85,8 @@ class EsignDocuments:
             parties=tuple(
                 Party(
                     name=p.name,
-                    masked_id=p.masked_id or "—",
+                    # Every party is registered before a proposal (the service checks).
+                    masked_id=p.masked_id or "****",
                     role=sides.get(p.side, p.side),
                 )
                 for p in agreement.parties
@@ -113,8 +110,7 @@ class EsignDocuments:
         self, agreement: Agreement, version: AgreementVersion
     ) -> tuple[bytes, dict[str, str]]:
         try:
-            rendered = await asyncio.to_thread(render, self.document(agreement, version))
-            pdf = await asyncio.to_thread(certify, rendered, self._authority, self._timestamper)
+            pdf = await self._worker.certify(self.document(agreement, version))
         except EsignError as exc:
             raise _domain_error(exc) from exc
         fields = {p.participant_id: party_field(i) for i, p in enumerate(agreement.parties)}
@@ -124,27 +120,19 @@ class EsignDocuments:
         # The certificate's serialNumber is a PrintableString: no "_" nor anything non-ASCII.
         ref = re.sub(r"[^A-Za-z0-9:.-]", "-", signer.identity_ref)[:64]
         try:
-            credential = self._authority.issue_event_certificate(
-                signer.name, signer.masked_id or "-", ref
-            )
-            return await asyncio.to_thread(
-                sign_as,
+            return await self._worker.sign(
                 pdf,
                 party_field(signer.party_index),
-                credential,
+                Signer(signer.name, signer.masked_id or "****", ref),
                 drawn_png,
-                signer.name,
                 datetime.now(UTC).astimezone(self._tz),
-                self._timestamper,
             )
         except EsignError as exc:
             raise _domain_error(exc) from exc
 
     async def seal(self, pdf: bytes) -> bytes:
         try:
-            return await asyncio.to_thread(
-                seal, pdf, self._authority, self._timestamper, organisation=self._organisation
-            )
+            return await self._worker.seal(pdf, self._organisation)
         except EsignError as exc:
             raise _domain_error(exc) from exc
 
@@ -159,10 +147,18 @@ def install_agreements(app: web.Application) -> None:
         ca_cert_file=settings.signing_ca_cert_path,
         ca_key_file=settings.signing_ca_key_path,
     )
+    worker = SigningWorker(
+        AuthorityConfig(
+            settings.effective_signing_dir,
+            organisation=settings.agreement_organisation,
+            ca_cert_file=settings.signing_ca_cert_path,
+            ca_key_file=settings.signing_ca_key_path,
+            timestamp_url=settings.timestamp_url or None,
+        )
+    )
     documents = EsignDocuments(
-        authority,
+        worker,
         organisation=settings.agreement_organisation,
-        timestamp_url=settings.timestamp_url,
         timezone=ZoneInfo(settings.court_timezone) if settings.court_timezone else None,
     )
     app[keys.TIMESTAMPS] = TimeStampResponder.from_authority(authority)
@@ -172,3 +168,9 @@ def install_agreements(app: web.Application) -> None:
         documents,
         AgreementFiles(settings.data_dir / "agreements"),
     )
+
+    async def signing_worker(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await worker.close()
+
+    app.cleanup_ctx.append(signing_worker)

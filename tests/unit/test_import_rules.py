@@ -51,7 +51,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     # Message senders (outbox, SMTP, SMS gateway): one-time codes, later electronic service.
     "messaging": set(),
     # Agreement PDFs, PAdES signatures, the signing CA, the RFC 3161 responder, verification.
-    "esign": set(),
+    # The signing steps run in a child process that dies with the server.
+    "esign": {"lifeline"},
     "hearing_server.core": set(),
     "hearing_server.schema": set(),
     # The media settings' defaults; the core validates the default identity policy (everything

@@ -500,6 +500,7 @@ export const CATALOGUE = {
     'error.invalid_date': '日期格式不正确。',
     'error.invalid_body': '内容格式不正确。',
     'error.sealed': '协议已盖章，不能再修改或签署。',
+    'error.party_not_registered': '有当事人尚未登记身份信息和手机号，请书记员登记后再提交。',
   },
 
   en: {
@@ -993,6 +994,7 @@ export const CATALOGUE = {
     'error.invalid_date': 'The date is not valid.',
     'error.invalid_body': 'That is not in the expected form.',
     'error.sealed': 'The agreement is sealed: it can no longer be changed or signed.',
+    'error.party_not_registered': 'A party is not registered (ID and phone): the clerk registers them first.',
   },
 };
 

@@ -82,6 +82,9 @@ async def test_bad_drafts_and_wrong_people_are_refused_clearly(
         assert got == 200 and body["version"] == 1
         got, body = await _call(http, f"{base}/api/me/agreement/pdf", med)
         assert (got, body["code"]) == (404, "no_document")
+        # 张三 is not registered: the document could not name him, nor could he get a code.
+        got, body = await _call(http, f"{base}/api/me/agreement/propose", med, "POST", json={})
+        assert (got, body["code"]) == (409, "party_not_registered") and "张三" in body["message"]
         async with http.get(f"{base}/api/hearings/{hid}/agreement", headers=admin_headers) as r:
             assert r.status == 200 and (await r.json())["state"] == "draft"
         got, body = await _call(
