@@ -72,10 +72,13 @@ DEMO_IDENTITIES = {
 }
 
 
-async def _create_demo(settings: Settings) -> list[tuple[str, str, str]]:
+Links = list[tuple[str, str, str]]
+
+
+async def _create_demo(settings: Settings) -> list[tuple[str, Links]]:
     async def run(
         service: HearingService, identity: IdentityService
-    ) -> tuple[Hearing, list[tuple[str, str, str]]]:
+    ) -> tuple[Hearing, list[tuple[str, Links]]]:
         now = datetime.now(UTC)
         hearing = await service.create_hearing(
             CLI_ACTOR,
@@ -100,38 +103,70 @@ async def _create_demo(settings: Settings) -> list[tuple[str, str, str]]:
             (Role.WITNESS, "陈证人", None),
             (Role.COURTROOM_DISPLAY, "第一法庭显示屏", None),
         ]
-        links = []
-        for role, name, side in people:
-            p = await service.add_participant(
-                CLI_ACTOR, hearing.id, role=role, display_name=name, side=side
-            )
-            if name in DEMO_IDENTITIES:
-                number, phone = DEMO_IDENTITIES[name]
-                await identity.register(
-                    CLI_ACTOR,
-                    p.id,
-                    legal_name=name,
-                    id_type=IdType.RESIDENT_ID,
-                    id_number=number,
-                    phone=phone,
+        async def add_people(
+            hid: str, people: list[tuple[Role, str, PartySide | None]]
+        ) -> Links:
+            links = []
+            for role, name, side in people:
+                p = await service.add_participant(
+                    CLI_ACTOR, hid, role=role, display_name=name, side=side
                 )
-            url, _, _ = await service.issue_link(CLI_ACTOR, p.id)
-            links.append((role.value, name, url))
-        return hearing, links
+                if name in DEMO_IDENTITIES:
+                    number, phone = DEMO_IDENTITIES[name]
+                    await identity.register(
+                        CLI_ACTOR,
+                        p.id,
+                        legal_name=name,
+                        id_type=IdType.RESIDENT_ID,
+                        id_number=number,
+                        phone=phone,
+                    )
+                url, _, _ = await service.issue_link(CLI_ACTOR, p.id)
+                links.append((role.value, name, url))
+            return links
 
-    hearing, links = await _with_identity(settings, run)
+        hearing_links = await add_people(hearing.id, people)
+        # And a mediation after hours: caucus rooms, the agreement drafted in the session and
+        # signed by both parties on their phones (codes in the outbox), sealed, verifiable.
+        mediation = await service.create_hearing(
+            CLI_ACTOR,
+            kind=HearingKind.MEDIATION,
+            case_number="(2026)京0105民调88号",
+            court="北京市朝阳区人民法院",
+            title="张三与李四买卖合同纠纷调解 (demo)",
+            scheduled_start=now,
+            scheduled_end=now + timedelta(hours=2),
+            visibility=Visibility.CLOSED,
+            identity_policy=POLICY_PRESETS["id_and_code"],
+        )
+        await service.transition(CLI_ACTOR, mediation.id, HearingAction.OPEN)
+        mediation_links = await add_people(
+            mediation.id,
+            [
+                (Role.MEDIATOR, "刘调解员", None),
+                (Role.PARTY, "张三", PartySide.APPLICANT),
+                (Role.PARTY, "李四", PartySide.RESPONDENT),
+            ],
+        )
+        return hearing, [
+            (f"Demo hearing {hearing.case_number} (id {hearing.id})", hearing_links),
+            (f"Demo mediation {mediation.case_number} (id {mediation.id})", mediation_links),
+        ]
+
+    hearing, sections = await _with_identity(settings, run)
     print(f"Demo hearing {hearing.case_number} — {hearing.title}")
     print(f"  id: {hearing.id}")
     print("Identity check (ID number, then a code: `hearing-server outbox` shows it):")
     for name, (number, phone) in DEMO_IDENTITIES.items():
         print(f"  {name:<6} ID {number}  phone {phone}  (made up)")
-    return links
+    return sections
 
 
-def _print_links(links: list[tuple[str, str, str]]) -> None:
-    print("Join links (one per role):")
-    for role, name, url in links:
-        print(f"  {role:<18} {name:<10} {url}")
+def _print_links(sections: list[tuple[str, Links]]) -> None:
+    for title, links in sections:
+        print(f"Join links of the {title} (one per role):")
+        for role, name, url in links:
+            print(f"  {role:<18} {name:<10} {url}")
 
 
 def build_parser() -> argparse.ArgumentParser:
