@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -60,9 +59,8 @@ _authority: SigningAuthority | None = None  # in the child process only
 _timestamp_url: str | None = None
 
 
-def _child_init(parent: lifeline.Parent, config: AuthorityConfig) -> None:
+def _child_init(config: AuthorityConfig) -> None:
     global _authority, _timestamp_url
-    lifeline.guard(parent, "agreement signing")
     _authority = config.load()
     _timestamp_url = config.timestamp_url
 
@@ -117,13 +115,8 @@ class SigningWorker:
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_child_init,
-                # Taken here, in the thread that submits and so starts the worker.
-                initargs=(lifeline.Parent.current(), self._config),
-            )
+            # Made in the thread that submits: the child watches this process.
+            self._pool = lifeline.guarded_pool("agreement signing", _child_init, (self._config,))
         return self._pool
 
     async def _run(self, fn: object, *args: object) -> bytes:

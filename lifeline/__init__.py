@@ -13,6 +13,10 @@ First thing in the child, in its main thread::
 
     lifeline.guard(parent, "face-matching") # exits within moments of the parent's death
 
+Or, for a pool of worker processes, both at once::
+
+    pool = lifeline.guarded_pool("face matching", init, (args,))
+
 In the server, before it starts anything::
 
     with lifeline.RunDir.acquire(data_dir / "run") as run:  # DataDirInUse if taken
@@ -26,6 +30,7 @@ In the server, before it starts anything::
 from __future__ import annotations
 
 from .child import RUN_DIR_ENV, Lifeline, Parent, guard
+from .pool import guarded_pool
 from .procfs import ProcessIdentity, descendants, identify, is_resource_tracker, is_running
 from .rundir import ChildRecord, DataDirInUse, Leftover, RunDir
 from .stop import KILL_WAIT_S, Outcome, stop
@@ -43,6 +48,7 @@ __all__ = [
     "RunDir",
     "descendants",
     "guard",
+    "guarded_pool",
     "identify",
     "is_resource_tracker",
     "is_running",

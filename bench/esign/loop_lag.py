@@ -36,17 +36,7 @@ CST = datetime.timezone(datetime.timedelta(hours=8))
 
 
 def _sign_in_child(authority_dir: str, pdf: bytes, png: bytes) -> bytes:
-    authority = SigningAuthority.load_or_create(authority_dir)
-    credential = authority.issue_event_certificate("当事人1", "**************1000", "bench-1")
-    return sign_as(
-        pdf,
-        party_field(0),
-        credential,
-        png,
-        "当事人1",
-        datetime.datetime.now(CST),
-        make_timestamper(authority),
-    )
+    return _sign_here(SigningAuthority.load_or_create(authority_dir), pdf, png)
 
 
 def _sign_here(authority: SigningAuthority, pdf: bytes, png: bytes) -> bytes:

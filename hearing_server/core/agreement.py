@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import Conflict, Forbidden, ValidationError
-from .identity import CodeChallenge, IdentityRules
+from .identity import CodeChallenge, IdentityRules, check_code
 
 LANGUAGES = ("zh-CN", "en")
 MAX_TERMS = 100
@@ -469,26 +469,14 @@ def check_sign_code(
     now: datetime,
     rules: IdentityRules,
 ) -> tuple[Agreement, bool]:
-    """Check the code ``pid`` entered to sign; returns the agreement (tries counted, the code
-    marked used when right) and whether it was right. Raises for no code, a used (replayed),
-    spent or expired one."""
+    """Check the code ``pid`` entered to sign (the identity code's rules, :func:`check_code`);
+    returns the agreement (tries counted, the code marked used when right) and whether it was
+    right."""
     agreement.may_sign(pid)
-    challenge = agreement.sign_codes.get(pid)
-    if challenge is None:
-        raise Conflict("ask for a signing code first", code="no_code")
-    if challenge.used:
-        raise Conflict("this code has been used already; ask for a new one", code="code_used")
-    if challenge.spent:
-        raise Conflict(
-            "this code was entered wrongly too often; ask for a new one", code="code_spent"
-        )
-    if now >= challenge.expires_at:
-        raise Conflict("the code has expired; ask for a new one", code="code_expired")
-    if matches(challenge.digest):
-        return agreement.with_code(pid, replace(challenge, used=True)), True
-    tries = challenge.tries + 1
-    spent = tries >= rules.code_tries
-    return agreement.with_code(pid, replace(challenge, tries=tries, spent=spent)), False
+    challenge, right = check_code(
+        agreement.sign_codes.get(pid), matches, now, rules, ask_first="ask for a signing code first"
+    )
+    return agreement.with_code(pid, challenge), right
 
 
 # -- storage form ---------------------------------------------------------------------------------

@@ -429,21 +429,24 @@ def issue_code(
     )
 
 
-def enter_code(
-    status: IdentityStatus,
+def check_code(
+    challenge: CodeChallenge | None,
     matches: Callable[[str], bool],
     now: datetime,
     rules: IdentityRules,
-) -> tuple[IdentityStatus, bool, bool]:
-    """Someone entered a code; ``matches(digest)`` compares it with the challenge's digest.
+    *,
+    ask_first: str = "ask for a code first",
+) -> tuple[CodeChallenge, bool]:
+    """Someone entered the code of ``challenge``; ``matches(digest)`` compares it with the
+    challenge's digest. Returns the challenge after (marked used when right, its tries counted
+    when wrong) and whether it was right.
 
-    Returns (status, passed, locked). Raises when no code can be entered: none sent
-    (``no_code``), already used (``code_used``: a replay), expired (``code_expired``) or spent
-    by wrong entries (``code_spent``).
+    Raises when no code can be entered: none sent (``no_code``, with ``ask_first``), already
+    used (``code_used``: a replay), expired (``code_expired``) or spent by wrong entries
+    (``code_spent``). The identity check's code and the agreement's signing code share it.
     """
-    challenge = status.code
     if challenge is None:
-        raise Conflict("ask for a code first", code="no_code")
+        raise Conflict(ask_first, code="no_code")
     if challenge.used:
         raise Conflict("this code has been used already; ask for a new one", code="code_used")
     if challenge.spent:
@@ -453,13 +456,23 @@ def enter_code(
     if now >= challenge.expires_at:
         raise Conflict("the code has expired; ask for a new one", code="code_expired")
     if matches(challenge.digest):
-        after = pass_step(
-            replace(status, code=replace(challenge, used=True)), IdentityStep.CODE, now
-        )
-        return after, True, False
+        return replace(challenge, used=True), True
     tries = challenge.tries + 1
-    spent = tries >= rules.code_tries
-    after = replace(status, code=replace(challenge, tries=tries, spent=spent))
+    return replace(challenge, tries=tries, spent=tries >= rules.code_tries), False
+
+
+def enter_code(
+    status: IdentityStatus,
+    matches: Callable[[str], bool],
+    now: datetime,
+    rules: IdentityRules,
+) -> tuple[IdentityStatus, bool, bool]:
+    """The identity check's code step (see :func:`check_code`): returns (status, passed,
+    locked); wrong entries count towards the step's lockout too."""
+    after_code, right = check_code(status.code, matches, now, rules)
+    after = replace(status, code=after_code)
+    if right:
+        return pass_step(after, IdentityStep.CODE, now), True, False
     after, locked = fail_step(after, IdentityStep.CODE, now, rules)
     return after, False, locked
 

@@ -5,6 +5,15 @@ from __future__ import annotations
 from typing import Protocol
 
 from hearing_server.core.agreement import Agreement, AgreementVersion
+from hearing_server.core.errors import Conflict
+
+
+def concurrent_change() -> Conflict:
+    """What both stores raise when the stored agreement's revision moved on meanwhile."""
+    return Conflict(
+        "the agreement was changed by someone else meanwhile; try again",
+        code="concurrent_change",
+    )
 
 
 class AgreementStore(Protocol):

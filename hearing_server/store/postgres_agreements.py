@@ -17,14 +17,8 @@ from hearing_server.core.agreement import (
 )
 from hearing_server.core.errors import Conflict
 
+from .agreements import concurrent_change
 from .postgres_connection import PostgresConnection, affected, storable, text_checked
-
-
-def _concurrent() -> Conflict:
-    return Conflict(
-        "the agreement was changed by someone else meanwhile; try again",
-        code="concurrent_change",
-    )
 
 
 class PostgresAgreements(PostgresConnection):
@@ -63,9 +57,9 @@ class PostgresAgreements(PostgresConnection):
                     agreement.revision,
                 )
             except asyncpg.UniqueViolationError:
-                raise _concurrent() from None
+                raise concurrent_change() from None
         if affected(status) != 1:
-            raise _concurrent()
+            raise concurrent_change()
         return stored
 
     async def add_agreement_version(self, agreement_id: str, version: AgreementVersion) -> None:

@@ -15,14 +15,8 @@ from hearing_server.core.agreement import (
 )
 from hearing_server.core.errors import Conflict
 
+from .agreements import concurrent_change
 from .sqlite_connection import SQLiteConnection, format_dt, parse_dt
-
-
-def _concurrent() -> Conflict:
-    return Conflict(
-        "the agreement was changed by someone else meanwhile; try again",
-        code="concurrent_change",
-    )
 
 
 class SQLiteAgreements(SQLiteConnection):
@@ -56,10 +50,10 @@ class SQLiteAgreements(SQLiteConnection):
                     )
                     if cur.rowcount != 1:
                         await self.db.rollback()
-                        raise _concurrent()
+                        raise concurrent_change()
             except sqlite3.IntegrityError:
                 await self.db.rollback()
-                raise _concurrent() from None
+                raise concurrent_change() from None
             await self.db.commit()
         return stored
 

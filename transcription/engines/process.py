@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -51,9 +50,8 @@ def build(spec: EngineSpec) -> STT:
     raise ValueError(f"unknown engine {kind!r}")
 
 
-def _child_init(parent: lifeline.Parent, spec: EngineSpec, nice: int) -> None:
+def _child_init(spec: EngineSpec, nice: int) -> None:
     global _engine
-    lifeline.guard(parent, f"transcription engine ({spec[0]})")
     if nice:
         with contextlib.suppress(OSError):  # not allowed: run at normal priority
             os.nice(nice)
@@ -82,12 +80,9 @@ class ProcessSTT(STT):
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_child_init,
-                # Taken here, in the thread that submits and so starts the worker.
-                initargs=(lifeline.Parent.current(), self._spec, self._nice),
+            # Made in the thread that submits and so starts the worker: it watches us.
+            self._pool = lifeline.guarded_pool(
+                f"transcription engine ({self._spec[0]})", _child_init, (self._spec, self._nice)
             )
         return self._pool
 
