@@ -23,6 +23,7 @@ from .authority import (
     SigningAuthority,
     authority_dir,
 )
+from .confirmation import ConfirmationApplication, render_confirmation
 from .document import AgreementDocument, Party, Payment
 from .errors import (
     AuthorityError,
@@ -70,6 +71,7 @@ __all__ = [
     "AgreementDocument",
     "AuthorityConfig",
     "AuthorityError",
+    "ConfirmationApplication",
     "DocumentError",
     "EsignError",
     "EventCredential",
@@ -98,6 +100,7 @@ __all__ = [
     "make_timestamper",
     "party_field",
     "render",
+    "render_confirmation",
     "seal",
     "sign_as",
     "signature_state",

@@ -175,6 +175,20 @@ async def my_pdf(request: web.Request) -> web.Response:
     return await _pdf(request, actor, hid)
 
 
+async def my_confirmation_pdf(request: web.Request) -> web.Response:
+    actor, hid = await _participant(request)
+    data, agreement = await request.app[AGREEMENTS].confirmation_pdf(actor, hid)
+    case = agreement.case.get("case_number", "agreement")
+    return web.Response(
+        body=data,
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": attachment(f"司法确认申请书 {case}.pdf"),
+            "X-Content-SHA256": agreement.confirmation_sha256 or "",
+        },
+    )
+
+
 # -- staff ----------------------------------------------------------------------------------------
 
 

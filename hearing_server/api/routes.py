@@ -353,6 +353,13 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET",
+        "/api/me/agreement/confirmation.pdf",
+        agreements.my_confirmation_pdf,
+        "The application for judicial confirmation (司法确认申请书), once requested",
+        "join",
+    ),
+    Route(
+        "GET",
         "/api/hearings/{hearing_id}/agreement",
         agreements.staff_agreement,
         "A mediation's agreement",

@@ -307,6 +307,7 @@ class Agreement:
     pdf_sha256: str | None = None
     sealed_at: datetime | None = None
     confirmation_requested_at: datetime | None = None
+    confirmation_sha256: str | None = None  # the application for judicial confirmation
     no_agreement_reason: str | None = None
     revision: int = 0
 
@@ -375,11 +376,14 @@ class Agreement:
             sealed_at=now,
         )
 
-    def request_confirmation(self, now: datetime) -> Agreement:
+    def request_confirmation(self, now: datetime, application_sha256: str = "") -> Agreement:
         if self.state is not AgreementState.SEALED:
             raise _invalid("judicial confirmation is requested for a sealed agreement")
         return replace(
-            self, state=AgreementState.CONFIRMATION_REQUESTED, confirmation_requested_at=now
+            self,
+            state=AgreementState.CONFIRMATION_REQUESTED,
+            confirmation_requested_at=now,
+            confirmation_sha256=application_sha256 or None,
         )
 
     def fail(self, reason: str) -> Agreement:
@@ -537,6 +541,7 @@ def agreement_to_json(a: Agreement) -> dict[str, Any]:
         "pdf_sha256": a.pdf_sha256,
         "sealed_at": _iso(a.sealed_at),
         "confirmation_requested_at": _iso(a.confirmation_requested_at),
+        "confirmation_sha256": a.confirmation_sha256,
         "no_agreement_reason": a.no_agreement_reason,
         "revision": a.revision,
     }
@@ -585,6 +590,7 @@ def agreement_from_json(d: Mapping[str, Any]) -> Agreement:
         pdf_sha256=d.get("pdf_sha256"),
         sealed_at=_dt(d.get("sealed_at")),
         confirmation_requested_at=_dt(d.get("confirmation_requested_at")),
+        confirmation_sha256=d.get("confirmation_sha256"),
         no_agreement_reason=d.get("no_agreement_reason"),
         revision=d.get("revision", 0),
     )

@@ -86,6 +86,10 @@ class AgreementDocuments(Protocol):
         """``pdf`` sealed by the mediation organisation (no change allowed after)."""
         ...
 
+    async def confirmation(self, agreement: Agreement, version: AgreementVersion) -> bytes:
+        """The application for judicial confirmation (司法确认申请书) of the sealed agreement."""
+        ...
+
 
 class AgreementFiles:
     """Each PDF revision of each agreement in its own file, never overwritten."""
@@ -96,18 +100,28 @@ class AgreementFiles:
     def path(self, agreement: Agreement, revision: int) -> Path:
         return self._root / agreement.hearing_id / f"{agreement.id}-r{revision}.pdf"
 
+    def confirmation_path(self, agreement: Agreement) -> Path:
+        return self._root / agreement.hearing_id / f"{agreement.id}-confirmation.pdf"
+
     async def write(self, agreement: Agreement, revision: int, data: bytes) -> str:
         """Write revision ``revision`` (atomically, owner-only); returns its SHA-256."""
-        path = self.path(agreement, revision)
+        return await self.write_to(self.path(agreement, revision), data)
+
+    async def read(self, agreement: Agreement, revision: int) -> bytes:
+        return await self.read_from(self.path(agreement, revision))
+
+    @staticmethod
+    async def write_to(path: Path, data: bytes) -> str:
+        """Write a new file (atomically, owner-only, never over another); its SHA-256."""
         await asyncio.to_thread(_write_new, path, data)
         return hashlib.sha256(data).hexdigest()
 
-    async def read(self, agreement: Agreement, revision: int) -> bytes:
-        path = self.path(agreement, revision)
+    @staticmethod
+    async def read_from(path: Path) -> bytes:
         try:
             return await asyncio.to_thread(path.read_bytes)
         except FileNotFoundError:
-            raise NotFound(f"revision {revision} of the agreement is missing") from None
+            raise NotFound(f"{path.name} of the agreement is missing") from None
 
 
 def _write_new(path: Path, data: bytes) -> None:
@@ -238,12 +252,35 @@ class AgreementService:
         )
 
     async def request_confirmation(self, actor: Actor, hearing_id: str) -> dict[str, Any]:
-        return await self._mediator_move(
-            actor,
-            hearing_id,
-            lambda a: a.request_confirmation(self._now()),
-            AuditEvent.AGREEMENT_CONFIRMATION_REQUESTED,
-        )
+        """Judicial confirmation (司法确认) is requested: the application is written from the
+        sealed agreement, for the parties to file with the court."""
+        hearing = await self._mediation(hearing_id)
+        authorize(actor, Action.DRAFT_AGREEMENT, hearing)
+        async with self._lock(hearing_id):
+            a = await self._existing(hearing_id)
+            a.request_confirmation(self._now())  # raises the state machine's own error
+            pdf = await self._documents.confirmation(a, await self._version(a))
+            path = self._files.confirmation_path(a)
+            digest = await self._files.write_to(path, pdf)
+            stored = await self._store.put_agreement(a.request_confirmation(self._now(), digest))
+            await self._audit(
+                hearing_id,
+                actor,
+                AuditEvent.AGREEMENT_CONFIRMATION_REQUESTED,
+                agreement_sha256=a.pdf_sha256,
+                application_sha256=digest,
+            )
+            return await self._changed(stored)
+
+    async def confirmation_pdf(self, actor: Actor, hearing_id: str) -> tuple[bytes, Agreement]:
+        """The application for judicial confirmation, once requested."""
+        hearing = await self._mediation(hearing_id)
+        if not self._may_draft(actor, hearing):
+            authorize(actor, Action.SIGN, hearing)
+        a = await self._store.get_agreement(hearing_id)
+        if a is None or a.confirmation_sha256 is None:
+            raise NotFound("no application for judicial confirmation yet", code="no_document")
+        return await self._files.read_from(self._files.confirmation_path(a)), a
 
     async def open_signing(self, actor: Actor, hearing_id: str) -> dict[str, Any]:
         """Every party accepted: render the document once, and signing opens."""
@@ -564,6 +601,7 @@ class AgreementService:
                 a.confirmation_requested_at.isoformat() if a.confirmation_requested_at else None
             ),
             "no_agreement_reason": a.no_agreement_reason,
+            "confirmation_sha256": a.confirmation_sha256,
         }
         if full or a.visible_to_parties:
             version = await self._version(a) if a.version else None

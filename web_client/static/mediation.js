@@ -171,9 +171,9 @@ function agreementText(a) {
     h('p', { class: 'hash', t: 'agreement.hash', tp: { hash: (a.content_hash || '').slice(0, 16) } }));
 }
 
-async function download(token) {
+async function download(token, path = '/api/me/agreement/pdf') {
   try {
-    const resp = await api(token, '/api/me/agreement/pdf');
+    const resp = await api(token, path);
     const blob = await resp.blob();
     const url = URL.createObjectURL(blob);
     const name = decodeURIComponent((resp.headers.get('Content-Disposition') || '').split("''")[1] || 'agreement.pdf');
@@ -403,6 +403,10 @@ export function agreementPanel(session, ctx, { drafting }) {
     if (a.pdf_revision && ['signing', 'signed', 'sealed', 'confirmation_requested'].includes(a.state)) {
       out.push(button(a.state === 'sealed' || a.state === 'confirmation_requested' ? 'agreement.downloadSealed' : 'agreement.download',
         'download-agreement', () => download(token), a.state === 'sealed' ? 'primary' : 'ghost'));
+    }
+    if (a.confirmation_sha256) {
+      out.push(button('agreement.downloadConfirmation', 'download-confirmation',
+        () => download(token, '/api/me/agreement/confirmation.pdf'), 'ghost'));
     }
     return out;
   }

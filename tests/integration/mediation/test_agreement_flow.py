@@ -194,6 +194,13 @@ async def test_a_whole_agreement_is_drafted_accepted_signed_sealed_and_verifies(
             ) as resp:
                 assert resp.status == 200 and resp.content_type == "application/pdf"
                 pdf = await resp.read()
+            # The application for judicial confirmation names the sealed document by its hash.
+            async with http.get(
+                f"{base}/api/me/agreement/confirmation.pdf",
+                headers={"Authorization": f"Bearer {h.people['张三'].token}"},
+            ) as resp:
+                assert resp.status == 200 and resp.content_type == "application/pdf"
+                application = await resp.read()
         finally:
             await listener.close()
 
@@ -208,6 +215,17 @@ async def test_a_whole_agreement_is_drafted_accepted_signed_sealed_and_verifies(
     sealed_entry = next(e for e in audit if e.event == "agreement_sealed")
     assert sealed_entry.data["pdf_sha256"] == digest
     assert not any(code_for(ZHANG_PHONE) in json.dumps(e.data) for e in audit)
+
+    (tmp_path / "application.pdf").write_bytes(application)
+    proc = await asyncio.create_subprocess_exec(
+        "pdftotext", str(tmp_path / "application.pdf"), "-", stdout=asyncio.subprocess.PIPE
+    )
+    text = (await asyncio.wait_for(proc.communicate(), 60))[0].decode()
+    flat = "".join(text.split())
+    assert "司法确认申请书" in flat and digest in flat and "张三" in flat and "李四" in flat, text
+    confirmed = next(e for e in audit if e.event == "agreement_confirmation_requested")
+    assert confirmed.data["agreement_sha256"] == digest
+    assert confirmed.data["application_sha256"] == hashlib.sha256(application).hexdigest()
 
     # pyHanko's validator, through esign.
     roots = load_trust_roots([settings.effective_signing_dir / "ca.cert.pem"])
