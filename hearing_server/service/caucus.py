@@ -26,12 +26,13 @@ from hearing_server.core.participant import Participant, ParticipantState, Party
 from hearing_server.core.permissions import Action, authorize
 from hearing_server.core.rooms import Room, RoomRegistry, RoomType
 
-from .events import ParticipantChanged, RoomsChanged, ServiceEvent
+from .events import HearingChanged, ParticipantChanged, RoomsChanged, ServiceEvent
 from .live import LiveHearings
 
 log = logging.getLogger(__name__)
 
 MAX_TIMER_MINUTES = 240
+_ENDED = frozenset({"closed", "adjourned"})
 
 # Who goes into a side's caucus: the people who speak for that side.
 _SIDE_ROLES = frozenset({Role.PARTY, Role.COUNSEL, Role.INTERPRETER})
@@ -199,6 +200,11 @@ class CaucusService:
         (e.g. the last member of a caucus left and it closed)."""
         if isinstance(event, ParticipantChanged) and event.hearing_id in self._announced:
             await self._announce(event.hearing_id, "moved", only_if_changed=True)
+        elif isinstance(event, HearingChanged) and event.data.get("state") in _ENDED:
+            # The session is over: its timers stop and nothing more is announced.
+            self._announced.pop(event.hearing_id, None)
+            for hid, room_id in [k for k in self._timers if k[0] == event.hearing_id]:
+                self._cancel_timer(hid, room_id)
 
     async def close(self) -> None:
         """Cancel every timer. Idempotent."""
