@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import lifeline
+from facekit.cli import main as face_match_main
 from hearing_server.app import create_app
 from hearing_server.config import ConfigError, Settings, load_settings
 from hearing_server.core.actors import Actor
@@ -166,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="check a recording directory: every file, the hash chain and the signature "
         "(exit 0 intact and signed, 1 problems, 2 usage, 3 intact but unsigned)",
     )
+    sub.add_parser(
+        "face-match",
+        help="ENROL PROBE | ENROL --video CLIP: one JSON line (decision, distance, threshold; "
+        "with --video also liveness); exit 0 for every decision, 2 for an unreadable file",
+    )
     il = sub.add_parser(
         "issue-link", help="add a participant and print their join link", parents=[data]
     )
@@ -210,6 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if raw and raw[0] == "verify-recording":
         # Needs no settings or server: anyone holding a recording directory can check it.
         return verify_recording_main(raw[1:])
+    if raw and raw[0] == "face-match":
+        # Needs no settings either: two files in, one JSON line out.
+        return face_match_main(raw[1:])
     args = build_parser().parse_args(raw)
     try:
         flags = {

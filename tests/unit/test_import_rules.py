@@ -24,6 +24,7 @@ OURS = (
     "mediakit",
     "identitykit",
     "messaging",
+    "facekit",
 )
 GROUND_FLOOR = {
     "signaling",
@@ -33,6 +34,7 @@ GROUND_FLOOR = {
     "mediakit",
     "identitykit",
     "messaging",
+    "facekit",
 }
 
 # Who may import whom. A layer always may import itself and Python's and third parties' code.
@@ -48,6 +50,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "identitykit": set(),
     # Message senders (outbox, SMTP, SMS gateway): one-time codes, later electronic service.
     "messaging": set(),
+    # Face match and liveness: its worker process guards itself with lifeline.
+    "facekit": {"lifeline"},
     "hearing_server.core": set(),
     "hearing_server.schema": set(),
     # The media settings' defaults; the core validates the default identity policy (everything
