@@ -131,6 +131,8 @@ async def run_check(
     frames: AsyncIterator[tuple[float, RGB]],
     analyse: Analyse,
     on_progress: OnProgress | None = None,
+    *,
+    now: Callable[[], float] | None = None,
 ) -> CheckResult:
     """Analyse ``frames`` (time in seconds, RGB) until the check is decided or they end.
 
@@ -145,4 +147,6 @@ async def run_check(
             await on_progress(check.progress(t))
         if check.finished():
             break
+    if now is not None:
+        check.tick(now())
     return check.result()

@@ -187,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--id-number", help="kept only as a keyed hash and its last 4 characters")
     reg.add_argument("--phone", help="where the one-time code goes")
     reg.add_argument("--email")
+    sub.add_parser(
+        "purge-biometrics",
+        help="delete the reference photos and face encodings of hearings closed longer ago "
+        "than biometrics_retention_days (the server also does this periodically)",
+        parents=[data],
+    )
     ob = sub.add_parser(
         "outbox", help="list the messages the outbox sender wrote (one-time codes)", parents=[data]
     )
@@ -243,6 +249,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return serve(settings, run)
         elif args.command == "demo":
             _print_links(asyncio.run(_create_demo(settings)))
+        elif args.command == "purge-biometrics":
+
+            async def purge(_: HearingService, identity: IdentityService) -> list[str]:
+                return await identity.purge_biometrics()
+
+            purged = asyncio.run(_with_identity(settings, purge))
+            print(json.dumps({"purged_hearings": purged}))
         elif args.command == "create-hearing":
 
             policy = IdentityPolicy.parse(args.identity_policy) if args.identity_policy else None

@@ -185,3 +185,37 @@ def write_video(path: Path, frames: Sequence[np.ndarray], fps: int = 10) -> Path
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def camera_of(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A 640x360 selfie frame of the photo ``name`` and the landmarks of its face."""
+    from facekit import engine
+
+    img = photo(name)
+    found = engine.analyse_photo(img)
+    assert found.box is not None, f"no face in {name}"
+    scale = max(img.shape[:2]) / max(found.width, found.height)
+    box = tuple(int(v * scale) for v in found.box)
+    base = selfie(name, box)  # type: ignore[arg-type]
+    framed = engine.analyse(base, encode_face=False)
+    assert framed.faces == 1 and framed.landmarks is not None
+    return base, framed.landmarks
+
+
+def motion_frames(
+    base: np.ndarray, landmarks: np.ndarray, challenges: Sequence[str], fps: int, hold: float
+) -> list[np.ndarray]:
+    """``challenges`` acted out at ``fps``, each pose held ``hold`` seconds (a person doing it
+    slowly enough for a camera check that samples a few frames a second)."""
+    n = max(1, round(hold * fps))
+    frames: list[np.ndarray] = [base] * n
+    for name in challenges:
+        if name == "blink":
+            frames += [blink(base, landmarks)] * n
+        else:
+            sign = 1.0 if name == "turn_left" else -1.0
+            half = turn(base, landmarks, sign * TURN / 2)
+            full = turn(base, landmarks, sign * TURN)
+            frames += [half] * max(1, n // 2) + [full] * n + [half] * max(1, n // 2)
+        frames += [base] * n
+    return frames

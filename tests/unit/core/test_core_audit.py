@@ -46,6 +46,9 @@ EVENTS = {
     "identity_policy_set", "identity_registered", "identity_locked", "identity_code_sent",
     "identity_code_send_failed", "identity_help_requested", "identity_verified",
     "identity_waived", "identity_cleared",
+    "identity_photo_set",
+    "identity_face_check_started",
+    "biometrics_purged",
 }  # fmt: skip
 FIELDS = ["seq", "hearing_id", "at", "actor", "event", "data", "prev_hash", "hash"]
 
