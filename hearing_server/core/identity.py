@@ -168,8 +168,8 @@ _ID_AND_CODE = (IdentityStep.ID_NUMBER, IdentityStep.CODE)
 
 POLICY_PRESETS: dict[str, IdentityPolicy] = {
     # The default of issue 12: everyone who speaks passes all four steps; observers, who only
-    # watch, the ID number and the code. Until face match and liveness exist (part 2), the
-    # clerk's manual verification is the only way past those two steps.
+    # watch, the ID number and the code. Face match and liveness need a reference photo of
+    # each person (registered by staff) and a camera.
     "standard": IdentityPolicy(
         MappingProxyType(
             {
@@ -182,7 +182,7 @@ POLICY_PRESETS: dict[str, IdentityPolicy] = {
             }
         )
     ),
-    # What the server can check by itself today.
+    # What needs nothing but the registration.
     "id_and_code": IdentityPolicy(MappingProxyType({r: _ID_AND_CODE for r in POLICY_ROLES})),
     # No checks (identity established another way, e.g. in person at the court).
     "none": IdentityPolicy(),

@@ -223,8 +223,8 @@ class IdentityService:
             "required": [s.value for s in required],
             "passed": [s.value for s in required if status.passed(s)],
             "pending": [s.value for s in status.pending(required)],
-            # Steps a check can pass today; the others only the clerk or the judge can clear.
-            "checkable": [s.value for s in required if s in CHECKABLE_STEPS],
+            # Steps a check can pass here; the others only the clerk or the judge can clear.
+            "checkable": [s.value for s in required if self._checkable(s)],
             "outcome": status.outcome(required).value,
             "locked": {
                 s.value: _iso(until)
@@ -274,6 +274,11 @@ class IdentityService:
             "face_check_running": self._face is not None and self._face.running(p.id),
             "now": _iso(now),
         }
+
+    def _checkable(self, step: IdentityStep) -> bool:
+        if step in CAMERA_STEPS and self._face is None:
+            return False  # face_checks_enabled is off here
+        return step in CHECKABLE_STEPS
 
     def _has_photo(self, p: Participant) -> bool:
         # One stat() of a small local file: cheaper than a thread hop.
@@ -646,6 +651,8 @@ class IdentityService:
             if checks.running(p.id):
                 raise Conflict("your camera check is running", code="check_running")
             reference = await asyncio.to_thread(files.encoding, p.hearing_id, p.id)
+            if reference is None and IdentityStep.FACE not in required:
+                reference = [0.0] * 128  # liveness alone: the face decision is not used
             if reference is None:
                 raise Conflict(
                     "no reference photo is registered for you: ask the clerk for help",

@@ -192,13 +192,21 @@ class ScriptedVideoTrack(MediaStreamTrack):
         self._queue: deque[object] = deque()
         self._start: float | None = None
         self._count = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
 
     def play(self, frames: list[object]) -> None:
         self._queue.extend(frames)
+        if self._queue:
+            self._drained.clear()
 
     @property
     def playing(self) -> bool:
         return bool(self._queue)
+
+    async def drained(self) -> None:
+        """Until every frame given to ``play`` has been sent."""
+        await self._drained.wait()
 
     async def recv(self) -> VideoFrame:
         if self._start is None:
@@ -208,6 +216,8 @@ class ScriptedVideoTrack(MediaStreamTrack):
         if delay > 0:
             await asyncio.sleep(delay)
         rgb = self._queue.popleft() if self._queue else self._still
+        if not self._queue:
+            self._drained.set()
         frame = VideoFrame.from_ndarray(rgb, format="rgb24")
         frame.pts = self._count * (90000 // self._fps)
         frame.time_base = fractions.Fraction(1, 90000)

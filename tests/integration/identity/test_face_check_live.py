@@ -89,6 +89,34 @@ async def _wait_outcome(mine: Me, pid: str, timeout: float = 40.0) -> dict[str, 
     raise AssertionError(f"no face check result for {pid} in {timeout} s")
 
 
+async def act_out(
+    client: HearingClient,
+    camera: ScriptedVideoTrack,
+    challenges: list[str],
+    still: np.ndarray,
+    landmarks: np.ndarray,
+) -> None:
+    """Do each challenge the way a person follows a prompt: do it, and do it again until the
+    prompt moves on (on a loaded machine the check may sample too few frames of one go);
+    give up when the check's time is over."""
+    deadline = time.monotonic() + 21.0
+    for i, challenge in enumerate(challenges):
+        frames = motion_frames(still, landmarks, [challenge], fps=15, hold=0.7)
+        while (left := deadline - time.monotonic()) > 0:
+            camera.play(frames)
+            try:
+                await client.wait_for_event(
+                    "identity_progress",
+                    lambda d, i=i: d["completed"] > i or d["current"] is None,
+                    timeout=min(left, len(frames) / 15 + 1.0),
+                )
+                break
+            except TimeoutError:
+                await camera.drained()
+        else:
+            return
+
+
 async def test_face_match_and_liveness_on_the_live_camera(
     server: TestServer,
     make_client: MakeClient,
@@ -154,7 +182,7 @@ async def test_face_match_and_liveness_on_the_live_camera(
         assert (status, again["code"]) == (409, "check_running")
         if act:
             await asyncio.sleep(1.0)  # looks at the prompt
-            camera.play(motion_frames(still, landmarks, check["challenges"], fps=15, hold=0.7))
+            await act_out(client, camera, check["challenges"], still, landmarks)
         result = await _wait_outcome(mine, person.id)
         return result, time.monotonic() - started
 
