@@ -57,6 +57,7 @@ class FaceCheck:
     frames: int = 0
     multiple_faces: int = 0
     _last_encoded: float | None = None
+    _frontal: bool = True  # the last frame faced the camera
     _first: float | None = None
     _last: float | None = None
 
@@ -65,6 +66,10 @@ class FaceCheck:
         self._matcher = Matcher(self.threshold)
 
     def wants_encoding(self, t: float) -> bool:
+        """Encode this frame? Every ``encode_every_s``, while the face looks at the camera
+        (a turned face matches worse, and says nothing the frontal ones do not)."""
+        if not self._frontal:
+            return False
         return self._last_encoded is None or t - self._last_encoded >= self.encode_every_s
 
     def finished(self) -> bool:
@@ -85,6 +90,8 @@ class FaceCheck:
         before = self.judge.step
         if analysis.faces > 1:
             self.multiple_faces += 1
+        if analysis.landmarks is not None:
+            self._frontal = self.judge.is_frontal(analysis.landmarks)
         self.judge.feed(t, analysis.faces, analysis.landmarks)
         if analysis.encoding is not None:
             self._last_encoded = t

@@ -149,6 +149,10 @@ class LivenessJudge:
             return None
         return float(np.percentile(self._ears, 80))
 
+    def is_frontal(self, landmarks: Points) -> bool:
+        """Does this face look at the camera (as far as the baseline knows)?"""
+        return abs(yaw(landmarks) - self._baseline_yaw()) <= self.settings.frontal
+
     def tick(self, t: float) -> None:
         """Time passes (also without frames): the limit may run out."""
         if self.start is None:
