@@ -18,6 +18,7 @@ from hearing_server.api.routes import setup_routes
 from hearing_server.config import Settings
 from hearing_server.wiring.agreements import install_agreements
 from hearing_server.wiring.composite import install_composite
+from hearing_server.wiring.face import install_face
 from hearing_server.wiring.foundation import install_foundation
 from hearing_server.wiring.identity import install_identity
 from hearing_server.wiring.media import install_media
@@ -40,6 +41,7 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     install_identity(app)  # identity checks before the waiting room; the message sender
     install_agreements(app)  # mediation agreements: signing authority, timestamps, PDFs
     install_media(app)  # the SFU
+    install_face(app)  # face match and liveness on the participant's own camera
     install_composite(app)  # the courtroom view (display, recording, livestream)
     install_transcription(app, engine=stt_engine)  # captions and the transcript
     install_recording(app)  # closes first: finishes and signs while taps still run

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import lifeline
 from esign.verify import main as verify_agreement_main
+from facekit.cli import main as face_match_main
 from hearing_server.app import create_app
 from hearing_server.config import ConfigError, Settings, load_settings
 from hearing_server.core.actors import Actor
@@ -208,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
         "covers and whether anything changed after it; prints a JSON report (exit 0 valid, "
         "1 not, 2 unreadable). Options: FILE.pdf [--trust CA.pem ...] [--data-dir DIR]",
     )
+    sub.add_parser(
+        "face-match",
+        help="ENROL PROBE | ENROL --video CLIP: one JSON line (decision, distance, threshold; "
+        "with --video also liveness); exit 0 for every decision, 2 for an unreadable file",
+    )
     il = sub.add_parser(
         "issue-link", help="add a participant and print their join link", parents=[data]
     )
@@ -223,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--id-number", help="kept only as a keyed hash and its last 4 characters")
     reg.add_argument("--phone", help="where the one-time code goes")
     reg.add_argument("--email")
+    sub.add_parser(
+        "purge-biometrics",
+        help="delete the reference photos and face encodings of hearings closed longer ago "
+        "than biometrics_retention_days (the server also does this periodically)",
+        parents=[data],
+    )
     ob = sub.add_parser(
         "outbox", help="list the messages the outbox sender wrote (one-time codes)", parents=[data]
     )
@@ -255,6 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if raw and raw[0] == "verify-agreement":
         # Likewise: anyone holding the PDF (and the court's CA certificate) can check it.
         return verify_agreement_main(raw[1:])
+    if raw and raw[0] == "face-match":
+        # Needs no settings either: two files in, one JSON line out.
+        return face_match_main(raw[1:])
     args = build_parser().parse_args(raw)
     try:
         flags = {
@@ -279,6 +294,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return serve(settings, run)
         elif args.command == "demo":
             _print_links(asyncio.run(_create_demo(settings)))
+        elif args.command == "purge-biometrics":
+
+            async def purge(_: HearingService, identity: IdentityService) -> list[str]:
+                return await identity.purge_biometrics()
+
+            purged = asyncio.run(_with_identity(settings, purge))
+            print(json.dumps({"purged_hearings": purged}))
         elif args.command == "create-hearing":
 
             policy = IdentityPolicy.parse(args.identity_policy) if args.identity_policy else None

@@ -80,6 +80,12 @@ class Settings:
     identity_default_policy: str = "id_and_code"
     identity_key_path: Path | None = None  # default: <data_dir>/identity_hmac.key
     identity_code_recipient: str = ""  # phone or email; default: email for smtp, else phone
+    # face match and liveness (docs/identity.md)
+    face_checks_enabled: bool = True  # the face worker process and the camera check
+    face_match_threshold: float = 0.5  # distance at or under which faces match (measured)
+    biometrics_dir: Path | None = None  # default: <data_dir>/biometrics (owner-only)
+    biometrics_retention_days: float = 30.0  # photos and encodings kept after a hearing closes
+    biometrics_purge_interval_seconds: float = 3600.0
     # sending messages (one-time codes): outbox, smtp or http
     message_sender: str = "outbox"
     message_outbox_dir: Path | None = None  # default: <data_dir>/outbox
@@ -131,6 +137,10 @@ class Settings:
         return self.signing_dir or self.data_dir / "esign"
 
     @property
+    def effective_biometrics_dir(self) -> Path:
+        return self.biometrics_dir or self.data_dir / "biometrics"
+
+    @property
     def effective_outbox_dir(self) -> Path:
         return self.message_outbox_dir or self.data_dir / "outbox"
 
@@ -163,7 +173,12 @@ def _convert(name: str, raw: Any) -> Any:
             if value <= 0:
                 raise ValueError("must be positive")
             return value
-        if name in {"recording_auto_start", "composite_enabled", "transcription_enabled"}:
+        if name in {
+            "recording_auto_start",
+            "composite_enabled",
+            "transcription_enabled",
+            "face_checks_enabled",
+        }:
             if isinstance(raw, bool):
                 return raw
             text = str(raw).strip().lower()
@@ -179,6 +194,8 @@ def _convert(name: str, raw: Any) -> Any:
             "message_retry_seconds",
             "message_timeout_seconds",
             "database_connect_timeout_seconds",
+            "biometrics_retention_days",
+            "biometrics_purge_interval_seconds",
         }:
             value_f = float(raw)
             if value_f <= 0:
@@ -197,6 +214,7 @@ def _convert(name: str, raw: Any) -> Any:
             "signing_dir",
             "signing_ca_cert_path",
             "signing_ca_key_path",
+            "biometrics_dir",
         }:
             return Path(raw) if raw not in (None, "") else None
         if name == "media_announced_addresses":
@@ -222,6 +240,11 @@ def _convert(name: str, raw: Any) -> Any:
                 return None
             ZoneInfo(str(raw))  # raises for an unknown zone
             return str(raw)
+        if name == "face_match_threshold":
+            value_t = float(raw)
+            if not 0.0 < value_t < 2.0:
+                raise ValueError("must be a distance between 0 and 2")
+            return value_t
         if name == "transcription_engine":
             if raw not in ("faster-whisper", "pocketsphinx"):
                 raise ValueError("must be faster-whisper or pocketsphinx")

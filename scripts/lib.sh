@@ -56,6 +56,17 @@ make_venv() {
         else
             "$VENV/bin/python" -m pip install -q -e "$ROOT[$extras]"
         fi
+        # Packages whose declared dependencies are wrong for us (face_recognition asks for
+        # dlib, built from source; pyproject.toml declares dlib-bin): pyproject.toml's
+        # [tool.hearing-server] install-no-deps, installed without their dependencies.
+        local no_deps
+        no_deps="$("$VENV/bin/python" -c 'import sys, tomllib
+print(" ".join(tomllib.load(open(sys.argv[1], "rb"))["tool"]["hearing-server"]["install-no-deps"]))' \
+            "$ROOT/pyproject.toml")"
+        if [ -n "$no_deps" ]; then
+            # shellcheck disable=SC2086 # one word per package
+            "$VENV/bin/python" -m pip install -q --no-deps $no_deps
+        fi
         touch "$stamp"
     fi
 }

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from facekit import MAX_IMAGE_BYTES
 from hearing_server.core.identity import (
     POLICY_ROLES,
     STEP_ORDER,
@@ -113,6 +114,26 @@ async def get_registration(request: web.Request) -> web.Response:
     return web.json_response(registration_json(reg))
 
 
+async def put_reference_photo(request: web.Request) -> web.Response:
+    """The participant's reference photo: the body is the JPEG or PNG itself (5 MB at most).
+    422 ``image_invalid`` / ``no_face`` / ``multiple_faces``."""
+    actor = await staff_actor(request)
+    chunks: list[bytes] = []
+    size = 0
+    # Read here rather than with request.read(): the app's body limit is for JSON (64 kB).
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_IMAGE_BYTES:
+            raise ApiError(
+                422, "image_invalid", f"the photo is larger than {MAX_IMAGE_BYTES // 2**20} MB"
+            )
+        chunks.append(chunk)
+    result = await request.app[IDENTITY].set_reference_photo(
+        actor, request.match_info["participant_id"], b"".join(chunks)
+    )
+    return web.json_response(result)
+
+
 async def get_policy(request: web.Request) -> web.Response:
     actor = await staff_actor(request)
     policy = await request.app[IDENTITY].get_policy(actor, request.match_info["hearing_id"])
@@ -169,6 +190,13 @@ async def my_code(request: web.Request) -> web.Response:
     claims = await join_claims(request)
     body = await read_json(request, CODE_ENTRY)
     return web.json_response(await request.app[IDENTITY].enter_code(claims.actor, body["code"]))
+
+
+async def my_face_start(request: web.Request) -> web.Response:
+    """Start the camera check (face match and liveness) on my published video."""
+    claims = await join_claims(request)
+    await _optional_body(request, EMPTY)
+    return web.json_response(await request.app[IDENTITY].start_face_check(claims.actor))
 
 
 async def my_help(request: web.Request) -> web.Response:

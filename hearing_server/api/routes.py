@@ -189,6 +189,14 @@ ROUTES: tuple[Route, ...] = (
         "staff",
     ),
     Route(
+        "PUT",
+        "/api/participants/{participant_id}/reference-photo",
+        identity.put_reference_photo,
+        "Store a participant's reference photo for the face match (the body is the JPEG or "
+        "PNG, 5 MB at most, exactly one face); deleted after the hearing closes",
+        "staff",
+    ),
+    Route(
         "GET",
         "/api/hearings/{hearing_id}/identity-policy",
         identity.get_policy,
@@ -233,6 +241,14 @@ ROUTES: tuple[Route, ...] = (
         "The code step: the one-time code I received",
         "join",
         identity.CODE_ENTRY,
+    ),
+    Route(
+        "POST",
+        "/api/me/identity/face/start",
+        identity.my_face_start,
+        "Start the camera check (face match and liveness) on my published video: the "
+        "challenges to show, in order",
+        "join",
     ),
     Route(
         "POST",

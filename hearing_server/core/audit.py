@@ -93,6 +93,9 @@ class AuditEvent(StrEnum):
     IDENTITY_VERIFIED = "identity_verified"
     IDENTITY_WAIVED = "identity_waived"
     IDENTITY_CLEARED = "identity_cleared"
+    IDENTITY_PHOTO_SET = "identity_photo_set"  # a reference photo stored (never the photo)
+    IDENTITY_FACE_CHECK_STARTED = "identity_face_check_started"
+    BIOMETRICS_PURGED = "biometrics_purged"
     # mediation agreement
     AGREEMENT_DRAFTED = "agreement_drafted"
     AGREEMENT_PROPOSED = "agreement_proposed"

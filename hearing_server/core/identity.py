@@ -29,16 +29,21 @@ class IdentityStep(StrEnum):
 
     ID_NUMBER = "id_number"  # name and ID number matched against the registration
     CODE = "code"  # a one-time code sent to the registered phone (or e-mail)
-    FACE = "face"  # the live camera matched against the reference photo (part 2)
-    LIVENESS = "liveness"  # a challenge (blink, turn the head) passed live (part 2)
+    FACE = "face"  # the live camera matched against the reference photo
+    LIVENESS = "liveness"  # a challenge sequence (blink, turn the head) passed live
 
 
 STEP_ORDER: tuple[IdentityStep, ...] = tuple(IdentityStep)
 
-CHECKABLE_STEPS = frozenset({IdentityStep.ID_NUMBER, IdentityStep.CODE})
-"""Steps a check of the server can pass today. Face match and liveness are not built yet
-(issue 12 part 2): a policy may require them, and then only a clerk's manual verification or
-the presiding judge's waiver gets someone past them."""
+CHECKABLE_STEPS = frozenset(
+    {IdentityStep.ID_NUMBER, IdentityStep.CODE, IdentityStep.FACE, IdentityStep.LIVENESS}
+)
+"""Steps a check of the server can pass. Face match and liveness are judged together, from
+one camera check (docs/identity.md), and need the participant's reference photo."""
+
+CAMERA_STEPS = (IdentityStep.FACE, IdentityStep.LIVENESS)
+"""The steps one camera check judges, in order: liveness is recorded only once the face
+matched."""
 
 
 class IdType(StrEnum):
@@ -163,8 +168,8 @@ _ID_AND_CODE = (IdentityStep.ID_NUMBER, IdentityStep.CODE)
 
 POLICY_PRESETS: dict[str, IdentityPolicy] = {
     # The default of issue 12: everyone who speaks passes all four steps; observers, who only
-    # watch, the ID number and the code. Until face match and liveness exist (part 2), the
-    # clerk's manual verification is the only way past those two steps.
+    # watch, the ID number and the code. Face match and liveness need a reference photo of
+    # each person (registered by staff) and a camera.
     "standard": IdentityPolicy(
         MappingProxyType(
             {
@@ -177,7 +182,7 @@ POLICY_PRESETS: dict[str, IdentityPolicy] = {
             }
         )
     ),
-    # What the server can check by itself today.
+    # What needs nothing but the registration.
     "id_and_code": IdentityPolicy(MappingProxyType({r: _ID_AND_CODE for r in POLICY_ROLES})),
     # No checks (identity established another way, e.g. in person at the court).
     "none": IdentityPolicy(),
@@ -307,6 +312,18 @@ def check_reason(reason: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class FaceOutcome:
+    """The last camera check: what the console shows (never a photo or an encoding)."""
+
+    decision: str  # same, different, no_face, multiple_faces
+    distance: float | None
+    threshold: float
+    liveness: str  # passed, failed, not_judged
+    reason: str  # passed, timeout, no_camera, ...
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class IdentityStatus:
     """A participant's progress through the identity step of one hearing."""
 
@@ -316,6 +333,7 @@ class IdentityStatus:
     code: CodeChallenge | None = None
     override: Override | None = None
     help_requested_at: datetime | None = None
+    face: FaceOutcome | None = None
 
     def record(self, step: IdentityStep) -> StepRecord:
         return self.steps.get(step, StepRecord())

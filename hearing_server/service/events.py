@@ -91,6 +91,16 @@ class IdentityChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class IdentityProgress:
+    """A camera check moved on (a challenge done, time left); the participant and the staff
+    are told. Never holds a frame, a photo or an encoding."""
+
+    hearing_id: str
+    participant_id: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class IdentityAlertRaised:
     """Someone needs the clerk: locked out after failed checks, asked for help, or their code
     could not be sent. Delivered to the judge, clerk and mediator at once."""
@@ -134,6 +144,7 @@ ServiceEvent = (
     | SubscriberOfferMade
     | ServerLoadChanged
     | IdentityChanged
+    | IdentityProgress
     | IdentityAlertRaised
     | RoomsChanged
     | AgreementChanged

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+from facekit import PROMPTS, TIME_LIMIT_S, Challenge, CheckResult, PhotoResult, new_challenges
 from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent
 from hearing_server.core.errors import (
@@ -28,7 +30,9 @@ from hearing_server.core.errors import (
     ValidationError,
 )
 from hearing_server.core.identity import (
+    CAMERA_STEPS,
     CHECKABLE_STEPS,
+    FaceOutcome,
     IdentityOutcome,
     IdentityPolicy,
     IdentityRules,
@@ -54,16 +58,39 @@ from hearing_server.core.identity import (
 from hearing_server.core.participant import Participant
 from hearing_server.core.permissions import Action, authorize
 from hearing_server.store.base import Store
+from hearing_server.store.biometrics import BiometricFiles
 from identitykit import KeyedHasher, ResidentIdError, new_code, normalise_id_number
 from identitykit import validate_resident_id as _validate_resident_id
 from messaging import Message, MessageSender, SendError
 
-from .events import IdentityAlertRaised, IdentityChanged
+from .events import IdentityAlertRaised, IdentityChanged, IdentityProgress
 from .hearings import HearingService
 from .live import LiveHearings
 
+log = logging.getLogger(__name__)
+
 Clock = Callable[[], datetime]
 CodeRecipient = Literal["phone", "email"]
+
+
+class FaceChecks(Protocol):
+    """The camera check, run where media and the face worker are known (wiring/face.py)."""
+
+    async def analyse_photo(self, data: bytes) -> PhotoResult:
+        """Read and analyse a reference photo in the face worker."""
+
+    def start(
+        self,
+        p: Participant,
+        reference: list[float],
+        challenges: tuple[Challenge, ...],
+        threshold: float,
+    ) -> None:
+        """Start judging ``p``'s own published camera now; the result comes back through
+        :meth:`IdentityService.record_face_result`. Raises :class:`Conflict` with
+        ``no_camera`` (no video published) or ``check_running``."""
+
+    def running(self, participant_id: str) -> bool: ...
 
 # A second call for help within this time alerts nobody again (the clerk has been told).
 HELP_REPEAT = timedelta(seconds=30)
@@ -150,6 +177,24 @@ class IdentityService:
         self._now = clock
         # One check at a time per participant: two tabs must not both spend the same attempt.
         self._locks: dict[str, asyncio.Lock] = {}
+        self._face: FaceChecks | None = None
+        self._files: BiometricFiles | None = None
+        self._threshold = 0.5
+        self._retention = timedelta(days=30)
+
+    def set_face_checks(
+        self,
+        checks: FaceChecks | None,
+        files: BiometricFiles,
+        *,
+        threshold: float,
+        retention: timedelta,
+    ) -> None:
+        """The camera check (None: not available here) and where reference photos live."""
+        self._face = checks
+        self._files = files
+        self._threshold = threshold
+        self._retention = retention
 
     @property
     def sender(self) -> MessageSender:
@@ -200,8 +245,8 @@ class IdentityService:
             "required": [s.value for s in required],
             "passed": [s.value for s in required if status.passed(s)],
             "pending": [s.value for s in status.pending(required)],
-            # Steps a check can pass today; the others only the clerk or the judge can clear.
-            "checkable": [s.value for s in required if s in CHECKABLE_STEPS],
+            # Steps a check can pass here; the others only the clerk or the judge can clear.
+            "checkable": [s.value for s in required if self._checkable(s)],
             "outcome": status.outcome(required).value,
             "locked": {
                 s.value: _iso(until)
@@ -237,8 +282,29 @@ class IdentityService:
                 "pending": [s.value for s in ov.pending],
             },
             "help_requested_at": _iso(status.help_requested_at),
+            "reference_photo": self._has_photo(p),
+            "face": None
+            if status.face is None
+            else {
+                "decision": status.face.decision,
+                "distance": status.face.distance,
+                "threshold": status.face.threshold,
+                "liveness": status.face.liveness,
+                "reason": status.face.reason,
+                "at": _iso(status.face.at),
+            },
+            "face_check_running": self._face is not None and self._face.running(p.id),
             "now": _iso(now),
         }
+
+    def _checkable(self, step: IdentityStep) -> bool:
+        if step in CAMERA_STEPS and self._face is None:
+            return False  # face_checks_enabled is off here
+        return step in CHECKABLE_STEPS
+
+    def _has_photo(self, p: Participant) -> bool:
+        # One stat() of a small local file: cheaper than a thread hop.
+        return self._files is not None and self._files.has(p.hearing_id, p.id)
 
     async def _load(self, pid: str) -> tuple[Participant, IdentityPolicy, IdentityStatus]:
         p = await self._store.get_participant(pid)
@@ -549,6 +615,195 @@ class IdentityService:
     async def _move_on_if_cleared(self, p: Participant) -> None:
         if await self._gate.cleared(p):
             await self._live.identity_cleared(p.hearing_id, p.id)
+
+    # -- face match and liveness --------------------------------------------------------------
+
+    def _face_checks(self) -> tuple[FaceChecks, BiometricFiles]:
+        if self._face is None or self._files is None:
+            raise Conflict(
+                "the face check is not available on this server: the clerk will verify you",
+                code="step_unavailable",
+            )
+        return self._face, self._files
+
+    async def set_reference_photo(
+        self, actor: Actor, participant_id: str, data: bytes
+    ) -> dict[str, Any]:
+        """Store ``participant_id``'s reference photo (JPEG or PNG, 5 MB at most, exactly one
+        face) and its encoding, owner-only under the data directory. Raises
+        :class:`ValidationError` with ``image_invalid``, ``no_face`` or ``multiple_faces``."""
+        if not (actor.is_staff or actor.is_system):
+            raise Forbidden("only court staff register the people on a case")
+        checks, files = self._face_checks()
+        p = await self._store.get_participant(participant_id)
+        hearing = await self._store.get_hearing(p.hearing_id)
+        if hearing.is_terminal:
+            raise Conflict(f"hearing is {hearing.state.value}")
+        result = await checks.analyse_photo(data)
+        if result.problem is not None:
+            raise ValidationError(result.problem.message, code="image_invalid")
+        analysis = result.analysis
+        assert analysis is not None
+        if analysis.faces == 0:
+            raise ValidationError("no face was found in the photo", code="no_face")
+        if analysis.faces > 1:
+            raise ValidationError(
+                f"the photo shows {analysis.faces} faces; it must show only this person",
+                code="multiple_faces",
+            )
+        assert analysis.encoding is not None
+        encoding = [float(v) for v in analysis.encoding]
+        await asyncio.to_thread(files.put, p.hearing_id, p.id, data, encoding)
+        await self._audit(p, actor, AuditEvent.IDENTITY_PHOTO_SET, size=len(data))
+        return {"identity": await self._publish(p)}
+
+    async def start_face_check(self, actor: Actor) -> dict[str, Any]:
+        """Start the camera check of face match and liveness on the participant's own
+        published video: returns the challenges to show, in order, and the time limit."""
+        async with self._lock(actor.id):
+            checks, files = self._face_checks()
+            p, policy, status = await self._load(actor.id)
+            now = self._now()
+            required = policy.required(p.role)
+            steps = [s for s in CAMERA_STEPS if s in required and not status.passed(s)]
+            if not steps:
+                step = next((s for s in CAMERA_STEPS if s in required), IdentityStep.FACE)
+                require_attempt(status, step, required, now)  # raises: not required / passed
+            require_attempt(status, steps[0], required, now)
+            if checks.running(p.id):
+                raise Conflict("your camera check is running", code="check_running")
+            reference = await asyncio.to_thread(files.encoding, p.hearing_id, p.id)
+            if reference is None and IdentityStep.FACE not in required:
+                reference = [0.0] * 128  # liveness alone: the face decision is not used
+            if reference is None:
+                raise Conflict(
+                    "no reference photo is registered for you: ask the clerk for help",
+                    code="no_reference_photo",
+                )
+            challenges = new_challenges()
+            checks.start(p, reference, challenges, self._threshold)
+            await self._audit(
+                p, actor, AuditEvent.IDENTITY_FACE_CHECK_STARTED,
+                steps=[s.value for s in steps], challenges=[c.value for c in challenges],
+            )  # fmt: skip
+            check = {
+                "steps": [s.value for s in steps],
+                "challenges": [c.value for c in challenges],
+                "prompts": [PROMPTS[c] for c in challenges],
+                "time_limit_s": TIME_LIMIT_S,
+            }
+            return {"check": check, "identity": await self._publish(p)}
+
+    async def face_progress(self, p: Participant, data: dict[str, Any]) -> None:
+        await self._hearings.events.publish(IdentityProgress(p.hearing_id, p.id, data))
+
+    async def record_face_result(
+        self, participant_id: str, result: CheckResult | None, failure: str | None = None
+    ) -> None:
+        """A camera check ended: record the face step (passed or failed, with the distance)
+        and then, once the face matched, the liveness step. ``result`` is None when the check
+        could not run (``failure`` says why). Never stores a frame or an encoding."""
+        async with self._lock(participant_id):
+            p, policy, status = await self._load(participant_id)
+            now = self._now()
+            required = policy.required(p.role)
+            if result is None:
+                outcome = FaceOutcome(
+                    "no_face", None, self._threshold, "failed", failure or "failed", now
+                )
+            else:
+                outcome = FaceOutcome(
+                    result.match.decision.value,
+                    None if result.match.distance is None else round(result.match.distance, 4),
+                    result.match.threshold,
+                    "passed" if result.liveness_passed else "failed",
+                    result.liveness_reason,
+                    now,
+                )
+            status = replace(status, face=outcome)
+            if status.override is not None:  # verified or waived meanwhile: shown, not counted
+                await self._store.put_identity_status(status)
+                await self._publish(p)
+                return
+            actor = Actor.system()
+            passed_now: list[IdentityStep] = []
+            locked: list[IdentityStep] = []
+            face = IdentityStep.FACE
+            if face in required and not status.passed(face):
+                data: dict[str, Any] = {
+                    "method": face.value,
+                    "distance": outcome.distance,
+                    "threshold": outcome.threshold,
+                }
+                if outcome.decision == "same":
+                    status = pass_step(status, face, now)
+                    passed_now.append(face)
+                    await self._audit(
+                        p, actor, AuditEvent.IDENTITY_CHECK_PASSED, **data, outcome="passed"
+                    )
+                else:
+                    status, was_locked = fail_step(status, face, now, self._rules)
+                    if was_locked:
+                        locked.append(face)
+                    reason = outcome.decision if result is not None else outcome.reason
+                    await self._audit(
+                        p, actor, AuditEvent.IDENTITY_CHECK_FAILED,
+                        **data, outcome="failed", reason=reason,
+                    )  # fmt: skip
+            live = IdentityStep.LIVENESS
+            face_ok = face not in required or status.passed(face)
+            if live in required and not status.passed(live) and face_ok:
+                data = {
+                    "method": live.value,
+                    "challenges": [] if result is None else [c.value for c in result.challenges],
+                }
+                if outcome.liveness == "passed":
+                    status = pass_step(status, live, now)
+                    passed_now.append(live)
+                    await self._audit(
+                        p, actor, AuditEvent.IDENTITY_CHECK_PASSED, **data, outcome="passed"
+                    )
+                else:
+                    status, was_locked = fail_step(status, live, now, self._rules)
+                    if was_locked:
+                        locked.append(live)
+                    await self._audit(
+                        p, actor, AuditEvent.IDENTITY_CHECK_FAILED,
+                        **data, outcome="failed", reason=outcome.reason,
+                    )  # fmt: skip
+            await self._store.put_identity_status(status)
+            for step in locked:
+                await self._locked(p, step, status)
+            if passed_now and await self._gate.cleared(p):
+                await self._audit(p, actor, AuditEvent.IDENTITY_CLEARED, how="passed")
+                await self._move_on_if_cleared(p)
+            await self._publish(p)
+
+    async def purge_biometrics(self, *, now: datetime | None = None) -> list[str]:
+        """Delete the reference photos and encodings of every hearing closed longer ago than
+        the retention (and of hearings that no longer exist). Returns the hearings purged."""
+        if self._files is None:
+            return []
+        files = self._files
+        now = now or self._now()
+        purged = []
+        for hearing_id in await asyncio.to_thread(files.hearings):
+            try:
+                hearing = await self._store.get_hearing(hearing_id)
+            except NotFound:
+                await asyncio.to_thread(files.delete_hearing, hearing_id)
+                purged.append(hearing_id)
+                continue
+            ended = hearing.actual_end
+            if not hearing.is_terminal or ended is None or now - ended < self._retention:
+                continue
+            count = await asyncio.to_thread(files.delete_hearing, hearing_id)
+            await self._hearings.audit(
+                hearing_id, Actor.system(), AuditEvent.BIOMETRICS_PURGED,
+                {"files": count, "retention_days": self._retention.total_seconds() / 86400},
+            )  # fmt: skip
+            purged.append(hearing_id)
+        return purged
 
     # -- the clerk's and the presiding judge's overrides -------------------------------------
 

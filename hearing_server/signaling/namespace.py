@@ -22,6 +22,7 @@ from hearing_server.service.events import (
     HearingChanged,
     IdentityAlertRaised,
     IdentityChanged,
+    IdentityProgress,
     ParticipantChanged,
     RecordingAlertRaised,
     RecordingStateChanged,
@@ -446,6 +447,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             case IdentityChanged(hearing_id=hid, participant_id=pid, data=data):
                 await self.emit("identity_updated", data, room=staff_room(hid))
                 await self.emit("identity_updated", data, room=participant_room(pid))
+            case IdentityProgress(hearing_id=hid, participant_id=pid, data=data):
+                progress = {"participant_id": pid, **data}
+                await self.emit("identity_progress", progress, room=staff_room(hid))
+                await self.emit("identity_progress", progress, room=participant_room(pid))
             case IdentityAlertRaised(hearing_id=hid, alert=alert):
                 await self.emit("identity_alert", alert, room=staff_room(hid))
             case AgreementChanged(hearing_id=hid, full=full, for_parties=partial, recipients=to):

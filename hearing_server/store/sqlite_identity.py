@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from hearing_server.core.identity import (
     CodeChallenge,
+    FaceOutcome,
     IdentityOutcome,
     IdentityPolicy,
     IdentityStatus,
@@ -56,6 +57,16 @@ def status_to_json(s: IdentityStatus) -> dict[str, Any]:
             "pending": [p.value for p in s.override.pending],
         },
         "help_requested_at": _dt(s.help_requested_at),
+        "face": None
+        if s.face is None
+        else {
+            "decision": s.face.decision,
+            "distance": s.face.distance,
+            "threshold": s.face.threshold,
+            "liveness": s.face.liveness,
+            "reason": s.face.reason,
+            "at": _dt(s.face.at),
+        },
     }
 
 
@@ -68,6 +79,7 @@ def _req(value: str | None) -> datetime:
 def status_from_json(pid: str, hid: str, raw: dict[str, Any]) -> IdentityStatus:
     code = raw.get("code")
     ov = raw.get("override")
+    face = raw.get("face")
     return IdentityStatus(
         participant_id=pid,
         hearing_id=hid,
@@ -99,6 +111,16 @@ def status_from_json(pid: str, hid: str, raw: dict[str, Any]) -> IdentityStatus:
             pending=tuple(IdentityStep(p) for p in ov["pending"]),
         ),
         help_requested_at=parse_dt(raw.get("help_requested_at")),
+        face=None
+        if face is None
+        else FaceOutcome(
+            decision=face["decision"],
+            distance=face["distance"],
+            threshold=float(face["threshold"]),
+            liveness=face["liveness"],
+            reason=face["reason"],
+            at=_req(face["at"]),
+        ),
     )
 
 

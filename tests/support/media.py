@@ -177,3 +177,49 @@ class TrackConsumer:
             await self._task
 
 
+
+
+class ScriptedVideoTrack(MediaStreamTrack):
+    """A camera showing ``still`` (an RGB array) until told to ``play`` a list of frames, then
+    ``still`` again: a person who does what they are asked when they are asked."""
+
+    kind = "video"
+
+    def __init__(self, still: object, fps: int = 15) -> None:
+        super().__init__()
+        self._still = still
+        self._fps = fps
+        self._queue: deque[object] = deque()
+        self._start: float | None = None
+        self._count = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
+
+    def play(self, frames: list[object]) -> None:
+        self._queue.extend(frames)
+        if self._queue:
+            self._drained.clear()
+
+    @property
+    def playing(self) -> bool:
+        return bool(self._queue)
+
+    async def drained(self) -> None:
+        """Until every frame given to ``play`` has been sent."""
+        await self._drained.wait()
+
+    async def recv(self) -> VideoFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._count / self._fps
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        rgb = self._queue.popleft() if self._queue else self._still
+        if not self._queue:
+            self._drained.set()
+        frame = VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = self._count * (90000 // self._fps)
+        frame.time_base = fractions.Fraction(1, 90000)
+        self._count += 1
+        return frame

@@ -24,6 +24,7 @@ OURS = (
     "identitykit",
     "messaging",
     "esign",
+    "facekit",
 )
 
 
@@ -45,9 +46,12 @@ def _imported_top_level_names() -> dict[str, str]:
 
 def _declared() -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    no_deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hearing-server"][
+        "install-no-deps"
+    ]
     return {
         re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower().replace("_", "-")
-        for spec in project["dependencies"]
+        for spec in [*project["dependencies"], *no_deps]
     }
 
 

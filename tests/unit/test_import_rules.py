@@ -25,6 +25,7 @@ OURS = (
     "identitykit",
     "messaging",
     "esign",
+    "facekit",
 )
 GROUND_FLOOR = {
     "signaling",
@@ -35,6 +36,7 @@ GROUND_FLOOR = {
     "identitykit",
     "messaging",
     "esign",
+    "facekit",
 }
 
 # Who may import whom. A layer always may import itself and Python's and third parties' code.
@@ -53,6 +55,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     # Agreement PDFs, PAdES signatures, the signing CA, the RFC 3161 responder, verification.
     # The signing steps run in a child process that dies with the server.
     "esign": {"lifeline"},
+    # Face match and liveness: its worker process guards itself with lifeline.
+    "facekit": {"lifeline"},
     "hearing_server.core": set(),
     "hearing_server.schema": set(),
     # The media settings' defaults; the core validates the default identity policy (everything

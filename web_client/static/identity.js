@@ -5,8 +5,10 @@
 import { api } from './api.js';
 import { h, clear, setT } from './dom.js';
 import { icon } from './icons.js';
-import { fmtClock } from './i18n.js';
+import { fmtClock, t } from './i18n.js';
 import { toast } from './ui.js';
+import { getLocalMedia } from './devices.js';
+import { Session } from './session.js';
 
 const CLEARED = new Set(['not_required', 'passed', 'verified', 'waived']);
 const POLL_MS = 3000;
@@ -111,8 +113,12 @@ export async function identityStep(shell, ctx) {
     const pending = identity.pending || [];
     const next = pending[0];
     const locked = identity.locked || {};
-    if (!identity.registered) {
+    const camera = next === 'face' || next === 'liveness';
+    if (!identity.registered && !(camera && identity.reference_photo)) {
       main.append(notice('warn', 'identity.notRegistered'));
+      poll();
+    } else if (camera && !identity.reference_photo && (identity.checkable || []).includes(next)) {
+      main.append(notice('warn', 'error.no_reference_photo'));
       poll();
     } else if (next && locked[next]) {
       main.append(lockedCard(locked[next]));
@@ -121,9 +127,10 @@ export async function identityStep(shell, ctx) {
       main.append(idForm());
     } else if (next === 'code') {
       main.append(codeForm());
+    } else if ((next === 'face' || next === 'liveness') && (identity.checkable || []).includes(next)) {
+      main.append(faceForm());
     } else {
-      // Face match and liveness are not built yet: only the clerk can verify (or the judge
-      // waive) these steps. Wait for them, and say so.
+      // A step this server cannot check: only the clerk can verify (or the judge waive) it.
       main.append(notice('info', 'identity.clerkWillVerify'));
       poll();
     }
@@ -322,9 +329,143 @@ export async function identityStep(shell, ctx) {
     return form;
   }
 
+  // -- face match and liveness (docs/identity.md) -----------------------------------------
+  // The camera is published to the server (as in the hearing; while identifying it reaches
+  // nobody) and judged there from the live picture: the page only shows the preview, the
+  // server's prompts and the progress ring. Nothing is uploaded from here.
+  function faceForm() {
+    const limit = 20;
+    const preview = h('video', { class: 'face-preview', autoplay: true, muted: true, playsinline: true });
+    preview.muted = true;
+    const ring = progressRing();
+    const prompt = h('p', { class: 'face-prompt', 'aria-live': 'assertive', dataset: { testid: 'face-prompt' }, t: 'identity.faceLookHere' });
+    const counter = h('p', { class: 'hint face-counter', 'aria-live': 'polite' });
+    const err = errorLine();
+    const start = h('button', { type: 'button', class: 'primary', dataset: { action: 'start-face' }, t: 'identity.faceStart' });
+    const last = identity.face;
+    const failed = last && !(identity.passed || []).includes('liveness') ? lastFailure(last) : null;
+    const card = h('section', { class: 'card identity-form face-check', dataset: { testid: 'identity-face' } },
+      h('h2', {}, icon('camera'), h('span', { t: 'identity.faceTitle' })),
+      h('p', { class: 'hint', t: 'identity.faceLead', tp: { s: limit } }),
+      h('div', { class: 'face-stage' }, preview, ring.el),
+      prompt, counter, failed, err, start,
+      h('p', { class: 'hint privacy', t: 'identity.facePrivacy' }));
+
+    const shown = ctx.localStream?.getVideoTracks().filter((tr) => tr.readyState === 'live') || [];
+    if (shown.length) preview.srcObject = new MediaStream(shown);
+    let session = null;
+    const stopSession = () => {
+      if (session) { session._end('left'); session = null; }
+    };
+    start.addEventListener('click', async () => {
+      start.disabled = true;
+      err.hidden = true;
+      setT(start, 'identity.faceStarting');
+      try {
+        const stream = ctx.localStream || await getLocalMedia();
+        const videoOnly = new MediaStream(stream.getVideoTracks());
+        if (!videoOnly.getVideoTracks().length) throw Object.assign(new Error('no camera'), { code: 'no_camera' });
+        preview.srcObject = videoOnly;
+        stopSession();
+        session = new Session({ token: ctx.token, localStream: videoOnly });
+        await session.start();
+        // The server has the camera once the publish is negotiated: ask until it does.
+        let reply = null;
+        for (let i = 0; i < 40 && !reply; i += 1) {
+          try {
+            reply = await call('/api/me/identity/face/start', {});
+          } catch (e) {
+            if (e.code !== 'no_camera' || i === 39) throw e;
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        }
+        setIdentity(reply.identity);
+        start.hidden = true;
+        runCheck(reply.check);
+      } catch (e) {
+        stopSession();
+        start.disabled = false;
+        start.hidden = false;
+        setT(start, 'identity.faceRetry');
+        showError(err, e.code || 'no_camera');
+      }
+    });
+
+    function runCheck(check) {
+      const challenges = check.challenges;
+      const deadline = Date.now() + check.time_limit_s * 1000;
+      let completed = 0;
+      const show = () => {
+        const current = challenges[completed];
+        if (current) setT(prompt, `identity.prompt.${current}`);
+        else setT(prompt, 'identity.faceChecking');
+        prompt.dataset.challenge = current || '';
+        const left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+        setT(counter, current ? 'identity.faceStepOf' : 'identity.faceSecondsLeft',
+          current ? { i: completed + 1, n: challenges.length } : { s: left });
+        ring.set(completed / challenges.length, left / check.time_limit_s);
+      };
+      show();
+      timers.push(setInterval(show, 250));
+      session.socket.on('identity_progress', (d) => {
+        if (typeof d.completed === 'number') { completed = d.completed; show(); }
+      });
+      const finish = (next) => {
+        if (!next.face || next.face_check_running) return;
+        stopSession();
+        setIdentity(next);
+        if ((next.passed || []).includes('liveness') || identityCleared(next)) toast('identity.facePassed');
+        render();
+      };
+      session.socket.on('identity_updated', (d) => {
+        if (d.participant_id === ctx.info.me.id) finish(d);
+      });
+      // In case an event is missed (a reconnect): the server's word, every few seconds.
+      timers.push(setInterval(async () => {
+        try { finish(await (await api(ctx.token, '/api/me/identity')).json()); } catch { /* next time */ }
+      }, POLL_MS));
+    }
+
+    function lastFailure(face) {
+      const reason = face.decision !== 'same' ? face.decision : face.reason;
+      const tries = Math.min(identity.tries_left?.face ?? 5, identity.tries_left?.liveness ?? 5);
+      return h('p', { class: 'field-error', role: 'alert', dataset: { testid: 'face-failed' },
+        t: 'identity.faceFailed', tp: { reason: () => t(`identity.faceReason.${reason}`), n: tries } });
+    }
+    return card;
+  }
+
   render();
   await finished;
   stopTimers();
+}
+
+/** A ring around the camera view: challenges done (the arc) and time left (its colour). */
+function progressRing() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 100 100');
+  svg.setAttribute('class', 'face-ring');
+  svg.setAttribute('aria-hidden', 'true');
+  const track = document.createElementNS(ns, 'circle');
+  const arc = document.createElementNS(ns, 'circle');
+  for (const c of [track, arc]) {
+    c.setAttribute('cx', '50'); c.setAttribute('cy', '50'); c.setAttribute('r', '46');
+    c.setAttribute('fill', 'none'); c.setAttribute('stroke-width', '4');
+  }
+  track.setAttribute('class', 'face-ring-track');
+  arc.setAttribute('class', 'face-ring-arc');
+  const length = 2 * Math.PI * 46;
+  arc.setAttribute('stroke-dasharray', String(length));
+  arc.setAttribute('stroke-dashoffset', String(length));
+  svg.append(track, arc);
+  return {
+    el: svg,
+    set(done, timeLeft) {
+      arc.setAttribute('stroke-dashoffset', String(length * (1 - Math.min(1, done))));
+      svg.dataset.late = String(timeLeft < 0.25);
+    },
+  };
 }
 
 /** The steps this person must pass, ticked off as they pass. */
@@ -359,6 +500,20 @@ export function identityBadges(identity) {
       dataset: { badge: step, passed: String(ok) },
     }, ok ? icon('check') : locked ? icon('lock') : null,
     h('span', { t: `identity.badge.${step}` })));
+  }
+  const face = identity.face;
+  if (face && face.distance !== null && face.distance !== undefined) {
+    out.append(h('span', {
+      class: `id-badge ${face.decision === 'same' ? 'ok' : 'locked'}`,
+      dataset: { badge: 'face-distance', decision: face.decision },
+      t: 'identity.badge.faceDistance', tp: { d: face.distance.toFixed(2) },
+    }));
+  }
+  if (face && face.liveness === 'failed' && !passed.has('liveness')) {
+    const b = h('span', { class: 'id-badge locked', dataset: { badge: 'liveness-failed', reason: face.reason },
+      t: 'identity.badge.livenessFailed' });
+    b.title = face.reason;
+    out.append(b);
   }
   if (!identity.registered) out.append(h('span', { class: 'id-badge locked', t: 'identity.badge.unregistered' }));
   if (identity.help_requested_at && !CLEARED.has(identity.outcome)) {

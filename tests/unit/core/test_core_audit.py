@@ -52,6 +52,9 @@ EVENTS = {
     "agreement_accepted", "agreement_changes_requested", "agreement_signing_opened",
     "agreement_sign_code_sent", "agreement_signing_failed", "agreement_not_reached",
     "agreement_confirmation_requested",
+    "identity_photo_set",
+    "identity_face_check_started",
+    "biometrics_purged",
 }  # fmt: skip
 FIELDS = ["seq", "hearing_id", "at", "actor", "event", "data", "prev_hash", "hash"]
 

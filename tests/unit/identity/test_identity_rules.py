@@ -57,15 +57,20 @@ def test_the_standard_policy_is_the_issues_default() -> None:
         assert policy.required(role) == ()
 
 
-def test_face_and_liveness_can_be_required_but_not_checked_yet() -> None:
-    assert {FACE, LIVE}.isdisjoint(CHECKABLE_STEPS)
-    status = pass_step(pass_step(fresh(), ID, T0), CODE, T0)
+def test_face_and_liveness_are_checked_after_the_code() -> None:
+    assert {FACE, LIVE} <= CHECKABLE_STEPS
     required = POLICY_PRESETS["standard"].required(Role.PARTY)
-    assert status.pending(required) == (FACE, LIVE)
+    only_id = pass_step(fresh(), ID, T0)
     with pytest.raises(Conflict) as err:
-        require_attempt(status, FACE, required, T0)
-    assert err.value.code == "step_unavailable"
-    # Only the clerk's verification (or the judge's waiver) gets them past.
+        require_attempt(only_id, FACE, required, T0)
+    assert err.value.code == "step_order"
+    status = pass_step(only_id, CODE, T0)
+    assert status.pending(required) == (FACE, LIVE)
+    require_attempt(status, FACE, required, T0)
+    with pytest.raises(Conflict) as err:
+        require_attempt(status, LIVE, required, T0)  # the face first
+    assert err.value.code == "step_order"
+    # The clerk's verification (or the judge's waiver) still gets them past.
     verified = override(status, IdentityOutcome.VERIFIED, "clerk", "视频核对身份证", required, T0)
     assert verified.cleared(required)
     assert verified.override is not None and verified.override.pending == (FACE, LIVE)

@@ -466,6 +466,7 @@ async def test_identity_round_trip(store: Store) -> None:
     from hearing_server.core.identity import (
         POLICY_PRESETS,
         CodeChallenge,
+    FaceOutcome,
         IdentityStatus,
         IdentityStep,
         IdType,
@@ -500,9 +501,10 @@ async def test_identity_round_trip(store: Store) -> None:
         code=CodeChallenge("code-digest", T0, T0 + timedelta(minutes=5), tries=2),
     )
     await store.put_identity_status(status)
-    await store.put_identity_status(replace(status, help_requested_at=T0))
+    face = FaceOutcome("same", 0.3481, 0.5, "failed", "timeout", T0)
+    await store.put_identity_status(replace(status, help_requested_at=T0, face=face))
     got = await store.get_identity_status("p-1")
-    assert got == replace(status, help_requested_at=T0)
+    assert got == replace(status, help_requested_at=T0, face=face)
     assert await store.list_identity_status("h-1") == [got]
     assert await store.get_identity_status("p-2") is None
 

@@ -1,0 +1,79 @@
+"""One check judging face match and liveness from the same frames (no photos needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facekit import Analysis, Challenge, Decision, FaceCheck
+from support.landmarks import face
+
+REF = np.zeros(128)
+
+
+def enc(d: float) -> np.ndarray:
+    """An encoding at distance ``d`` from the reference."""
+    out = np.zeros(128)
+    out[0] = d
+    return out
+
+
+def run(check: FaceCheck, frames: list[tuple[np.ndarray, float]], fps: float = 10.0) -> None:
+    for i, (lm, d) in enumerate(frames):
+        t = i / fps
+        encoding = enc(d) if check.wants_encoding(t) else None
+        check.feed(t, Analysis(1, lm, encoding))
+        if check.finished():
+            break
+
+
+def blink_sequence(d: float) -> list[tuple[np.ndarray, float]]:
+    return [(face(), d)] * 6 + [(face(eyes=0.1), d)] * 2 + [(face(), d)] * 20
+
+
+def test_the_median_of_the_frontal_frames_decides() -> None:
+    check = FaceCheck(REF, (Challenge.BLINK,), threshold=0.5)
+    # One bad frame among good ones decides nothing.
+    frames = blink_sequence(0.35)
+    frames[10] = (face(), 0.9)
+    run(check, frames)
+    result = check.result()
+    assert result.liveness_passed
+    assert result.match.decision is Decision.SAME
+    assert result.match.distance == 0.35
+    assert result.encoded >= 3
+
+
+def test_another_face_is_different_and_a_second_face_is_never_same() -> None:
+    check = FaceCheck(REF, (Challenge.BLINK,))
+    run(check, blink_sequence(0.8))
+    assert check.result().match.decision is Decision.DIFFERENT
+    check = FaceCheck(REF, (Challenge.BLINK,))
+    check.feed(0.0, Analysis(1, face(), enc(0.3)))
+    check.feed(0.1, Analysis(2))
+    result = check.result()
+    assert result.match.decision is Decision.MULTIPLE_FACES
+    assert not result.liveness_passed and result.liveness_reason == "multiple_faces"
+
+
+def test_turned_frames_are_not_encoded() -> None:
+    check = FaceCheck(REF, (Challenge.TURN_LEFT, Challenge.BLINK), encode_every_s=0.0)
+    check.feed(0.0, Analysis(1, face(), enc(0.3)))
+    check.feed(0.1, Analysis(1, face(), enc(0.3)))
+    check.feed(0.2, Analysis(1, face(turn=0.3), enc(0.45)))
+    assert not check.wants_encoding(0.3)
+    check.feed(0.3, Analysis(1, face(turn=0.3)))
+    check.feed(0.4, Analysis(1, face()))
+    assert check.wants_encoding(0.5)
+
+
+def test_no_frames_and_no_face() -> None:
+    result = FaceCheck(REF, (Challenge.BLINK,)).result()
+    assert result.match.decision is Decision.NO_FACE
+    assert result.liveness_reason == "no_frames"
+    check = FaceCheck(REF, (Challenge.BLINK,))
+    for i in range(5):
+        check.feed(i * 0.1, Analysis(0))
+    check.tick(21.0)
+    result = check.result()
+    assert result.match.decision is Decision.NO_FACE
+    assert result.liveness_reason == "timeout"
