@@ -26,6 +26,10 @@ from support.identity import LI_ID, LI_PHONE, ZHANG_ID, ZHANG_PHONE, outbox_code
 
 pytestmark = pytest.mark.browser
 
+# Waits for what the server does in between (moves, proposals, PDFs): generous, since the whole
+# suite shares two cores with three browsers here.
+SERVER_S = 30_000
+
 # How many pixels of the signature pad carry ink.
 INKED = """() => {
   const c = document.querySelector('[data-testid=signature-canvas]');
@@ -155,8 +159,8 @@ async def test_a_whole_mediation_in_the_browser(
     await med.click("[data-action='open-caucus'][data-side='applicant']")
     z_banner = zhang.page.locator("[data-testid='caucus-banner']")
     l_banner = li.page.locator("[data-testid='caucus-banner']")
-    await expect(z_banner).to_have_attribute("data-kind", "in-caucus")
-    await expect(l_banner).to_have_attribute("data-kind", "other-side")
+    await expect(z_banner).to_have_attribute("data-kind", "in-caucus", timeout=SERVER_S)
+    await expect(l_banner).to_have_attribute("data-kind", "other-side", timeout=SERVER_S)
     await expect(l_banner).to_contain_text("申请人")
     await _until_receives(li.page, z_id, False, "李四 to stop receiving 张三")
     await _until_receives(li.page, m_id, False, "李四 to stop receiving the mediator")
@@ -169,8 +173,8 @@ async def test_a_whole_mediation_in_the_browser(
     await med.click(".caucus-room[data-side='applicant'] [data-action='close-caucus']")
     await expect(z_banner).to_be_hidden()
     await med.click("[data-action='open-caucus'][data-side='respondent']")
-    await expect(z_banner).to_have_attribute("data-kind", "other-side")
-    await expect(l_banner).to_have_attribute("data-kind", "in-caucus")
+    await expect(z_banner).to_have_attribute("data-kind", "other-side", timeout=SERVER_S)
+    await expect(l_banner).to_have_attribute("data-kind", "in-caucus", timeout=SERVER_S)
     await _until_receives(zhang.page, l_id, False, "张三 to stop receiving 李四")
     await med.click(".caucus-room[data-side='respondent'] [data-action='close-caucus']")
     await expect(l_banner).to_be_hidden()
@@ -188,14 +192,14 @@ async def test_a_whole_mediation_in_the_browser(
     await med.fill("#ag-method", "银行转账")
     await med.fill("#ag-costs", "本次调解不收费。")
     await med.click("[data-action='save-draft']")
-    await expect(med.locator("[data-action='propose']")).to_be_visible()
+    await expect(med.locator("[data-action='propose']")).to_be_visible(timeout=SERVER_S)
     await med.screenshot(path=str(artifacts / "mediation-3-draft-1440x900.png"))
     await med.click("[data-action='propose']")
 
     # -- each party reads it on the phone and accepts --
     for party in (zhang, li):
         sheet = party.page.locator("[data-testid='agreement-sheet']")
-        await expect(sheet).to_be_visible()
+        await expect(sheet).to_be_visible(timeout=SERVER_S)
         await expect(sheet.locator("[data-testid='agreement-text']")).to_contain_text("一万元整")
     await zhang.page.screenshot(
         path=str(artifacts / "mediation-4-proposal-390x844.png"), full_page=True
@@ -204,7 +208,8 @@ async def test_a_whole_mediation_in_the_browser(
         zhang.page.click("[data-action='accept']"), li.page.click("[data-action='accept']")
     )
     await expect(med.locator("[data-testid='agreement-state']")).to_have_text(
-        "各方均已同意，等待签署"  # noqa: RUF001
+        "各方均已同意，等待签署",  # noqa: RUF001
+        timeout=SERVER_S,
     )
     await med.click("[data-action='open-signing']")
     await expect(med.locator(".agreement-panel")).to_have_attribute(
@@ -214,7 +219,9 @@ async def test_a_whole_mediation_in_the_browser(
     # -- each signs: a drawn signature, the code from the outbox --
     for seed, (party, phone) in enumerate(((zhang, ZHANG_PHONE), (li, LI_PHONE))):
         page = party.page
-        await expect(page.locator("[data-testid='agreement-sheet']")).to_be_visible()
+        await expect(page.locator("[data-testid='agreement-sheet']")).to_be_visible(
+            timeout=SERVER_S
+        )
         await _draw(page, seed)
         await page.click("[data-action='send-sign-code']")
         # Sent: the button counts down to the next code.
@@ -235,7 +242,7 @@ async def test_a_whole_mediation_in_the_browser(
 
     # -- a party downloads the sealed agreement; it validates --
     download_btn = li.page.locator("[data-action='download-agreement']")
-    await expect(download_btn).to_be_visible()
+    await expect(download_btn).to_be_visible(timeout=SERVER_S)
     async with li.page.expect_download() as info:
         await download_btn.click()
     download = await info.value
