@@ -19,7 +19,9 @@ class SchemaError(Exception):
         self.message = message
 
 
-FieldType = Literal["string", "integer", "boolean", "datetime", "enum", "enum_list"]
+FieldType = Literal["string", "integer", "boolean", "datetime", "enum", "enum_list", "id_list"]
+
+MAX_ID = 64  # characters of one id in an id_list
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +32,7 @@ class Field:
     type: FieldType
     required: bool = True
     enum: tuple[str, ...] = ()
-    max_length: int = 200  # characters of a string; items of an enum_list
+    max_length: int = 200  # characters of a string; items of an enum_list or id_list
     nullable: bool = False
     description: str = ""
     multiline: bool = False  # allow CR, LF and TAB (e.g. an SDP); other controls never
@@ -42,6 +44,8 @@ class Field:
             raise SchemaError("invalid_field", f"{self.name} must not be null")
         if self.type == "enum_list":
             return self._parse_list(value)
+        if self.type == "id_list":
+            return self._parse_ids(value)
         if self.type in ("string", "datetime", "enum") and not isinstance(value, str):
             raise SchemaError("invalid_field", f"{self.name} must be a string")
         if self.type == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
@@ -86,9 +90,30 @@ class Field:
                 )
         return list(value)
 
+    def _parse_ids(self, value: Any) -> list[str]:
+        if not isinstance(value, list):
+            raise SchemaError("invalid_field", f"{self.name} must be a list")
+        if len(value) > self.max_length:
+            raise SchemaError("invalid_field", f"{self.name} holds at most {self.max_length} items")
+        for item in value:
+            if (
+                not isinstance(item, str)
+                or not 0 < len(item) <= MAX_ID
+                or not item.isascii()
+                or not item.isprintable()
+            ):
+                raise SchemaError("invalid_field", f"{self.name} items must be ids")
+        return list(value)
+
     def openapi(self) -> dict[str, Any]:
         out: dict[str, Any]
-        if self.type == "enum_list":
+        if self.type == "id_list":
+            out = {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": MAX_ID},
+                "maxItems": self.max_length,
+            }
+        elif self.type == "enum_list":
             out = {
                 "type": "array",
                 "items": {"type": "string", "enum": list(self.enum)},

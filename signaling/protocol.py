@@ -24,6 +24,7 @@ SERVER_EVENTS = (
     "recording_state",  # {state, recording_id?}: everyone knows whether they are recorded
     "recording_alert",  # judge, clerk, mediator: a recording failed or recovered
     "rooms_updated",  # {reason, rooms}: a caucus opened, closed, changed or its timer ran out
+    "consultation",  # {status, request, by?, room_id?}: a consultation asked for or answered
     "agreement_updated",  # the mediation agreement changed (a draft only to the mediator)
     "server_load",  # judge, clerk, mediator: the server sheds load (video first) or stopped
     "error",  # {code, message, event}

@@ -62,6 +62,7 @@ class AuditEvent(StrEnum):
     CONSULTATION_REQUESTED = "consultation_requested"
     CONSULTATION_ACCEPTED = "consultation_accepted"
     CONSULTATION_REJECTED = "consultation_rejected"
+    CONSULTATION_ENDED = "consultation_ended"
     WITNESS_CALLED = "witness_called"
     # caucus (mediation): who met whom and when; never anything said
     CAUCUS_OPENED = "caucus_opened"

@@ -279,6 +279,7 @@ class RoomRegistry:
         *,
         room_id: str | None = None,
         locked: bool = False,
+        opened_at: datetime | None = None,
     ) -> Room:
         """Open a consultation room for a party and their counsel; returns the new room.
 
@@ -289,11 +290,10 @@ class RoomRegistry:
         :class:`ValidationError` for an empty, repeated or foreign list, :class:`NotFound`
         if the requester is in no room and :class:`Conflict` if ``room_id`` is taken.
         """
-        require(requester.role, Action.REQUEST_CONSULTATION, self._kind)
+        party_id = self.check_consultation(requester, invitees)
         group = self._group(requester, invitees, "a consultation needs at least one invitee")
         if requester.id not in self._location:
             raise NotFound(f"{requester.id} is not in any room")
-        party_id = _one_party(group)
         room = Room(
             id=self._new_room_id("consultation", room_id),
             type=RoomType.CONSULTATION,
@@ -303,6 +303,7 @@ class RoomRegistry:
             party_id=party_id,
             admitted=frozenset(group),
             invited=frozenset(p.id for p in invitees),
+            opened_at=opened_at,
         )
         self._rooms[room.id] = room
         # Entered directly rather than through move(): a room opened locked must still
@@ -310,6 +311,15 @@ class RoomRegistry:
         came_from = self._location[requester.id]
         self._leave(requester.id)
         return self._enter(requester.id, room, came_from=came_from)
+
+    def check_consultation(
+        self, requester: Participant, invitees: Collection[Participant]
+    ) -> str:
+        """Raise as :meth:`open_consultation` would for this group, changing nothing; returns
+        the party the consultation would belong to (a request is checked when it is made)."""
+        require(requester.role, Action.REQUEST_CONSULTATION, self._kind)
+        group = self._group(requester, invitees, "a consultation needs at least one invitee")
+        return _one_party(group)
 
     def invite(self, room_id: str, invitee: Participant, *, by: str) -> Room:
         """Invite one more person of the same party into a consultation room.

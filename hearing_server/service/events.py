@@ -134,6 +134,16 @@ class AgreementChanged:
     recipients: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ConsultationChanged:
+    """A consultation was requested, accepted or declined: the people of the request
+    (``recipients``) and the staff are told (``data``: status and the request)."""
+
+    hearing_id: str
+    recipients: tuple[str, ...]
+    data: dict[str, Any]
+
+
 ServiceEvent = (
     HearingChanged
     | ParticipantChanged
@@ -148,6 +158,7 @@ ServiceEvent = (
     | IdentityAlertRaised
     | RoomsChanged
     | AgreementChanged
+    | ConsultationChanged
 )
 """What the application's features tell each other and the people in a hearing.
 

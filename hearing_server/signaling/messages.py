@@ -63,6 +63,19 @@ CLIENT_EVENTS: dict[str, Schema] = {
         ),
     ),
     "enter_room": Schema("enter_room", (_ROOM,)),
+    # Consultation rooms (a party and their counsel in private).
+    "request_consultation": Schema(
+        "request_consultation",
+        (Field("participant_ids", "id_list", max_length=5),),
+    ),
+    "answer_consultation": Schema(
+        "answer_consultation",
+        (Field("request_id", "string", max_length=64), Field("accept", "boolean")),
+    ),
+    "join_consultation": Schema("join_consultation", (_ROOM,)),
+    "lock_consultation": Schema("lock_consultation", (_ROOM, Field("locked", "boolean"))),
+    "leave_private": Schema("leave_private", ()),
+    "end_consultation": Schema("end_consultation", (_ROOM,)),
     "close_caucus": Schema("close_caucus", (_ROOM,)),
     "caucus_timer": Schema(
         "caucus_timer", (_ROOM, Field("minutes", "integer", required=False, nullable=True))

@@ -15,10 +15,10 @@ from hearing_server.core.hearing import HearingAction, HearingKind
 from hearing_server.core.participant import Participant, PartySide, Role
 from hearing_server.core.permissions import Action, allowed_actions, can
 from hearing_server.schema import SchemaError
-from hearing_server.service.caucus import CaucusService
 from hearing_server.service.events import (
     AgreementChanged,
     CaptionPublished,
+    ConsultationChanged,
     HearingChanged,
     IdentityAlertRaised,
     IdentityChanged,
@@ -35,6 +35,7 @@ from hearing_server.service.events import (
 from hearing_server.service.hearings import HearingService, hearing_to_json, participant_to_json
 from hearing_server.service.identity import IdentityService
 from hearing_server.service.live import LiveHearings
+from hearing_server.service.private_rooms import PrivateRooms
 from signaling.protocol import NAMESPACE, PROTOCOL_VERSION
 
 from .messages import CLIENT_EVENTS
@@ -107,10 +108,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         ice_servers: list[dict[str, Any]],
         recording: RecordingPort,
         identity: IdentityService,
-        caucus: CaucusService,
+        rooms: PrivateRooms,
     ) -> None:
         super().__init__(NAMESPACE)
-        self._caucus = caucus
+        self._rooms = rooms
         self._identity = identity
         self._tokens = tokens
         self._hearings = hearings
@@ -139,6 +140,12 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "enter_room": self._enter_room,
             "close_caucus": self._close_caucus,
             "caucus_timer": self._caucus_timer,
+            "request_consultation": self._request_consultation,
+            "answer_consultation": self._answer_consultation,
+            "join_consultation": self._join_consultation,
+            "lock_consultation": self._lock_consultation,
+            "leave_private": self._leave_private,
+            "end_consultation": self._end_consultation,
         }
         assert set(self._handlers) == set(CLIENT_EVENTS)
 
@@ -266,7 +273,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "ice_servers": self._ice_servers,
             "recording": self._recording.status(hearing.id),
             "identity": identity,
-            "rooms": self._caucus.rooms(hearing.id),
+            "rooms": self._rooms.rooms(hearing.id),
         }
 
     async def _replace(self, old_sid: str, pid: str) -> None:
@@ -394,7 +401,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _open_caucus(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         assert actor.hearing_id is not None
-        room = await self._caucus.open(
+        room = await self._rooms.open_caucus(
             actor,
             actor.hearing_id,
             PartySide(data["side"]),
@@ -404,18 +411,58 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _enter_room(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         assert actor.hearing_id is not None
-        return await self._caucus.enter(actor, actor.hearing_id, data["room_id"])
+        return await self._rooms.enter(actor, actor.hearing_id, data["room_id"])
 
     async def _close_caucus(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         assert actor.hearing_id is not None
-        return await self._caucus.close_room(actor, actor.hearing_id, data["room_id"])
+        return await self._rooms.close_caucus(actor, actor.hearing_id, data["room_id"])
 
     async def _caucus_timer(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         assert actor.hearing_id is not None
-        room = await self._caucus.set_timer(
+        room = await self._rooms.set_timer(
             actor, actor.hearing_id, data["room_id"], data.get("minutes")
         )
         return {"room": room}
+
+    async def _request_consultation(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return await self._rooms.request_consultation(
+            actor, actor.hearing_id, data["participant_ids"]
+        )
+
+    async def _answer_consultation(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return await self._rooms.answer_consultation(
+            actor, actor.hearing_id, data["request_id"], data["accept"]
+        )
+
+    async def _join_consultation(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return await self._rooms.join_consultation(actor, actor.hearing_id, data["room_id"])
+
+    async def _lock_consultation(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return await self._rooms.lock_consultation(
+            actor, actor.hearing_id, data["room_id"], data["locked"]
+        )
+
+    async def _leave_private(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return await self._rooms.leave_private(actor, actor.hearing_id)
+
+    async def _end_consultation(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return await self._rooms.end_consultation(actor, actor.hearing_id, data["room_id"])
 
     # -- pushes from the service and media layers --------------------------------------------
 
@@ -457,6 +504,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 await self.emit("agreement_updated", full, room=staff_room(hid))
                 for pid in to:
                     await self.emit("agreement_updated", partial, room=participant_room(pid))
+            case ConsultationChanged(hearing_id=hid, recipients=to, data=data):
+                await self.emit("consultation", data, room=staff_room(hid))
+                for pid in to:
+                    await self.emit("consultation", data, room=participant_room(pid))
             case RoomsChanged(hearing_id=hid, reason=reason, rooms=rooms):
                 await self.emit(
                     "rooms_updated",

@@ -14,11 +14,11 @@ from hearing_server import keys
 from hearing_server.auth.keys import load_or_create_secret
 from hearing_server.auth.tokens import TokenService
 from hearing_server.config import Settings
-from hearing_server.service.caucus import CaucusService
 from hearing_server.service.events import EventBus, ServiceEvent
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.identity import IdentityGate
 from hearing_server.service.live import LiveHearings
+from hearing_server.service.private_rooms import PrivateRooms
 from hearing_server.service.transcripts import TranscriptService
 from hearing_server.store.base import Store
 from hearing_server.store.postgres import PostgresStore
@@ -68,9 +68,9 @@ def install_foundation(app: web.Application) -> None:
         disconnect_grace_s=settings.disconnect_grace_seconds,
         identity_cleared=gate.cleared,
     )
-    caucus = CaucusService(app[keys.LIVE])
-    events.subscribe(caucus.on_service_event)
-    app[keys.CAUCUS] = caucus
+    rooms = PrivateRooms(app[keys.LIVE])
+    events.subscribe(rooms.on_service_event)
+    app[keys.PRIVATE_ROOMS] = rooms
     app[keys.TRANSCRIPTS] = TranscriptService(store)
     app[keys.ADMIN_API_KEY] = settings.admin_api_key or load_or_create_secret(
         settings.admin_api_key_path
@@ -84,7 +84,7 @@ def install_foundation(app: web.Application) -> None:
     async def presence(_: web.Application) -> AsyncIterator[None]:
         yield
         await app[keys.LIVE].close()  # grace timers
-        await caucus.close()  # caucus timers
+        await rooms.close()  # caucus timers
 
     app.cleanup_ctx.append(store_open)
     app.cleanup_ctx.append(presence)

@@ -31,7 +31,7 @@ def install_signaling(app: web.Application) -> None:
         ice_servers=[s.to_json() for s in settings.ice_servers],
         recording=app[keys.RECORDINGS],
         identity=app[keys.IDENTITY],
-        caucus=app[keys.CAUCUS],
+        rooms=app[keys.PRIVATE_ROOMS],
     )
     sio.register_namespace(namespace)
     app[keys.EVENTS].subscribe(namespace.on_service_event)

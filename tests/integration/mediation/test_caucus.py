@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 from hearing_server.config import Settings
 from hearing_server.core.hearing import HearingAction, HearingKind, Visibility
 from hearing_server.core.participant import PartySide, Role
-from hearing_server.keys import CAUCUS, HEARINGS, LIVE, STORE
+from hearing_server.keys import HEARINGS, LIVE, PRIVATE_ROOMS, STORE
 from signaling.client import HearingClient, SignalingError
 from support.hearing import STAFF, Person, make_hearing
 from support.media import ColourVideoTrack, ToneAudioTrack, TrackConsumer
@@ -285,7 +285,7 @@ async def test_caucus_timer_warns_when_it_runs_out(
     # Rather than wait a minute, the service's clock jumps a minute ahead: the timer rings
     # through its own path.
     monkeypatch.setattr(
-        server.app[CAUCUS], "_now", lambda: datetime.now(UTC) + timedelta(seconds=61)
+        server.app[PRIVATE_ROOMS], "_now", lambda: datetime.now(UTC) + timedelta(seconds=61)
     )
     expired = await li.wait_for_event(
         "rooms_updated", lambda d: d["reason"] == "timer_expired", timeout=10

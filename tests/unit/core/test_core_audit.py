@@ -48,6 +48,7 @@ EVENTS = {
     "identity_waived", "identity_cleared",
     # caucus: who met whom and when, never what was said
     "caucus_opened", "caucus_closed", "caucus_entered", "caucus_timer_set",
+    "consultation_ended",
     # the mediation agreement, step by step
     "agreement_accepted", "agreement_changes_requested", "agreement_signing_opened",
     "agreement_sign_code_sent", "agreement_signing_failed", "agreement_not_reached",

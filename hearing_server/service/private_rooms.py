@@ -1,11 +1,13 @@
-"""Caucus rooms of a mediation (背对背调解): the mediator meets one side alone.
+"""Private rooms: caucus rooms of a mediation (背对背调解: the mediator meets one side alone)
+and consultation rooms (a party and their counsel in private).
 
-The rooms themselves (who may enter, one caucus per side, closing when empty) are the
-:class:`~hearing_server.core.rooms.RoomRegistry`'s rules; this service moves people through
-them, records it and tells everyone. What keeps a caucus confidential follows from where people
-are: the media plan routes media only within a room, and the composite, the recording and the
-transcription take only the people in the hearing room (the joint session). The audit log
-records that a caucus was opened and closed, with whom and for how long, and nothing said.
+The rooms themselves (who may enter, one caucus per side, one party per consultation, locks,
+closing when empty) are the :class:`~hearing_server.core.rooms.RoomRegistry`'s rules; this
+service moves people through them, records it and tells everyone. What keeps a private room
+confidential follows from where people are: the media plan routes media only within a room, and
+the composite, the recording and the transcription take only the people in the hearing room.
+The audit log records that a room was opened and closed, with whom and for how long, and
+nothing said.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import asyncio
 import contextlib
 import functools
 import logging
+import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,9 +28,15 @@ from hearing_server.core.errors import Conflict, Forbidden, NotFound, Validation
 from hearing_server.core.hearing import Hearing
 from hearing_server.core.participant import Participant, ParticipantState, PartySide, Role
 from hearing_server.core.permissions import Action, authorize
-from hearing_server.core.rooms import Room, RoomRegistry, RoomType
+from hearing_server.core.rooms import Room, RoomRegistry, RoomType, participant_state_for
 
-from .events import HearingChanged, ParticipantChanged, RoomsChanged, ServiceEvent
+from .events import (
+    ConsultationChanged,
+    HearingChanged,
+    ParticipantChanged,
+    RoomsChanged,
+    ServiceEvent,
+)
 from .live import LiveHearings
 
 log = logging.getLogger(__name__)
@@ -53,11 +63,33 @@ def room_to_json(room: Room, now: datetime) -> dict[str, Any]:
         ),
         "timer_ends_at": room.timer_ends_at.isoformat() if room.timer_ends_at else None,
         "timer_expired": room.timer_expired(now),
+        "locked": room.locked,
+        "party_id": room.party_id,
     }
 
 
-class CaucusService:
-    """Opens, enters and closes caucus rooms; owns their timers."""
+@dataclass(frozen=True, slots=True)
+class ConsultationRequest:
+    """A consultation asked for and not yet answered by anyone."""
+
+    id: str
+    hearing_id: str
+    requester: str
+    invitees: tuple[str, ...]
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "requester": self.requester,
+            "invitees": list(self.invitees),
+            "at": self.at.isoformat(),
+        }
+
+
+class PrivateRooms:
+    """Opens, enters and closes caucus and consultation rooms; owns the caucus timers and the
+    consultation requests not yet answered."""
 
     def __init__(
         self,
@@ -72,6 +104,7 @@ class CaucusService:
         # What each hearing's clients were last told, so that a disconnect or a leave that
         # changes a room (or closes an emptied one) is announced exactly once.
         self._announced: dict[str, tuple[dict[str, Any], ...]] = {}
+        self._requests: dict[str, ConsultationRequest] = {}
         self._closed = False
 
     # -- reading ----------------------------------------------------------------------------
@@ -86,7 +119,7 @@ class CaucusService:
 
     # -- the mediator's moves -----------------------------------------------------------------
 
-    async def open(
+    async def open_caucus(
         self,
         actor: Actor,
         hearing_id: str,
@@ -151,7 +184,7 @@ class CaucusService:
         await self._moved(hearing, {mediator.id: mediator}, actor, reg)
         return {"room": room_id, "rooms": self.rooms(hearing_id)}
 
-    async def close_room(self, actor: Actor, hearing_id: str, room_id: str) -> dict[str, Any]:
+    async def close_caucus(self, actor: Actor, hearing_id: str, room_id: str) -> dict[str, Any]:
         """Close a caucus: everyone in it returns to the joint session."""
         hearing, _, reg = await self._mediator(actor, hearing_id)
         room = reg.room(room_id)
@@ -192,6 +225,162 @@ class CaucusService:
         )
         await self._announce(hearing_id, "timer")
         return room_to_json(room, self._now())
+
+    # -- consultation rooms -----------------------------------------------------------------
+
+    async def request_consultation(
+        self, actor: Actor, hearing_id: str, participant_ids: list[str]
+    ) -> dict[str, Any]:
+        """A party or their counsel asks the others of their party (counsel, interpreters) for
+        a private consultation; nobody moves until one of them accepts."""
+        hearing = await self._service.store.get_hearing(hearing_id)
+        authorize(actor, Action.REQUEST_CONSULTATION, hearing)
+        reg = self._live.registry(hearing)
+        requester = await self._present(hearing_id, reg, actor.id)
+        if not participant_ids or len(participant_ids) > 5:
+            raise ValidationError("name 1 to 5 people to consult", code="invalid_field")
+        invitees = [await self._present(hearing_id, reg, pid) for pid in participant_ids]
+        reg.check_consultation(requester, invitees)
+        request = ConsultationRequest(
+            id=f"cr-{secrets.token_hex(6)}",
+            hearing_id=hearing_id,
+            requester=requester.id,
+            invitees=tuple(p.id for p in invitees),
+            at=self._now(),
+        )
+        self._requests[request.id] = request
+        await self._service.audit(
+            hearing_id,
+            actor,
+            AuditEvent.CONSULTATION_REQUESTED,
+            {"request_id": request.id, "invitees": list(request.invitees)},
+        )
+        await self._tell(request, "requested")
+        return {"request": request.to_json()}
+
+    async def answer_consultation(
+        self, actor: Actor, hearing_id: str, request_id: str, accept: bool
+    ) -> dict[str, Any]:
+        """An invitee accepts (the requester and they move into a new consultation room) or
+        declines (the requester is told)."""
+        request = self._requests.get(request_id)
+        if request is None or request.hearing_id != hearing_id:
+            raise NotFound("no such consultation request (answered or withdrawn already)")
+        if actor.id not in request.invitees:
+            raise Forbidden("this request is not for you", code="not_invited")
+        hearing = await self._service.store.get_hearing(hearing_id)
+        del self._requests[request_id]
+        if not accept:
+            await self._service.audit(
+                hearing_id, actor, AuditEvent.CONSULTATION_REJECTED, {"request_id": request_id}
+            )
+            await self._tell(request, "declined", by=actor.id)
+            return {"request": request.to_json(), "accepted": False}
+        reg = self._live.registry(hearing)
+        requester = await self._present(hearing_id, reg, request.requester)
+        invitees = [await self._present(hearing_id, reg, pid) for pid in request.invitees]
+        me = next(p for p in invitees if p.id == actor.id)
+        room = reg.open_consultation(requester, invitees, opened_at=self._now())
+        reg.accept_invitation(actor.id, room.id)
+        await self._service.audit(
+            hearing_id,
+            actor,
+            AuditEvent.CONSULTATION_ACCEPTED,
+            {
+                "request_id": request_id,
+                "room_id": room.id,
+                "members": sorted([requester.id, me.id]),
+            },
+        )
+        await self._tell(request, "accepted", by=actor.id, room_id=room.id)
+        await self._announce(hearing_id, "opened")
+        await self._moved(hearing, {requester.id: requester, me.id: me}, actor, reg)
+        return {"room": room_to_json(reg.room(room.id), self._now())}
+
+    async def join_consultation(
+        self, actor: Actor, hearing_id: str, room_id: str
+    ) -> dict[str, Any]:
+        """Someone invited to an open consultation (another counsel, an interpreter) joins."""
+        hearing = await self._service.store.get_hearing(hearing_id)
+        reg = self._live.registry(hearing)
+        me = await self._present(hearing_id, reg, actor.id)
+        reg.accept_invitation(actor.id, room_id)
+        await self._announce(hearing_id, "moved")
+        await self._moved(hearing, {me.id: me}, actor, reg)
+        return {"room": room_to_json(reg.room(room_id), self._now())}
+
+    async def lock_consultation(
+        self, actor: Actor, hearing_id: str, room_id: str, locked: bool
+    ) -> dict[str, Any]:
+        """Someone in a consultation locks it (nobody else enters) or unlocks it."""
+        hearing = await self._service.store.get_hearing(hearing_id)
+        room = self._live.registry(hearing).set_locked(room_id, locked, by=actor.id)
+        await self._announce(hearing_id, "locked")
+        return {"room": room_to_json(room, self._now())}
+
+    async def leave_private(self, actor: Actor, hearing_id: str) -> dict[str, Any]:
+        """Leave the consultation (or caucus) one is in, back to where one came from; the
+        room closes when its last member leaves."""
+        hearing = await self._service.store.get_hearing(hearing_id)
+        reg = self._live.registry(hearing)
+        me = await self._service.store.get_participant(actor.id)
+        room = reg.room_of(actor.id)
+        back = reg.leave_private(actor.id)
+        if room is not None and room.id not in {r.id for r in reg.rooms()}:
+            await self._closed_audit(hearing_id, actor, room)
+        await self._announce(hearing_id, "moved")
+        await self._moved(hearing, {me.id: me}, actor, reg)
+        return {"room": back.type.value}
+
+    async def end_consultation(self, actor: Actor, hearing_id: str, room_id: str) -> dict[str, Any]:
+        """The presiding judge calls a consultation back: its members return where they came
+        from (the judge sees that a consultation is under way, never what is said in it)."""
+        hearing = await self._service.store.get_hearing(hearing_id)
+        authorize(actor, Action.ADMIT, hearing)
+        reg = self._live.registry(hearing)
+        room = reg.room(room_id)
+        if room.type is not RoomType.CONSULTATION:
+            raise Conflict(f"room {room_id!r} is not a consultation room")
+        participants = {p.id: p for p in await self._service.store.list_participants(hearing_id)}
+        before = {pid: participants[pid] for pid in room.members if pid in participants}
+        reg.close_room(room_id)
+        await self._closed_audit(hearing_id, actor, room)
+        await self._announce(hearing_id, "closed")
+        await self._moved(hearing, before, actor, reg)
+        return {"rooms": self.rooms(hearing_id)}
+
+    async def _present(self, hearing_id: str, reg: RoomRegistry, pid: str) -> Participant:
+        """``pid`` of this hearing, connected and in the hearing or waiting room."""
+        p = await self._service.store.get_participant(pid)
+        if p.hearing_id != hearing_id:
+            raise NotFound(f"no participant {pid} in this hearing")
+        room = reg.room_of(pid)
+        if not self._live.is_connected(hearing_id, pid) or room is None or room.is_private:
+            raise Conflict(f"{p.display_name} is not available", code="not_available")
+        return p
+
+    async def _closed_audit(self, hearing_id: str, actor: Actor, room: Room) -> None:
+        duration = int((self._now() - room.opened_at).total_seconds()) if room.opened_at else None
+        event = (
+            AuditEvent.CAUCUS_CLOSED
+            if room.type is RoomType.CAUCUS
+            else AuditEvent.CONSULTATION_ENDED
+        )
+        await self._service.audit(
+            hearing_id,
+            actor,
+            event,
+            {"room_id": room.id, "members": sorted(room.admitted), "duration_s": duration},
+        )
+
+    async def _tell(self, request: ConsultationRequest, status: str, **extra: Any) -> None:
+        await self._service.events.publish(
+            ConsultationChanged(
+                request.hearing_id,
+                (request.requester, *request.invitees),
+                {"status": status, "request": request.to_json(), **extra},
+            )
+        )
 
     # -- keeping clients in step ------------------------------------------------------------
 
@@ -250,11 +439,7 @@ class CaucusService:
             room = reg.room_of(pid)
             if room is None:
                 continue
-            state = (
-                ParticipantState.IN_HEARING
-                if room.type is RoomType.HEARING
-                else ParticipantState.IN_CONSULTATION
-            )
+            state = participant_state_for(room.type)
             if state is p.state:
                 # Same state, other room (mediator between two caucuses): still announced,
                 # since the room is part of what everyone sees.
@@ -344,4 +529,4 @@ def _same_rooms(a: tuple[dict[str, Any], ...], b: tuple[dict[str, Any], ...]) ->
     return key(a) == key(b)
 
 
-__all__ = ["MAX_TIMER_MINUTES", "CaucusService", "room_to_json"]
+__all__ = ["MAX_TIMER_MINUTES", "PrivateRooms", "room_to_json"]
