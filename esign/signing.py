@@ -64,6 +64,7 @@ from .render import CERTIFICATION_FIELD, FONT_NAME, SEAL_FIELD, RenderedAgreemen
 MAX_IMAGE_BYTES = 1024 * 1024
 MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 16, 4096
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk every PNG ends with
 _SEAL_RED = colors.Color(0.8, 0.05, 0.05)
 
 
@@ -81,6 +82,8 @@ def check_png(data: bytes, *, what: str = "drawn_image") -> tuple[int, int]:
         )
     if not data.startswith(_PNG_MAGIC):
         raise ImageError("image_not_png", f"{what} is not a PNG image")
+    if not data.endswith(_PNG_END):
+        raise ImageError("image_corrupt", f"{what} is cut short (no IEND chunk at its end)")
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.format != "PNG":
@@ -96,7 +99,11 @@ def check_png(data: bytes, *, what: str = "drawn_image") -> tuple[int, int]:
                     f"{what} is {width}x{height}; each side must be "
                     f"{MIN_IMAGE_SIDE} to {MAX_IMAGE_SIDE} pixels",
                 )
-            img.load()  # decodes every chunk: a truncated or corrupt PNG fails here
+            # Every chunk and its CRC, whatever Pillow's process-wide LOAD_TRUNCATED_IMAGES says
+            # (face_recognition turns it on when imported).
+            img.verify()
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()  # and it decodes
     except ImageError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:

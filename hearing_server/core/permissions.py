@@ -112,7 +112,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
 }
 
 # Actions that only exist in one kind of session.
-_MEDIATION_ONLY = frozenset({Action.OPEN_CAUCUS, Action.DRAFT_AGREEMENT})
+# Signing means signing the mediation agreement: a court hearing has none.
+_MEDIATION_ONLY = frozenset({Action.OPEN_CAUCUS, Action.DRAFT_AGREEMENT, Action.SIGN})
 _HEARING_ONLY = frozenset({Action.CALL_WITNESS})
 
 # The permission each hearing state change needs. Resuming after a suspension is the judge's

@@ -204,9 +204,10 @@ async def test_a_whole_mediation_in_the_browser(
     await zhang.page.screenshot(
         path=str(artifacts / "mediation-4-proposal-390x844.png"), full_page=True
     )
-    await asyncio.gather(
-        zhang.page.click("[data-action='accept']"), li.page.click("[data-action='accept']")
-    )
+    # One after the other, as people do (accepting at the same moment is the API test's case).
+    for party in (zhang, li):
+        await party.page.click("[data-action='accept']")
+        await expect(party.page.locator(".agreement-panel .done")).to_be_visible(timeout=SERVER_S)
     await expect(med.locator("[data-testid='agreement-state']")).to_have_text(
         "各方均已同意，等待签署",  # noqa: RUF001
         timeout=SERVER_S,

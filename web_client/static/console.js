@@ -10,6 +10,7 @@ import { captionBar } from './captions.js';
 import { transcriptPanel, runRecord } from './transcript.js';
 import { identityBadges, identityCleared } from './identity.js';
 import { caucusPanel, agreementPanel } from './mediation.js';
+import { consultationList } from './consultation.js';
 import { TileGrid, watchMedia } from './tiles.js';
 import {
   mayDo, staysInRoom, isWitness, roleKey, ROLE_ORDER, STAFF_ROLES,
@@ -92,10 +93,12 @@ export async function runConsole(root, ctx) {
   const recLine = h('p', { class: 'rec-state', hidden: true });
   const alertBox = h('div', { class: 'console-alerts', role: 'alert', 'aria-live': 'assertive' });
   const loadLine = h('p', { class: 'load-alert', hidden: true });
+  // Consultations under way: who and for how long, never what (the judge may call them back).
+  const consultations = consultationList(session, ctx);
   const hearingPanel = h('section', { class: 'panel hearing-panel' },
     h('h2', { t: 'console.hearing' }),
     h('div', { class: 'timer-box' }, h('span', { class: 'timer-label', t: 'console.elapsed' }), bigTimer),
-    stateLine, recLine, loadLine, alertBox, actionRow, layoutSet, clerkNote);
+    stateLine, recLine, loadLine, alertBox, consultations.el, actionRow, layoutSet, clerkNote);
 
   function renderRecording(status) {
     recLine.hidden = !status;
@@ -497,6 +500,7 @@ export async function runConsole(root, ctx) {
   session.addEventListener('ended', (ev) => {
     clearInterval(timer);
     caucus?.stop();
+    consultations.stop();
     stopWatch();
     stopLevel();
     stopLocalMedia();

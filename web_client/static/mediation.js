@@ -311,7 +311,7 @@ export function agreementPanel(session, ctx, { drafting }) {
     if (signedByMe && (a.state === 'signing' || a.state === 'signed')) {
       return [h('p', { class: 'done', t: a.state === 'signed' ? 'agreement.allSigned' : 'agreement.youSigned' })];
     }
-    if (a.state === 'accepted') return [h('p', { class: 'hint', t: 'agreement.waitSigning' })];
+    if (a.state === 'accepted') return [h('p', { class: 'done', t: 'agreement.waitSigning' })];
     return [];
   }
 

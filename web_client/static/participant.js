@@ -14,6 +14,7 @@ import {
   confirmButton, toast,
 } from './ui.js';
 import { caucusBanner, agreementPanel } from './mediation.js';
+import { consultationControls } from './consultation.js';
 
 /**
  * The steps before the hearing, in order. A step whose `skip(ctx)` is true is passed over and
@@ -254,7 +255,8 @@ async function hearingStep(shell, ctx) {
   const banner = connectionBanner(session);
   const waiting = waitingView(session, ctx);
   const room = roomView(session, ctx, lookup);
-  const page = h('div', { class: 'screen live' }, banner, waiting.el, room.el);
+  // The consultation prompt and bar over either view: one may be asked while waiting.
+  const page = h('div', { class: 'screen live' }, banner, waiting.el, room.el, room.consult.el);
   root.append(page);
 
   let lastState = null;
@@ -394,6 +396,7 @@ function roomView(session, ctx, lookup) {
   const captions = captionBar(session);
   // Mediation: where the mediator is, and the agreement each party reads and signs here.
   const banner = caucusBanner(session);
+  const consult = consultationControls(session, ctx, controlButton);
   const signs = mayDo(ctx.info, 'sign');
   const agreement = signs ? agreementPanel(session, ctx, { drafting: false }) : null;
   const agreementBtn = controlButton('agreement', 'doc', 'room.agreement');
@@ -427,7 +430,7 @@ function roomView(session, ctx, lookup) {
     h('main', { class: 'stage-wrap' }, stage, empty, sound, captions.bar),
     lockNote,
     sheet,
-    h('nav', { class: 'controls', tattr: { 'aria-label': 'room.controls' } }, mic.btn, cam.btn, hand.btn, agreementBtn.btn, captions.button, leave));
+    h('nav', { class: 'controls', tattr: { 'aria-label': 'room.controls' } }, mic.btn, cam.btn, hand.btn, consult.button, agreementBtn.btn, captions.button, leave));
 
   mic.btn.addEventListener('click', async () => {
     const me = session.me;
@@ -497,6 +500,7 @@ function roomView(session, ctx, lookup) {
 
   return {
     el,
+    consult,
     update() {
       const me = session.me;
       const hearing = session.hearing;
@@ -524,6 +528,7 @@ function roomView(session, ctx, lookup) {
     stop() {
       clearInterval(tick);
       banner.stop();
+      consult.stop();
       if (stopWatch) stopWatch();
       stopLevel();
       grid.setStreams(new Map());

@@ -13,6 +13,7 @@
 //   identityalert {kind, participant_id, display_name, message, ...} (staff only)
 //   rooms         {reason, rooms}: caucus rooms opened, closed, changed (this.rooms)
 //   agreement     the mediation agreement changed (this.agreement; a draft only to the mediator)
+//   consultation  {status, request, by?, room_id?}: a consultation asked for or answered
 import { io } from '/vendor/socket.io/socket.io.esm.min.js';
 
 export const PROTOCOL = 1;
@@ -280,6 +281,7 @@ export class Session extends EventTarget {
     socket.on('identity_alert', (a) => this._emit('identityalert', a));
     socket.on('rooms_updated', (d) => { this.rooms = d.rooms || []; this._emit('rooms', d); });
     socket.on('agreement_updated', (a) => { this.agreement = a; this._emit('agreement', a); });
+    socket.on('consultation', (d) => this._emit('consultation', d));
     socket.on('error', (e) => this._emit('servererror', e));
     return promise;
   }

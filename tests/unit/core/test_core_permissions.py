@@ -116,8 +116,9 @@ EXPECTED: dict[HearingKind, dict[str, set[str]]] = {
         "clerk": TAKE_PART | CLERK,
         # A mediator presides only in a mediation; in a court hearing they just take part.
         "mediator": TAKE_PART,
-        "party": TAKE_PART | {"request_consultation", "sign"},
-        "counsel": TAKE_PART | {"request_consultation", "sign"},
+        # Signing is of the mediation agreement: a court hearing has none.
+        "party": TAKE_PART | {"request_consultation"},
+        "counsel": TAKE_PART | {"request_consultation"},
         "witness": TAKE_PART,
         "expert": TAKE_PART,
         "interpreter": TAKE_PART,
