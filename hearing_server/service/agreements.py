@@ -13,11 +13,12 @@ the signature. A failed signing leaves the previous revision, and the code, as t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -176,10 +177,7 @@ class AgreementService:
 
     async def view(self, actor: Actor, hearing_id: str) -> dict[str, Any]:
         """The agreement as ``actor`` may see it (a draft only to those who draft)."""
-        hearing = await self._mediation(hearing_id)
-        drafts = self._may_draft(actor, hearing)
-        if not drafts:
-            authorize(actor, Action.SIGN, hearing)
+        drafts = await self._reader(actor, hearing_id)
         a = await self._store.get_agreement(hearing_id)
         if a is None:
             return {"state": None}
@@ -188,9 +186,7 @@ class AgreementService:
     async def pdf(self, actor: Actor, hearing_id: str) -> tuple[bytes, Agreement]:
         """The latest PDF revision: for the mediator, staff and the parties once signing
         opened."""
-        hearing = await self._mediation(hearing_id)
-        if not self._may_draft(actor, hearing):
-            authorize(actor, Action.SIGN, hearing)
+        await self._reader(actor, hearing_id)
         a = await self._store.get_agreement(hearing_id)
         if a is None or a.pdf_revision == 0:
             raise NotFound("no agreement document yet", code="no_document")
@@ -254,10 +250,7 @@ class AgreementService:
     async def request_confirmation(self, actor: Actor, hearing_id: str) -> dict[str, Any]:
         """Judicial confirmation (司法确认) is requested: the application is written from the
         sealed agreement, for the parties to file with the court."""
-        hearing = await self._mediation(hearing_id)
-        authorize(actor, Action.DRAFT_AGREEMENT, hearing)
-        async with self._lock(hearing_id):
-            a = await self._existing(hearing_id)
+        async with self._changing(actor, hearing_id, Action.DRAFT_AGREEMENT) as (_, a):
             a.request_confirmation(self._now())  # raises the state machine's own error
             pdf = await self._documents.confirmation(a, await self._version(a))
             path = self._files.confirmation_path(a)
@@ -274,9 +267,7 @@ class AgreementService:
 
     async def confirmation_pdf(self, actor: Actor, hearing_id: str) -> tuple[bytes, Agreement]:
         """The application for judicial confirmation, once requested."""
-        hearing = await self._mediation(hearing_id)
-        if not self._may_draft(actor, hearing):
-            authorize(actor, Action.SIGN, hearing)
+        await self._reader(actor, hearing_id)
         a = await self._store.get_agreement(hearing_id)
         if a is None or a.confirmation_sha256 is None:
             raise NotFound("no application for judicial confirmation yet", code="no_document")
@@ -284,10 +275,7 @@ class AgreementService:
 
     async def open_signing(self, actor: Actor, hearing_id: str) -> dict[str, Any]:
         """Every party accepted: render the document once, and signing opens."""
-        hearing = await self._mediation(hearing_id)
-        authorize(actor, Action.DRAFT_AGREEMENT, hearing)
-        async with self._lock(hearing_id):
-            a = await self._existing(hearing_id)
+        async with self._changing(actor, hearing_id, Action.DRAFT_AGREEMENT) as (_, a):
             if a.state is not AgreementState.ACCEPTED:
                 a.open_signing("")  # raises the state machine's own error
             version = await self._version(a)
@@ -310,10 +298,7 @@ class AgreementService:
 
     async def seal(self, actor: Actor, hearing_id: str) -> dict[str, Any]:
         """The mediation organisation seals the signed agreement; nothing may change after."""
-        hearing = await self._mediation(hearing_id)
-        authorize(actor, Action.DRAFT_AGREEMENT, hearing)
-        async with self._lock(hearing_id):
-            a = await self._existing(hearing_id)
+        async with self._changing(actor, hearing_id, Action.DRAFT_AGREEMENT) as (_, a):
             if a.state is not AgreementState.SIGNED:
                 a.seal("", self._now())  # raises the state machine's own error
             pdf = await self._files.read(a, a.pdf_revision)
@@ -333,10 +318,7 @@ class AgreementService:
 
     async def accept(self, actor: Actor, hearing_id: str, digest: str) -> dict[str, Any]:
         """A party accepts the proposal they read, named by its content hash."""
-        hearing = await self._mediation(hearing_id)
-        authorize(actor, Action.SIGN, hearing)
-        async with self._lock(hearing_id):
-            a = await self._existing(hearing_id)
+        async with self._changing(actor, hearing_id, Action.SIGN) as (_, a):
             after = a.accept(actor.id, digest, self._now())
             if after == a:
                 return await self._to_json(a, full=False)
@@ -353,10 +335,7 @@ class AgreementService:
 
     async def request_changes(self, actor: Actor, hearing_id: str, comment: str) -> dict[str, Any]:
         """A party asks for changes: the proposal goes back to the mediator."""
-        hearing = await self._mediation(hearing_id)
-        authorize(actor, Action.SIGN, hearing)
-        async with self._lock(hearing_id):
-            a = await self._existing(hearing_id)
+        async with self._changing(actor, hearing_id, Action.SIGN) as (_, a):
             stored = await self._store.put_agreement(
                 a.request_changes(actor.id, comment, self._now())
             )
@@ -367,11 +346,8 @@ class AgreementService:
 
     async def send_sign_code(self, actor: Actor, hearing_id: str) -> dict[str, Any]:
         """Send the party a one-time code to confirm their signature with."""
-        hearing = await self._mediation(hearing_id)
-        authorize(actor, Action.SIGN, hearing)
         rules = self._identity.rules
-        async with self._lock(hearing_id):
-            a = await self._existing(hearing_id)
+        async with self._changing(actor, hearing_id, Action.SIGN) as (hearing, a):
             now = self._now()
             require_sign_code_send(a, actor.id, now, rules)
             _, recipient = await self._identity.contact(actor.id)
@@ -415,14 +391,11 @@ class AgreementService:
     ) -> dict[str, Any]:
         """The party signs: their drawn signature and the code sent to them. The PAdES
         signature is applied for them with a certificate issued at this moment."""
-        hearing = await self._mediation(hearing_id)
-        authorize(actor, Action.SIGN, hearing)
-        _check_png(drawn_png)
-        if not code.strip().isdigit() or len(code.strip()) != 6:
-            raise ValidationError("the code is 6 digits", code="invalid_code")
         hasher = self._identity.hasher
-        async with self._lock(hearing_id):
-            a = await self._existing(hearing_id)
+        async with self._changing(actor, hearing_id, Action.SIGN) as (_, a):
+            _check_png(drawn_png)
+            if not code.strip().isdigit() or len(code.strip()) != 6:
+                raise ValidationError("the code is 6 digits", code="invalid_code")
             owner = _code_owner(a, actor.id)
             checked, right = check_sign_code(
                 a,
@@ -478,6 +451,26 @@ class AgreementService:
         if actor.hearing_id != hearing.id or actor.role is None:
             return False
         return can(actor.role, Action.DRAFT_AGREEMENT, hearing.kind)
+
+    @contextlib.asynccontextmanager
+    async def _changing(
+        self, actor: Actor, hearing_id: str, action: Action
+    ) -> AsyncIterator[tuple[Hearing, Agreement]]:
+        """Every change's preamble: a mediation, ``actor`` may do ``action`` there, then the
+        hearing's lock held while the existing agreement is read and changed."""
+        hearing = await self._mediation(hearing_id)
+        authorize(actor, action, hearing)
+        async with self._lock(hearing_id):
+            yield hearing, await self._existing(hearing_id)
+
+    async def _reader(self, actor: Actor, hearing_id: str) -> bool:
+        """Check that ``actor`` may read the mediation's agreement; True if they may see a
+        draft (those who draft), False for the parties and their counsel."""
+        hearing = await self._mediation(hearing_id)
+        drafts = self._may_draft(actor, hearing)
+        if not drafts:
+            authorize(actor, Action.SIGN, hearing)
+        return drafts
 
     async def _existing(self, hearing_id: str) -> Agreement:
         a = await self._store.get_agreement(hearing_id)
@@ -546,10 +539,7 @@ class AgreementService:
         event: AuditEvent,
         **data: Any,
     ) -> dict[str, Any]:
-        hearing = await self._mediation(hearing_id)
-        authorize(actor, Action.DRAFT_AGREEMENT, hearing)
-        async with self._lock(hearing_id):
-            a = await self._existing(hearing_id)
+        async with self._changing(actor, hearing_id, Action.DRAFT_AGREEMENT) as (_, a):
             after = move(a)
             stored = await self._store.put_agreement(after)
             await self._audit(
