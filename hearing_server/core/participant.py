@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 
 from .errors import InvalidTransition, ValidationError
@@ -133,6 +134,8 @@ class Participant:
     audio_muted: bool = False
     mute_locked: bool = False
     hand_raised: bool = False
+    # when the hand went up: the judge's queue is in arrival order (None while lowered)
+    hand_raised_at: datetime | None = None
     removed: bool = False  # removed by the judge: may not rejoin
 
     def __post_init__(self) -> None:

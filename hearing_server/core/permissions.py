@@ -40,6 +40,7 @@ class Action(StrEnum):
     PUBLISH_VIDEO = "publish_video"
     RECEIVE_MEDIA = "receive_media"
     RAISE_HAND = "raise_hand"
+    GRANT_FLOOR = "grant_floor"  # give a raised hand the floor (unmute, spotlight) or lower it
     REQUEST_CONSULTATION = "request_consultation"
     OPEN_CAUCUS = "open_caucus"
     DRAFT_AGREEMENT = "draft_agreement"
@@ -67,6 +68,7 @@ _JUDICIAL = frozenset(
         Action.CONTROL_RECORDING,
         Action.CONTROL_LIVESTREAM,
         Action.SET_LAYOUT,
+        Action.GRANT_FLOOR,
         Action.FINALISE_TRANSCRIPT,
         Action.VERIFY_IDENTITY,
         Action.WAIVE_IDENTITY,

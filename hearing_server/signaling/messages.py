@@ -40,6 +40,11 @@ CLIENT_EVENTS: dict[str, Schema] = {
         (_PID, Field("muted", "boolean"), Field("lock", "boolean", required=False, nullable=True)),
     ),
     "raise_hand": Schema("raise_hand", (Field("raised", "boolean"),)),
+    "lower_hand": Schema("lower_hand", (_PID,)),
+    "grant_floor": Schema("grant_floor", (_PID,)),
+    "spotlight": Schema(
+        "spotlight", (Field("participant_id", "string", max_length=64, nullable=True),)
+    ),
     "hearing_action": Schema(
         "hearing_action",
         (

@@ -131,6 +131,9 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "remove": self._remove,
             "mute": self._mute,
             "raise_hand": self._raise_hand,
+            "lower_hand": self._lower_hand,
+            "grant_floor": self._grant_floor,
+            "spotlight": self._spotlight,
             "hearing_action": self._hearing_action,
             "set_layout": self._set_layout,
             "recording": self._recording_control,
@@ -313,6 +316,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return {}
 
     async def _publish_offer(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        await self._live.check_publisher(actor, actor.hearing_id)
         answer = await self._media.publish(actor.id, data["sdp"])
         return {"type": "answer", "sdp": answer}
 
@@ -369,6 +374,21 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         assert actor.hearing_id is not None
         p = await self._live.raise_hand(actor, actor.hearing_id, data["raised"])
         return {"participant": participant_to_json(p)}
+
+    async def _lower_hand(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        p = await self._live.lower_hand(actor, actor.hearing_id, data["participant_id"])
+        return {"participant": participant_to_json(p)}
+
+    async def _grant_floor(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        p = await self._live.grant_floor(actor, actor.hearing_id, data["participant_id"])
+        return {"participant": participant_to_json(p)}
+
+    async def _spotlight(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        h = await self._hearings.set_spotlight(actor, actor.hearing_id, data["participant_id"])
+        return {"hearing": hearing_to_json(h)}
 
     async def _hearing_action(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         assert actor.hearing_id is not None

@@ -306,4 +306,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         EXECUTE FUNCTION refuse_append_only_change('agreement versions are append-only');
         """,
     ),
+    Migration(
+        6,
+        # When a hand went up: the presiding judge's queue is in arrival order.
+        sqlite="ALTER TABLE participants ADD COLUMN hand_raised_at TEXT;",
+        postgresql="ALTER TABLE participants ADD COLUMN hand_raised_at TIMESTAMPTZ;",
+    ),
 )

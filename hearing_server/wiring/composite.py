@@ -119,6 +119,7 @@ class CompositeCoordinator(PerHearingConsumer):
                 await self._start(hearing)
             else:
                 running.compositor.set_layout(hearing.layout)
+                running.compositor.set_spotlight(hearing.extra.get("spotlight"))
                 running.compositor.set_hearing_info(
                     court=hearing.court, case_number=hearing.case_number, title=hearing.title
                 )
@@ -145,6 +146,7 @@ class CompositeCoordinator(PerHearingConsumer):
         compositor.add_sink(video.push, kind="video")
         compositor.add_sink(audio.push, kind="audio")
         compositor.set_frame_divisor(self._divisor)
+        compositor.set_spotlight(hearing.extra.get("spotlight"))
         await compositor.start()
         self._running[hearing.id] = _Running(compositor, [video, audio])
         await self.sync(hearing.id)

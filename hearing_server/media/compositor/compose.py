@@ -94,7 +94,7 @@ class Composer:
         seats = [Seat(s.pid, s.role, s.side, s.joined) for s in slots.values()]
         presiding = presiding_pid(seats)
         speaker = room.speaker
-        placements = place(layout, seats, speaker)
+        placements = place(layout, seats, speaker, room.spotlight)
         # text drawn this tick (new labels, cards) may take this long; the rest waits
         self._render_until = time.perf_counter() + 0.3 / self.config.fps
         self.refresh_header()

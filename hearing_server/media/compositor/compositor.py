@@ -123,6 +123,11 @@ class Compositor:
         Raises ``ValueError`` for another name."""
         self._room.layout = Layout(name)
 
+    def set_spotlight(self, pid: str | None) -> None:
+        """Pin ``pid`` in the large tile whatever the layout (None: the layout decides);
+        takes effect with the next frame. Someone not in the view is ignored until they are."""
+        self._room.spotlight = pid
+
     def set_hearing_info(
         self,
         *,

@@ -228,20 +228,31 @@ def presiding_pid(seats: Sequence[Seat]) -> str | None:
     return None
 
 
-def place(layout: Layout, seats: Sequence[Seat], speaker: str | None = None) -> list[TilePlacement]:
+def place(
+    layout: Layout,
+    seats: Sequence[Seat],
+    speaker: str | None = None,
+    spotlight: str | None = None,
+) -> list[TilePlacement]:
     """Tiles for ``seats`` in ``layout``; ``speaker`` is the focus of speaker_follow
-    (falling back to the presiding judge, then to the first seat). At most 16 tiles."""
-    ordered = order_seats(seats)[:MAX_TILES]
+    (falling back to the presiding judge, then to the first seat). A ``spotlight`` among the
+    seats (pinned by the judge) takes the large tile whatever the layout, grid included. At
+    most 16 tiles; the spotlight is always one of them."""
+    ordered = order_seats(seats)
+    pinned = next((s for s in ordered if s.pid == spotlight), None)
+    ordered = ordered[:MAX_TILES]
+    if pinned is not None and pinned not in ordered:
+        ordered = [*ordered[: MAX_TILES - 1], pinned]
     if not ordered:
         return []
-    if layout is Layout.GRID:
+    if layout is Layout.GRID and pinned is None:
         return [
             TilePlacement(s.pid, r, False)
             for s, r in zip(ordered, grid_rects(len(ordered)), strict=True)
         ]
     pids = [s.pid for s in ordered]
-    focus: str | None = None
-    if layout is Layout.SPEAKER_FOLLOW and speaker in pids:
+    focus: str | None = pinned.pid if pinned is not None else None
+    if focus is None and layout is Layout.SPEAKER_FOLLOW and speaker in pids:
         focus = speaker
     if focus is None:
         focus = presiding_pid(ordered)

@@ -86,6 +86,7 @@ class Room:
         self.layout: Layout = config.layout
         self.info = (config.court, config.case_number, config.title)
         self.speaker: str | None = None
+        self.spotlight: str | None = None  # pinned in the large tile by the judge
 
     def snapshot(self) -> dict[str, Slot]:
         with self.lock:

@@ -124,6 +124,23 @@ def test_speaker_follow_puts_the_speaker_large_else_the_judge() -> None:
     assert place(Layout.JUDGE_FOCUS, people, speaker="p2")[0].pid == "p1"
 
 
+def test_a_spotlight_takes_the_large_tile_in_every_layout() -> None:
+    people = seats((Role.PARTY, PartySide.PLAINTIFF), (Role.JUDGE, None), (Role.CLERK, None))
+    for layout in Layout:
+        tiles = place(layout, people, speaker="p1", spotlight="p0")
+        assert tiles[0].pid == "p0" and tiles[0].focus, layout
+        assert sorted(t.pid for t in tiles) == ["p0", "p1", "p2"]
+    # Someone pinned who is not in the view (left, or an observer) changes nothing.
+    assert place(Layout.JUDGE_FOCUS, people, spotlight="gone")[0].pid == "p1"
+    assert not any(t.focus for t in place(Layout.GRID, people, spotlight="gone"))
+
+
+def test_a_spotlight_beyond_the_sixteenth_seat_is_still_shown() -> None:
+    people = seats(*[(Role.PARTY, PartySide.PLAINTIFF)] * 20)
+    tiles = place(Layout.GRID, people, spotlight="p19")
+    assert len(tiles) == 16 and tiles[0].pid == "p19" and tiles[0].focus
+
+
 def test_grid_has_no_focus_and_no_participants_means_no_tiles() -> None:
     people = seats((Role.JUDGE, None), (Role.CLERK, None))
     assert not any(t.focus for t in place(Layout.GRID, people))

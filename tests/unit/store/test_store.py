@@ -172,7 +172,13 @@ async def test_participants_round_trip_in_the_order_added(store: Store) -> None:
     people = [
         participant("p-z", side=PartySide.PLAINTIFF, language="zh", audio_muted=True),
         participant("p-a", role=Role.COUNSEL, represents="p-z", mute_locked=True),
-        participant("p-m", role=Role.INTERPRETER, interprets_for="p-z", hand_raised=True),
+        participant(
+            "p-m",
+            role=Role.INTERPRETER,
+            interprets_for="p-z",
+            hand_raised=True,
+            hand_raised_at=datetime(2026, 12, 7, 2, 30, 15, 123456, tzinfo=UTC),
+        ),
     ]
     for p in people:
         await store.add_participant(p)
