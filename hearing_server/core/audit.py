@@ -73,6 +73,7 @@ class AuditEvent(StrEnum):
     CAUCUS_ENTERED = "caucus_entered"
     CAUCUS_TIMER_SET = "caucus_timer_set"
     WITNESS_DISMISSED = "witness_dismissed"
+    WITNESS_SWORN = "witness_sworn"
     # the record
     RECORDING_STARTED = "recording_started"
     RECORDING_PAUSED = "recording_paused"

@@ -136,6 +136,8 @@ class Participant:
     hand_raised: bool = False
     # when the hand went up: the judge's queue is in arrival order (None while lowered)
     hand_raised_at: datetime | None = None
+    # a witness or expert gave the undertaking (core/oath.py) at this moment
+    sworn_at: datetime | None = None
     removed: bool = False  # removed by the judge: may not rejoin
 
     def __post_init__(self) -> None:

@@ -88,6 +88,7 @@ def participant_to_json(p: Participant, *, with_state: bool = True) -> dict[str,
             hand_raised_at=p.hand_raised_at.astimezone(UTC).isoformat()
             if p.hand_raised_at
             else None,
+            sworn_at=p.sworn_at.astimezone(UTC).isoformat() if p.sworn_at else None,
         )
     return out
 

@@ -18,6 +18,7 @@ from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent
 from hearing_server.core.errors import Conflict, Forbidden, NotFound
 from hearing_server.core.hearing import Hearing, HearingState
+from hearing_server.core.oath import SWORN_ROLES
 from hearing_server.core.participant import (
     ALWAYS_WAIT_ROLES,
     Participant,
@@ -308,6 +309,7 @@ class LiveHearings:
             state=ParticipantState.LEFT,
             resume_state=None,
             hand_raised=False,
+            hand_raised_at=None,
             removed=p.removed or removed,
         )
         return await self.save_change(p, after, actor, event, data)
@@ -387,8 +389,44 @@ class LiveHearings:
         after = p.move(ParticipantState.WAITING)
         reg = self.registry(hearing)
         reg.move(pid, reg.waiting_room_id)
-        event = AuditEvent.WITNESS_DISMISSED if is_witness else AuditEvent.RETURNED_TO_WAITING
-        return await self.save_change(p, after, actor, event)
+        if is_witness:
+            return await self.save_change(
+                p, after, actor, AuditEvent.WITNESS_DISMISSED, {"to": "waiting"}
+            )
+        return await self.save_change(p, after, actor, AuditEvent.RETURNED_TO_WAITING)
+
+    async def take_oath(self, actor: Actor, hearing_id: str) -> Participant:
+        """A witness or expert, called in, gives the undertaking (core/oath.py). Once is
+        enough: a recalled witness stays bound by it."""
+        hearing, p = await self._load(hearing_id, actor.id)
+        authorize(actor, Action.TAKE_OATH, hearing)
+        if p.state is not ParticipantState.IN_HEARING:
+            raise Conflict("the undertaking is given in the hearing room", code="not_called")
+        if p.sworn_at is not None:
+            return p
+        after = replace(p, sworn_at=self._service.now())
+        return await self.save_change(p, after, actor, AuditEvent.WITNESS_SWORN)
+
+    async def dismiss_witness(
+        self, actor: Actor, hearing_id: str, pid: str, to: str
+    ) -> Participant:
+        """Dismiss a witness or expert: back to the waiting room (``to="waiting"``), or out of
+        the hearing (``"out"``: they leave, their link still works, so they can be recalled
+        when they join again)."""
+        hearing, p = await self._load(hearing_id, pid)
+        authorize(actor, Action.CALL_WITNESS, hearing)
+        if p.role not in SWORN_ROLES:
+            raise Conflict(f"{p.display_name} is not a witness or an expert", code="not_a_witness")
+        if to == "waiting":
+            return await self.return_to_waiting(actor, hearing_id, pid)
+        if p.state not in (
+            ParticipantState.WAITING,
+            ParticipantState.IN_HEARING,
+            ParticipantState.IN_CONSULTATION,
+            ParticipantState.DISCONNECTED,
+        ):
+            raise Conflict(f"{p.display_name} is not in the hearing ({p.state.value})")
+        return await self._gone(hearing, p, actor, AuditEvent.WITNESS_DISMISSED, {"to": "out"})
 
     async def remove(self, actor: Actor, hearing_id: str, pid: str) -> Participant:
         """Remove a participant from the hearing; their link stops working."""

@@ -41,6 +41,10 @@ CLIENT_EVENTS: dict[str, Schema] = {
     ),
     "raise_hand": Schema("raise_hand", (Field("raised", "boolean"),)),
     "lower_hand": Schema("lower_hand", (_PID,)),
+    "take_oath": Schema("take_oath", ()),
+    "dismiss_witness": Schema(
+        "dismiss_witness", (_PID, Field("to", "enum", enum=("waiting", "out")))
+    ),
     "grant_floor": Schema("grant_floor", (_PID,)),
     "spotlight": Schema(
         "spotlight", (Field("participant_id", "string", max_length=64, nullable=True),)

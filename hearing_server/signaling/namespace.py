@@ -12,6 +12,7 @@ from hearing_server.auth.tokens import TokenError, TokenService
 from hearing_server.core.actors import Actor
 from hearing_server.core.errors import DomainError
 from hearing_server.core.hearing import HearingAction, HearingKind
+from hearing_server.core.oath import oaths_for
 from hearing_server.core.participant import Participant, PartySide, Role
 from hearing_server.core.permissions import Action, allowed_actions, can
 from hearing_server.schema import SchemaError
@@ -132,6 +133,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "mute": self._mute,
             "raise_hand": self._raise_hand,
             "lower_hand": self._lower_hand,
+            "take_oath": self._take_oath,
+            "dismiss_witness": self._dismiss_witness,
             "grant_floor": self._grant_floor,
             "spotlight": self._spotlight,
             "hearing_action": self._hearing_action,
@@ -277,6 +280,13 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "recording": self._recording.status(hearing.id),
             "identity": identity,
             "rooms": self._rooms.rooms(hearing.id),
+            # A witness's or expert's undertaking, in their language, to give when called in.
+            "oath": [
+                {"language": o.language, "title": o.title, "text": o.text}
+                for o in oaths_for(me.role, me.language)
+            ]
+            if hearing.kind is HearingKind.HEARING
+            else [],
         }
 
     async def _replace(self, old_sid: str, pid: str) -> None:
@@ -353,6 +363,30 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             async with self.session(other_sid) as session:
                 session["left"] = True
             await self.disconnect(other_sid)
+        return {"participant": participant_to_json(p)}
+
+    async def _take_oath(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        p = await self._live.take_oath(actor, actor.hearing_id)
+        return {"participant": participant_to_json(p)}
+
+    async def _dismiss_witness(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        pid, to = data["participant_id"], data["to"]
+        p = await self._live.dismiss_witness(actor, actor.hearing_id, pid, to)
+        if to == "out":
+            # Like a removal, but the link keeps working: joining again puts them in the
+            # waiting room, where the judge can recall them.
+            await self._media.remove(pid)
+            await self.emit(
+                "dismissed", {"reason": "your testimony is over"}, room=participant_room(pid)
+            )
+            for other_sid in await self._sids_of(pid):
+                async with self.session(other_sid) as session:
+                    session["left"] = True
+                await self.disconnect(other_sid)
         return {"participant": participant_to_json(p)}
 
     async def _sids_of(self, pid: str) -> list[str]:

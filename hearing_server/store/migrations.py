@@ -312,4 +312,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         sqlite="ALTER TABLE participants ADD COLUMN hand_raised_at TEXT;",
         postgresql="ALTER TABLE participants ADD COLUMN hand_raised_at TIMESTAMPTZ;",
     ),
+    Migration(
+        7,
+        # When a witness or expert gave the undertaking to tell the truth.
+        sqlite="ALTER TABLE participants ADD COLUMN sworn_at TEXT;",
+        postgresql="ALTER TABLE participants ADD COLUMN sworn_at TIMESTAMPTZ;",
+    ),
 )

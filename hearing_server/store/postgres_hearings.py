@@ -19,7 +19,8 @@ _HEARING_COLUMNS = (
 )
 _PARTICIPANT_COLUMNS = (
     "id, hearing_id, role, display_name, state, side, represents, interprets_for, language, "
-    "resume_state, audio_muted, mute_locked, hand_raised, removed, hand_raised_at"
+    "resume_state, audio_muted, mute_locked, hand_raised, removed, hand_raised_at, "
+    "sworn_at"
 )
 
 
@@ -59,6 +60,7 @@ def _participant_from_row(row: Any) -> Participant:
         mute_locked=row["mute_locked"],
         hand_raised=row["hand_raised"],
         hand_raised_at=row["hand_raised_at"],
+        sworn_at=row["sworn_at"],
         removed=row["removed"],
     )
 
@@ -102,6 +104,7 @@ def _participant_values(p: Participant) -> tuple[Any, ...]:
         p.hand_raised,
         p.removed,
         to_utc(p.hand_raised_at),
+        to_utc(p.sworn_at),
     )
 
 

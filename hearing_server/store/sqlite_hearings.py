@@ -53,6 +53,7 @@ def _participant_from_row(row: sqlite3.Row) -> Participant:
         mute_locked=bool(row["mute_locked"]),
         hand_raised=bool(row["hand_raised"]),
         hand_raised_at=parse_dt(row["hand_raised_at"]),
+        sworn_at=parse_dt(row["sworn_at"]),
         removed=bool(row["removed"]),
     )
 
@@ -133,6 +134,7 @@ class SQLiteHearings(SQLiteConnection):
         for key in ("audio_muted", "mute_locked", "hand_raised", "removed"):
             d[key] = int(d[key])
         d["hand_raised_at"] = format_dt(p.hand_raised_at)
+        d["sworn_at"] = format_dt(p.sworn_at)
         return d
 
     async def add_participant(self, participant: Participant) -> None:

@@ -358,6 +358,10 @@ export async function runConsole(root, ctx) {
     if ((state === 'in_hearing' || state === 'in_consultation') && movable) {
       out.push(btn(isWitness(p.role) ? 'action.dismiss' : 'action.toWaiting', 'return', { participant_id: p.id }, 'return_to_waiting'));
     }
+    // A witness whose testimony is over leaves; their link still works should they be recalled.
+    if (isWitness(p.role) && (state === 'in_hearing' || state === 'waiting') && may('call_witness')) {
+      out.push(btn('action.dismissOut', 'dismiss-out', { participant_id: p.id, to: 'out' }, 'dismiss_witness'));
+    }
     const speaks = p.role !== 'courtroom_display' && p.role !== 'observer';
     if (speaks && state === 'in_hearing' && p.room === 'hearing' && may('grant_floor')) {
       out.push(btn('action.grantFloor', 'grant-floor', { participant_id: p.id }, 'grant_floor',
@@ -396,13 +400,17 @@ export async function runConsole(root, ctx) {
     const state = liveState(p);
     const id = session.identity.get(p.id);
     const sig = JSON.stringify([p.display_name, p.role, p.side, state, p.audio_muted, p.mute_locked,
-      p.hand_raised, p.connected, p.room, session.hearing?.spotlight === p.id, me?.id === p.id, judicial(),
+      p.hand_raised, p.connected, p.room, p.sworn_at, session.hearing?.spotlight === p.id, me?.id === p.id, judicial(),
       id && [id.outcome, id.passed, id.pending, id.locked, id.registered, id.help_requested_at]]);
     let row = rows.get(p.id);
     if (row && row.sig === sig) return row.el;
     const flags = h('span', { class: 'flags' });
     if (p.hand_raised) {
       flags.append(h('span', { class: 'flag hand', dataset: { flag: 'hand' } }, icon('hand'), h('span', { t: 'state.handRaised' })));
+    }
+    if ((p.role === 'witness' || p.role === 'expert') && (p.sworn_at || state === 'in_hearing')) {
+      flags.append(h('span', { class: `flag ${p.sworn_at ? 'sworn' : 'unsworn'}`,
+        dataset: { flag: p.sworn_at ? 'sworn' : 'unsworn' }, t: p.sworn_at ? 'state.sworn' : 'state.unsworn' }));
     }
     if (session.hearing?.spotlight === p.id) {
       flags.append(h('span', { class: 'flag pinned', dataset: { flag: 'pinned' }, t: 'state.pinned' }));

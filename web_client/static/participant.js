@@ -15,6 +15,7 @@ import {
 } from './ui.js';
 import { caucusBanner, agreementPanel } from './mediation.js';
 import { consultationControls } from './consultation.js';
+import { oathSheet } from './oath.js';
 
 /**
  * The steps before the hearing, in order. A step whose `skip(ctx)` is true is passed over and
@@ -300,6 +301,8 @@ function showEnded(root, reason, ctx) {
   const rejoin = h('button', { type: 'button', class: 'primary', t: 'ended.rejoin', on: { click: () => location.reload() } });
   if (reason === 'left') {
     messageScreen(root, { titleKey: 'ended.leftTitle', bodyKey: 'ended.leftBody', actions: [rejoin] });
+  } else if (reason === 'dismissed') {
+    messageScreen(root, { titleKey: 'ended.dismissedTitle', bodyKey: 'ended.dismissedBody', actions: [rejoin] });
   } else if (reason === 'removed') {
     messageScreen(root, { titleKey: 'ended.removedTitle', bodyKey: 'ended.removedBody', kind: 'error' });
   } else if (reason === 'hearing_closed') {
@@ -397,6 +400,7 @@ function roomView(session, ctx, lookup) {
   // Mediation: where the mediator is, and the agreement each party reads and signs here.
   const banner = caucusBanner(session);
   const consult = consultationControls(session, ctx, controlButton);
+  const oath = oathSheet(session);
   const signs = mayDo(ctx.info, 'sign');
   const agreement = signs ? agreementPanel(session, ctx, { drafting: false }) : null;
   const agreementBtn = controlButton('agreement', 'doc', 'room.agreement');
@@ -430,6 +434,7 @@ function roomView(session, ctx, lookup) {
     h('main', { class: 'stage-wrap' }, stage, empty, sound, captions.bar),
     lockNote,
     sheet,
+    oath.el,
     h('nav', { class: 'controls', tattr: { 'aria-label': 'room.controls' } }, mic.btn, cam.btn, hand.btn, consult.button, agreementBtn.btn, captions.button, leave));
 
   mic.btn.addEventListener('click', async () => {
@@ -524,6 +529,7 @@ function roomView(session, ctx, lookup) {
       }
       grid.refreshLabels();
       renderControls();
+      oath.update();
     },
     stop() {
       clearInterval(tick);

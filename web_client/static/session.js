@@ -7,7 +7,8 @@
 //   me            my own record changed (this.me)
 //   participants  someone changed (this.participants)
 //   streams       received media changed (this.streams: Map participant id -> MediaStream)
-//   ended         {reason: 'left'|'removed'|'replaced'|error code}; nothing reconnects after it
+//   ended         {reason: 'left'|'removed'|'replaced'|'dismissed'|error code}; nothing
+//                 reconnects after it
 //   servererror   {code, message, event}
 //   identity      someone's identity check changed (this.identity: Map participant id -> status)
 //   identityalert {kind, participant_id, display_name, message, ...} (staff only)
@@ -268,6 +269,8 @@ export class Session extends EventTarget {
     socket.on('removed', () => this._end('removed'));
     // Joined again from another window or device: that one speaks for us now.
     socket.on('replaced', () => this._end('replaced'));
+    // A witness dismissed out of the hearing: their link still works if they are recalled.
+    socket.on('dismissed', () => this._end('dismissed'));
     socket.on('caption', (c) => this._emit('caption', c));
     // Everyone learns whether they are recorded; the staff also hear of recording failures
     // and of the server shedding load (it keeps audio and connections, drops video first).
@@ -326,6 +329,7 @@ export class Session extends EventTarget {
     this.participants = new Map(result.participants.map((p) => [p.id, p]));
     this.identity = new Map(Object.entries(result.identity || {}));
     this.rooms = result.rooms || [];
+    this.oath = result.oath || [];  // a witness's or expert's undertaking (oath.js)
     this._updateMe(result.me);
     this.subscriber = new Subscriber(this);
     this.subscriber.addEventListener('streams', (ev) => {
