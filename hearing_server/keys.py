@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from hearing_server.service.hearings import HearingService
     from hearing_server.service.identity import IdentityGate, IdentityService
     from hearing_server.service.live import LiveHearings
+    from hearing_server.service.notices import NoticeService
     from hearing_server.service.private_rooms import PrivateRooms
     from hearing_server.service.transcripts import TranscriptService
     from hearing_server.signaling.ports import RecordingPort
@@ -32,6 +33,7 @@ EVENTS: web.AppKey[EventBus[ServiceEvent]] = web.AppKey("events")
 HEARINGS: web.AppKey[HearingService] = web.AppKey("hearings")
 LIVE: web.AppKey[LiveHearings] = web.AppKey("live")
 PRIVATE_ROOMS: web.AppKey[PrivateRooms] = web.AppKey("private_rooms")
+NOTICES: web.AppKey[NoticeService] = web.AppKey("notices")
 AGREEMENTS: web.AppKey[AgreementService] = web.AppKey("agreements")
 TIMESTAMPS: web.AppKey[TimeStampResponder] = web.AppKey("timestamps")
 MEDIA: web.AppKey[MediaRouter] = web.AppKey("media")

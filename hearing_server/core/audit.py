@@ -114,6 +114,7 @@ class AuditEvent(StrEnum):
     AGREEMENT_NOT_REACHED = "agreement_not_reached"
     AGREEMENT_CONFIRMATION_REQUESTED = "agreement_confirmation_requested"
     # electronic service
+    NOTICE_SENT = "notice_sent"
     NOTICE_DELIVERED = "notice_delivered"
     NOTICE_READ = "notice_read"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hearing_server.core.hearing import LAYOUTS, HearingAction
+from hearing_server.core.notices import MAX_TEXT, TEMPLATES, Audience
 from hearing_server.core.participant import PartySide
 from hearing_server.schema import Field, Schema
 from signaling.protocol import MAX_SDP
@@ -42,6 +43,22 @@ CLIENT_EVENTS: dict[str, Schema] = {
     "raise_hand": Schema("raise_hand", (Field("raised", "boolean"),)),
     "lower_hand": Schema("lower_hand", (_PID,)),
     "take_oath": Schema("take_oath", ()),
+    "send_notice": Schema(
+        "send_notice",
+        (
+            Field("audience", "enum", enum=tuple(a.value for a in Audience)),
+            Field("target", "string", max_length=64, required=False, nullable=True),
+            Field("template", "enum", enum=tuple(TEMPLATES), required=False, nullable=True),
+            Field("text", "string", max_length=MAX_TEXT, required=False, nullable=True),
+        ),
+    ),
+    "notice_receipt": Schema(
+        "notice_receipt",
+        (
+            Field("notice_id", "string", max_length=64),
+            Field("status", "enum", enum=("delivered", "read")),
+        ),
+    ),
     "dismiss_witness": Schema(
         "dismiss_witness", (_PID, Field("to", "enum", enum=("waiting", "out")))
     ),

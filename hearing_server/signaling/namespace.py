@@ -24,6 +24,7 @@ from hearing_server.service.events import (
     IdentityAlertRaised,
     IdentityChanged,
     IdentityProgress,
+    NoticeChanged,
     ParticipantChanged,
     RecordingAlertRaised,
     RecordingStateChanged,
@@ -36,6 +37,7 @@ from hearing_server.service.events import (
 from hearing_server.service.hearings import HearingService, hearing_to_json, participant_to_json
 from hearing_server.service.identity import IdentityService
 from hearing_server.service.live import LiveHearings
+from hearing_server.service.notices import NoticeService
 from hearing_server.service.private_rooms import PrivateRooms
 from signaling.protocol import NAMESPACE, PROTOCOL_VERSION
 
@@ -110,8 +112,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         recording: RecordingPort,
         identity: IdentityService,
         rooms: PrivateRooms,
+        notices: NoticeService,
     ) -> None:
         super().__init__(NAMESPACE)
+        self._notices = notices
         self._rooms = rooms
         self._identity = identity
         self._tokens = tokens
@@ -134,6 +138,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "raise_hand": self._raise_hand,
             "lower_hand": self._lower_hand,
             "take_oath": self._take_oath,
+            "send_notice": self._send_notice,
+            "notice_receipt": self._notice_receipt,
             "dismiss_witness": self._dismiss_witness,
             "grant_floor": self._grant_floor,
             "spotlight": self._spotlight,
@@ -287,6 +293,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             ]
             if hearing.kind is HearingKind.HEARING
             else [],
+            "notices": await self._notices.visible_to(actor, hearing.id),
         }
 
     async def _replace(self, old_sid: str, pid: str) -> None:
@@ -388,6 +395,25 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                     session["left"] = True
                 await self.disconnect(other_sid)
         return {"participant": participant_to_json(p)}
+
+    async def _send_notice(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        record = await self._notices.send(
+            actor,
+            actor.hearing_id,
+            audience=data["audience"],
+            target=data.get("target"),
+            template=data.get("template"),
+            text=data.get("text"),
+        )
+        return {"notice": record.to_json()}
+
+    async def _notice_receipt(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        record = await self._notices.receipt(
+            actor, data["notice_id"], read=data["status"] == "read"
+        )
+        mine = record.receipt_of(actor.id)
+        return {"receipt": mine.to_json() if mine is not None else None}
 
     async def _sids_of(self, pid: str) -> list[str]:
         participants = self.server.manager.get_participants(self.namespace, participant_room(pid))
@@ -558,6 +584,13 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 await self.emit("agreement_updated", full, room=staff_room(hid))
                 for pid in to:
                     await self.emit("agreement_updated", partial, room=participant_room(pid))
+            case NoticeChanged(hearing_id=hid, full=full, recipients=to, sent=sent):
+                await self.emit("notice_updated", full, room=staff_room(hid))
+                if sent:
+                    receipts = {r["participant_id"]: r for r in full["receipts"]}
+                    for pid in to:
+                        mine = {**full, "receipts": [receipts[pid]]}
+                        await self.emit("notice", mine, room=participant_room(pid))
             case ConsultationChanged(hearing_id=hid, recipients=to, data=data):
                 await self.emit("consultation", data, room=staff_room(hid))
                 for pid in to:

@@ -32,6 +32,7 @@ def install_signaling(app: web.Application) -> None:
         recording=app[keys.RECORDINGS],
         identity=app[keys.IDENTITY],
         rooms=app[keys.PRIVATE_ROOMS],
+        notices=app[keys.NOTICES],
     )
     sio.register_namespace(namespace)
     app[keys.EVENTS].subscribe(namespace.on_service_event)
