@@ -11,6 +11,7 @@ import { transcriptPanel, runRecord } from './transcript.js';
 import { identityBadges, identityCleared } from './identity.js';
 import { caucusPanel, agreementPanel } from './mediation.js';
 import { consultationList } from './consultation.js';
+import { noticePanel } from './notices.js';
 import { TileGrid, watchMedia } from './tiles.js';
 import {
   mayDo, staysInRoom, isWitness, roleKey, ROLE_ORDER, STAFF_ROLES,
@@ -195,7 +196,8 @@ export async function runConsole(root, ctx) {
   // -- mediation tab (the mediator): caucus rooms and the agreement --------------------------
   const caucus = may('open_caucus') ? caucusPanel(session) : null;
   const agreement = may('draft_agreement') ? agreementPanel(session, ctx, { drafting: true }) : null;
-  const views = new Map([['hearing', h('div', { class: 'side-view', id: 'side-hearing' }, hearingPanel, peoplePanel)]]);
+  const notices = may('send_notice') ? noticePanel(session) : null;
+  const views = new Map([['hearing', h('div', { class: 'side-view', id: 'side-hearing' }, hearingPanel, peoplePanel, notices?.el)]]);
   const tabs = new Map();
   const hearingTabCount = h('span', { class: 'tab-count', hidden: true });
   let tabBar = null;

@@ -16,6 +16,7 @@ import {
 import { caucusBanner, agreementPanel } from './mediation.js';
 import { consultationControls } from './consultation.js';
 import { oathSheet } from './oath.js';
+import { noticeInbox } from './notices.js';
 
 /**
  * The steps before the hearing, in order. A step whose `skip(ctx)` is true is passed over and
@@ -257,7 +258,8 @@ async function hearingStep(shell, ctx) {
   const waiting = waitingView(session, ctx);
   const room = roomView(session, ctx, lookup);
   // The consultation prompt and bar over either view: one may be asked while waiting.
-  const page = h('div', { class: 'screen live' }, banner, waiting.el, room.el, room.consult.el);
+  const inbox = noticeInbox(session);
+  const page = h('div', { class: 'screen live' }, banner, waiting.el, room.el, room.consult.el, inbox.el);
   root.append(page);
 
   let lastState = null;

@@ -285,6 +285,9 @@ export class Session extends EventTarget {
     socket.on('rooms_updated', (d) => { this.rooms = d.rooms || []; this._emit('rooms', d); });
     socket.on('agreement_updated', (a) => { this.agreement = a; this._emit('agreement', a); });
     socket.on('consultation', (d) => this._emit('consultation', d));
+    // A notice for me (notices.js); the console also hears of every receipt.
+    socket.on('notice', (n) => this._emit('notice', n));
+    socket.on('notice_updated', (n) => this._emit('noticeupdated', n));
     socket.on('error', (e) => this._emit('servererror', e));
     return promise;
   }
@@ -330,6 +333,7 @@ export class Session extends EventTarget {
     this.identity = new Map(Object.entries(result.identity || {}));
     this.rooms = result.rooms || [];
     this.oath = result.oath || [];  // a witness's or expert's undertaking (oath.js)
+    this.notices = result.notices || [];  // notices.js
     this._updateMe(result.me);
     this.subscriber = new Subscriber(this);
     this.subscriber.addEventListener('streams', (ev) => {
@@ -343,6 +347,7 @@ export class Session extends EventTarget {
     if (this.recording) this._emit('recording', this.recording);
     this._emit('identity', this.identity);
     this._emit('rooms', { reason: 'joined', rooms: this.rooms });
+    this._emit('joined', result);
     this._setStatus('connected');
     if (this._firstJoin) {
       this._firstJoin.resolve(result);
