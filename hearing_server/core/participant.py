@@ -33,6 +33,16 @@ COURT_ROLES = frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR, Role.COURTROOM_D
 ALWAYS_WAIT_ROLES = frozenset({Role.WITNESS, Role.EXPERT, Role.OBSERVER})
 
 
+def is_sign_language(language: str | None) -> bool:
+    """Is ``language`` (a BCP 47 tag) a sign language: ``csl`` (中国手语, Chinese Sign
+    Language) or any ``sgn-...`` tag. An interpreter into one is seen, not heard: the
+    composite pins them beside the person they interpret for."""
+    if not language:
+        return False
+    tag = language.strip().lower()
+    return tag == "csl" or tag == "sgn" or tag.startswith(("csl-", "sgn-"))
+
+
 class PartySide(StrEnum):
     """Which side of the case a party is on."""
 

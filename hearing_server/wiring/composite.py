@@ -22,6 +22,7 @@ from av import AudioFrame, VideoFrame
 
 from hearing_server import keys
 from hearing_server.core.hearing import Hearing, HearingState
+from hearing_server.core.participant import Role, is_sign_language
 from hearing_server.media.compositor import Compositor, CompositorConfig
 from hearing_server.media.errors import MediaError
 from hearing_server.media.taps import DecodedFrame, MediaKind, ServerSource, Tap
@@ -193,6 +194,9 @@ class CompositeCoordinator(PerHearingConsumer):
                     cast("AsyncIterator[VideoFrame] | None", taps.get("video")),
                     cast("AsyncIterator[AudioFrame] | None", taps.get("audio")),
                     side=p.side,
+                    beside=p.interprets_for
+                    if p.role is Role.INTERPRETER and is_sign_language(p.language)
+                    else None,
                 )
                 comp.set_muted(pid, p.audio_muted)
                 running.inputs[pid] = kinds

@@ -17,6 +17,7 @@ import { caucusBanner, agreementPanel } from './mediation.js';
 import { consultationControls } from './consultation.js';
 import { oathSheet } from './oath.js';
 import { noticeInbox } from './notices.js';
+import { listeningControl } from './interpretation.js';
 
 /**
  * The steps before the hearing, in order. A step whose `skip(ctx)` is true is passed over and
@@ -403,6 +404,7 @@ function roomView(session, ctx, lookup) {
   const banner = caucusBanner(session);
   const consult = consultationControls(session, ctx, controlButton);
   const oath = oathSheet(session);
+  const listen = listeningControl(session, grid);
   const signs = mayDo(ctx.info, 'sign');
   const agreement = signs ? agreementPanel(session, ctx, { drafting: false }) : null;
   const agreementBtn = controlButton('agreement', 'doc', 'room.agreement');
@@ -431,6 +433,7 @@ function roomView(session, ctx, lookup) {
     h('header', { class: 'room-bar' },
       h('div', { class: 'room-info' }, caseNo, where),
       h('div', { class: 'room-state' }, badge, timer),
+      listen.el,
       languageSwitcher()),
     banner.el,
     h('main', { class: 'stage-wrap' }, stage, empty, sound, captions.bar),

@@ -91,7 +91,7 @@ class Composer:
         room = self._room
         slots = room.snapshot()
         layout = room.layout
-        seats = [Seat(s.pid, s.role, s.side, s.joined) for s in slots.values()]
+        seats = [Seat(s.pid, s.role, s.side, s.joined, s.beside) for s in slots.values()]
         presiding = presiding_pid(seats)
         speaker = room.speaker
         placements = place(layout, seats, speaker, room.spotlight)

@@ -206,10 +206,13 @@ class Seat:
     role: Role
     side: PartySide | None
     joined: int  # join order
+    beside: str | None = None  # a sign-language interpreter: whom they are pinned beside
 
 
 def order_seats(seats: Sequence[Seat]) -> list[Seat]:
-    return sorted(
+    """By rank (bench, parties, ...), side and join order; a sign-language interpreter right
+    after the person they interpret for, when that person is in the view."""
+    ranked = sorted(
         seats,
         key=lambda s: (
             _ROLE_RANK[s.role],
@@ -217,6 +220,17 @@ def order_seats(seats: Sequence[Seat]) -> list[Seat]:
             s.joined,
         ),
     )
+    present = {s.pid for s in ranked}
+    pinned = {s.pid: s for s in ranked if s.beside in present and s.beside != s.pid}
+    out: list[Seat] = []
+    for seat in ranked:
+        if seat.pid in pinned:
+            continue
+        out.append(seat)
+        out.extend(s for s in pinned.values() if s.beside == seat.pid)
+    # Chains (an interpreter beside an interpreter) end up after their first link.
+    out.extend(s for s in pinned.values() if s not in out)
+    return out
 
 
 def presiding_pid(seats: Sequence[Seat]) -> str | None:
@@ -258,11 +272,25 @@ def place(
         focus = presiding_pid(ordered)
     if focus is None:
         focus = pids[0]
-    main, strip = focus_rects(len(pids) - 1)
-    placements = [TilePlacement(focus, main, True)]
-    others = [p for p in pids if p != focus]
+    # A sign-language interpreter of the focus shares the large tile with them, side by side.
+    signer = next((s.pid for s in ordered if s.beside == focus and s.pid != focus), None)
+    main, strip = focus_rects(len(pids) - (2 if signer else 1))
+    if signer is None:
+        placements = [TilePlacement(focus, main, True)]
+    else:
+        left, right = split_rect(main)
+        placements = [TilePlacement(focus, left, True), TilePlacement(signer, right, True)]
+    others = [p for p in pids if p not in (focus, signer)]
     placements.extend(TilePlacement(p, r, False) for p, r in zip(others, strip, strict=True))
     return placements
+
+
+def split_rect(rect: Rect) -> tuple[Rect, Rect]:
+    """Two 16:9 tiles side by side in ``rect``, centred, even-aligned."""
+    w, h = _tile_16x9((rect.w - GAP) / 2, rect.h)
+    x0 = rect.x + ((rect.w - (2 * w + GAP)) // 2 & ~1)
+    y0 = rect.y + ((rect.h - h) // 2 & ~1)
+    return Rect(x0, y0, w, h), Rect(x0 + w + GAP, y0, w, h)
 
 
 __all__ = [

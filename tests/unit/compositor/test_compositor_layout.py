@@ -169,3 +169,34 @@ def test_grid_has_no_focus_and_no_participants_means_no_tiles() -> None:
 def test_role_labels(role: Role, side: PartySide | None, presiding: bool, label: str) -> None:
     assert role_label(role, side, presiding=presiding) == label
 
+
+
+def test_a_sign_language_interpreter_sits_beside_the_person() -> None:
+    people = [
+        Seat("judge", Role.JUDGE, None, 0),
+        Seat("signer", Role.INTERPRETER, None, 1, beside="li"),
+        Seat("zhang", Role.PARTY, PartySide.PLAINTIFF, 2),
+        Seat("li", Role.PARTY, PartySide.DEFENDANT, 3),
+    ]
+    # In the order (grid, strip), right after the person they interpret for.
+    assert [s.pid for s in order_seats(people)] == ["judge", "zhang", "li", "signer"]
+    grid = place(Layout.GRID, people)
+    assert [t.pid for t in grid] == ["judge", "zhang", "li", "signer"]
+    li, signer = grid[2].rect, grid[3].rect
+    assert signer.y == li.y and signer.x > li.x  # side by side in one row
+    # When the person has the large tile, the interpreter shares it: two halves, both large.
+    tiles = place(Layout.SPEAKER_FOLLOW, people, speaker="li")
+    assert [(t.pid, t.focus) for t in tiles[:2]] == [("li", True), ("signer", True)]
+    a, b = tiles[0].rect, tiles[1].rect
+    assert (a.y == b.y and a.w == b.w and a.x + a.w < b.x and a.w * 9 == a.h * 16) or a.h % 2 == 0
+    assert all(not t.focus for t in tiles[2:]) and len(tiles) == 4
+    # Without the person in the view, the interpreter is one of the others.
+    alone = place(Layout.JUDGE_FOCUS, [p for p in people if p.pid != "li"])
+    assert [t.focus for t in alone] == [True, False, False]
+
+
+def test_sign_languages() -> None:
+    from hearing_server.core.participant import is_sign_language
+
+    assert all(is_sign_language(x) for x in ("csl", "CSL", "sgn", "sgn-CN", "csl-Hans"))
+    assert not any(is_sign_language(x) for x in (None, "", "zh-CN", "en", "cs"))
