@@ -115,6 +115,7 @@ class AuditEvent(StrEnum):
     AGREEMENT_CONFIRMATION_REQUESTED = "agreement_confirmation_requested"
     # electronic service
     NOTICE_SENT = "notice_sent"
+    SELF_TEST_REPORTED = "self_test_reported"
     NOTICE_DELIVERED = "notice_delivered"
     NOTICE_READ = "notice_read"
 

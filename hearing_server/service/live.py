@@ -494,9 +494,7 @@ class LiveHearings:
         after = replace(
             p, hand_raised=False, hand_raised_at=None, audio_muted=False, mute_locked=False
         )
-        saved = await self.save_change(
-            p, after, actor, AuditEvent.FLOOR_GRANTED, {"by": actor.id}
-        )
+        saved = await self.save_change(p, after, actor, AuditEvent.FLOOR_GRANTED, {"by": actor.id})
         await self._service.set_spotlight(actor, hearing_id, pid)
         return saved
 

@@ -43,6 +43,15 @@ CLIENT_EVENTS: dict[str, Schema] = {
     "raise_hand": Schema("raise_hand", (Field("raised", "boolean"),)),
     "lower_hand": Schema("lower_hand", (_PID,)),
     "take_oath": Schema("take_oath", ()),
+    # The client's own connection health, sent when it changes (the clerk's board shows it).
+    "network_report": Schema(
+        "network_report",
+        (
+            Field("grade", "enum", enum=("good", "poor", "bad")),
+            Field("loss_pct", "integer", required=False, nullable=True),
+            Field("rtt_ms", "integer", required=False, nullable=True),
+        ),
+    ),
     "send_notice": Schema(
         "send_notice",
         (

@@ -16,6 +16,7 @@ from hearing_server.core.oath import oaths_for
 from hearing_server.core.participant import Participant, PartySide, Role
 from hearing_server.core.permissions import Action, allowed_actions, can
 from hearing_server.schema import SchemaError
+from hearing_server.service.board import BoardService
 from hearing_server.service.events import (
     AgreementChanged,
     CaptionPublished,
@@ -113,9 +114,11 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         identity: IdentityService,
         rooms: PrivateRooms,
         notices: NoticeService,
+        board: BoardService,
     ) -> None:
         super().__init__(NAMESPACE)
         self._notices = notices
+        self._board = board
         self._rooms = rooms
         self._identity = identity
         self._tokens = tokens
@@ -138,6 +141,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "raise_hand": self._raise_hand,
             "lower_hand": self._lower_hand,
             "take_oath": self._take_oath,
+            "network_report": self._network_report,
             "send_notice": self._send_notice,
             "notice_receipt": self._notice_receipt,
             "dismiss_witness": self._dismiss_witness,
@@ -395,6 +399,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                     session["left"] = True
                 await self.disconnect(other_sid)
         return {"participant": participant_to_json(p)}
+
+    async def _network_report(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        self._board.report_network(actor, data["grade"], data.get("loss_pct"), data.get("rtt_ms"))
+        return {}
 
     async def _send_notice(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         assert actor.hearing_id is not None

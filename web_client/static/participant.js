@@ -1,5 +1,6 @@
 // The participant's journey (docs/domain.md "Before the hearing"): device self-test -> identity
 // check -> hearing rules and declaration -> waiting room -> hearing room.
+import { api } from './api.js';
 import { h, clear, setT, setAttrT } from './dom.js';
 import { fmtTime } from './i18n.js';
 import { icon, setIcon } from './icons.js';
@@ -133,11 +134,26 @@ async function selfTestStep(shell, ctx) {
   const hint = h('p', { class: 'hint', t: 'selftest.completeAll' });
   actions.append(hint, next);
 
+  // The results go to the clerk's board, which alerts the clerk to someone who cannot join
+  // (a failed microphone, camera or speaker, a bad network): once all are known, and at once
+  // for a failure. Each distinct report is sent once.
+  let reported = null;
+  const report = () => {
+    const done = Object.values(results).every((r) => r !== null);
+    const failed = Object.values(results).some((r) => r === 'fail' || r === 'bad');
+    if (!done && !failed) return;
+    const body = Object.fromEntries(Object.entries(results).filter(([, r]) => r !== null));
+    const key = JSON.stringify(body);
+    if (key === reported) return;
+    reported = key;
+    api(ctx.token, '/api/me/self-test', { method: 'POST', json: body }).catch(() => { reported = null; });
+  };
   const update = () => {
     const mediaOk = results.microphone !== 'fail';
     const done = results.camera !== null && results.speaker !== null && results.network !== null;
     next.disabled = !(mediaOk && done);
     hint.hidden = !next.disabled;
+    report();
   };
 
   let stopMeter = () => {};

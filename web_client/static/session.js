@@ -477,6 +477,23 @@ export class Session extends EventTarget {
     return { quality: gradeLoss(loss), loss, rtt };
   }
 
+  /**
+   * Tell the server how this connection fares (the clerk's board shows it): when the grade
+   * changes, and every 30 s while it holds. ``own`` is a publishStats() result.
+   */
+  reportNetwork(own) {
+    if (!own?.quality || !this.joined) return;
+    const now = Date.now();
+    const last = this._lastReport;
+    if (last && last.grade === own.quality && now - last.at < 30000) return;
+    this._lastReport = { grade: own.quality, at: now };
+    this.call('network_report', {
+      grade: own.quality,
+      loss_pct: own.loss === undefined ? null : Math.min(100, Math.round(own.loss * 100)),
+      rtt_ms: own.rtt === null || own.rtt === undefined ? null : Math.min(60000, Math.round(own.rtt * 1000)),
+    }).catch(() => { this._lastReport = null; });
+  }
+
   _closeMedia() {
     if (this.publishPc) this.publishPc.close();
     this.publishPc = null;

@@ -231,6 +231,7 @@ export function watchMedia(session, grid, { localLevel = () => 0, onStats = () =
     grid.setSpeaking(now - lastSpokeAt < 1500 ? lastSpeaker : null);
     if (session.me) {
       const own = await session.publishStats();
+      session.reportNetwork(own);
       grid.setQuality(session.me.id, own?.quality || (session.publishPc?.connectionState === 'connected' ? 'good' : null));
     }
     onStats(stats);
