@@ -108,6 +108,9 @@ CLIENT_EVENTS: dict[str, Schema] = {
         (Field("request_id", "string", max_length=64), Field("accept", "boolean")),
     ),
     "join_consultation": Schema("join_consultation", (_ROOM,)),
+    "allow_consultation": Schema(
+        "allow_consultation", (Field("request_id", "string", max_length=64),)
+    ),
     "lock_consultation": Schema("lock_consultation", (_ROOM, Field("locked", "boolean"))),
     "leave_private": Schema("leave_private", ()),
     "end_consultation": Schema("end_consultation", (_ROOM,)),

@@ -159,6 +159,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "request_consultation": self._request_consultation,
             "answer_consultation": self._answer_consultation,
             "join_consultation": self._join_consultation,
+            "allow_consultation": self._allow_consultation,
             "lock_consultation": self._lock_consultation,
             "leave_private": self._leave_private,
             "end_consultation": self._end_consultation,
@@ -533,6 +534,12 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     ) -> dict[str, Any]:
         assert actor.hearing_id is not None
         return await self._rooms.join_consultation(actor, actor.hearing_id, data["room_id"])
+
+    async def _allow_consultation(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return await self._rooms.allow_consultation(actor, actor.hearing_id, data["request_id"])
 
     async def _lock_consultation(
         self, sid: str, actor: Actor, data: dict[str, Any]
