@@ -5,7 +5,7 @@ server draws at random. So this test is the person: the page's camera is a canva
 ``captureStream``, replacing ``getUserMedia``'s video; the microphone stays Chromium's fake
 device) showing another photo of the registered person, and the test changes the pose the
 canvas shows when it reads a prompt on the screen: eyes closed for a blink, the head turned
-for a turn. The poses are the same image warps the integration test uses (tests/support/faces.py
+for a turn. The poses are the same image warps the integration test uses (facekit/testing.py
 explains why they are a fair stand-in for the motion); everything after the canvas is the
 product: the browser encodes and sends the video over WebRTC, the server runs the face match
 and liveness on it, the page shows progress and the result.
@@ -25,10 +25,11 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Page, expect
 
+from facekit.testing import TURN, blink, turn
 from hearing_server.core.actors import Actor
 from hearing_server.core.participant import Role
 from hearing_server.keys import IDENTITY
-from support.faces import TURN, blink, camera_of, face_bytes, jpeg, turn
+from support.faces import camera_of, face_bytes, jpeg
 from support.identity import identity_hearing
 
 pytestmark = pytest.mark.browser
