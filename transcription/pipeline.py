@@ -39,7 +39,15 @@ import numpy as np
 from .audio import Resampler, frame_duration, frame_time
 from .segments import Caption, Clock, SegmentStatus, Speaker, TranscriptSegment, wall_time
 from .streaming import StreamAdapter, StreamSettings
-from .stt import SAMPLE_RATE, STT, RecognizeStream, SpeechEvent, SpeechEventType, STTError
+from .stt import (
+    SAMPLE_RATE,
+    STT,
+    Decoding,
+    RecognizeStream,
+    SpeechEvent,
+    SpeechEventType,
+    STTError,
+)
 from .vad import VADFactory
 
 log = logging.getLogger(__name__)
@@ -54,6 +62,7 @@ _FRAME_S = 0.02  # a WebRTC audio frame, for estimating lost audio
 @dataclass(frozen=True, slots=True)
 class PipelineSettings:
     language: str | None = None  # None: the engine's default
+    decoding: Decoding | None = None  # e.g. the hearing's prompt (vocabulary, names)
     late_after_s: float = 4.0
     max_gap_fill_s: float = 2.0
     sink_retries: int = 3
@@ -115,12 +124,20 @@ class TranscriptionPipeline:
         self.unsaved: list[TranscriptSegment] = []
 
     def add_participant(
-        self, frames: AsyncIterator[av.AudioFrame], speaker: Speaker
+        self,
+        frames: AsyncIterator[av.AudioFrame],
+        speaker: Speaker,
+        *,
+        language: str | None = None,
     ) -> ParticipantStream:
-        """Start transcribing ``frames`` (ends when they end or on remove_participant)."""
+        """Start transcribing ``frames`` (ends when they end or on remove_participant).
+
+        ``language``: this speaker's, where it differs from the hearing's (a bilingual
+        hearing); None: the pipeline's.
+        """
         if self._closed:
             raise RuntimeError("pipeline is closed")
-        worker = _Worker(self, frames, speaker)
+        worker = _Worker(self, frames, speaker, language or self.settings.language)
         self._workers.append(worker)
         worker.start()
         return worker
@@ -234,11 +251,12 @@ class _Timeline:
 class _Worker(ParticipantStream):
     def __init__(
         self, pipeline: TranscriptionPipeline, frames: AsyncIterator[av.AudioFrame],
-        speaker: Speaker,
+        speaker: Speaker, language: str | None = None,
     ) -> None:
         self.p = pipeline
         self.frames = frames
         self.speaker = speaker
+        self.language = language
         self.timeline = _Timeline()
         self.pushed = 0
         self._stream: RecognizeStream | None = None
@@ -282,7 +300,10 @@ class _Worker(ParticipantStream):
     # -- reading ------------------------------------------------------------------------
 
     def _open_stream(self) -> RecognizeStream:
-        stream = self.p.stt.stream(language=self.p.settings.language)
+        # The hearing's prompt is Mandarin; an English speaker of a bilingual hearing gets
+        # the engine's own instead.
+        decoding = self.p.settings.decoding if self.language == self.p.settings.language else None
+        stream = self.p.stt.stream(language=self.language, decoding=decoding)
         self._stream = stream
         task = asyncio.create_task(self._consume(stream),
                                    name=f"stt-events-{self.speaker.participant_id}")

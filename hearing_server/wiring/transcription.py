@@ -3,8 +3,15 @@
 While a hearing is in session, each participant in the hearing room who publishes audio is
 transcribed from their own decoded audio track (decode on demand, shared with the
 compositor), so every segment carries its speaker. People in the waiting room or a
-consultation room are never transcribed. Final segments go into the hash-chained transcript;
-interim and final captions go to those in the hearing room (and the courtroom display).
+consultation room are never transcribed.
+
+Language: the hearing's own (``Hearing.language``: zh-CN, en or auto), else the server's
+``transcription_language`` (zh-CN: the courts this is for hold their hearings in Mandarin);
+a participant whose ``language`` differs (a bilingual hearing) is recognised in theirs. A
+Mandarin hearing's prompt carries the court's vocabulary and the names of its people.
+
+Final segments go into the hash-chained transcript; interim and final captions go to those in
+the hearing room (and the courtroom display).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, cast
 
 from aiohttp import web
@@ -20,6 +27,7 @@ from av import AudioFrame
 
 from hearing_server import keys
 from hearing_server.core.hearing import Hearing, HearingState
+from hearing_server.core.participant import Participant, Role
 from hearing_server.media.errors import MediaError
 from hearing_server.media.events import TrackPublished, TrackUnpublished
 from hearing_server.media.taps import DecodedFrame, MediaKind, Tap
@@ -31,13 +39,16 @@ from hearing_server.service.transcripts import TranscriptService
 from transcription import (
     STT,
     Caption,
+    Decoding,
     HearingClock,
+    LanguageRouter,
     PipelineSettings,
     Speaker,
     TranscriptionPipeline,
     TranscriptionSettings,
     create_engine,
 )
+from transcription.chinese import court_prompt, engine_language, is_chinese
 
 from .per_hearing import PerHearingConsumer
 
@@ -50,6 +61,9 @@ class AudioTaps(Protocol):
     def open_decoded_tap(self, pid: str, kind: MediaKind) -> Tap[DecodedFrame]: ...
 
     def published_kinds(self, pid: str) -> set[MediaKind]: ...
+
+
+NOT_NAMED_IN_PROMPT = frozenset({Role.COURTROOM_DISPLAY, Role.OBSERVER})
 
 
 @dataclass
@@ -72,8 +86,10 @@ class TranscriptionCoordinator(PerHearingConsumer):
         live: LiveHearings,
         events: EventBus[ServiceEvent],
         pipeline_settings: PipelineSettings,
+        default_language: str = "zh-CN",
     ) -> None:
         super().__init__(hearings, live)
+        self._default_language = default_language
         self._engine = engine
         self._transcripts = transcripts
         self._media = media
@@ -102,17 +118,40 @@ class TranscriptionCoordinator(PerHearingConsumer):
         async def on_caption(caption: Caption) -> None:
             await self._deliver(hid, caption)
 
+        people = await self._hearings.list_participants(hid)
         pipeline = TranscriptionPipeline(
             hid,
             self._engine,
             HearingClock(hearing.actual_start),
             on_segment=self._transcripts.record_segment,
             on_caption=on_caption,
-            settings=self._settings,
+            settings=self.settings_for(hearing, people),
         )
         self._running[hid] = _Running(pipeline)
         self._transcripts.begin_recognition(hid)
         await self.sync(hid)
+
+    def language_of(self, setting: str | None) -> str | None:
+        """The engine's language for a hearing or participant language setting; None
+        (detect, or the engine's own) when the engine cannot take that language."""
+        language = engine_language(setting or self._default_language)
+        if not self._engine.capabilities.supports(language):
+            log.warning("engine %s has no language %r: it uses its own", self._engine.name,
+                        language)
+            return None
+        return language
+
+    def settings_for(self, hearing: Hearing, people: list[Participant]) -> PipelineSettings:
+        """The pipeline settings of ``hearing``: its language and, for Mandarin, the prompt
+        with the court's vocabulary and its people's names (parties first: they are the
+        names the model has never heard)."""
+        language = self.language_of(hearing.language)
+        if not is_chinese(language):
+            return replace(self._settings, language=language)
+        named = sorted((p for p in people if p.role not in NOT_NAMED_IN_PROMPT),
+                       key=lambda p: (p.role is not Role.PARTY, p.role.value))
+        prompt = court_prompt((p.display_name for p in named), court=hearing.court)
+        return replace(self._settings, language=language, decoding=Decoding(prompt=prompt))
 
     async def _stop(self, hearing_id: str) -> None:
         running = self._running.pop(hearing_id, None)
@@ -164,6 +203,7 @@ class TranscriptionCoordinator(PerHearingConsumer):
                 running.pipeline.add_participant(
                     cast("AsyncIterator[AudioFrame]", tap),  # an audio tap: AudioFrames only
                     Speaker(pid, p.display_name, p.role.value),
+                    language=self.language_of(p.language) if p.language else None,
                 )
                 running.speakers.add(pid)
 
@@ -190,7 +230,12 @@ def install_transcription(app: web.Application, *, engine: STT | None = None) ->
         enabled=True,
         engine=settings.transcription_engine,
         model_dir=settings.transcription_model_dir,
-        language=settings.transcription_language,
+        model_sha256=(
+            {"model.bin": settings.transcription_model_sha256}
+            if settings.transcription_model_sha256
+            else None
+        ),
+        data_dir=settings.data_dir,
     )
     if engine is None:
         engine = create_engine(stt_settings)
@@ -203,12 +248,17 @@ def install_transcription(app: web.Application, *, engine: STT | None = None) ->
         live=app[keys.LIVE],
         events=app[keys.EVENTS],
         pipeline_settings=stt_settings.pipeline_settings(),
+        default_language=settings.transcription_language,
     )
     app[keys.EVENTS].subscribe(captions.on_service_event)
     app[keys.MEDIA_EVENTS].subscribe(captions.on_media_event)
 
     async def recognition(_: web.Application) -> AsyncIterator[None]:
-        await stt.prewarm()  # start the recognizer process and load its model now
+        # Start the recognizer process of the server's default language and load its model
+        # now (Whisper base: joined into the data dir the first time); a model for another
+        # language loads at its first utterance.
+        default = engine_language(settings.transcription_language)
+        await (stt.engine_for(default) if isinstance(stt, LanguageRouter) else stt).prewarm()
         try:
             yield
         finally:
