@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 SegmentSink = Callable[[TranscriptSegment], Awaitable[int | None]]
 """Stores a final segment; returns its transcript sequence number (or None)."""
 CaptionSink = Callable[[Caption], Awaitable[None]]
+AudioSink = Callable[[int, np.ndarray], Awaitable[None]]
+"""Keeps a stored segment's audio (sequence number, 16 kHz samples) for the final pass."""
 
 _FRAME_S = 0.02  # a WebRTC audio frame, for estimating lost audio
 
@@ -102,8 +104,12 @@ class TranscriptionPipeline:
         on_caption: CaptionSink | None = None,
         settings: PipelineSettings | None = None,
         vad: VADFactory | None = None,
+        on_audio: AudioSink | None = None,
     ) -> None:
+        """``on_audio``: given each stored segment's audio (for the final transcript pass;
+        only with a batch engine, whose stream adapter cuts the utterances)."""
         self.hearing_id = hearing_id
+        self._on_audio = on_audio
         self.clock = clock
         self.settings = settings or PipelineSettings()
         self._on_segment = on_segment
@@ -203,6 +209,15 @@ class TranscriptionPipeline:
         self.stats.sink_errors += 1
         self.unsaved.append(seg)
         return None
+
+    async def _keep_audio(self, seq: int, audio: np.ndarray) -> None:
+        if self._on_audio is None:
+            return
+        try:
+            await self._on_audio(seq, audio)
+        except Exception:
+            # The live text is stored; only its final pass is lost. Never the captions.
+            log.exception("keeping segment %d's audio for the final pass failed", seq)
 
     async def _caption(self, caption: Caption) -> None:
         if self._on_caption is None:
@@ -462,6 +477,8 @@ class _Worker(ParticipantStream):
             await p._caption(Caption(p.hearing_id, sp.participant_id, sp.name, str(sp.role),
                                      ev.segment_id, ev.text, start, end, final=True,
                                      late=late, latency=latency, seq=seq))
+            if seq is not None and ev.audio is not None:  # after the caption: it waits for none
+                await p._keep_audio(seq, ev.audio)
         elif ev.type is SpeechEventType.RECOGNITION_FAILED:
             p.stats.failed += 1
             detail = str(ev.error) if ev.error else "recognition failed"

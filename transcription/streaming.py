@@ -394,8 +394,10 @@ class AdapterStream(RecognizeStream):
             SpeechData(a.text, utt.start + a.start, utt.start + a.end, a.language, a.confidence)
             for a in event.alternatives
         )
+        final = kind is SpeechEventType.FINAL_TRANSCRIPT
         return SpeechEvent(kind, utt.start, utt.end, alts, segment_id=utt.segment_id,
-                           processing_s=event.processing_s, engine=event.engine)
+                           processing_s=event.processing_s, engine=event.engine,
+                           audio=utt.samples if final else None)
 
     def _emit(self, event: SpeechEvent) -> None:
         if not self._closed:

@@ -24,7 +24,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -108,6 +108,8 @@ class SpeechEvent:
     utterance share it); ``start``/``end`` delimit the utterance in stream seconds (for a
     batch call: the audio given). ``alternatives`` is best first; empty when nothing was
     said or recognition failed (then ``error`` says why). ``processing_s``: engine time.
+    ``audio``: on a stream's final results, the utterance's 16 kHz audio (the pipeline keeps
+    it for the final transcript pass); None otherwise.
     """
 
     type: SpeechEventType
@@ -118,6 +120,7 @@ class SpeechEvent:
     error: STTError | None = None
     processing_s: float = 0.0
     engine: str = ""
+    audio: Samples | None = field(default=None, compare=False, repr=False)
 
     @property
     def text(self) -> str:

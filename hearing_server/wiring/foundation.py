@@ -71,7 +71,9 @@ def install_foundation(app: web.Application) -> None:
     rooms = PrivateRooms(app[keys.LIVE])
     events.subscribe(rooms.on_service_event)
     app[keys.PRIVATE_ROOMS] = rooms
-    app[keys.TRANSCRIPTS] = TranscriptService(store)
+    app[keys.TRANSCRIPTS] = TranscriptService(
+        store, default_language=settings.transcription_language
+    )
     app[keys.ADMIN_API_KEY] = settings.admin_api_key or load_or_create_secret(
         settings.admin_api_key_path
     )

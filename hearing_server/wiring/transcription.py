@@ -12,6 +12,13 @@ Mandarin hearing's prompt carries the court's vocabulary and the names of its pe
 
 Final segments go into the hash-chained transcript; interim and final captions go to those in
 the hearing room (and the courtroom display).
+
+The final pass: a Mandarin segment's audio is kept (under ``<data_dir>/transcription``) and,
+once the hearing's live recognition has drained and no hearing is being transcribed, the
+same model recognises it again with beam 5 and the preceding text as context; the result is
+appended to the chain as a revision (the live text stays there) and the exports read it.
+A shutdown cancels a pass under way (its audio is deleted at the next pass of that hearing
+or stays for an operator; the live text is the transcript meanwhile).
 """
 
 from __future__ import annotations
@@ -22,10 +29,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Protocol, cast
 
+import numpy as np
 from aiohttp import web
 from av import AudioFrame
 
 from hearing_server import keys
+from hearing_server.core.errors import Conflict
 from hearing_server.core.hearing import Hearing, HearingState
 from hearing_server.core.participant import Participant, Role
 from hearing_server.media.errors import MediaError
@@ -49,6 +58,7 @@ from transcription import (
     create_engine,
 )
 from transcription.chinese import court_prompt, engine_language, is_chinese
+from transcription.final_pass import FinalPass, PassLine, UtteranceStore
 
 from .per_hearing import PerHearingConsumer
 
@@ -69,6 +79,7 @@ NOT_NAMED_IN_PROMPT = frozenset({Role.COURTROOM_DISPLAY, Role.OBSERVER})
 @dataclass
 class _Running:
     pipeline: TranscriptionPipeline
+    prompt: str | None = None
     speakers: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -87,9 +98,16 @@ class TranscriptionCoordinator(PerHearingConsumer):
         events: EventBus[ServiceEvent],
         pipeline_settings: PipelineSettings,
         default_language: str = "zh-CN",
+        utterances: UtteranceStore | None = None,
     ) -> None:
+        """``utterances``: where Mandarin segments' audio waits for the final pass (None:
+        no final pass)."""
         super().__init__(hearings, live)
         self._default_language = default_language
+        self._final_pass = (
+            FinalPass(engine, utterances, is_idle=self._idle) if utterances is not None else None
+        )
+        self._final = BackgroundWork("final transcript pass")
         self._engine = engine
         self._transcripts = transcripts
         self._media = media
@@ -119,15 +137,25 @@ class TranscriptionCoordinator(PerHearingConsumer):
             await self._deliver(hid, caption)
 
         people = await self._hearings.list_participants(hid)
+        settings = self.settings_for(hearing, people)
+        keep = self._final_pass is not None and is_chinese(settings.language)
+        utterances = self._final_pass.utterances if self._final_pass is not None else None
+
+        async def on_audio(seq: int, samples: np.ndarray) -> None:
+            assert utterances is not None
+            await utterances.put(hid, seq, samples)
+
         pipeline = TranscriptionPipeline(
             hid,
             self._engine,
             HearingClock(hearing.actual_start),
             on_segment=self._transcripts.record_segment,
             on_caption=on_caption,
-            settings=self.settings_for(hearing, people),
+            settings=settings,
+            on_audio=on_audio if keep else None,
         )
-        self._running[hid] = _Running(pipeline)
+        prompt = settings.decoding.prompt if settings.decoding is not None else None
+        self._running[hid] = _Running(pipeline, prompt)
         self._transcripts.begin_recognition(hid)
         await self.sync(hid)
 
@@ -167,6 +195,29 @@ class TranscriptionCoordinator(PerHearingConsumer):
                 await running.pipeline.aclose()
         finally:
             self._transcripts.end_recognition(hearing_id)
+        if self._final_pass is not None and not self._closed:
+            self._final.start(hearing_id, self._run_final_pass(hearing_id, running.prompt),
+                              what="final transcript pass")
+
+    def _idle(self) -> bool:
+        """No hearing is being transcribed and the engine has nothing queued: a final pass
+        may take the engine for one utterance."""
+        return not self._running and self._engine.pending_requests == 0
+
+    async def _run_final_pass(self, hearing_id: str, prompt: str | None) -> None:
+        assert self._final_pass is not None
+        transcript = await self._transcripts.current(hearing_id)
+        lines = [PassLine(ln.seq, ln.language, ln.text) for ln in transcript.lines
+                 if ln.status == "ok" and not ln.corrected and is_chinese(ln.language)]
+
+        async def revise(seq: int, text: str, engine: str) -> None:
+            try:
+                await self._transcripts.revise_segment(hearing_id, seq, text, engine)
+            except Conflict:
+                # Finalised meanwhile: the judge signed off the text as it was.
+                log.info("hearing %s: transcript final before its final pass", hearing_id)
+
+        await self._final_pass.run(hearing_id, lines, prompt=prompt, revise=revise)
 
     async def _deliver(self, hearing_id: str, caption: Caption) -> None:
         """Captions go to the hearing room only, never to the waiting room."""
@@ -208,8 +259,10 @@ class TranscriptionCoordinator(PerHearingConsumer):
                 running.speakers.add(pid)
 
     async def close(self, grace: float | None = None) -> None:
-        """Finish every pipeline (queued speech reaches the transcript). Idempotent."""
+        """Finish every pipeline (queued speech reaches the transcript); cancel final passes
+        (the live text stays the transcript). Idempotent."""
         self._closed = True
+        await self._final.close(0)
         for hearing_id in list(self._running):
             try:
                 await self._stop(hearing_id)
@@ -249,6 +302,7 @@ def install_transcription(app: web.Application, *, engine: STT | None = None) ->
         events=app[keys.EVENTS],
         pipeline_settings=stt_settings.pipeline_settings(),
         default_language=settings.transcription_language,
+        utterances=UtteranceStore(settings.data_dir / "transcription" / "utterances"),
     )
     app[keys.EVENTS].subscribe(captions.on_service_event)
     app[keys.MEDIA_EVENTS].subscribe(captions.on_media_event)

@@ -8,19 +8,28 @@ base, joined from its two PyPI packages into the data dir, in a child process, l
   character error rate on the read set within the bound measured for the pass;
 - through the pipeline (Opus-decoded frames, VAD cuts): one segment per utterance, each in
   Simplified Chinese, CER close to batch recognition by the same pass;
-- English still goes to tiny.en through the same engine (the router).
+- English still goes to tiny.en through the same engine (the router);
+- the final pass (beam 5) replaces the live text in the transcript, keeps it in the chain,
+  waits while the engine is wanted elsewhere, and leaves the clerk's corrections alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hearing_server.core.actors import Actor
+from hearing_server.core.hearing import Hearing, HearingKind
+from hearing_server.core.participant import Participant, Role
+from hearing_server.service.transcripts import TranscriptService
+from hearing_server.store.sqlite import SQLiteStore
 from transcription import (
     STT,
     Decoding,
@@ -33,6 +42,7 @@ from transcription import (
     create_engine,
 )
 from transcription.chinese import ChineseText, cer, court_prompt
+from transcription.final_pass import FinalPass, PassLine, UtteranceStore
 from transcription.stt import SAMPLE_RATE
 from transcription.testing import (
     MANDARIN_TESTDATA,
@@ -136,3 +146,90 @@ async def test_mandarin_through_the_pipeline(engine: STT) -> None:
     print(f"pipeline read CER {score.rate:.3f} ({score.errors}/{score.words})")
     assert score.errors <= MAX_READ_ERRORS[1] + 1, score  # the VAD's cuts may cost a character
     assert SAMPLE_RATE == 16000
+
+
+async def test_the_final_pass_replaces_the_live_text_and_keeps_it_in_the_chain(
+    engine: STT, tmp_path: Path
+) -> None:
+    """Live (beam 1) through the pipeline into a real transcript, the audio kept; then the
+    final pass (beam 5, the preceding text as context) once the engine is idle: the
+    transcript and its exports read the final text, the chain still holds the live text, the
+    clerk's correction wins, and the kept audio is deleted."""
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    await store.open()
+    try:
+        await final_pass_of_a_hearing(engine, store, tmp_path)
+    finally:
+        await store.close()  # its thread would keep the interpreter alive
+
+
+async def final_pass_of_a_hearing(engine: STT, store: SQLiteStore, tmp_path: Path) -> None:
+    t0 = datetime(2026, 11, 22, 1, 30, tzinfo=UTC)
+    hearing = Hearing(id="h-zh", kind=HearingKind.HEARING, case_number="（2026）京0105民初1号",
+                      court="北京市朝阳区人民法院", title="买卖合同纠纷", scheduled_start=t0,
+                      scheduled_end=t0 + timedelta(hours=1)).with_language("zh-CN")
+    await store.create_hearing(hearing)
+    await store.add_participant(Participant("p-1", "h-zh", Role.PARTY, "张三"))
+    await store.add_participant(Participant("p-clerk", "h-zh", Role.CLERK, "赵书记员"))
+    service = TranscriptService(store)
+    utterances = UtteranceStore(tmp_path / "utterances")
+
+    async def on_audio(seq: int, samples: np.ndarray) -> None:
+        await utterances.put("h-zh", seq, samples)
+
+    pipeline = TranscriptionPipeline(
+        "h-zh", engine, ManualClock(t0), on_segment=service.record_segment, on_audio=on_audio,
+        settings=PipelineSettings(language="zh", decoding=Decoding(prompt=PROMPT)),
+    )
+    frames = speech_frames([read_wav(u.path) for u in READ], gap_s=1.2)
+    handle = pipeline.add_participant(FrameSource(frames), Speaker("p-1", "张三", "party"))
+    await handle.wait()
+    await pipeline.aclose()
+    live = await service.current("h-zh")
+    assert len(live.lines) == len(READ)
+    assert utterances.sequences("h-zh") == [ln.seq for ln in live.lines]
+    clerk = Actor("p-clerk", Role.CLERK, "h-zh")
+    corrected = live.lines[-1]  # the clerk corrects one line before the pass: it stays
+    await service.correct_segment(clerk, "h-zh", corrected.seq, READ[-1].reference)
+
+    idle = False
+    final_pass = FinalPass(engine, utterances, is_idle=lambda: idle, idle_poll_s=0.05)
+    revised: list[int] = []
+
+    async def revise(seq: int, text: str, engine_name: str) -> None:
+        revised.append(seq)
+        assert await service.revise_segment("h-zh", seq, text, engine_name)
+
+    lines = [PassLine(ln.seq, ln.language, ln.text) for ln in live.lines
+             if ln.seq != corrected.seq]
+    task = asyncio.create_task(final_pass.run("h-zh", lines, prompt=PROMPT, revise=revise))
+    await asyncio.sleep(0.5)
+    assert not task.done() and engine.pending_requests == 0  # waits while a hearing runs
+    idle = True
+    stats = await asyncio.wait_for(task, 120)
+    assert stats.failed == 0 and stats.revised + stats.unchanged == len(lines)
+    assert utterances.sequences("h-zh") == []  # the kept audio is gone
+
+    after = await service.current("h-zh")
+    assert after.intact
+    conv = ChineseText()
+    for ln in after.lines:
+        before = live.line(ln.seq)
+        assert before is not None and ln.original_text == before.text  # live text kept
+        if ln.seq == corrected.seq:
+            assert ln.text == READ[-1].reference and ln.revised_text is None
+        elif ln.seq in revised:
+            assert ln.text == ln.revised_text and ln.revised_by.endswith("whisper-base")
+        if ln.seq != corrected.seq:
+            written_as_a_court_writes(ln.text, conv)
+    final_cer = cer("".join(u.reference for u in READ), "".join(ln.text for ln in after.lines),
+                    conv)
+    live_cer = cer("".join(u.reference for u in READ), "".join(ln.text for ln in live.lines),
+                   conv)
+    print(f"live CER {live_cer.rate:.3f}, after the final pass {final_cer.rate:.3f}, "
+          f"revised {stats.revised} of {len(lines)}, RTF {stats.processing_s / stats.audio_s:.2f}")
+    assert final_cer.errors <= live_cer.errors
+    doc = json.loads((await service.export(clerk, "h-zh", "json")).content)
+    assert [s["text"] for s in doc["segments"]] == [ln.text for ln in after.lines]
+    assert [s["original_text"] for s in doc["segments"]] == [ln.original_text
+                                                             for ln in after.lines]

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +48,11 @@ TURNS = [(JUDGE, "BAC009S0764W0121.wav"), (PARTY, "BAC009S0724W0121.wav"),
          (PARTY, "IT0011W0001.wav")]
 
 
+def pdftotext(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True, timeout=60).stdout
+
+
 async def complete_transcript(aiohttp_client: Any, server: TestServer, token: str) -> Any:
     """The JSON transcript once every queued utterance has been recognised."""
     http = await aiohttp_client(server)
@@ -67,7 +75,8 @@ def settings(settings: Settings) -> Settings:
 
 
 async def test_a_chinese_hearing_gets_simplified_captions_and_transcript(
-    server: TestServer, make_client: MakeClient, aiohttp_client: Any, settings: Settings
+    server: TestServer, make_client: MakeClient, aiohttp_client: Any, settings: Settings,
+    tmp_path: Path,
 ) -> None:
     _, people = await make_hearing(server.app, [(Role.JUDGE, JUDGE), (Role.PARTY, PARTY)],
                                    state="in_session")
@@ -112,5 +121,19 @@ async def test_a_chinese_hearing_gets_simplified_captions_and_transcript(
         # Batch recognition of these recordings (beam 1): 1 error of 13 for the judge's
         # line and 3 of 16 for the party's; one more character allowed for the VAD's cuts.
         assert score.errors <= {JUDGE: 2, PARTY: 4}[name], (name, text)
+    # The 笔录: a Chinese PDF with role prefixes (the judge's 审：, the party's 原：, the
+    # side make_hearing gives a party), checked with pdftotext.
+    if shutil.which("pdftotext"):
+        http = await aiohttp_client(server)
+        resp = await http.get("/api/me/transcript/pdf",
+                              headers={"Authorization": f"Bearer {people[JUDGE].token}"})
+        assert resp.status == 200, await resp.text()
+        pdf = tmp_path / "bilu.pdf"
+        pdf.write_bytes(await resp.read())
+        flat = "".join(pdftotext(pdf).split())
+        assert "庭审笔录" in flat and f"审判人员：{JUDGE}" in flat and f"原告：{PARTY}" in flat
+        for s in doc["segments"]:
+            prefix = "审" if s["participant_id"] == people[JUDGE].id else "原"
+            assert prefix + "：" + "".join(s["text"].split()) in flat, (prefix, s["text"], flat)
     # The model came from its packages, joined into this server's data dir.
     assert (settings.data_dir / "models" / BASE_MODEL_DIR / "model.bin").is_file()
