@@ -124,15 +124,21 @@ def to_srt(transcript: Transcript) -> str:
 
 
 def to_json(
-    transcript: Transcript, header: TranscriptHeader | None = None, *, recognising: bool = False
+    transcript: Transcript,
+    header: TranscriptHeader | None = None,
+    *,
+    recognising: bool = False,
+    revising: bool = False,
 ) -> str:
     """The transcript as JSON. ``recognising``: speech is still being recognised, so more
-    segments may follow (``complete`` is false)."""
+    segments may follow (``complete`` is false). ``revising``: the final pass may still
+    replace texts (``final_pass_pending`` is true)."""
     doc: dict[str, Any] = {
         "format": "hearing-transcript/1",
         "hearing_id": transcript.hearing_id,
         "hearing": header.to_json() if header is not None else None,
         "complete": not recognising,
+        "final_pass_pending": revising,
         "final": transcript.finalised is not None,
         "finalised": (
             None

@@ -83,6 +83,7 @@ def engine_spec(settings: TranscriptionSettings, *, english: bool = False) -> En
                 # An English prompt would pull a multilingual model towards English; the
                 # hearing gives it a prompt in its own language instead.
                 initial_prompt=None if multilingual else settings.initial_prompt,
+                guard_hallucinations=multilingual,
             ),
         )
     if settings.engine == "pocketsphinx":

@@ -72,7 +72,7 @@ def engine(data_dir: Path, compute_type: str, threads: int = 2) -> STT:
     """Whisper base in a child process at nice 5, as the server runs it."""
     return ProcessSTT(("faster-whisper", FasterWhisperSettings(
         model="base", data_dir=data_dir, compute_type=compute_type, language="zh",
-        cpu_threads=threads, initial_prompt=None)), nice=5)
+        cpu_threads=threads, initial_prompt=None, guard_hallucinations=True)), nice=5)
 
 
 def audio_of(u: MandarinUtterance) -> np.ndarray:

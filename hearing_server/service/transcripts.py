@@ -100,6 +100,7 @@ class TranscriptService:
         self._now = clock
         self._pdf = pdf_options or PdfOptions()
         self._recognising: dict[str, int] = {}
+        self._revising: set[str] = set()
 
     # -- recognition in progress ----------------------------------------------------------
 
@@ -118,6 +119,17 @@ class TranscriptService:
     def recognising(self, hearing_id: str) -> bool:
         """True while segments of ``hearing_id`` may still be appended."""
         return hearing_id in self._recognising
+
+    def begin_final_pass(self, hearing_id: str) -> None:
+        """The final pass of ``hearing_id`` is waiting or running: texts may still change."""
+        self._revising.add(hearing_id)
+
+    def end_final_pass(self, hearing_id: str) -> None:
+        self._revising.discard(hearing_id)
+
+    def revising(self, hearing_id: str) -> bool:
+        """True while the final pass of ``hearing_id`` may still revise its texts."""
+        return hearing_id in self._revising
 
     # -- the pipeline's sink --------------------------------------------------------------
 
@@ -179,7 +191,8 @@ class TranscriptService:
         elif kind is ExportFormat.SRT:
             data = to_srt(transcript).encode()
         elif kind is ExportFormat.JSON:
-            data = to_json(transcript, header, recognising=self.recognising(hearing_id)).encode()
+            data = to_json(transcript, header, recognising=self.recognising(hearing_id),
+                           revising=self.revising(hearing_id)).encode()
         else:
             opts = self._pdf if tz is None else PdfOptions(self._pdf.font_path, tz,
                                                             self._pdf.title)

@@ -196,6 +196,7 @@ class TranscriptionCoordinator(PerHearingConsumer):
         finally:
             self._transcripts.end_recognition(hearing_id)
         if self._final_pass is not None and not self._closed:
+            self._transcripts.begin_final_pass(hearing_id)
             self._final.start(hearing_id, self._run_final_pass(hearing_id, running.prompt),
                               what="final transcript pass")
 
@@ -205,6 +206,12 @@ class TranscriptionCoordinator(PerHearingConsumer):
         return not self._running and self._engine.pending_requests == 0
 
     async def _run_final_pass(self, hearing_id: str, prompt: str | None) -> None:
+        try:
+            await self._final_pass_of(hearing_id, prompt)
+        finally:
+            self._transcripts.end_final_pass(hearing_id)
+
+    async def _final_pass_of(self, hearing_id: str, prompt: str | None) -> None:
         assert self._final_pass is not None
         transcript = await self._transcripts.current(hearing_id)
         lines = [PassLine(ln.seq, ln.language, ln.text) for ln in transcript.lines

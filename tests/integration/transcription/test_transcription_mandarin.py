@@ -108,6 +108,18 @@ async def test_read_mandarin_comes_out_in_simplified_chinese(engine: STT, beam: 
     assert total.errors <= MAX_READ_ERRORS[beam], total
 
 
+async def test_silence_and_fragments_do_not_echo_the_prompt(engine: STT) -> None:
+    """Whisper base echoes its prompt on silence and on a fraction of a second of speech
+    (the names, "审判长" over and over); the guarded engine drops that instead of captioning
+    it, within a bounded number of tokens."""
+    start = to_16k(*read_wav(READ[0].path))[: int(0.8 * SAMPLE_RATE)]
+    for audio in (silence(1.5), start):
+        event = await engine.recognize(audio, language="zh", decoding=Decoding(prompt=PROMPT))
+        print(f"{audio.size / SAMPLE_RATE:.1f} s: {event.text!r} in {event.processing_s:.1f} s")
+        assert "张三" not in event.text and "李四" not in event.text, event.text
+        assert event.text.count("审判长") <= 1, event.text
+
+
 async def test_english_still_goes_to_tiny_en(engine: STT) -> None:
     assert isinstance(engine, LanguageRouter)
     assert engine.engine_for("en").name == "faster-whisper:whisper-tiny.en"
