@@ -209,6 +209,7 @@ async def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--compute-types", default="int8,float32")
     ap.add_argument("--skip-live", action="store_true")
+    ap.add_argument("--skip-batch", action="store_true")
     ap.add_argument("--data-dir", type=Path)
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/transcription-mandarin.json")
     args = ap.parse_args(argv)
@@ -228,10 +229,11 @@ async def main(argv: list[str] | None = None) -> int:
         for ct in args.compute_types.split(","):
             stt = engine(data_dir, ct)
             try:
-                result["batch"][ct] = {
-                    "live": await batch(stt, utterances, 1),
-                    "final": await batch(stt, utterances, 5),
-                }
+                if not args.skip_batch:
+                    result["batch"][ct] = {
+                        "live": await batch(stt, utterances, 1),
+                        "final": await batch(stt, utterances, 5),
+                    }
                 if not args.skip_live and ct == args.compute_types.split(",")[0]:
                     result["live"] = await live(stt, utterances)
             finally:

@@ -50,9 +50,9 @@ class FasterWhisperSettings:
     ``model_sha256`` pins a court model's files (else its ``SHA256SUMS`` file is used).
     ``language`` None: English for an English-only model, detected for a multilingual one
     (set e.g. ``"zh"`` for Mandarin hearings). ``beam_size`` 1 is greedy decoding (fastest).
-    ``guard_hallucinations`` (the multilingual model with a vocabulary prompt): one
-    temperature, a token budget by duration, and segments dropped that are likely not speech
-    (high no-speech probability) or a loop (a phrase three times over).
+    ``guard_hallucinations`` (the multilingual model with a vocabulary prompt): at most four
+    temperatures of one sample each, a token budget by duration, and segments dropped that
+    are likely not speech (an echo of the prompt) or a loop (a phrase three times over).
     """
 
     model_dir: Path | None = None
@@ -68,14 +68,33 @@ class FasterWhisperSettings:
 
 
 MAX_NO_SPEECH = 0.6
-"""Above this no-speech probability a segment is dropped when guarding: on silence and on
-half a second of speech, Whisper base echoes its prompt (the hearing's names) confidently
-(no-speech 0.79-0.91 there; real speech measured 0.02-0.18)."""
+"""Above this no-speech probability a segment that echoes the prompt is dropped when
+guarding: on silence and on half a second of speech, Whisper base echoes its prompt (the
+hearing's names) confidently (no-speech 0.79-0.91 there; real speech measured 0.02-0.18)."""
 TOKENS_PER_S = 10
 """Token budget per second of audio when guarding (Mandarin: ~5 characters a second, 1-2
 tokens each): a decoding loop stops within a second or two instead of running to 448 tokens
 and through five temperatures (26 s for 0.8 s of audio, measured)."""
+GUARDED_TEMPERATURES = (0.0, 0.2, 0.4, 0.6)
+"""A loop at temperature 0 (Whisper base looped on one of the AISHELL utterances as the VAD
+cut it live) is decoded again warmer, one sample each (faster-whisper's default is five
+temperatures up to 1.0, five samples each): at most four budgets of tokens."""
 _REPEATED = re.compile(r"(.{2,8}?)(?:[,\uff0c\u3001\u3002 ]?\1){2,}")  # a phrase thrice
+
+
+def _hallucinated(segment: Any, prompt: str) -> bool:
+    """A loop (a phrase three times over), or likely no speech (no-speech probability over
+    :data:`MAX_NO_SPEECH`) where the text is only an echo of the prompt or is unsure
+    (average log probability under -1, Whisper's own rule). Real speech that merely sounds
+    quiet keeps its text: its words are not all the prompt's."""
+    text = str(segment.text)
+    if _REPEATED.search(text):
+        return True
+    if segment.no_speech_prob <= MAX_NO_SPEECH:
+        return False
+    core = [ch for ch in text if ch.isalnum()]
+    echo = bool(core) and all(ch in prompt for ch in core)
+    return echo or segment.avg_logprob < -1.0
 
 
 class FasterWhisperSTT(STT):
@@ -145,7 +164,8 @@ class FasterWhisperSTT(STT):
         d = decoding or Decoding()
         guard = self.settings.guard_hallucinations
         extra: dict[str, Any] = (
-            {"temperature": 0.0, "max_new_tokens": min(440, int(10 + TOKENS_PER_S * duration))}
+            {"temperature": GUARDED_TEMPERATURES, "best_of": 1,
+             "max_new_tokens": min(440, int(10 + TOKENS_PER_S * duration))}
             if guard
             else {}
         )
@@ -162,8 +182,12 @@ class FasterWhisperSTT(STT):
             )
             parts = [s for s in segments]  # the generator does the decoding
             if guard:
-                parts = [s for s in parts if s.no_speech_prob <= MAX_NO_SPEECH
-                         and not _REPEATED.search(s.text)]
+                prompt = d.prompt if d.prompt is not None else self.settings.initial_prompt
+                kept = [s for s in parts if not _hallucinated(s, prompt or "")]
+                if len(kept) < len(parts):
+                    log.debug("dropped as not speech: %r",
+                              [s.text for s in parts if s not in kept])
+                parts = kept
         except MemoryError as exc:
             raise STTError("out of memory", retryable=True, engine=self.name) from exc
         except (ValueError, RuntimeError) as exc:
