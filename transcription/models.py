@@ -172,10 +172,11 @@ def _write_atomically(spec: ModelSpec, target: Path, sources: list[Path], expect
 
 
 def local_model(path: Path, sha256: Mapping[str, str] | None = None) -> ModelSpec:
-    """A model directory the court provides; hashes from ``sha256`` or its SHA256SUMS file."""
+    """A model directory the court provides; hashes from its SHA256SUMS file and ``sha256``."""
     if not path.is_dir():
         raise ModelError(f"model directory {path} does not exist")
-    sums = dict(sha256) if sha256 else read_sums(path / SUMS_FILE)
+    # Both pin: the folder's SHA256SUMS and the hashes the operator configured (which win).
+    sums = {**read_sums(path / SUMS_FILE), **(sha256 or {})}
     if not sums:
         log.warning("model %s has no %s: its files are not verified", path, SUMS_FILE)
     return ModelSpec(path.name, path, sums)

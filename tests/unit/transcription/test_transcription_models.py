@@ -141,3 +141,14 @@ def test_whisper_base_needs_a_data_dir_and_is_multilingual(tmp_path: Path) -> No
         FasterWhisperSTT(FasterWhisperSettings(model="small"))
     stt = FasterWhisperSTT(FasterWhisperSettings(model="base", data_dir=tmp_path))
     assert stt.capabilities.supports("zh") and stt.name == "faster-whisper:whisper-base"
+
+
+def test_a_configured_hash_and_the_sums_file_both_pin_a_court_model(tmp_path: Path) -> None:
+    model = copy_model(tmp_path / "court-model")
+    config_sum = hashlib.sha256((model / "config.json").read_bytes()).hexdigest()
+    (model / "SHA256SUMS").write_text(f"{config_sum}  config.json\n")
+    spec = local_model(model, {"model.bin": BUNDLED_TINY_EN_SHA256["model.bin"]})
+    assert set(spec.sha256) == {"config.json", "model.bin"}
+    verify(spec)
+    with pytest.raises(ModelError):
+        verify(local_model(model, {"model.bin": "0" * 64}))
