@@ -65,8 +65,14 @@ class Settings:
     composite_enabled: bool = True
     transcription_enabled: bool = True
     transcription_engine: str = "faster-whisper"
-    transcription_model_dir: Path | None = None  # default: the bundled English tiny model
-    transcription_language: str | None = None
+    # A court's own CTranslate2 Whisper model instead of the bundled Whisper base (Mandarin
+    # and every language but English); pinned by the SHA-256 of its model.bin and/or a
+    # SHA256SUMS file in the folder. English hearings keep the bundled tiny.en.
+    transcription_model_dir: Path | None = None
+    transcription_model_sha256: str | None = None  # hex SHA-256 of the folder's model.bin
+    # A hearing's captions and transcript language when the hearing names none: zh-CN
+    # (Mandarin, Simplified characters), en, or auto (detected per utterance).
+    transcription_language: str = "zh-CN"
     court_timezone: str | None = None  # IANA name, e.g. Asia/Shanghai; default: server's zone
     recording_segment_seconds: float = 10.0
     recording_key_path: Path | None = None  # default: <data_dir>/recording_ed25519.key
@@ -253,6 +259,17 @@ def _convert(name: str, raw: Any) -> Any:
             if not 0.0 < value_t < 2.0:
                 raise ValueError("must be a distance between 0 and 2")
             return value_t
+        if name == "transcription_language":
+            if raw not in ("zh-CN", "en", "auto"):
+                raise ValueError("must be zh-CN, en or auto")
+            return str(raw)
+        if name == "transcription_model_sha256":
+            if raw in (None, ""):
+                return None
+            digest = str(raw).strip().lower()
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError("must be the 64 hex digits of a SHA-256")
+            return digest
         if name == "transcription_engine":
             if raw not in ("faster-whisper", "pocketsphinx"):
                 raise ValueError("must be faster-whisper or pocketsphinx")
@@ -285,7 +302,6 @@ def _convert(name: str, raw: Any) -> Any:
         if name in {
             "admin_api_key",
             "redis_url",
-            "transcription_language",
             "message_smtp_username",
             "message_smtp_password",
             "signing_pkcs11_token",

@@ -22,7 +22,9 @@ from .settings import TranscriptionSettings, create_engine
 from .streaming import StreamAdapter, StreamSettings
 from .stt import (
     STT,
+    Decoding,
     FallbackAdapter,
+    LanguageRouter,
     RecognizeStream,
     SpeechData,
     SpeechEvent,
@@ -36,8 +38,10 @@ __all__ = [
     "STT",
     "Caption",
     "CaptionSink",
+    "Decoding",
     "FallbackAdapter",
     "HearingClock",
+    "LanguageRouter",
     "PipelineSettings",
     "PipelineStats",
     "RecognizeStream",

@@ -16,8 +16,22 @@ from .transcript import Transcript, TranscriptLine
 
 
 @dataclass(frozen=True, slots=True)
+class HeaderPerson:
+    """Someone in the hearing as the 笔录 names them: ``side`` is a party's (plaintiff,
+    defendant, applicant, respondent, third_party), for counsel the side of the party they
+    represent; None for the court and others."""
+
+    participant_id: str
+    name: str
+    role: str
+    side: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptHeader:
-    """What the head of an exported transcript says about the hearing."""
+    """What the head of an exported transcript says about the hearing. ``language``: the
+    hearing's (zh-CN: the PDF is a Chinese 笔录); ``people``: who is who, for the 笔录's
+    header and its speaker prefixes."""
 
     court: str
     case_number: str
@@ -28,6 +42,8 @@ class TranscriptHeader:
     actual_start: datetime | None
     actual_end: datetime | None
     participants: tuple[tuple[str, str], ...] = field(default=())  # (name, role)
+    language: str | None = None
+    people: tuple[HeaderPerson, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
         def iso(v: datetime | None) -> str | None:
@@ -108,15 +124,21 @@ def to_srt(transcript: Transcript) -> str:
 
 
 def to_json(
-    transcript: Transcript, header: TranscriptHeader | None = None, *, recognising: bool = False
+    transcript: Transcript,
+    header: TranscriptHeader | None = None,
+    *,
+    recognising: bool = False,
+    revising: bool = False,
 ) -> str:
     """The transcript as JSON. ``recognising``: speech is still being recognised, so more
-    segments may follow (``complete`` is false)."""
+    segments may follow (``complete`` is false). ``revising``: the final pass may still
+    replace texts (``final_pass_pending`` is true)."""
     doc: dict[str, Any] = {
         "format": "hearing-transcript/1",
         "hearing_id": transcript.hearing_id,
         "hearing": header.to_json() if header is not None else None,
         "complete": not recognising,
+        "final_pass_pending": revising,
         "final": transcript.finalised is not None,
         "finalised": (
             None

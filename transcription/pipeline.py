@@ -39,7 +39,15 @@ import numpy as np
 from .audio import Resampler, frame_duration, frame_time
 from .segments import Caption, Clock, SegmentStatus, Speaker, TranscriptSegment, wall_time
 from .streaming import StreamAdapter, StreamSettings
-from .stt import SAMPLE_RATE, STT, RecognizeStream, SpeechEvent, SpeechEventType, STTError
+from .stt import (
+    SAMPLE_RATE,
+    STT,
+    Decoding,
+    RecognizeStream,
+    SpeechEvent,
+    SpeechEventType,
+    STTError,
+)
 from .vad import VADFactory
 
 log = logging.getLogger(__name__)
@@ -47,6 +55,8 @@ log = logging.getLogger(__name__)
 SegmentSink = Callable[[TranscriptSegment], Awaitable[int | None]]
 """Stores a final segment; returns its transcript sequence number (or None)."""
 CaptionSink = Callable[[Caption], Awaitable[None]]
+AudioSink = Callable[[int, np.ndarray], Awaitable[None]]
+"""Keeps a stored segment's audio (sequence number, 16 kHz samples) for the final pass."""
 
 _FRAME_S = 0.02  # a WebRTC audio frame, for estimating lost audio
 
@@ -54,6 +64,7 @@ _FRAME_S = 0.02  # a WebRTC audio frame, for estimating lost audio
 @dataclass(frozen=True, slots=True)
 class PipelineSettings:
     language: str | None = None  # None: the engine's default
+    decoding: Decoding | None = None  # e.g. the hearing's prompt (vocabulary, names)
     late_after_s: float = 4.0
     max_gap_fill_s: float = 2.0
     sink_retries: int = 3
@@ -93,8 +104,12 @@ class TranscriptionPipeline:
         on_caption: CaptionSink | None = None,
         settings: PipelineSettings | None = None,
         vad: VADFactory | None = None,
+        on_audio: AudioSink | None = None,
     ) -> None:
+        """``on_audio``: given each stored segment's audio (for the final transcript pass;
+        only with a batch engine, whose stream adapter cuts the utterances)."""
         self.hearing_id = hearing_id
+        self._on_audio = on_audio
         self.clock = clock
         self.settings = settings or PipelineSettings()
         self._on_segment = on_segment
@@ -115,12 +130,20 @@ class TranscriptionPipeline:
         self.unsaved: list[TranscriptSegment] = []
 
     def add_participant(
-        self, frames: AsyncIterator[av.AudioFrame], speaker: Speaker
+        self,
+        frames: AsyncIterator[av.AudioFrame],
+        speaker: Speaker,
+        *,
+        language: str | None = None,
     ) -> ParticipantStream:
-        """Start transcribing ``frames`` (ends when they end or on remove_participant)."""
+        """Start transcribing ``frames`` (ends when they end or on remove_participant).
+
+        ``language``: this speaker's, where it differs from the hearing's (a bilingual
+        hearing); None: the pipeline's.
+        """
         if self._closed:
             raise RuntimeError("pipeline is closed")
-        worker = _Worker(self, frames, speaker)
+        worker = _Worker(self, frames, speaker, language or self.settings.language)
         self._workers.append(worker)
         worker.start()
         return worker
@@ -187,6 +210,15 @@ class TranscriptionPipeline:
         self.unsaved.append(seg)
         return None
 
+    async def _keep_audio(self, seq: int, audio: np.ndarray) -> None:
+        if self._on_audio is None:
+            return
+        try:
+            await self._on_audio(seq, audio)
+        except Exception:
+            # The live text is stored; only its final pass is lost. Never the captions.
+            log.exception("keeping segment %d's audio for the final pass failed", seq)
+
     async def _caption(self, caption: Caption) -> None:
         if self._on_caption is None:
             return
@@ -234,11 +266,12 @@ class _Timeline:
 class _Worker(ParticipantStream):
     def __init__(
         self, pipeline: TranscriptionPipeline, frames: AsyncIterator[av.AudioFrame],
-        speaker: Speaker,
+        speaker: Speaker, language: str | None = None,
     ) -> None:
         self.p = pipeline
         self.frames = frames
         self.speaker = speaker
+        self.language = language
         self.timeline = _Timeline()
         self.pushed = 0
         self._stream: RecognizeStream | None = None
@@ -282,7 +315,10 @@ class _Worker(ParticipantStream):
     # -- reading ------------------------------------------------------------------------
 
     def _open_stream(self) -> RecognizeStream:
-        stream = self.p.stt.stream(language=self.p.settings.language)
+        # The hearing's prompt is Mandarin; an English speaker of a bilingual hearing gets
+        # the engine's own instead.
+        decoding = self.p.settings.decoding if self.language == self.p.settings.language else None
+        stream = self.p.stt.stream(language=self.language, decoding=decoding)
         self._stream = stream
         task = asyncio.create_task(self._consume(stream),
                                    name=f"stt-events-{self.speaker.participant_id}")
@@ -441,6 +477,8 @@ class _Worker(ParticipantStream):
             await p._caption(Caption(p.hearing_id, sp.participant_id, sp.name, str(sp.role),
                                      ev.segment_id, ev.text, start, end, final=True,
                                      late=late, latency=latency, seq=seq))
+            if seq is not None and ev.audio is not None:  # after the caption: it waits for none
+                await p._keep_audio(seq, ev.audio)
         elif ev.type is SpeechEventType.RECOGNITION_FAILED:
             p.stats.failed += 1
             detail = str(ev.error) if ev.error else "recognition failed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from .engines.pocketsphinx import PocketSphinxSettings
 from .engines.process import EngineSpec, ProcessSTT, build
 from .pipeline import PipelineSettings
 from .streaming import StreamSettings
-from .stt import STT
+from .stt import STT, LanguageRouter
 
 DEFAULT_PROMPT = "Transcript of a court hearing."
 """Whisper's initial prompt: context that helps it with courtroom speech."""
@@ -18,10 +19,15 @@ DEFAULT_PROMPT = "Transcript of a court hearing."
 
 @dataclass(frozen=True, slots=True)
 class TranscriptionSettings:
-    """``engine``: "faster-whisper" (default; the bundled tiny.en model unless
-    ``model_dir``) or "pocketsphinx". ``model_dir``: a CTranslate2 Whisper model directory
-    the court provides (with a SHA256SUMS file to pin it); set ``language`` (e.g. "zh")
-    for a multilingual model, or leave it None to detect per utterance. ``isolation``:
+    """``engine``: "faster-whisper" (default) or "pocketsphinx" (English only).
+
+    faster-whisper with ``data_dir`` set runs two models: multilingual Whisper base (joined
+    from its packages into ``<data_dir>/models``) for every language but English, and the
+    bundled tiny.en for English (``english_model`` "base": base for English too). Without
+    ``data_dir`` only tiny.en (English). ``model_dir``: a CTranslate2 Whisper model
+    directory the court provides instead of base (pinned by ``model_sha256`` or its
+    SHA256SUMS file). ``language``: the engine's default when a hearing names none (None:
+    detect per utterance). ``isolation``:
     "process" (default) runs the engine in a child process at ``engine_nice`` priority, so
     recognition never holds the server's GIL; "thread" runs it in a thread of the server.
     """
@@ -29,6 +35,9 @@ class TranscriptionSettings:
     enabled: bool = True
     engine: str = "faster-whisper"
     model_dir: Path | None = None
+    model_sha256: Mapping[str, str] | None = None
+    data_dir: Path | None = None
+    english_model: str = "tiny.en"
     language: str | None = None
     cpu_threads: int = 2
     beam_size: int = 1
@@ -53,17 +62,28 @@ class TranscriptionSettings:
         )
 
 
-def engine_spec(settings: TranscriptionSettings) -> EngineSpec:
+def engine_spec(settings: TranscriptionSettings, *, english: bool = False) -> EngineSpec:
+    """The engine for every language (``english`` False) or the English one."""
     if settings.engine == "faster-whisper":
+        multilingual = not english and (settings.model_dir is not None
+                                        or settings.data_dir is not None)
+        if english and settings.english_model == "base" and settings.data_dir is not None:
+            multilingual = True
         return (
             "faster-whisper",
             FasterWhisperSettings(
-                model_dir=settings.model_dir,
+                model_dir=settings.model_dir if multilingual else None,
+                model="base" if multilingual else "tiny.en",
+                data_dir=settings.data_dir,
+                model_sha256=settings.model_sha256 if multilingual else None,
                 compute_type=settings.compute_type,
                 cpu_threads=settings.cpu_threads,
                 beam_size=settings.beam_size,
-                language=settings.language,
-                initial_prompt=settings.initial_prompt,
+                language=settings.language if multilingual else "en",
+                # An English prompt would pull a multilingual model towards English; the
+                # hearing gives it a prompt in its own language instead.
+                initial_prompt=None if multilingual else settings.initial_prompt,
+                guard_hallucinations=multilingual,
             ),
         )
     if settings.engine == "pocketsphinx":
@@ -73,10 +93,21 @@ def engine_spec(settings: TranscriptionSettings) -> EngineSpec:
 
 def create_engine(settings: TranscriptionSettings) -> STT:
     """The configured batch engine. Load it once (``await engine.prewarm()``), share it
-    across hearings, close it at shutdown (``await engine.aclose()``)."""
-    spec = engine_spec(settings)
+    across hearings, close it at shutdown (``await engine.aclose()``).
+
+    With a multilingual model and a separate English one: a :class:`LanguageRouter` that
+    sends ``language="en"`` to the English engine and everything else to the other.
+    """
+    if settings.isolation not in ("process", "thread"):
+        raise ValueError(f"unknown isolation {settings.isolation!r}: 'process' or 'thread'")
+    main = _make(settings, engine_spec(settings))
+    english_spec = engine_spec(settings, english=True)
+    if english_spec == engine_spec(settings):
+        return main
+    return LanguageRouter(main, {"en": _make(settings, english_spec)})
+
+
+def _make(settings: TranscriptionSettings, spec: EngineSpec) -> STT:
     if settings.isolation == "process":
         return ProcessSTT(spec, nice=settings.engine_nice)
-    if settings.isolation == "thread":
-        return build(spec)
-    raise ValueError(f"unknown isolation {settings.isolation!r}: 'process' or 'thread'")
+    return build(spec)

@@ -29,6 +29,7 @@ import numpy as np
 from .spool import SpillQueue, SpoolReadError
 from .stt import (
     STT,
+    Decoding,
     RecognizeStream,
     Samples,
     SpeechData,
@@ -106,11 +107,15 @@ class StreamAdapter(STT):
     async def prewarm(self) -> None:
         await self.stt.prewarm()
 
-    async def recognize(self, audio: Samples, *, language: str | None = None) -> SpeechEvent:
-        return await self.stt.recognize(audio, language=language)
+    async def recognize(
+        self, audio: Samples, *, language: str | None = None, decoding: Decoding | None = None
+    ) -> SpeechEvent:
+        return await self.stt.recognize(audio, language=language, decoding=decoding)
 
-    def stream(self, *, language: str | None = None) -> AdapterStream:
-        return AdapterStream(self, language)
+    def stream(
+        self, *, language: str | None = None, decoding: Decoding | None = None
+    ) -> AdapterStream:
+        return AdapterStream(self, language, decoding)
 
     async def aclose(self) -> None:
         if self._closed:
@@ -136,10 +141,13 @@ _END = _End()
 
 
 class AdapterStream(RecognizeStream):
-    def __init__(self, adapter: StreamAdapter, language: str | None) -> None:
+    def __init__(
+        self, adapter: StreamAdapter, language: str | None, decoding: Decoding | None = None
+    ) -> None:
         self._adapter = adapter
         self._s = adapter.settings
         self._language = language
+        self._decoding = decoding
         self._segmenter = Segmenter(adapter._vad_factory(), self._s.segmenter)
         self._input: deque[Samples | _Flush | _End] = deque()
         self._input_ready = asyncio.Event()
@@ -315,7 +323,9 @@ class AdapterStream(RecognizeStream):
 
     async def _interim(self, utt: Utterance) -> None:
         try:
-            event = await self._adapter.stt.recognize(utt.samples, language=self._language)
+            event = await self._adapter.stt.recognize(
+                utt.samples, language=self._language, decoding=self._decoding
+            )
         except STTError as exc:
             log.debug("interim recognition failed: %s", exc)
             return
@@ -354,7 +364,9 @@ class AdapterStream(RecognizeStream):
         attempt = 0
         while True:
             try:
-                event = await self._adapter.stt.recognize(utt.samples, language=self._language)
+                event = await self._adapter.stt.recognize(
+                    utt.samples, language=self._language, decoding=self._decoding
+                )
             except STTError as exc:
                 if exc.retryable and attempt < self._s.retries:
                     attempt += 1
@@ -382,8 +394,10 @@ class AdapterStream(RecognizeStream):
             SpeechData(a.text, utt.start + a.start, utt.start + a.end, a.language, a.confidence)
             for a in event.alternatives
         )
+        final = kind is SpeechEventType.FINAL_TRANSCRIPT
         return SpeechEvent(kind, utt.start, utt.end, alts, segment_id=utt.segment_id,
-                           processing_s=event.processing_s, engine=event.engine)
+                           processing_s=event.processing_s, engine=event.engine,
+                           audio=utt.samples if final else None)
 
     def _emit(self, event: SpeechEvent) -> None:
         if not self._closed:

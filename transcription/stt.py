@@ -22,9 +22,9 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -108,6 +108,8 @@ class SpeechEvent:
     utterance share it); ``start``/``end`` delimit the utterance in stream seconds (for a
     batch call: the audio given). ``alternatives`` is best first; empty when nothing was
     said or recognition failed (then ``error`` says why). ``processing_s``: engine time.
+    ``audio``: on a stream's final results, the utterance's 16 kHz audio (the pipeline keeps
+    it for the final transcript pass); None otherwise.
     """
 
     type: SpeechEventType
@@ -118,6 +120,7 @@ class SpeechEvent:
     error: STTError | None = None
     processing_s: float = 0.0
     engine: str = ""
+    audio: Samples | None = field(default=None, compare=False, repr=False)
 
     @property
     def text(self) -> str:
@@ -165,6 +168,19 @@ class STTStats:
     @property
     def real_time_factor(self) -> float:
         return self.processing_s / self.audio_s if self.audio_s else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Decoding:
+    """Per-call hints for the engines that take them (Whisper); others ignore them.
+
+    ``prompt``: the initial prompt (context: the hearing's vocabulary and names), instead of
+    the engine's own. ``beam_size``: instead of the engine's (the final transcript pass
+    decodes with a wider beam than the live captions, on the same loaded model).
+    """
+
+    prompt: str | None = None
+    beam_size: int | None = None
 
 
 class STT(ABC):
@@ -222,7 +238,16 @@ class STT(ABC):
     def _recognize_blocking(self, audio: Samples, language: str | None) -> SpeechEvent:
         """Transcribe one utterance; blocking; runs in the executor."""
 
-    async def recognize(self, audio: Samples, *, language: str | None = None) -> SpeechEvent:
+    def _recognize_with(
+        self, audio: Samples, language: str | None, decoding: Decoding | None
+    ) -> SpeechEvent:
+        """As :meth:`_recognize_blocking`, with the caller's hints; engines that take hints
+        override this (the default ignores them)."""
+        return self._recognize_blocking(audio, language)
+
+    async def recognize(
+        self, audio: Samples, *, language: str | None = None, decoding: Decoding | None = None
+    ) -> SpeechEvent:
         """Transcribe one finished utterance (batch). Raises :class:`STTError`."""
         if self._closed:
             raise STTError("engine is closed", retryable=False, engine=self.name)
@@ -236,7 +261,7 @@ class STT(ABC):
             await self.prewarm()
             t0 = time.perf_counter()
             try:
-                event = await self._run(audio, language)
+                event = await self._run(audio, language, decoding)
             except STTError:
                 self.stats.failures += 1
                 raise
@@ -261,13 +286,17 @@ class STT(ABC):
         finally:
             self._pending -= 1
 
-    async def _run(self, audio: Samples, language: str | None) -> SpeechEvent:
-        """Run :meth:`_recognize_blocking` off the loop (the process engine overrides this)."""
+    async def _run(
+        self, audio: Samples, language: str | None, decoding: Decoding | None = None
+    ) -> SpeechEvent:
+        """Run :meth:`_recognize_with` off the loop (the process engine overrides this)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._recognize_blocking, audio,
-                                          language)
+        return await loop.run_in_executor(self._executor, self._recognize_with, audio,
+                                          language, decoding)
 
-    def stream(self, *, language: str | None = None) -> RecognizeStream:
+    def stream(
+        self, *, language: str | None = None, decoding: Decoding | None = None
+    ) -> RecognizeStream:
         """Open a streaming session. Batch-only engines raise; wrap them in a StreamAdapter."""
         raise NotImplementedError(
             f"{self.name} does not stream: wrap it in transcription.streaming.StreamAdapter"
@@ -318,11 +347,13 @@ class FallbackAdapter(STT):
     def pending_requests(self) -> int:
         return sum(e.pending_requests for e in self.engines)
 
-    async def recognize(self, audio: Samples, *, language: str | None = None) -> SpeechEvent:
+    async def recognize(
+        self, audio: Samples, *, language: str | None = None, decoding: Decoding | None = None
+    ) -> SpeechEvent:
         last: STTError | None = None
         for i, engine in enumerate(self.engines):
             try:
-                event = await engine.recognize(audio, language=language)
+                event = await engine.recognize(audio, language=language, decoding=decoding)
             except STTError as exc:
                 self.failures[i] += 1
                 log.warning("fallback: %s failed (%s), trying the next engine", engine.name, exc)
@@ -333,6 +364,57 @@ class FallbackAdapter(STT):
         assert last is not None
         raise STTError(f"every engine failed; last: {last}", retryable=last.retryable,
                        engine=self.name)
+
+    async def aclose(self) -> None:
+        for e in self.engines:
+            await e.aclose()
+        await super().aclose()
+
+
+class LanguageRouter(STT):
+    """Sends each recognition to the engine for its language: ``by_language[language]``,
+    else ``default`` (also for ``language=None``, detection). One loaded model per engine,
+    shared by every hearing; e.g. the English-only tiny.en model for English hearings and
+    multilingual Whisper base for Mandarin ones."""
+
+    def __init__(self, default: STT, by_language: Mapping[str, STT]) -> None:
+        engines = [default, *(e for e in by_language.values() if e is not default)]
+        super().__init__(
+            name="router(" + ",".join(e.name for e in engines) + ")",
+            capabilities=STTCapabilities(
+                streaming=False,
+                interim_results=False,
+                languages=tuple(sorted({lang for e in engines
+                                        for lang in e.capabilities.languages})),
+                word_timestamps=all(e.capabilities.word_timestamps for e in engines),
+                offline=all(e.capabilities.offline for e in engines),
+            ),
+        )
+        self.default = default
+        self.by_language = dict(by_language)
+        self.engines = tuple(engines)
+
+    def engine_for(self, language: str | None) -> STT:
+        if language is not None and language in self.by_language:
+            return self.by_language[language]
+        return self.default
+
+    def _recognize_blocking(self, audio: Samples, language: str | None) -> SpeechEvent:
+        raise AssertionError("LanguageRouter.recognize delegates")  # pragma: no cover
+
+    async def prewarm(self) -> None:
+        for e in self.engines:
+            await e.prewarm()
+
+    @property
+    def pending_requests(self) -> int:
+        return sum(e.pending_requests for e in self.engines)
+
+    async def recognize(
+        self, audio: Samples, *, language: str | None = None, decoding: Decoding | None = None
+    ) -> SpeechEvent:
+        return await self.engine_for(language).recognize(audio, language=language,
+                                                         decoding=decoding)
 
     async def aclose(self) -> None:
         for e in self.engines:

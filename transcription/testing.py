@@ -1,11 +1,14 @@
 """Speech fixtures for tests and benchmarks: synthetic speech (Debian ``flite``), real speech
-(Debian ``pocketsphinx-testdata``), and decoded frames as the media layer's decoded tap
-yields them (Opus-encoded then decoded: s16 stereo 48 kHz, 960-sample frames, pts in
-1/48000), so what the tests feed has been through the same codec as WebRTC audio."""
+(Debian ``pocketsphinx-testdata``; Mandarin: recordings from public speech corpora in the
+workplace's shared test data, see :func:`mandarin_speech_set`), and decoded frames as the
+media layer's decoded tap yields them (Opus-encoded then decoded: s16 stereo 48 kHz,
+960-sample frames, pts in 1/48000), so what the tests feed has been through the same codec
+as WebRTC audio."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import shutil
 import subprocess
 import tempfile
@@ -22,7 +25,7 @@ import numpy as np
 from aiortc import MediaStreamTrack
 
 from .audio import pcm16_to_samples
-from .stt import SAMPLE_RATE, STT, Samples, SpeechEvent
+from .stt import SAMPLE_RATE, STT, Decoding, Samples, SpeechEvent
 
 POCKETSPHINX_TESTDATA = Path("/usr/share/pocketsphinx/test/data")
 FLITE_VOICES = ("kal", "slt", "rms", "awb")
@@ -103,6 +106,41 @@ def real_speech_set() -> list[Utterance]:
             words = text.replace("<s>", "").replace("</s>", "").strip()
             out.append(Utterance(f"{folder}/{name}", words, base / folder / f"{name}.wav"))
     out.append(Utterance("goforward", "go forward ten meters", base / "goforward.raw"))
+    return out
+
+
+MANDARIN_TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "mandarin"
+"""Real Mandarin recordings with their reference text (``references.tsv``), provenance and
+licences in ``PROVENANCE.md``; beside the project's checkout, never inside it."""
+
+
+@dataclass(frozen=True, slots=True)
+class MandarinUtterance:
+    name: str
+    reference: str
+    path: Path
+    kind: str  # "read" (clear read speech) or "spontaneous"
+
+
+def mandarin_speech_set(folder: Path = MANDARIN_TESTDATA) -> list[MandarinUtterance]:
+    """The Mandarin recordings, each checked against the folder's SHA256SUMS; [] if the
+    folder is absent (callers skip, saying where the data is expected)."""
+    listing = folder / "references.tsv"
+    if not listing.is_file():
+        return []
+    sums = {}
+    for line in (folder / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
+        digest, _, name = line.partition("  ")
+        sums[name.strip()] = digest
+    out = []
+    for line in listing.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, kind, reference = line.split("\t")
+        path = folder / name
+        if hashlib.sha256(path.read_bytes()).hexdigest() != sums.get(name):
+            raise ValueError(f"{path} does not match {folder / 'SHA256SUMS'}")
+        out.append(MandarinUtterance(name, reference, path, kind))
     return out
 
 
@@ -392,9 +430,11 @@ class DelayedSTT(STT):
     def pending_requests(self) -> int:
         return self.inner.pending_requests
 
-    async def recognize(self, audio: Samples, *, language: str | None = None) -> SpeechEvent:
+    async def recognize(
+        self, audio: Samples, *, language: str | None = None, decoding: Decoding | None = None
+    ) -> SpeechEvent:
         await asyncio.sleep(self.delay_s)
-        return await self.inner.recognize(audio, language=language)
+        return await self.inner.recognize(audio, language=language, decoding=decoding)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -8,6 +8,10 @@ entry format and hashing:
 - ``correction`` entries (actor: the clerk): ``{"segment_seq", "text", "reason"}``; the
   segment's original text stays in its own entry, and each correction is also an audit
   event (``transcript_segment_corrected``);
+- ``revision`` entries (actor ``system``): ``{"segment_seq", "text", "engine", "pass"}``,
+  the final transcript pass's text for a segment (re-recognised after the hearing with a
+  wider beam); it replaces the live text in the transcript and its exports, while the live
+  text stays in the segment's own entry. A clerk's correction always wins over it;
 - one ``finalised`` entry (actor: the judge) closes the chain:
   ``{"segments", "head_hash"}`` the number of segment entries and the hash of the entry
   before it.
@@ -25,6 +29,7 @@ from typing import Any, Protocol
 
 SEGMENT = "segment"
 CORRECTION = "correction"
+REVISION = "revision"
 FINALISED = "finalised"
 
 
@@ -65,7 +70,9 @@ class Correction:
 
 @dataclass(frozen=True, slots=True)
 class TranscriptLine:
-    """One segment as it now reads. ``original_text``: as recognised."""
+    """One segment as it now reads. ``original_text``: as recognised live; ``revised_text``:
+    the final pass's (None until it ran); ``text``: the clerk's last correction, else the
+    final pass's, else the live text."""
 
     seq: int
     participant_id: str
@@ -81,6 +88,9 @@ class TranscriptLine:
     late: bool
     detail: str
     corrections: tuple[Correction, ...]
+    language: str = ""
+    revised_text: str | None = None
+    revised_by: str = ""  # the engine of the final pass
 
     @property
     def corrected(self) -> bool:
@@ -97,6 +107,7 @@ class TranscriptLine:
             "start_at": self.start_at.isoformat(),
             "text": self.text,
             "original_text": self.original_text,
+            "final_pass_text": self.revised_text,
             "engine": self.engine,
             "status": self.status,
             "late": self.late,
@@ -149,6 +160,7 @@ def build_transcript(
     """
     segments: dict[int, Mapping[str, Any]] = {}
     corrections: dict[int, list[Correction]] = {}
+    revisions: dict[int, Mapping[str, Any]] = {}
     finalised: Finalisation | None = None
     for e in sorted(entries, key=lambda x: x.seq):
         if e.event == SEGMENT:
@@ -160,12 +172,18 @@ def build_transcript(
                     Correction(e.seq, e.actor, e.at, str(e.data.get("text", "")),
                                str(e.data.get("reason", "")))
                 )
+        elif e.event == REVISION:
+            target = e.data.get("segment_seq")
+            if isinstance(target, int):
+                revisions[target] = e.data  # the latest pass wins
         elif e.event == FINALISED:
             finalised = Finalisation(e.seq, e.actor, e.at)
     lines = []
     for seq, d in segments.items():
         fixes = tuple(corrections.get(seq, ()))
         original = str(d.get("text", ""))
+        rev = revisions.get(seq)
+        revised = str(rev.get("text", "")) if rev is not None else None
         lines.append(
             TranscriptLine(
                 seq=seq,
@@ -175,13 +193,16 @@ def build_transcript(
                 start=float(d.get("start", 0.0)),
                 end=float(d.get("end", 0.0)),
                 start_at=datetime.fromisoformat(str(d.get("start_at"))),
-                text=fixes[-1].text if fixes else original,
+                text=fixes[-1].text if fixes else (revised or original),
                 original_text=original,
                 engine=str(d.get("engine", "")),
                 status=str(d.get("status", "ok")),
                 late=bool(d.get("late", False)),
                 detail=str(d.get("detail", "")),
                 corrections=fixes,
+                language=str(d.get("language", "")),
+                revised_text=revised,
+                revised_by=str(rev.get("engine", "")) if rev is not None else "",
             )
         )
     lines.sort(key=lambda ln: (ln.start, ln.seq))

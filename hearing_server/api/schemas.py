@@ -7,7 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
-from hearing_server.core.hearing import HearingAction, HearingKind, Visibility
+from hearing_server.core.hearing import (
+    HEARING_LANGUAGES,
+    HearingAction,
+    HearingKind,
+    Visibility,
+)
 from hearing_server.core.participant import PartySide, Role
 from hearing_server.schema import Field, Schema
 
@@ -40,13 +45,17 @@ HEARING_CREATE = Schema(
         Field("scheduled_start", "datetime"),
         Field("scheduled_end", "datetime"),
         Field("visibility", "enum", required=False, enum=_values(Visibility)),
+        Field("language", "enum", required=False, nullable=True, enum=HEARING_LANGUAGES,
+              description="captions and transcript: zh-CN, en or auto (detected); "
+              "null: the server's transcription_language"),
     ),
 )
 
 HEARING_UPDATE = Schema(
     "HearingUpdate",
     tuple(
-        Field(f.name, f.type, required=False, enum=f.enum, max_length=f.max_length)
+        Field(f.name, f.type, required=False, nullable=f.nullable, enum=f.enum,
+              max_length=f.max_length)
         for f in HEARING_CREATE.fields
         if f.name != "kind"
     ),

@@ -55,6 +55,7 @@ async def create_hearing(request: web.Request) -> web.Response:
         scheduled_start=body["scheduled_start"],
         scheduled_end=body["scheduled_end"],
         visibility=Visibility(body.get("visibility") or "public"),
+        language=body.get("language"),
     )
     return web.json_response(hearing_to_json(hearing), status=201)
 

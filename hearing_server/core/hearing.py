@@ -103,6 +103,11 @@ def _require_aware(name: str, value: datetime | None) -> None:
         raise ValidationError(f"{name} must carry a timezone", code="invalid_date")
 
 
+HEARING_LANGUAGES = ("zh-CN", "en", "auto")
+"""The language of a hearing's captions and transcript: Mandarin, English, or detected per
+utterance. None (unset): the server's ``transcription_language``."""
+
+
 @dataclass(frozen=True, slots=True)
 class Hearing:
     """A scheduled hearing or mediation session. Immutable: transitions return a new value."""
@@ -139,6 +144,22 @@ class Hearing:
             raise ValidationError("court and title are at most 200 characters")
         # Frozen, so the normalised value has to be written past __setattr__.
         object.__setattr__(self, "case_number", validate_case_number(self.case_number))
+        if self.extra.get("language") not in (None, *HEARING_LANGUAGES):
+            raise ValidationError(f"language must be one of {', '.join(HEARING_LANGUAGES)}",
+                                  code="invalid_field")
+
+    @property
+    def language(self) -> str | None:
+        """Language of captions and transcript (one of :data:`HEARING_LANGUAGES`), or None:
+        the server's default. Kept in ``extra`` so the stores need no new column."""
+        return self.extra.get("language")
+
+    def with_language(self, language: str | None) -> Hearing:
+        """A copy with ``language`` set (None: back to the server's default)."""
+        extra = {k: v for k, v in self.extra.items() if k != "language"}
+        if language is not None:
+            extra["language"] = language
+        return replace(self, extra=extra)
 
     @property
     def is_terminal(self) -> bool:

@@ -65,6 +65,7 @@ def hearing_to_json(h: Hearing) -> dict[str, Any]:
         "next_sitting_id": h.next_sitting_id,
         "layout": h.layout,
         "spotlight": h.extra.get("spotlight"),
+        "language": h.language,
     }
 
 
@@ -147,8 +148,10 @@ class HearingService:
         scheduled_end: datetime,
         visibility: Visibility = Visibility.PUBLIC,
         identity_policy: IdentityPolicy | None = None,
+        language: str | None = None,
     ) -> Hearing:
-        """Create a hearing with ``identity_policy`` (default: the configured one)."""
+        """Create a hearing with ``identity_policy`` (default: the configured one) and the
+        ``language`` of its captions and transcript (None: the server's default)."""
         self._require_staff(actor)
         hearing = Hearing(
             id=uuid.uuid4().hex,
@@ -160,6 +163,7 @@ class HearingService:
             scheduled_end=scheduled_end,
             visibility=visibility,
             created_at=self._now(),
+            extra={"language": language} if language is not None else {},
         )
         await self.store.create_hearing(hearing)
         await self.audit(hearing.id, actor, AuditEvent.HEARING_CREATED, hearing_to_json(hearing))
@@ -185,7 +189,8 @@ class HearingService:
     async def update_hearing(
         self, actor: Actor, hearing_id: str, changes: dict[str, Any]
     ) -> Hearing:
-        """Change schedule, title, court, case number or visibility of a hearing not yet over."""
+        """Change schedule, title, court, case number, visibility or language (of captions
+        and transcript) of a hearing not yet over."""
         self._require_staff(actor)
         hearing = await self.store.get_hearing(hearing_id)
         if hearing.is_terminal:
@@ -197,11 +202,15 @@ class HearingService:
             "scheduled_start",
             "scheduled_end",
             "visibility",
+            "language",
         }
         unknown = set(changes) - allowed
         if unknown:
             raise ValidationError(f"cannot change {sorted(unknown)}", code="unknown_field")
-        updated = replace(hearing, **changes)  # __post_init__ validates the result
+        fields = {k: v for k, v in changes.items() if k != "language"}
+        updated = replace(hearing, **fields)  # __post_init__ validates the result
+        if "language" in changes:
+            updated = updated.with_language(changes["language"])
         await self.store.update_hearing(updated)
         await self.audit(
             hearing.id,

@@ -4,6 +4,8 @@
 - :meth:`TranscriptService.correct_segment`: ``Action.CORRECT_TRANSCRIPT`` (the clerk). The
   original text stays in its segment entry; the correction is a new chain entry and, in the
   same transaction, a ``transcript_segment_corrected`` audit event.
+- :meth:`TranscriptService.revise_segment`: the final transcript pass's text for a segment
+  (actor ``system``, a ``revision`` entry); the live text stays in the segment's entry.
 - :meth:`TranscriptService.finalise`: ``Action.FINALISE_TRANSCRIPT`` (the presiding judge or
   mediator), once the hearing is closed or adjourned (so no speech can still arrive); the
   chain then takes no more entries.
@@ -32,12 +34,13 @@ from hearing_server.core.participant import Participant, Role
 from hearing_server.core.permissions import Action, authorize
 from hearing_server.store.hearings import HearingStore
 from hearing_server.store.transcript import TranscriptStore
-from transcription.exports import TranscriptHeader, to_json, to_srt, to_webvtt
+from transcription.exports import HeaderPerson, TranscriptHeader, to_json, to_srt, to_webvtt
 from transcription.pdf import PdfOptions, to_pdf
 from transcription.segments import TranscriptSegment
 from transcription.transcript import (
     CORRECTION,
     FINALISED,
+    REVISION,
     SEGMENT,
     Transcript,
     TranscriptLine,
@@ -88,11 +91,16 @@ class TranscriptService:
         *,
         clock: Callable[[], datetime] = _utcnow,
         pdf_options: PdfOptions | None = None,
+        default_language: str | None = None,
     ) -> None:
+        """``default_language``: the language of hearings that name none (the server's
+        ``transcription_language``); zh-CN makes their PDF a Chinese 笔录."""
         self.store = store
+        self._default_language = default_language
         self._now = clock
         self._pdf = pdf_options or PdfOptions()
         self._recognising: dict[str, int] = {}
+        self._revising: set[str] = set()
 
     # -- recognition in progress ----------------------------------------------------------
 
@@ -112,6 +120,17 @@ class TranscriptService:
         """True while segments of ``hearing_id`` may still be appended."""
         return hearing_id in self._recognising
 
+    def begin_final_pass(self, hearing_id: str) -> None:
+        """The final pass of ``hearing_id`` is waiting or running: texts may still change."""
+        self._revising.add(hearing_id)
+
+    def end_final_pass(self, hearing_id: str) -> None:
+        self._revising.discard(hearing_id)
+
+    def revising(self, hearing_id: str) -> bool:
+        """True while the final pass of ``hearing_id`` may still revise its texts."""
+        return hearing_id in self._revising
+
     # -- the pipeline's sink --------------------------------------------------------------
 
     async def record_segment(self, segment: TranscriptSegment) -> int:
@@ -121,7 +140,28 @@ class TranscriptService:
         )
         return entry.seq
 
+    async def revise_segment(self, hearing_id: str, segment_seq: int, text: str,
+                             engine: str) -> bool:
+        """Store the final pass's ``text`` for a segment; False (nothing stored) once the
+        transcript is final, for an unknown segment, or where the clerk has corrected it
+        (a person's correction wins over any machine's)."""
+        transcript = await self._read(hearing_id)
+        line = transcript.line(segment_seq)
+        if transcript.finalised is not None or line is None or line.corrected:
+            return False
+        await self.store.append_transcript(
+            hearing_id, "system", REVISION,
+            {"segment_seq": segment_seq, "text": text, "engine": engine, "pass": "final"},
+            self._now(),
+        )
+        return True
+
     # -- reading ----------------------------------------------------------------------------
+
+    async def current(self, hearing_id: str) -> Transcript:
+        """The transcript as it reads now, for the server's own work (the final pass); no
+        actor, no permission check: never hand it to a request."""
+        return await self._read(hearing_id)
 
     async def get_transcript(self, actor: Actor, hearing_id: str) -> Transcript:
         hearing = await self.store.get_hearing(hearing_id)
@@ -144,13 +184,15 @@ class TranscriptService:
         hearing = await self.store.get_hearing(hearing_id)
         authorize(actor, VIEW_ACTION, hearing)
         transcript = await self._read(hearing_id)
-        header = header_from(hearing, await self.store.list_participants(hearing_id))
+        header = header_from(hearing, await self.store.list_participants(hearing_id),
+                             default_language=self._default_language)
         if kind is ExportFormat.WEBVTT:
             data = to_webvtt(transcript, header).encode()
         elif kind is ExportFormat.SRT:
             data = to_srt(transcript).encode()
         elif kind is ExportFormat.JSON:
-            data = to_json(transcript, header, recognising=self.recognising(hearing_id)).encode()
+            data = to_json(transcript, header, recognising=self.recognising(hearing_id),
+                           revising=self.revising(hearing_id)).encode()
         else:
             opts = self._pdf if tz is None else PdfOptions(self._pdf.font_path, tz,
                                                             self._pdf.title)
@@ -253,12 +295,21 @@ def read_transcript(hearing_id: str, entries: list[AuditEntry]) -> Transcript:
     )
 
 
-def header_from(hearing: Hearing, participants: Iterable[Participant]) -> TranscriptHeader:
-    people = tuple(
-        (p.display_name, p.role.value)
-        for p in participants
-        if p.role is not Role.COURTROOM_DISPLAY
-    )
+def header_from(
+    hearing: Hearing, participants: Iterable[Participant], *, default_language: str | None = None
+) -> TranscriptHeader:
+    """The export header: the hearing, its people (counsel on the side of the party they
+    represent) and its language (the hearing's, else ``default_language``)."""
+    present = [p for p in participants if p.role is not Role.COURTROOM_DISPLAY]
+    by_id = {p.id: p for p in present}
+
+    def side(p: Participant) -> str | None:
+        if p.side is not None:
+            return p.side.value
+        represented = by_id.get(p.represents or "")
+        return represented.side.value if represented and represented.side else None
+
+    people = tuple((p.display_name, p.role.value) for p in present)
     return TranscriptHeader(
         court=hearing.court,
         case_number=hearing.case_number,
@@ -269,6 +320,8 @@ def header_from(hearing: Hearing, participants: Iterable[Participant]) -> Transc
         actual_start=hearing.actual_start,
         actual_end=hearing.actual_end,
         participants=people,
+        language=hearing.language or default_language,
+        people=tuple(HeaderPerson(p.id, p.display_name, p.role.value, side(p)) for p in present),
     )
 
 

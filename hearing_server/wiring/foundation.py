@@ -73,7 +73,9 @@ def install_foundation(app: web.Application) -> None:
     events.subscribe(rooms.on_service_event)
     app[keys.PRIVATE_ROOMS] = rooms
     app[keys.NOTICES] = NoticeService(hearings)
-    app[keys.TRANSCRIPTS] = TranscriptService(store)
+    app[keys.TRANSCRIPTS] = TranscriptService(
+        store, default_language=settings.transcription_language
+    )
     app[keys.ADMIN_API_KEY] = settings.admin_api_key or load_or_create_secret(
         settings.admin_api_key_path
     )

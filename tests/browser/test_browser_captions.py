@@ -19,7 +19,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return replace(settings, transcription_enabled=True)
+    # The fake microphone speaks English (flite).
+    return replace(settings, transcription_enabled=True, transcription_language="en")
 
 
 async def test_captions_appear_on_console_and_display(

@@ -50,6 +50,10 @@ def test_file_then_environment(tmp_path: Path) -> None:
         ({"HEARING_DATABASE_URL": "postgresql://db:port/hearings"}, "database_url"),
         ({"HEARING_DATABASE_URL": "postgresql://db:99999/hearings"}, "database_url"),
         ({"HEARING_DATABASE_CONNECT_TIMEOUT_SECONDS": "0"}, "database_connect_timeout"),
+        ({"HEARING_TRANSCRIPTION_LANGUAGE": "zh"}, "transcription_language"),
+        ({"HEARING_TRANSCRIPTION_LANGUAGE": "fr"}, "transcription_language"),
+        ({"HEARING_TRANSCRIPTION_MODEL_SHA256": "abc"}, "transcription_model_sha256"),
+        ({"HEARING_TRANSCRIPTION_MODEL_SHA256": "g" * 64}, "transcription_model_sha256"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], needle: str) -> None:
@@ -96,3 +100,14 @@ def test_a_pkcs11_seal_key_is_named_completely_or_not_at_all() -> None:
                 "HEARING_SIGNING_PKCS11_PIN_FILE": "/run/secrets/pin",
             }
         )
+
+
+def test_transcription_language_and_a_court_model() -> None:
+    assert load_settings(env={}).transcription_language == "zh-CN"  # Chinese courts' default
+    digest = "AB" * 32
+    s = load_settings(env={"HEARING_TRANSCRIPTION_LANGUAGE": "auto",
+                           "HEARING_TRANSCRIPTION_MODEL_DIR": "/srv/models/whisper-small-ct2",
+                           "HEARING_TRANSCRIPTION_MODEL_SHA256": digest})
+    assert s.transcription_language == "auto"
+    assert s.transcription_model_dir == Path("/srv/models/whisper-small-ct2")
+    assert s.transcription_model_sha256 == digest.lower()

@@ -27,7 +27,7 @@ from typing import Any
 
 import lifeline
 
-from ..stt import STT, Samples, SpeechEvent, STTError
+from ..stt import STT, Decoding, Samples, SpeechEvent, STTError
 from .faster_whisper import FasterWhisperSettings, FasterWhisperSTT
 from .pocketsphinx import PocketSphinxSettings, PocketSphinxSTT
 
@@ -63,9 +63,11 @@ def _child_load() -> None:
     _engine._load()
 
 
-def _child_recognize(audio: Samples, language: str | None) -> SpeechEvent:
+def _child_recognize(
+    audio: Samples, language: str | None, decoding: Decoding | None
+) -> SpeechEvent:
     assert _engine is not None
-    return _engine._recognize_blocking(audio, language)
+    return _engine._recognize_with(audio, language, decoding)
 
 
 class ProcessSTT(STT):
@@ -113,11 +115,13 @@ class ProcessSTT(STT):
                                engine=self.name) from exc
             self._loaded = True
 
-    async def _run(self, audio: Samples, language: str | None) -> SpeechEvent:
+    async def _run(
+        self, audio: Samples, language: str | None, decoding: Decoding | None = None
+    ) -> SpeechEvent:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._ensure_pool(), _child_recognize, audio,
-                                              language)
+                                              language, decoding)
         except BrokenProcessPool as exc:
             log.error("%s: engine process died; a new one starts on the next call", self.name)
             self._reset_pool()

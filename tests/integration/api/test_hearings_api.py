@@ -44,6 +44,30 @@ async def test_create_list_get_update_hearing(
     assert (await resp.json())["hearings"] == []
 
 
+async def test_the_language_of_captions_and_transcript_is_a_hearing_setting(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    h = await create_hearing(client, admin_headers)
+    assert h["language"] is None  # the server's transcription_language (zh-CN by default)
+    resp = await client.post("/api/hearings", json={**HEARING_BODY, "language": "en"},
+                             headers=admin_headers)
+    assert resp.status == 201 and (await resp.json())["language"] == "en"
+    url = f"/api/hearings/{h['id']}"
+    resp = await client.patch(url, json={"language": "zh-CN"}, headers=admin_headers)
+    assert resp.status == 200 and (await resp.json())["language"] == "zh-CN"
+    resp = await client.get(url, headers=admin_headers)
+    assert (await resp.json())["language"] == "zh-CN"  # stored, on either backend
+    resp = await client.patch(url, json={"language": None}, headers=admin_headers)
+    assert resp.status == 200 and (await resp.json())["language"] is None
+    for bad in ("fr", "zh", "", 5):
+        resp = await client.patch(url, json={"language": bad}, headers=admin_headers)
+        assert resp.status == 422, bad
+        assert (await resp.json())["code"] == "invalid_field"
+        resp = await client.post("/api/hearings", json={**HEARING_BODY, "language": bad},
+                                 headers=admin_headers)
+        assert resp.status == 422, bad
+
+
 async def test_open_and_close_by_staff(client: TestClient, admin_headers: dict[str, str]) -> None:
     h = await create_hearing(client, admin_headers)
     url = f"/api/hearings/{h['id']}/transitions"

@@ -27,7 +27,8 @@ pytestmark = pytest.mark.skipif(not have_flite(), reason="needs Debian flite")
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return replace(settings, transcription_enabled=True, court_timezone="Asia/Shanghai")
+    return replace(settings, transcription_enabled=True, court_timezone="Asia/Shanghai",
+                   transcription_language="en")  # the flite voices speak English
 
 
 async def test_speech_becomes_captions_and_transcript(

@@ -37,7 +37,8 @@ pytestmark = pytest.mark.skipif(not have_flite(), reason="needs Debian flite")
 @pytest.fixture
 async def server(aiohttp_server: Any, settings: Settings) -> AsyncIterator[TestServer]:
     slow = DelayedSTT(create_engine(TranscriptionSettings()), delay_s=DELAY_S)
-    app = create_app(replace(settings, transcription_enabled=True), stt_engine=slow)
+    app = create_app(replace(settings, transcription_enabled=True, transcription_language="en"),
+                     stt_engine=slow)
     yield await aiohttp_server(app, host="127.0.0.1")
 
 

@@ -84,7 +84,8 @@ def flite(text: str, voice: str) -> Samples:
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return replace(settings, transcription_enabled=True)
+    # The voices and the recordings speak English.
+    return replace(settings, transcription_enabled=True, transcription_language="en")
 
 
 async def speak(
