@@ -33,6 +33,15 @@ COURT_ROLES = frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR, Role.COURTROOM_D
 ALWAYS_WAIT_ROLES = frozenset({Role.WITNESS, Role.EXPERT, Role.OBSERVER})
 
 
+def speaker_name(p: Participant, principal: Participant | None) -> str:
+    """The name a transcript line carries. An interpreter's says whose words they render, so
+    interpreted speech is marked as such in the record (besides the role, 译 in the 笔录):
+    周翻译 interpreting for 张三 is "周翻译" followed by 为张三翻译 in full-width parentheses."""
+    if p.role is not Role.INTERPRETER or principal is None or principal.id != p.interprets_for:
+        return p.display_name
+    return f"{p.display_name}\uff08为{principal.display_name}翻译\uff09"
+
+
 def is_sign_language(language: str | None) -> bool:
     """Is ``language`` (a BCP 47 tag) a sign language: ``csl`` (中国手语, Chinese Sign
     Language) or any ``sgn-...`` tag. An interpreter into one is seen, not heard: the

@@ -34,9 +34,9 @@ from aiohttp import web
 from av import AudioFrame
 
 from hearing_server import keys
-from hearing_server.core.errors import Conflict
+from hearing_server.core.errors import Conflict, NotFound
 from hearing_server.core.hearing import Hearing, HearingState
-from hearing_server.core.participant import Participant, Role
+from hearing_server.core.participant import Participant, Role, speaker_name
 from hearing_server.media.errors import MediaError
 from hearing_server.media.events import TrackPublished, TrackUnpublished
 from hearing_server.media.taps import DecodedFrame, MediaKind, Tap
@@ -260,10 +260,19 @@ class TranscriptionCoordinator(PerHearingConsumer):
                     continue
                 running.pipeline.add_participant(
                     cast("AsyncIterator[AudioFrame]", tap),  # an audio tap: AudioFrames only
-                    Speaker(pid, p.display_name, p.role.value),
+                    Speaker(pid, await self._speaker_name(p), p.role.value),
                     language=self.language_of(p.language) if p.language else None,
                 )
                 running.speakers.add(pid)
+
+    async def _speaker_name(self, p: Participant) -> str:
+        principal = None
+        if p.role is Role.INTERPRETER and p.interprets_for:
+            try:
+                principal = await self._hearings.store.get_participant(p.interprets_for)
+            except NotFound:
+                principal = None
+        return speaker_name(p, principal)
 
     async def close(self, grace: float | None = None) -> None:
         """Finish every pipeline (queued speech reaches the transcript); cancel final passes

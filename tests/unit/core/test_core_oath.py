@@ -23,3 +23,4 @@ def test_only_witnesses_and_experts_give_one() -> None:
     assert {Role.WITNESS, Role.EXPERT} == SWORN_ROLES
     for role in set(Role) - SWORN_ROLES:
         assert oaths_for(role, "zh-CN") == ()
+
