@@ -29,6 +29,8 @@ from hearing_server import keys
 from hearing_server.core.errors import NotFound
 from hearing_server.core.hearing import Hearing, HearingState, Visibility
 
+from .pages import SECURITY_HEADERS, content_security_policy
+
 _HEARING_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _LISTED_STATES = frozenset(
     {
@@ -187,10 +189,17 @@ def setup_livestream(app: web.Application, web_client_dir: Path) -> None:
     app.middlewares.append(rate_limit_middleware(RateLimiter(rate, burst=rate * 3)))
     page = web_client_dir / "static" / "watch.html"
 
-    async def watch_page(_: web.Request) -> web.StreamResponse:
+    async def watch_page(request: web.Request) -> web.StreamResponse:
         if not page.is_file():
             raise web.HTTPNotFound()
-        return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
+        # The hearing pages' hardening; its CSP already allows what hls.js needs (blob:
+        # media sources and workers, fetches to this origin).
+        headers = {
+            **SECURITY_HEADERS,
+            "Content-Security-Policy": content_security_policy(request.host),
+            "Cache-Control": "no-cache",
+        }
+        return web.FileResponse(page, headers=headers)
 
     app.router.add_get("/api/public/hearings", list_public)
     app.router.add_get("/api/public/hearings/{hearing_id}", get_public)

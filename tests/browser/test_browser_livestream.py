@@ -1,0 +1,115 @@
+"""A viewer watches a public hearing's livestream in Chromium with hls.js: the list shows it,
+the watch page plays it (time advances, frames decode), and a cut shows the paused badge."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aioice.ice
+import pytest
+from aiohttp.test_utils import TestServer
+from playwright.async_api import expect
+
+from hearing_server.config import Settings
+from hearing_server.core.participant import Role
+from signaling.client import HearingClient, SignalingError
+from support.hearing import make_hearing
+from support.media import ColourVideoTrack, ToneAudioTrack
+
+pytestmark = pytest.mark.browser
+DELAY = 3
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return replace(
+        settings,
+        composite_enabled=True,
+        court_timezone="Asia/Shanghai",
+        recording_auto_start=False,
+        livestream_segment_seconds=2.0,
+    )
+
+
+async def test_viewer_plays_the_livestream(
+    server: TestServer, launch: Any, artifacts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+    hid, people = await make_hearing(
+        server.app, [(Role.JUDGE, "王审判员"), (Role.PARTY, "张三")], state="in_session"
+    )
+    base = f"http://127.0.0.1:{server.port}"
+    clients: list[HearingClient] = []
+    try:
+        for name, colour, tone in (
+            ("王审判员", (220, 40, 40), 440.0),
+            ("张三", (40, 200, 40), 700.0),
+        ):
+            c = HearingClient(base, people[name].token)
+            clients.append(c)
+            await c.connect()
+            await c.join()
+            await c.publish([ColourVideoTrack(colour), ToneAudioTrack(tone)])
+        judge = clients[0]
+        deadline = time.monotonic() + 30
+        while True:  # the composite starts a moment after the session
+            try:
+                await judge.call("livestream", {"action": "start", "delay_seconds": DELAY})
+                break
+            except SignalingError as exc:
+                if exc.code != "no_composite" or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+        viewer = await launch("viewer", "display", width=390, height=844, mobile=True)
+        page = viewer.page
+        await page.goto(f"{base}/watch")
+        entry = page.locator(f'#hearings a[href="/watch/{hid}"]')
+        await expect(entry).to_be_visible(timeout=30_000)
+        await expect(entry.locator(".badge")).to_have_attribute("data-state", "live")
+        await entry.click()
+        await expect(page.locator("#title")).to_have_text("测试庭审", timeout=30_000)
+
+        video = page.locator("#player")
+        state: dict[str, Any] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            state = await video.evaluate(
+                """v => ({t: v.currentTime, w: v.videoWidth, h: v.videoHeight,
+                          frames: v.getVideoPlaybackQuality().totalVideoFrames,
+                          hls: !!(window.watchPage && window.watchPage.player),
+                          err: v.error && v.error.message})"""
+            )
+            if state["t"] > 3 and state["frames"] > 30:
+                break
+            await page.wait_for_timeout(500)
+        assert state.get("hls"), state
+        assert state["t"] > 3 and state["frames"] > 30, state
+        assert (state["w"], state["h"]) == (1280, 720), state
+        t_before = state["t"]
+        await page.wait_for_timeout(2000)
+        assert await video.evaluate("v => v.currentTime") > t_before  # still advancing
+        await expect(page.locator("#viewers")).to_contain_text("1", timeout=30_000)
+        await page.screenshot(path=str(artifacts / "livestream-watch-390x844.png"))
+
+        await judge.call("livestream", {"action": "cut"})
+        await expect(page.locator(".watch-status .badge")).to_have_attribute(
+            "data-state", "paused", timeout=30_000
+        )
+        # The slate keeps the player going.
+        t_cut = await video.evaluate("v => v.currentTime")
+        await page.wait_for_timeout(DELAY * 1000 + 4000)
+        state = await video.evaluate("v => ({t: v.currentTime, err: v.error && v.error.message})")
+        assert state["t"] > t_cut + 2 and not state["err"], state
+        await page.screenshot(path=str(artifacts / "livestream-paused-390x844.png"))
+        await page.click("text=EN")
+        await expect(page.locator(".watch-status .badge")).to_have_text("Paused")
+        missing = await page.evaluate("import('/static/i18n.js').then(m => [...m.missingKeys])")
+        assert missing == [], missing
+    finally:
+        for c in clients:
+            await c.close()
