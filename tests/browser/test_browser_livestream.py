@@ -1,9 +1,9 @@
-"""A viewer watches a public hearing's livestream in Chromium with hls.js: the list shows it,
-the watch page plays it (time advances, frames decode), and a cut shows the paused badge."""
+"""The judge starts the livestream from the console; a viewer watches it in Chromium with
+hls.js: the list shows it, the watch page plays it (time advances, frames decode), and the
+judge's cut shows the paused badge while the slate keeps the player going."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +16,7 @@ from playwright.async_api import expect
 
 from hearing_server.config import Settings
 from hearing_server.core.participant import Role
-from signaling.client import HearingClient, SignalingError
+from signaling.client import HearingClient
 from support.hearing import make_hearing
 from support.media import ColourVideoTrack, ToneAudioTrack
 
@@ -32,6 +32,7 @@ def settings(settings: Settings) -> Settings:
         court_timezone="Asia/Shanghai",
         recording_auto_start=False,
         livestream_segment_seconds=2.0,
+        livestream_delay_seconds=float(DELAY),
     )
 
 
@@ -45,26 +46,30 @@ async def test_viewer_plays_the_livestream(
     base = f"http://127.0.0.1:{server.port}"
     clients: list[HearingClient] = []
     try:
-        for name, colour, tone in (
-            ("王审判员", (220, 40, 40), 440.0),
-            ("张三", (40, 200, 40), 700.0),
-        ):
+        for name, colour, tone in (("张三", (40, 200, 40), 700.0),):
             c = HearingClient(base, people[name].token)
             clients.append(c)
             await c.connect()
             await c.join()
             await c.publish([ColourVideoTrack(colour), ToneAudioTrack(tone)])
-        judge = clients[0]
+        # The judge starts the stream from the console (default delay from the settings).
+        judge = await launch("judge", "judge", width=1280, height=800)
+        await judge.page.goto(f"{base}/join#token={people['王审判员'].token}")
+        start = judge.page.locator('[data-action="livestream-start"]')
+        await expect(start).to_be_visible(timeout=30_000)
+        state_line = judge.page.locator('[data-testid="livestream-state"]')
         deadline = time.monotonic() + 30
         while True:  # the composite starts a moment after the session
+            await start.click()
             try:
-                await judge.call("livestream", {"action": "start", "delay_seconds": DELAY})
+                await expect(state_line).to_have_attribute("data-state", "live", timeout=2_000)
                 break
-            except SignalingError as exc:
-                if exc.code != "no_composite" or time.monotonic() > deadline:
+            except AssertionError:
+                if time.monotonic() > deadline:
                     raise
-                await asyncio.sleep(0.5)
+                await expect(start).to_be_enabled(timeout=10_000)
 
+        await judge.page.screenshot(path=str(artifacts / "livestream-console-1280x800.png"))
         viewer = await launch("viewer", "display", width=390, height=844, mobile=True)
         page = viewer.page
         await page.goto(f"{base}/watch")
@@ -96,7 +101,8 @@ async def test_viewer_plays_the_livestream(
         await expect(page.locator("#viewers")).to_contain_text("1", timeout=30_000)
         await page.screenshot(path=str(artifacts / "livestream-watch-390x844.png"))
 
-        await judge.call("livestream", {"action": "cut"})
+        await judge.page.locator('[data-action="livestream-cut"]').click()
+        await expect(state_line).to_have_attribute("data-state", "cut", timeout=30_000)
         await expect(page.locator(".watch-status .badge")).to_have_attribute(
             "data-state", "paused", timeout=30_000
         )
@@ -110,6 +116,8 @@ async def test_viewer_plays_the_livestream(
         await expect(page.locator(".watch-status .badge")).to_have_text("Paused")
         missing = await page.evaluate("import('/static/i18n.js').then(m => [...m.missingKeys])")
         assert missing == [], missing
+        judge_missing = await judge.page.evaluate("[...window.hearingApp.missingKeys]")
+        assert judge_missing == [], judge_missing
     finally:
         for c in clients:
             await c.close()

@@ -560,6 +560,15 @@ export const CATALOGUE = {
     'watch.notFound': '没有这个公开庭审。',
     'watch.unsupported': '此浏览器无法播放直播。',
     'watch.error': '页面载入失败，请刷新。',
+    'live.not_live': '庭审直播：未直播',
+    'live.live': '庭审直播：直播中（延时 {delay} 秒，{viewers} 人观看）',
+    'live.cut': '庭审直播：已切断，观众看到暂停画面',
+    'live.start': '开始直播',
+    'live.stop': '结束直播',
+    'live.resume': '恢复直播',
+    'live.cutAction': '切断直播',
+    'error.not_public': '不公开审理的案件不能直播。',
+    'error.no_composite': '庭审画面尚未就绪，请稍后再试。',
   },
 
   en: {
@@ -1113,6 +1122,15 @@ export const CATALOGUE = {
     'watch.notFound': 'No such public hearing.',
     'watch.unsupported': 'This browser cannot play the stream.',
     'watch.error': 'The page failed to load; please reload.',
+    'live.not_live': 'Livestream: not live',
+    'live.live': 'Livestream: live (delay {delay} s, {viewers} watching)',
+    'live.cut': 'Livestream: cut, viewers see the pause notice',
+    'live.start': 'Start livestream',
+    'live.stop': 'Stop livestream',
+    'live.resume': 'Resume livestream',
+    'live.cutAction': 'Cut livestream',
+    'error.not_public': 'A hearing that is not public is never livestreamed.',
+    'error.no_composite': 'The courtroom view is not ready yet; try again shortly.',
   },
 };
 
