@@ -37,6 +37,8 @@ class Entry:
     duration_s: float
     slate: bool
     discontinuity: bool  # #EXT-X-DISCONTINUITY before it
+    start_s: float = 0.0  # media start on the stream clock (a slate: its own timeline)
+    published_at: float = 0.0  # the publisher's clock when it was listed
 
 
 @dataclass(slots=True)
@@ -157,10 +159,18 @@ class DelayedPublisher:
         target = self.public_dir / segment.name
         os.replace(segment.path, target)
         seq = previous.seq + 1 if previous else 0
-        self.entries.append(
-            Entry(seq, segment.name, segment.duration_s, segment.slate, discontinuity)
-        )
         now = self._clock()
+        self.entries.append(
+            Entry(
+                seq,
+                segment.name,
+                segment.duration_s,
+                segment.slate,
+                discontinuity,
+                start_s=segment.start_s,
+                published_at=now,
+            )
+        )
         self._timeline_end = max(self._timeline_end, now) + segment.duration_s
         self._render()
 
