@@ -20,9 +20,10 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .captions import CaptionTrack
 from .segmenter import Segment
 
 LIVE_WINDOW = 8  # segments listed in the live playlist
@@ -80,6 +81,9 @@ class DelayedPublisher:
         self.ended = False
         self.deleted = 0  # withheld segments deleted by cuts (and the stop)
         self._playlist = ""
+        self._captions_playlist = ""
+        self._published: set[str] = set()
+        self.captions = CaptionTrack()
 
     def prepare(self) -> None:
         self.withheld_dir.mkdir(parents=True, exist_ok=True)
@@ -105,9 +109,15 @@ class DelayedPublisher:
 
     # -- the judge --------------------------------------------------------------------------
 
-    def cut_now(self) -> int:
+    def cut_now(self, at_s: float | None = None) -> int:
         """Withhold everything not yet published; returns how many segments were deleted.
-        The caller tells the segmenter the new epoch (it drops the segment it writes)."""
+        The caller tells the segmenter the new epoch (it drops the segment it writes).
+        ``at_s``: the cut's moment on the stream clock (for the captions)."""
+        starts = [w.segment.start_s for w in self._withheld]
+        if at_s is not None:
+            starts.append(at_s)
+        if starts:
+            self.captions.cut(min(starts))
         self.cut = True
         self.epoch += 1
         deleted = self._delete_withheld()
@@ -115,8 +125,10 @@ class DelayedPublisher:
         self._slate_offset = 0.0
         return deleted
 
-    def resume(self) -> None:
+    def resume(self, at_s: float | None = None) -> None:
         """Courtroom media again; slates go on until the first new segment is due."""
+        if at_s is not None:
+            self.captions.resume(at_s)
         self.cut = False
         self.epoch += 1
 
@@ -158,6 +170,15 @@ class DelayedPublisher:
         )
         target = self.public_dir / segment.name
         os.replace(segment.path, target)
+        # Its captions (an empty WebVTT for a slate), written before it is listed.
+        vtt = (
+            self.captions.empty()
+            if segment.slate
+            else self.captions.segment(segment.start_s, segment.duration_s)
+        )
+        _write_atomically(self.public_dir / caption_name(segment.name), vtt)
+        self._published.add(segment.name)
+        self._published.add(caption_name(segment.name))
         seq = previous.seq + 1 if previous else 0
         now = self._clock()
         self.entries.append(
@@ -181,29 +202,35 @@ class DelayedPublisher:
         """The live playlist, or None before anything was published."""
         return self._playlist or None
 
-    def is_published(self, name: str) -> bool:
-        return any(e.name == name for e in self.entries[-4 * LIVE_WINDOW :])
-
     @property
-    def published_names(self) -> frozenset[str]:
-        return frozenset(e.name for e in self.entries)
+    def captions_playlist(self) -> str | None:
+        """The WebVTT media playlist twin of ``playlist``."""
+        return self._captions_playlist or None
+
+    def is_published(self, name: str) -> bool:
+        """Whether ``name`` (a segment or its WebVTT) was published."""
+        return name in self._published
 
     def _render(self) -> None:
         if not self.entries:
             return
         window = self.entries[-LIVE_WINDOW:]
+        sequence = sum(
+            1 for e in self.entries[: len(self.entries) - len(window)] if e.discontinuity
+        )
         self._playlist = render_playlist(
-            window,
-            discontinuity_sequence=sum(
-                1 for e in self.entries[: len(self.entries) - len(window)] if e.discontinuity
-            ),
+            window, discontinuity_sequence=sequence, target_s=self.target_s, ended=self.ended
+        )
+        self._captions_playlist = render_playlist(
+            [replace(e, name=caption_name(e.name)) for e in window],
+            discontinuity_sequence=sequence,
             target_s=self.target_s,
             ended=self.ended,
         )
         # Also on disk, for a deployment whose nginx serves public/ directly (docs).
-        tmp = self.public_dir / "index.m3u8.tmp"
-        tmp.write_text(self._playlist, encoding="utf-8")
-        os.replace(tmp, self.public_dir / "index.m3u8")
+        _write_atomically(self.public_dir / "index.m3u8", self._playlist)
+        _write_atomically(self.public_dir / "captions.m3u8", self._captions_playlist)
+        _write_atomically(self.public_dir / "master.m3u8", MASTER_PLAYLIST)
 
     def replay_playlist(self) -> str | None:
         """A VOD playlist of the courtroom segments that were published (no slates)."""
@@ -246,6 +273,26 @@ def render_playlist(
     if ended:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
+
+
+MASTER_PLAYLIST = """#EXTM3U
+#EXT-X-VERSION:3
+#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="字幕 Captions",LANGUAGE="zh",DEFAULT=NO,\
+AUTOSELECT=NO,URI="captions.m3u8"
+#EXT-X-STREAM-INF:BANDWIDTH=3000000,CODECS="avc1.42c01f,mp4a.40.2",SUBTITLES="subs"
+index.m3u8
+"""
+
+
+def caption_name(segment_name: str) -> str:
+    """``000000001.ts`` → ``000000001.vtt``."""
+    return segment_name.rsplit(".", 1)[0] + ".vtt"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _epoch_of(name: str) -> str:

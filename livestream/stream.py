@@ -118,12 +118,12 @@ class LiveStream:
 
     def cut(self) -> int:
         """Withhold everything not yet published; the segment being written is deleted."""
-        deleted = self.publisher.cut_now()
+        deleted = self.publisher.cut_now(at_s=time.monotonic() - self.started_at)
         self._segmenter.set_epoch(self.publisher.epoch, live=False)
         return deleted
 
     def resume(self) -> None:
-        self.publisher.resume()
+        self.publisher.resume(at_s=time.monotonic() - self.started_at)
         self._video_clock.reset()
         self._audio_clock.reset()
         self._segmenter.set_epoch(self.publisher.epoch, live=True)
@@ -172,6 +172,15 @@ class LiveStream:
         if self.stopped or self.publisher.cut:
             return
         self._segmenter.audio(payload, self._audio_clock.place(rtp, clock_rate, arrival))
+
+    def caption(self, start_mono: float, end_mono: float, text: str) -> bool:
+        """A final caption of speech between two ``time.monotonic()`` instants; it is
+        published with the segment it starts in (and withheld with it). Whether it was kept."""
+        if self.stopped:
+            return False
+        return self.publisher.captions.add(
+            start_mono - self.started_at, end_mono - self.started_at, text
+        )
 
     # -- plumbing ------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from aiohttp import web
 from hearing_server import keys
 from hearing_server.core.errors import NotFound
 from hearing_server.core.hearing import Hearing, HearingState, Visibility
+from livestream import MASTER_PLAYLIST
 
 from .pages import SECURITY_HEADERS, content_security_policy
 
@@ -146,11 +147,31 @@ async def playlist(request: web.Request) -> web.Response:
     text = request.app[keys.LIVESTREAMS].playlist(hearing.id, viewer=request.remote)
     if text is None:
         return _not_found()
+    return _playlist_response(text)
+
+
+def _playlist_response(text: str) -> web.Response:
     return web.Response(
         body=text.encode("utf-8"),  # RFC 8216: always UTF-8, so no charset parameter
         content_type="application/vnd.apple.mpegurl",
         headers={"Cache-Control": "no-cache, no-store", **CORS},
     )
+
+
+async def master(request: web.Request) -> web.Response:
+    """The master playlist: the stream and its captions (a WebVTT rendition)."""
+    hearing = await _public_hearing(request)
+    if hearing is None or request.app[keys.LIVESTREAMS].playlist(hearing.id) is None:
+        return _not_found()
+    return _playlist_response(MASTER_PLAYLIST)
+
+
+async def captions(request: web.Request) -> web.Response:
+    hearing = await _public_hearing(request)
+    if hearing is None:
+        return _not_found()
+    text = request.app[keys.LIVESTREAMS].captions_playlist(hearing.id)
+    return _not_found() if text is None else _playlist_response(text)
 
 
 async def segment(request: web.Request) -> web.StreamResponse:
@@ -164,7 +185,7 @@ async def segment(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(
         path,
         headers={
-            "Content-Type": "video/mp2t",
+            "Content-Type": "video/mp2t" if path.suffix == ".ts" else "text/vtt; charset=utf-8",
             "Cache-Control": "public, max-age=31536000, immutable",
             **CORS,
         },
@@ -192,11 +213,14 @@ def setup_livestream(app: web.Application, web_client_dir: Path) -> None:
     async def watch_page(request: web.Request) -> web.StreamResponse:
         if not page.is_file():
             raise web.HTTPNotFound()
-        # The hearing pages' hardening; its CSP already allows what hls.js needs (blob:
-        # media sources and workers, fetches to this origin).
+        # The hearing pages' hardening. hls.js needs blob: media sources and workers (which
+        # the policy allows) and loads an empty "data:,WEBVTT" text track for captions.
+        policy = content_security_policy(request.host).replace(
+            "media-src 'self' blob: mediastream:", "media-src 'self' blob: data:"
+        )
         headers = {
             **SECURITY_HEADERS,
-            "Content-Security-Policy": content_security_policy(request.host),
+            "Content-Security-Policy": policy,
             "Cache-Control": "no-cache",
         }
         return web.FileResponse(page, headers=headers)
@@ -204,6 +228,8 @@ def setup_livestream(app: web.Application, web_client_dir: Path) -> None:
     app.router.add_get("/api/public/hearings", list_public)
     app.router.add_get("/api/public/hearings/{hearing_id}", get_public)
     app.router.add_get("/live/{hearing_id}/index.m3u8", playlist)
+    app.router.add_get("/live/{hearing_id}/master.m3u8", master)
+    app.router.add_get("/live/{hearing_id}/captions.m3u8", captions)
     app.router.add_get("/live/{hearing_id}/{name}", segment)
     app.router.add_route("OPTIONS", "/live/{hearing_id}/{name}", preflight)
     app.router.add_get("/watch", watch_page)

@@ -55,6 +55,9 @@ class LivestreamPort(Protocol):
     def playlist(self, hearing_id: str, viewer: str | None = None) -> str | None:
         """The live playlist of a running stream, None when there is nothing to watch."""
 
+    def captions_playlist(self, hearing_id: str) -> str | None:
+        """The WebVTT media playlist of a running stream (captions, delayed alike)."""
+
     def segment_path(self, hearing_id: str, name: str) -> Path | None:
         """The file of a published segment of a running stream, None for anything else."""
 

@@ -37,6 +37,7 @@ from hearing_server.media.errors import MediaError
 from hearing_server.media.taps import Composites, EncodedFrame, MediaKind, Tap
 from hearing_server.service.background import BackgroundWork
 from hearing_server.service.events import (
+    CaptionPublished,
     EventBus,
     HearingChanged,
     LivestreamStateChanged,
@@ -44,13 +45,14 @@ from hearing_server.service.events import (
 )
 from hearing_server.service.hearings import HearingService
 from livestream import LiveStream, StreamOptions
+from mediakit import HearingClock
 
 log = logging.getLogger(__name__)
 
 LivestreamAction = Literal["start", "cut", "resume", "stop"]
 MAX_DELAY_S = 600
 VIEWER_WINDOW_S = 15.0  # a viewer counts while their player fetched the playlist this recently
-_SEGMENT_NAME = re.compile(r"^[0-9]{9}\.ts$")
+_SEGMENT_NAME = re.compile(r"^[0-9]{9}\.(ts|vtt)$")
 
 
 class CompositeTaps(Protocol):
@@ -67,6 +69,7 @@ class _Running:
     delay_s: float
     started_at: float  # time.time()
     taps: list[Tap[EncodedFrame]]
+    hearing_clock_mono_start: float  # time.monotonic() at the hearing clock's 0 (captions)
     pumps: list[asyncio.Task[None]] = field(default_factory=list)
     viewers: dict[str, float] = field(default_factory=dict)  # client address -> last seen
 
@@ -184,7 +187,10 @@ class LivestreamCoordinator:
             on_failure=lambda exc: self._failed(hid, exc),
         )
         await stream.start()
-        running = _Running(stream, delay, time.time(), [video, audio])
+        # Captions carry times on the hearing clock (from the actual start); the stream wants
+        # monotonic instants.
+        mono_start = HearingClock(hearing.actual_start).mono_start
+        running = _Running(stream, delay, time.time(), [video, audio], mono_start)
         running.pumps = [
             asyncio.create_task(self._pump(hid, stream, video), name=f"livestream video {hid}"),
             asyncio.create_task(self._pump(hid, stream, audio), name=f"livestream audio {hid}"),
@@ -247,7 +253,12 @@ class LivestreamCoordinator:
     async def on_service_event(self, event: ServiceEvent) -> None:
         """A hearing made closed or sealed stops at once (its files deleted); one that
         leaves session ends its stream."""
-        if self._closed or not isinstance(event, HearingChanged):
+        if self._closed:
+            return
+        if isinstance(event, CaptionPublished):
+            self._on_caption(event)
+            return
+        if not isinstance(event, HearingChanged):
             return
         hid = event.hearing_id
         visibility = event.data.get("visibility")
@@ -261,6 +272,25 @@ class LivestreamCoordinator:
         elif state in (HearingState.CLOSED.value, HearingState.ADJOURNED.value):
             async with self._lock(hid):
                 await self._stop(hid, Actor.system(), reason=f"hearing {state}")
+
+    def _on_caption(self, event: CaptionPublished) -> None:
+        """Final captions of the hearing room go out with the stream, delayed like it."""
+        running = self._running.get(event.hearing_id)
+        caption = event.caption
+        if running is None or not caption.get("final") or not caption.get("text"):
+            return
+        try:
+            start = running.hearing_clock_mono_start + float(caption["start"])
+            end = running.hearing_clock_mono_start + float(caption["end"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("caption without times for the livestream of %s", event.hearing_id)
+            return
+        running.stream.caption(start, end, str(caption["text"]))
+
+    def captions_playlist(self, hearing_id: str) -> str | None:
+        """The WebVTT playlist of a running stream."""
+        running = self._running.get(hearing_id)
+        return running.stream.publisher.captions_playlist if running is not None else None
 
     # -- what the public side reads ------------------------------------------------------------
 
@@ -282,7 +312,7 @@ class LivestreamCoordinator:
         running = self._running.get(hearing_id)
         if running is None or not _SEGMENT_NAME.match(name):
             return None
-        if name not in running.stream.publisher.published_names:
+        if not running.stream.publisher.is_published(name):
             return None
         return running.stream.publisher.public_dir / name
 

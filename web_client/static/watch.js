@@ -72,7 +72,10 @@ async function showList() {
 function attach(video, src) {
   // hls.js wherever Media Source Extensions exist; Safari plays HLS by itself.
   if (window.Hls && window.Hls.isSupported()) {
-    const hls = new window.Hls({ liveSyncDurationCount: 3, enableWorker: true });
+    // Captions (a WebVTT rendition in the master playlist) stay off until the viewer asks.
+    const hls = new window.Hls({
+      liveSyncDurationCount: 3, enableWorker: true, subtitleDisplay: false,
+    });
     hls.on(window.Hls.Events.ERROR, (_, data) => {
       if (data.fatal) {
         console.warn('hls fatal error', data.type, data.details);
@@ -98,6 +101,21 @@ async function showWatch() {
   const message = h('div', { class: 'watch-message', id: 'message' });
   const box = h('div', { class: 'watch-video' }, video, message);
   const status = h('div', { class: 'watch-status' });
+  // Captions: the live transcript, delayed like the picture; off by default.
+  const ccButton = h('button', { type: 'button', class: 'secondary small', id: 'captions',
+    'aria-pressed': 'false', t: 'watch.captionsOn' });
+  let captionsOn = false;
+  function applyCaptions() {
+    ccButton.setAttribute('aria-pressed', String(captionsOn));
+    setT(ccButton, captionsOn ? 'watch.captionsOff' : 'watch.captionsOn');
+    if (player) {
+      player.subtitleTrack = captionsOn ? 0 : -1;
+      player.subtitleDisplay = captionsOn;
+    } else {
+      for (const track of video.textTracks) track.mode = captionsOn ? 'showing' : 'hidden';
+    }
+  }
+  ccButton.addEventListener('click', () => { captionsOn = !captionsOn; applyCaptions(); });
   const viewers = h('span', { class: 'hint', id: 'viewers' });
   const title = h('h1', { id: 'title' });
   const meta = h('p', { class: 'hint', id: 'meta' });
@@ -124,7 +142,7 @@ async function showWatch() {
     title.textContent = info.title;
     meta.textContent = `${info.court} · ${info.case_number}`;
     clear(status);
-    status.append(badge(info.livestream === 'not_live' ? 'not_live' : info.livestream), viewers);
+    status.append(badge(info.livestream === 'not_live' ? 'not_live' : info.livestream), viewers, ccButton);
     setT(viewers, 'watch.viewers', { n: info.viewers });
     if (info.livestream === 'not_live') {
       setT(message, 'watch.notLive');
@@ -133,7 +151,7 @@ async function showWatch() {
     }
     message.hidden = true;
     if (!attached) {
-      const src = `/live/${encodeURIComponent(hearingId)}/index.m3u8`;
+      const src = `/live/${encodeURIComponent(hearingId)}/master.m3u8`;
       try {
         const probe = await fetch(src, { cache: 'no-store' });
         if (!probe.ok) { // started, but still inside the broadcast delay
@@ -149,6 +167,7 @@ async function showWatch() {
         return;
       }
       attached = true;
+      if (player) player.on(window.Hls.Events.SUBTITLE_TRACKS_UPDATED, applyCaptions);
       video.play().catch(() => { /* the viewer presses play */ });
     }
   }

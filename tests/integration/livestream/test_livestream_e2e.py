@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from aiohttp.test_utils import TestServer
 from hearing_server.config import Settings
 from hearing_server.core.hearing import Visibility
 from hearing_server.core.participant import Role
-from hearing_server.keys import STORE
+from hearing_server.keys import EVENTS, STORE
+from hearing_server.service.events import CaptionPublished
 from signaling.client import HearingClient, SignalingError
 from support.hearing import make_hearing
 from support.media import ColourVideoTrack, ToneAudioTrack
@@ -46,6 +48,16 @@ def _probe(path: Path) -> dict[str, Any]:
         timeout=30,
     )
     return json.loads(out.stdout)
+
+
+async def _say(server: TestServer, hid: str, text: str, ago: float = 0.0) -> None:
+    """A final caption on the service bus, as the transcription publishes it: speech that
+    started ``ago`` seconds ago, on the hearing clock."""
+    hearing = await server.app[STORE].get_hearing(hid)
+    assert hearing.actual_start is not None
+    now = (datetime.now(UTC) - hearing.actual_start).total_seconds()
+    caption = {"text": text, "start": now - ago, "end": now - ago + 1.0, "final": True}
+    await server.app[EVENTS].publish(CaptionPublished(hid, (), caption))
 
 
 def _names(playlist: str) -> list[str]:
@@ -115,6 +127,8 @@ async def test_public_hearing_streams_after_the_delay_and_cut_is_retroactive(
 
         # Nothing is public before the delay has passed.
         assert await playlist() is None
+        await asyncio.sleep(0.5)
+        await _say(server, hid, "现在开庭")
         first: str = await eventually(playlist, timeout=30, what="the playlist")
         assert time.monotonic() - started >= DELAY
         assert first.startswith("#EXTM3U") and "#EXT-X-TARGETDURATION:" in first
@@ -141,13 +155,31 @@ async def test_public_hearing_streams_after_the_delay_and_cut_is_retroactive(
             assert (video["width"], video["height"]) == (1280, 720)
             assert 1.0 <= float(info["format"]["duration"]) <= 3.5, info["format"]
 
+        # Captions: a WebVTT twin per segment, listed in captions.m3u8 behind master.m3u8.
+        async with http.get(f"{base}/live/{hid}/master.m3u8") as resp:
+            assert resp.status == 200 and 'URI="captions.m3u8"' in await resp.text()
+        async with http.get(f"{base}/live/{hid}/captions.m3u8") as resp:
+            vtt_names = _names(await resp.text())
+        # (a segment may have been published since `listed` was read)
+        assert set(_names(listed)) <= {n.replace(".vtt", ".ts") for n in vtt_names}
+        cues = ""
+        for name in vtt_names:
+            async with http.get(f"{base}/live/{hid}/{name}") as resp:
+                assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/vtt")
+                body = await resp.text()
+                assert body.startswith("WEBVTT")
+                cues += body
+        assert "现在开庭" in cues, cues
+
         # The cut: everything not yet published is withheld and deleted.
         await asyncio.sleep(1.0)
+        await _say(server, hid, "涉及商业秘密", ago=0.5)  # in the withheld stretch
         withheld_before = {p.name for p in (root / "withheld").iterdir()}
         published_before = set(_names(await playlist() or ""))
         cut_at = time.time()
         reply = await judge.call("livestream", {"action": "cut"})
         assert reply["livestream"]["state"] == "cut"
+        await _say(server, hid, "未成年人姓名", ago=2.0)  # recognised late, spoken before
         await asyncio.sleep(DELAY + 3)  # longer than the delay: withheld media would be due
         assert withheld_before, "some segments were waiting out the delay"
         for name in withheld_before:
@@ -177,6 +209,10 @@ async def test_public_hearing_streams_after_the_delay_and_cut_is_retroactive(
 
         back = await eventually(courtroom_back, timeout=30, what="the courtroom after resume")
         assert _probe(public / back[0])["streams"]
+        # No caption of the withheld stretch was ever published.
+        published_vtt = "".join(p.read_text() for p in public.glob("*.vtt"))
+        assert "涉及商业秘密" not in published_vtt and "未成年人姓名" not in published_vtt
+        assert "现在开庭" in published_vtt
 
         await judge.call("livestream", {"action": "stop"})
         await judge.wait_for_event("livestream_state", lambda d: d["state"] == "not_live")
@@ -208,6 +244,9 @@ async def test_closed_and_sealed_hearings_are_never_streamed(
         for path in (
             f"/live/{hid}/index.m3u8",
             f"/live/{hid}/000000001.ts",
+            f"/live/{hid}/master.m3u8",
+            f"/live/{hid}/captions.m3u8",
+            f"/live/{hid}/000000001.vtt",
             f"/api/public/hearings/{hid}",
         ):
             async with http.get(base + path) as resp:

@@ -96,3 +96,33 @@ def test_rate_limiter_allows_bursts_then_limits_per_address() -> None:
     for name in ("c", "d", "e"):
         limiter.allow(name, now=1.0)
     assert len(limiter._buckets) == 3  # bounded
+
+
+def test_captions_follow_their_segment_and_the_cut_withholds_them(tmp_path: Path) -> None:
+    clock, slates = Clock(), []
+    pub = _publisher(tmp_path, clock, slates)
+    pub.add(_segment_at(pub, "000000001.ts", 0.0))
+    assert pub.captions.add(0.5, 1.5, "现在开庭 --> 宣读\n\n法庭纪律")
+    clock.now += 31
+    pub.tick()  # published, with its captions
+    pub.add(_segment_at(pub, "000000002.ts", 2.0))
+    assert pub.captions.add(2.5, 3.0, "涉及商业秘密")  # in a segment the cut will withhold
+    pub.cut_now(at_s=4.0)
+    assert not pub.captions.add(3.5, 4.5, "未成年人姓名")  # late, from the withheld stretch
+    assert not pub.captions.add(6.0, 7.0, "while cut")
+    pub.resume(at_s=10.0)
+    assert pub.captions.add(10.5, 11.0, "继续开庭")
+    clock.now += 31
+    pub.tick()
+    vtt = (pub.public_dir / "000000001.vtt").read_text()
+    assert vtt.startswith("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:900000,LOCAL:00:00:10.000")
+    assert "00:00:00.500 --> 00:00:01.500\n现在开庭 → 宣读 法庭纪律" in vtt
+    assert not (pub.public_dir / "000000002.vtt").exists()
+    assert pub.is_published("000000001.vtt") and not pub.is_published("000000002.vtt")
+    assert "000000001.vtt" in (pub.captions_playlist or "")
+
+
+def _segment_at(pub: DelayedPublisher, name: str, start_s: float) -> Segment:
+    path = pub.withheld_dir / name
+    path.write_bytes(b"\x47" * 188)
+    return Segment(name, path, 2.0, start_s, 0)
