@@ -5,6 +5,7 @@ from .captions import CaptionTrack, Cue
 from .publisher import (
     LIVE_WINDOW,
     MASTER_PLAYLIST,
+    REPLAY_PLAYLIST,
     DelayedPublisher,
     Entry,
     caption_name,
@@ -17,6 +18,7 @@ from .stream import LiveStream, StreamOptions
 __all__ = [
     "LIVE_WINDOW",
     "MASTER_PLAYLIST",
+    "REPLAY_PLAYLIST",
     "SLATE_LINES",
     "CaptionTrack",
     "Cue",

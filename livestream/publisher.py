@@ -232,6 +232,18 @@ class DelayedPublisher:
         _write_atomically(self.public_dir / "captions.m3u8", self._captions_playlist)
         _write_atomically(self.public_dir / "master.m3u8", MASTER_PLAYLIST)
 
+    def write_replay(self) -> None:
+        """After the stop: ``replay.m3u8`` (the courtroom segments that were published, as
+        VOD, captions beside them in ``replay-captions.m3u8``) and the slates deleted."""
+        for e in self.entries:
+            if e.slate:
+                _delete(self.public_dir / e.name)
+                _delete(self.public_dir / caption_name(e.name))
+        text = self.replay_playlist()
+        if text is None:
+            return
+        _write_atomically(self.public_dir / REPLAY_PLAYLIST, text)
+
     def replay_playlist(self) -> str | None:
         """A VOD playlist of the courtroom segments that were published (no slates)."""
         real = [e for e in self.entries if not e.slate]
@@ -282,6 +294,9 @@ AUTOSELECT=NO,URI="captions.m3u8"
 #EXT-X-STREAM-INF:BANDWIDTH=3000000,CODECS="avc1.42c01f,mp4a.40.2",SUBTITLES="subs"
 index.m3u8
 """
+
+
+REPLAY_PLAYLIST = "replay.m3u8"
 
 
 def caption_name(segment_name: str) -> str:

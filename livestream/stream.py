@@ -145,6 +145,8 @@ class LiveStream:
         self.publisher.stop()
         # Anything left in withheld/ (a segment finishing during the stop) was never public.
         await asyncio.to_thread(shutil.rmtree, self.publisher.withheld_dir, True)
+        if not delete_all:
+            await asyncio.to_thread(self.publisher.write_replay)
         if delete_all:
             await asyncio.to_thread(shutil.rmtree, self.root, True)
         return self.summary()

@@ -113,6 +113,7 @@ def _listing(request: web.Request, h: Hearing) -> dict[str, Any]:
         "state": h.state.value,
         "livestream": {"live": "live", "cut": "paused"}.get(state or "", "not_live"),
         "viewers": streams.viewers(h.id),
+        "replay": state is None and streams.replay_playlist(h.id) is not None,
     }
 
 
@@ -174,11 +175,22 @@ async def captions(request: web.Request) -> web.Response:
     return _not_found() if text is None else _playlist_response(text)
 
 
+async def replay(request: web.Request) -> web.Response:
+    """The replay (VOD) of the published parts, once stopped, if the judge allowed it."""
+    hearing = await _public_hearing(request)
+    if hearing is None:
+        return _not_found()
+    text = request.app[keys.LIVESTREAMS].replay_playlist(hearing.id)
+    return _not_found() if text is None else _playlist_response(text)
+
+
 async def segment(request: web.Request) -> web.StreamResponse:
     hearing = await _public_hearing(request)
     if hearing is None:
         return _not_found()
-    path = request.app[keys.LIVESTREAMS].segment_path(hearing.id, request.match_info["name"])
+    streams = request.app[keys.LIVESTREAMS]
+    name = request.match_info["name"]
+    path = streams.segment_path(hearing.id, name) or streams.replay_path(hearing.id, name)
     if path is None or not path.is_file():
         return _not_found()
     # FileResponse answers Range requests (206) and conditional ones itself.
@@ -230,6 +242,7 @@ def setup_livestream(app: web.Application, web_client_dir: Path) -> None:
     app.router.add_get("/live/{hearing_id}/index.m3u8", playlist)
     app.router.add_get("/live/{hearing_id}/master.m3u8", master)
     app.router.add_get("/live/{hearing_id}/captions.m3u8", captions)
+    app.router.add_get("/live/{hearing_id}/replay.m3u8", replay)
     app.router.add_get("/live/{hearing_id}/{name}", segment)
     app.router.add_route("OPTIONS", "/live/{hearing_id}/{name}", preflight)
     app.router.add_get("/watch", watch_page)

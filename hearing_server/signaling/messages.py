@@ -54,7 +54,11 @@ CLIENT_EVENTS: dict[str, Schema] = {
     "livestream": Schema(
         "livestream",
         (
-            Field("action", "enum", enum=("start", "cut", "resume", "stop")),
+            Field(
+                "action",
+                "enum",
+                enum=("start", "cut", "resume", "stop", "allow_replay", "withdraw_replay"),
+            ),
             Field("delay_seconds", "integer", required=False, nullable=True),
         ),
     ),

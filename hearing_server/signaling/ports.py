@@ -44,7 +44,7 @@ class LivestreamPort(Protocol):
         self,
         actor: Actor,
         hearing_id: str,
-        action: Literal["start", "cut", "resume", "stop"],
+        action: Literal["start", "cut", "resume", "stop", "allow_replay", "withdraw_replay"],
         delay_seconds: int | None = None,
     ) -> dict[str, Any]:
         """Start, cut, resume or stop the hearing's livestream; returns the status."""
@@ -60,6 +60,12 @@ class LivestreamPort(Protocol):
 
     def segment_path(self, hearing_id: str, name: str) -> Path | None:
         """The file of a published segment of a running stream, None for anything else."""
+
+    def replay_playlist(self, hearing_id: str) -> str | None:
+        """The replay (VOD) of a stopped stream the judge allowed, None otherwise."""
+
+    def replay_path(self, hearing_id: str, name: str) -> Path | None:
+        """A segment or WebVTT file listed in the allowed replay, None otherwise."""
 
     def viewers(self, hearing_id: str) -> int:
         """How many client addresses watch now."""

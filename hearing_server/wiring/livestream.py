@@ -44,14 +44,16 @@ from hearing_server.service.events import (
     ServiceEvent,
 )
 from hearing_server.service.hearings import HearingService
-from livestream import LiveStream, StreamOptions
+from livestream import REPLAY_PLAYLIST, LiveStream, StreamOptions
 from mediakit import HearingClock
 
 log = logging.getLogger(__name__)
 
-LivestreamAction = Literal["start", "cut", "resume", "stop"]
+LivestreamAction = Literal["start", "cut", "resume", "stop", "allow_replay", "withdraw_replay"]
+REPLAY_MARK = "replay-allowed"  # beside public/: the judge allowed the replay
 MAX_DELAY_S = 600
 VIEWER_WINDOW_S = 15.0  # a viewer counts while their player fetched the playlist this recently
+_HEARING_DIR = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SEGMENT_NAME = re.compile(r"^[0-9]{9}\.(ts|vtt)$")
 
 
@@ -106,11 +108,13 @@ class LivestreamCoordinator:
     # -- the judge ---------------------------------------------------------------------------
 
     def status(self, hearing_id: str) -> dict[str, Any]:
-        """``{state: not_live | live | cut, delay_seconds?, started_at?, viewers?}``."""
+        """``{state: not_live | live | cut, replay, delay_seconds?, started_at?, viewers?}``."""
         running = self._running.get(hearing_id)
+        replay = (self._stream_dir(hearing_id) / REPLAY_MARK).exists()
         if running is None:
-            return {"state": "not_live"}
+            return {"state": "not_live", "replay": replay}
         return {
+            "replay": replay,
             "state": running.stream.state,
             "delay_seconds": running.delay_s,
             "started_at": running.started_at,
@@ -136,7 +140,9 @@ class LivestreamCoordinator:
             raise ValidationError("delay_seconds is set when the stream starts")
         async with self._lock(hearing_id):
             running = self._running.get(hearing_id)
-            if action == "start":
+            if action in ("allow_replay", "withdraw_replay"):
+                await self._set_replay(hearing_id, actor, allowed=action == "allow_replay")
+            elif action == "start":
                 if running is not None:
                     raise Conflict("the hearing is already livestreamed")
                 await self._start(hearing, actor, delay_seconds)
@@ -157,6 +163,19 @@ class LivestreamCoordinator:
             else:
                 await self._stop(hearing_id, actor, reason="stopped")
         return self.status(hearing_id)
+
+    async def _set_replay(self, hearing_id: str, actor: Actor, *, allowed: bool) -> None:
+        """Whether the published parts may be watched again once the stream has stopped.
+        The mark lives with the files, so it holds across restarts and goes with them."""
+        mark = self._stream_dir(hearing_id) / REPLAY_MARK
+        if allowed:
+            await asyncio.to_thread(mark.parent.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(mark.touch)
+        else:
+            await asyncio.to_thread(mark.unlink, True)
+        await self._changed(
+            hearing_id, actor, AuditEvent.LIVESTREAM_REPLAY_CHANGED, {"allowed": allowed}
+        )
 
     def _lock(self, hearing_id: str) -> asyncio.Lock:
         return self._locks.setdefault(hearing_id, asyncio.Lock())
@@ -179,7 +198,13 @@ class LivestreamCoordinator:
         composites = self._composites
         assert composites is not None
         root = self._stream_dir(hid)
-        await asyncio.to_thread(shutil.rmtree, root, True)  # an earlier stream's files
+        # An earlier stream's files (and its replay) give way to the new stream; the judge's
+        # decision on the replay stays.
+        replay = (root / REPLAY_MARK).exists()
+        await asyncio.to_thread(shutil.rmtree, root, True)
+        if replay:
+            await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread((root / REPLAY_MARK).touch)
         stream = LiveStream(
             root,
             StreamOptions(delay_s=delay, target_s=self._segment_s, font_path=self._font_path),
@@ -315,6 +340,32 @@ class LivestreamCoordinator:
         if not running.stream.publisher.is_published(name):
             return None
         return running.stream.publisher.public_dir / name
+
+    def replay_playlist(self, hearing_id: str) -> str | None:
+        """The replay of a stopped stream, if the judge allowed it (None otherwise)."""
+        if hearing_id in self._running or not _HEARING_DIR.match(hearing_id):
+            return None
+        root = self._stream_dir(hearing_id)
+        path = root / "public" / REPLAY_PLAYLIST
+        try:
+            if not (root / REPLAY_MARK).exists():
+                return None
+            return path.read_text(encoding="utf-8")
+        except OSError:
+            return None
+
+    def replay_path(self, hearing_id: str, name: str) -> Path | None:
+        """A segment (or its WebVTT) listed in the allowed replay."""
+        if not _SEGMENT_NAME.match(name):
+            return None
+        text = self.replay_playlist(hearing_id)
+        if text is None:
+            return None
+        listed = {line for line in text.splitlines() if line and not line.startswith("#")}
+        segment = name.replace(".vtt", ".ts")
+        if segment not in listed:
+            return None
+        return self._stream_dir(hearing_id) / "public" / name
 
     def viewers(self, hearing_id: str) -> int:
         running = self._running.get(hearing_id)

@@ -143,6 +143,23 @@ async def test_viewer_plays_the_livestream(
         await expect(page.locator(".watch-status .badge")).to_have_text("Paused")
         missing = await page.evaluate("import('/static/i18n.js').then(m => [...m.missingKeys])")
         assert missing == [], missing
+        # The judge allows a replay and stops; the viewer can watch what was published.
+        await judge.page.locator('[data-action="livestream-allow_replay"]').click()
+        await expect(
+            judge.page.locator('[data-action="livestream-withdraw_replay"]')
+        ).to_be_visible()
+        await judge.page.locator('[data-action="livestream-stop"]').click()
+        await expect(state_line).to_have_attribute("data-state", "not_live", timeout=30_000)
+        await page.reload()
+        await expect(page.locator(".watch-status .badge")).to_have_attribute(
+            "data-state", "replay", timeout=30_000
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if await video.evaluate("v => v.currentTime") > 2:
+                break
+            await page.wait_for_timeout(500)
+        assert await video.evaluate("v => v.currentTime") > 2
         judge_missing = await judge.page.evaluate("[...window.hearingApp.missingKeys]")
         assert judge_missing == [], judge_missing
     finally:

@@ -129,6 +129,20 @@ export async function runConsole(root, ctx) {
       });
       liveButtons.append(b);
     }
+    // The replay of what was published, once the stream has stopped: the judge decides.
+    const replayAction = status?.replay ? 'withdraw_replay' : 'allow_replay';
+    const r = h('button', { type: 'button', class: 'ghost small', dataset: { action: `livestream-${replayAction}` },
+      t: `live.${replayAction}` });
+    r.addEventListener('click', async () => {
+      r.disabled = true;
+      try {
+        renderLivestream((await session.call('livestream', { action: replayAction })).livestream);
+      } catch (err) {
+        toast(`error.${err.code}`);
+        r.disabled = false;
+      }
+    });
+    liveButtons.append(r);
   }
 
   function renderRecording(status) {

@@ -142,8 +142,17 @@ async function showWatch() {
     title.textContent = info.title;
     meta.textContent = `${info.court} · ${info.case_number}`;
     clear(status);
-    status.append(badge(info.livestream === 'not_live' ? 'not_live' : info.livestream), viewers, ccButton);
+    const replaying = info.livestream === 'not_live' && info.replay;
+    status.append(badge(replaying ? 'replay' : info.livestream), viewers, ccButton);
     setT(viewers, 'watch.viewers', { n: info.viewers });
+    if (replaying) { // the judge allowed a replay of what was published
+      message.hidden = true;
+      if (!attached) {
+        player = attach(video, `/live/${encodeURIComponent(hearingId)}/replay.m3u8`);
+        attached = player !== undefined;
+      }
+      return;
+    }
     if (info.livestream === 'not_live') {
       setT(message, 'watch.notLive');
       message.hidden = false;

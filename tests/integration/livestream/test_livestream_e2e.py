@@ -219,6 +219,8 @@ async def test_public_hearing_streams_after_the_delay_and_cut_is_retroactive(
         async with http.get(f"{base}/live/{hid}/index.m3u8") as resp:
             assert resp.status == 404
         assert not (root / "withheld").exists()
+        async with http.get(f"{base}/live/{hid}/replay.m3u8") as resp:
+            assert resp.status == 404  # the judge did not allow a replay
 
     audit = [e.event for e in await server.app[STORE].list_audit(hid)]
     for event in (
@@ -276,7 +278,7 @@ async def test_public_hearing_made_closed_stops_at_once(
         state = await party.wait_for_event(
             "livestream_state", lambda d: d["state"] == "not_live", timeout=30
         )
-        assert state == {"state": "not_live"}
+        assert state == {"state": "not_live", "replay": False}
         assert not root.exists()
         async with http.get(f"{base}/live/{hid}/index.m3u8") as resp:
             assert resp.status == 404
@@ -333,3 +335,49 @@ async def test_bad_livestream_requests_get_clear_errors(
         async with http.get(f"{base}/api/public/hearings/{hid}") as resp:
             assert resp.status == 200
             assert (await resp.json())["livestream"] == "live"
+
+
+async def test_replay_of_the_published_parts_when_the_judge_allows_it(
+    server: TestServer, make_client: MakeClient, settings: Settings
+) -> None:
+    hid, judge, party = await _start_session(server, make_client)
+    with pytest.raises(SignalingError) as refused:
+        await party.call("livestream", {"action": "allow_replay"})
+    assert refused.value.code == "forbidden"
+    await _start_stream(judge)
+    base = f"http://127.0.0.1:{server.port}"
+    async with aiohttp.ClientSession() as http:
+
+        async def published() -> list[str] | None:
+            async with http.get(f"{base}/live/{hid}/index.m3u8") as resp:
+                names = _names(await resp.text()) if resp.status == 200 else []
+            return names if len(names) >= 2 else None
+
+        await eventually(published, timeout=30, what="two published segments")
+        await judge.call("livestream", {"action": "cut"})
+        await asyncio.sleep(3)  # some slate
+        reply = await judge.call("livestream", {"action": "allow_replay"})
+        assert reply["livestream"]["replay"] is True
+        await judge.call("livestream", {"action": "stop"})
+        async with http.get(f"{base}/live/{hid}/replay.m3u8") as resp:
+            assert resp.status == 200
+            text = await resp.text()
+        assert "#EXT-X-PLAYLIST-TYPE:VOD" in text and text.endswith("#EXT-X-ENDLIST\n")
+        names = _names(text)
+        assert names and all(n.startswith("000") for n in names), text  # no slate, no cut
+        public = settings.effective_livestream_dir / hid / "public"
+        assert not list(public.glob("001*"))  # the slates are gone
+        for name in names:
+            async with http.get(f"{base}/live/{hid}/{name}") as resp:
+                assert resp.status == 200
+            info = _probe(public / name)
+            assert {s["codec_name"] for s in info["streams"]} == {"h264", "aac"}
+        async with http.get(f"{base}/api/public/hearings/{hid}") as resp:
+            assert (await resp.json())["replay"] is True
+        await judge.call("livestream", {"action": "withdraw_replay"})
+        for path in ("replay.m3u8", names[0]):
+            async with http.get(f"{base}/live/{hid}/{path}") as resp:
+                assert resp.status == 404, path
+    audit = await server.app[STORE].list_audit(hid)
+    changes = [e.data["allowed"] for e in audit if e.event == "livestream_replay_changed"]
+    assert changes == [True, False]
