@@ -133,10 +133,13 @@ class Segmenter:
 
     def stop(self) -> None:
         """Finish: the open segment is dropped (it was never published)."""
-        self._command(_STOP)
+        if self._thread.is_alive():
+            self._command(_STOP)
 
     def join(self, timeout: float) -> bool:
-        self._thread.join(timeout)
+        """Wait for the thread (True at once if it never started or has ended)."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
         return not self._thread.is_alive()
 
     def _put(self, item: object) -> None:

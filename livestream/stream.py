@@ -104,8 +104,9 @@ class LiveStream:
         while True:
             try:
                 self.publisher.tick()
-            except OSError as exc:
-                # A disk error must not leave the judge believing the stream runs.
+            except Exception as exc:
+                # A disk error (or a bug) must not leave the judge believing the stream runs.
+                log.exception("livestream %s: publishing failed", self.root)
                 self._failed(exc)
                 return
             await asyncio.sleep(0.1)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import shutil
@@ -29,7 +30,7 @@ from aiohttp import web
 from hearing_server import keys
 from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent
-from hearing_server.core.errors import Conflict, Forbidden, ValidationError
+from hearing_server.core.errors import Conflict, Forbidden, Unavailable, ValidationError
 from hearing_server.core.hearing import Hearing, HearingState, Visibility
 from hearing_server.core.permissions import Action, authorize
 from hearing_server.media.compositor.draw import find_cjk_font
@@ -200,18 +201,27 @@ class LivestreamCoordinator:
         root = self._stream_dir(hid)
         # An earlier stream's files (and its replay) give way to the new stream; the judge's
         # decision on the replay stays.
-        replay = (root / REPLAY_MARK).exists()
-        await asyncio.to_thread(shutil.rmtree, root, True)
-        if replay:
-            await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
-            await asyncio.to_thread((root / REPLAY_MARK).touch)
         stream = LiveStream(
             root,
             StreamOptions(delay_s=delay, target_s=self._segment_s, font_path=self._font_path),
             request_keyframe=lambda: composites.request_keyframe(hid),
             on_failure=lambda exc: self._failed(hid, exc),
         )
-        await stream.start()
+        try:
+            replay = (root / REPLAY_MARK).exists()
+            await asyncio.to_thread(shutil.rmtree, root, True)
+            if replay:
+                await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
+                await asyncio.to_thread((root / REPLAY_MARK).touch)
+            await stream.start()
+        except OSError as exc:  # the disk: the judge hears why, nothing is left running
+            for tap in (video, audio):
+                tap.close()
+            await stream.stop()
+            log.error("livestream of %s cannot start: %s", hid, exc)
+            raise Unavailable(
+                f"the livestream cannot be written: {exc}", code="livestream_failed"
+            ) from exc
         # Captions carry times on the hearing clock (from the actual start); the stream wants
         # monotonic instants.
         mono_start = HearingClock(hearing.actual_start).mono_start
@@ -220,8 +230,19 @@ class LivestreamCoordinator:
             asyncio.create_task(self._pump(hid, stream, video), name=f"livestream video {hid}"),
             asyncio.create_task(self._pump(hid, stream, audio), name=f"livestream audio {hid}"),
         ]
+        for task in running.pumps:
+            task.add_done_callback(functools.partial(self._pump_done, hid))
         self._running[hid] = running
         await self._changed(hid, actor, AuditEvent.LIVESTREAM_STARTED, {"delay_seconds": delay})
+
+    def _pump_done(self, hid: str, task: asyncio.Task[None]) -> None:
+        """A pump that failed stops its stream (logged, audited with the error)."""
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        assert exc is not None
+        log.error("livestream of %s: feeding the stream failed", hid, exc_info=exc)
+        self._failed(hid, exc)
 
     async def _pump(self, hid: str, stream: LiveStream, tap: Tap[EncodedFrame]) -> None:
         async for f in tap:
