@@ -52,6 +52,7 @@ from .signing import (
     sign_as,
     signature_state,
 )
+from .token import TokenKey
 from .tsa import (
     CONTENT_TYPE_QUERY,
     CONTENT_TYPE_REPLY,
@@ -90,6 +91,7 @@ __all__ = [
     "SigningStateError",
     "SigningWorker",
     "TimeStampResponder",
+    "TokenKey",
     "async_certify",
     "async_seal",
     "async_sign_as",

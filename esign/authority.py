@@ -12,6 +12,11 @@ file 0600):
 A real CA can be used instead: pass its certificate and key files; the organisation and TSA
 certificates are then issued by it (and re-issued if they were issued by another CA).
 
+The organisation's key can live on a PKCS#11 token instead (``org_token``, see
+:mod:`esign.token`): then no ``org.key.pem`` exists, the certificate is the token's own (if it
+holds one of the key's label) or one this CA issues for the token's public key, kept as
+``org.cert.pem``; certifications and seals are computed by the token.
+
 Per signature, :meth:`SigningAuthority.issue_event_certificate` issues a short-lived "event
 certificate" naming the signer. Its private key exists only in memory, inside the returned
 :class:`EventCredential`; :func:`esign.signing.sign_as` uses it for one signature and then
@@ -37,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .errors import AuthorityError
+from .token import TokenKey, read_token
 
 PrivateKey = ec.EllipticCurvePrivateKey
 
@@ -180,6 +186,57 @@ def _issue(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
+def _issued_by(cert: x509.Certificate, ca_cert: x509.Certificate) -> bool:
+    if cert.issuer != ca_cert.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(ca_cert)
+    except (ValueError, TypeError, Exception):
+        return False
+    return True
+
+
+def _token_leaf(
+    directory: Path,
+    token: TokenKey,
+    organisation: str,
+    ca_cert: x509.Certificate,
+    ca_key: PrivateKey,
+) -> x509.Certificate:
+    """The organisation's certificate for the key on ``token`` (see the module doc)."""
+    contents = read_token(token)
+    now = _now()
+    if contents.certificate is not None:
+        if not _issued_by(contents.certificate, ca_cert):
+            raise AuthorityError(
+                "pkcs11_cert_issuer",
+                "the certificate on the token was not issued by the signing CA in use: "
+                "configure that CA's certificate and key",
+            )
+        return contents.certificate
+    cert_path = directory / ORG_CERT
+    subject = _name(organisation, organisation)
+    if cert_path.exists():
+        cert = _load_cert(cert_path)
+        if (
+            cert.public_key() == contents.public_key
+            and _issued_by(cert, ca_cert)
+            and cert.not_valid_after_utc > now
+        ):
+            return cert
+        subject = cert.subject
+    cert = _issue(
+        subject,
+        contents.public_key,  # type: ignore[arg-type]
+        ca_cert,
+        ca_key,
+        now - _SKEW,
+        min(now + datetime.timedelta(days=365 * _LEAF_YEARS), ca_cert.not_valid_after_utc),
+    )
+    _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    return cert
+
+
 @dataclass
 class EventCredential:
     """A one-signature credential: the event certificate and its in-memory private key.
@@ -218,9 +275,11 @@ class SigningAuthority:
     ca_cert: x509.Certificate
     ca_key: PrivateKey
     org_cert: x509.Certificate
-    org_key: PrivateKey = field(repr=False)
+    #: The organisation's key, unless it is on a token (then ``None``, and ``org_token`` set).
+    org_key: PrivateKey | None = field(repr=False)
     tsa_cert: x509.Certificate = field(repr=False)
     tsa_key: PrivateKey = field(repr=False)
+    org_token: TokenKey | None = None
 
     @classmethod
     def load_or_create(
@@ -232,13 +291,16 @@ class SigningAuthority:
         ca_cert_file: Path | str | None = None,
         ca_key_file: Path | str | None = None,
         ca_key_password: bytes | None = None,
+        org_token: TokenKey | None = None,
     ) -> SigningAuthority:
         """Load the authority from ``directory``, creating what is missing.
 
         ``organisation`` and ``court`` name the certificates created on first run (they are not
         changed on later runs: the certificates already issued name what they name).
         With ``ca_cert_file`` and ``ca_key_file`` a configured CA is used instead of the
-        embedded one; its files are read where they are, never copied.
+        embedded one; its files are read where they are, never copied. With ``org_token`` the
+        organisation's key is the one on that PKCS#11 token (a certificate on the token must
+        have been issued by the CA in use).
         Raises :class:`~esign.errors.AuthorityError` if files are unreadable or inconsistent.
         """
         directory = Path(directory)
@@ -296,15 +358,9 @@ class SigningAuthority:
             cert_path, key_path = directory / cert_name, directory / key_name
             if cert_path.exists() and key_path.exists():
                 cert, key = _load_cert(cert_path), _load_key(key_path)
-                issued_by_ca = cert.issuer == ca_cert.subject
-                if issued_by_ca:
-                    try:
-                        cert.verify_directly_issued_by(ca_cert)
-                    except (ValueError, TypeError, Exception):
-                        issued_by_ca = False
                 if cert.public_key() != key.public_key():
                     raise AuthorityError("leaf_mismatch", f"{cert_path} does not match its key")
-                if issued_by_ca and cert.not_valid_after_utc > now:
+                if _issued_by(cert, ca_cert) and cert.not_valid_after_utc > now:
                     return cert, key
                 subject = cert.subject  # re-issue under the current CA, same name, same key
             else:
@@ -323,10 +379,15 @@ class SigningAuthority:
             _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
             return cert, key
 
-        org_cert, org_key = leaf(ORG_CERT, ORG_KEY, organisation, False)
+        org_key: PrivateKey | None
+        if org_token is None:
+            org_cert, org_key = leaf(ORG_CERT, ORG_KEY, organisation, False)
+        else:
+            org_cert = _token_leaf(directory, org_token, organisation, ca_cert, ca_key)
+            org_key = None
         tsa_name = f"{court} 时间戳服务 Time-Stamping Authority"
         tsa_cert, tsa_key = leaf(TSA_CERT, TSA_KEY, tsa_name, True)
-        return cls(directory, ca_cert, ca_key, org_cert, org_key, tsa_cert, tsa_key)
+        return cls(directory, ca_cert, ca_key, org_cert, org_key, tsa_cert, tsa_key, org_token)
 
     @property
     def trust_root_pem(self) -> bytes:

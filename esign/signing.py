@@ -36,7 +36,8 @@ import datetime
 import io
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from asn1crypto import x509 as asn1_x509
@@ -59,6 +60,7 @@ from reportlab.pdfgen import canvas as rl_canvas  # type: ignore[import-untyped]
 from .authority import EventCredential, SigningAuthority, to_asn1_cert, to_asn1_key
 from .errors import ImageError, SigningStateError
 from .render import CERTIFICATION_FIELD, FONT_NAME, SEAL_FIELD, RenderedAgreement, ensure_font
+from .token import token_signer
 
 #: A drawn signature may be at most this large (a signature_pad PNG is typically 10 to 60 kB).
 MAX_IMAGE_BYTES = 1024 * 1024
@@ -244,6 +246,18 @@ def _image_pdf(png: bytes, size: tuple[float, float]) -> bytes:
     return out.getvalue()
 
 
+@contextmanager
+def _organisation_signer(authority: SigningAuthority) -> Iterator[signers.Signer]:
+    """The organisation's signer: its key file, or its PKCS#11 token for one operation."""
+    if authority.org_token is not None:
+        with token_signer(authority.org_token, authority.org_cert, (authority.ca_cert,)) as s:
+            yield s
+        return
+    if authority.org_key is None:  # pragma: no cover - load_or_create sets one of the two
+        raise SigningStateError("no_org_key", "the authority has no organisation key")
+    yield _signer(authority.org_cert, authority.org_key, [authority.ca_cert])
+
+
 def _signer(
     cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, chain: Iterable[x509.Certificate]
 ) -> signers.SimpleSigner:
@@ -326,13 +340,14 @@ async def async_certify(
         docmdp_permissions=MDPPerm.FILL_FORMS,
         reason="调解组织认证协议文本 / Certified by the mediation organisation",
     )
-    pdf_signer = signers.PdfSigner(
-        meta,
-        _signer(authority.org_cert, authority.org_key, [authority.ca_cert]),
-        timestamper=timestamper,
-        new_field_spec=SigFieldSpec(CERTIFICATION_FIELD),  # invisible
-    )
-    out = await pdf_signer.async_sign_pdf(writer, in_place=False)
+    with _organisation_signer(authority) as org_signer:
+        pdf_signer = signers.PdfSigner(
+            meta,
+            org_signer,
+            timestamper=timestamper,
+            new_field_spec=SigFieldSpec(CERTIFICATION_FIELD),  # invisible
+        )
+        out = await pdf_signer.async_sign_pdf(writer, in_place=False)
     return bytes(out.getvalue())
 
 
@@ -450,14 +465,15 @@ async def async_seal(
         docmdp_permissions=MDPPerm.NO_CHANGES,
         reason="调解组织盖章 / Sealed by the mediation organisation",
     )
-    pdf_signer = signers.PdfSigner(
-        meta,
-        _signer(authority.org_cert, authority.org_key, [authority.ca_cert]),
-        timestamper=timestamper,
-        stamp_style=StaticStampStyle(background=_PdfPageBytes(appearance), border_width=0),
-    )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    out = await pdf_signer.async_sign_pdf(writer, existing_fields_only=True, in_place=False)
+    with _organisation_signer(authority) as org_signer:
+        pdf_signer = signers.PdfSigner(
+            meta,
+            org_signer,
+            timestamper=timestamper,
+            stamp_style=StaticStampStyle(background=_PdfPageBytes(appearance), border_width=0),
+        )
+        out = await pdf_signer.async_sign_pdf(writer, existing_fields_only=True, in_place=False)
     return bytes(out.getvalue())
 
 

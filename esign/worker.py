@@ -24,6 +24,7 @@ from .document import AgreementDocument
 from .errors import AuthorityError
 from .render import render
 from .signing import certify, seal, sign_as
+from .token import TokenKey
 from .tsa import make_timestamper
 
 
@@ -36,13 +37,16 @@ class AuthorityConfig:
     ca_cert_file: Path | None = None
     ca_key_file: Path | None = None
     timestamp_url: str | None = None
+    org_token: TokenKey | None = None
 
     def load(self) -> SigningAuthority:
+        """The authority these settings name (created on first run)."""
         return SigningAuthority.load_or_create(
             self.directory,
             organisation=self.organisation,
             ca_cert_file=self.ca_cert_file,
             ca_key_file=self.ca_key_file,
+            org_token=self.org_token,
         )
 
 

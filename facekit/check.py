@@ -1,7 +1,8 @@
 """One face check: face match and liveness judged together from the frames of one camera.
 
 The same frames feed both: each frame's landmarks go to the liveness judge, and every
-``encode_every_s`` a frame facing the camera is also encoded and compared with the reference.
+``encode_every_s`` (``then_every_s`` once the decision has its first encodings) a frame facing
+the camera is also encoded and compared with the reference.
 The face decision is the median distance of those encodings, so the face that did the
 challenges is the face that was matched, and one blurred frame decides nothing. Pure: the
 frames' analyses and their times come in from the caller (the live check in the server, the
@@ -52,6 +53,10 @@ class FaceCheck:
     threshold: float = DEFAULT_THRESHOLD
     settings: LivenessSettings = field(default_factory=LivenessSettings)
     encode_every_s: float = 0.5
+    # Once the decision has its MIN_ENCODINGS, further encodings only keep watching that the
+    # face doing the challenges is still the one matched: an encoding costs about four times
+    # the landmarks liveness needs, so on a busy machine they must not crowd those out.
+    then_every_s: float = 1.5
     judge: LivenessJudge = field(init=False)
     distances: list[float] = field(default_factory=list)
     frames: int = 0
@@ -70,7 +75,8 @@ class FaceCheck:
         (a turned face matches worse, and says nothing the frontal ones do not)."""
         if not self._frontal:
             return False
-        return self._last_encoded is None or t - self._last_encoded >= self.encode_every_s
+        every = self.encode_every_s if len(self.distances) < MIN_ENCODINGS else self.then_every_s
+        return self._last_encoded is None or t - self._last_encoded >= every
 
     def finished(self) -> bool:
         if self.judge.failed:

@@ -177,6 +177,12 @@ class LivenessJudge:
             return False
         ear = eye_aspect_ratio(landmarks)
         y = yaw(landmarks)
+        if not self._yaws:
+            # The first face only sets the baseline: measured against an empty baseline (0),
+            # a face already turned would pass a "turn" without moving at all.
+            self._yaws.append(y)
+            self._ears.append(ear)
+            return False
         challenge = self.challenges[self.step]
         base_yaw = self._baseline_yaw()
         frontal = abs(y - base_yaw) <= self.settings.frontal

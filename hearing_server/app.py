@@ -18,6 +18,7 @@ from hearing_server.api.pages import DEFAULT_WEB_CLIENT_DIR, setup_pages
 from hearing_server.api.routes import setup_routes
 from hearing_server.config import Settings
 from hearing_server.wiring.agreements import install_agreements
+from hearing_server.wiring.board import install_board
 from hearing_server.wiring.composite import install_composite
 from hearing_server.wiring.face import install_face
 from hearing_server.wiring.foundation import install_foundation
@@ -41,6 +42,7 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     app[keys.SETTINGS] = settings
     install_foundation(app)  # store, tokens, service bus, hearings, presence
     install_identity(app)  # identity checks before the waiting room; the message sender
+    install_board(app)  # the clerk's board: today's hearings, alerts
     install_agreements(app)  # mediation agreements: signing authority, timestamps, PDFs
     install_media(app)  # the SFU
     install_face(app)  # face match and liveness on the participant's own camera

@@ -111,6 +111,12 @@ class Settings:
     signing_ca_cert_path: Path | None = None  # a real CA instead of the embedded one
     signing_ca_key_path: Path | None = None
     timestamp_url: str = ""  # an external RFC 3161 TSA; default: this server's own
+    # the organisation's seal key on a PKCS#11 token instead of a file (all three, or none)
+    signing_pkcs11_module: Path | None = None  # e.g. /usr/lib/softhsm/libsofthsm2.so
+    signing_pkcs11_token: str | None = None  # the token's label
+    signing_pkcs11_key: str | None = None  # the private key's label
+    signing_pkcs11_pin: str | None = None
+    signing_pkcs11_pin_file: Path | None = None  # the PIN on its first line, instead of the PIN
 
     @property
     def effective_public_url(self) -> str:
@@ -227,6 +233,8 @@ def _convert(name: str, raw: Any) -> Any:
             "signing_ca_cert_path",
             "signing_ca_key_path",
             "biometrics_dir",
+            "signing_pkcs11_module",
+            "signing_pkcs11_pin_file",
         }:
             return Path(raw) if raw not in (None, "") else None
         if name == "media_announced_addresses":
@@ -292,6 +300,9 @@ def _convert(name: str, raw: Any) -> Any:
             "transcription_language",
             "message_smtp_username",
             "message_smtp_password",
+            "signing_pkcs11_token",
+            "signing_pkcs11_key",
+            "signing_pkcs11_pin",
         }:
             return str(raw) if raw not in (None, "") else None
         return str(raw)
@@ -352,7 +363,20 @@ def load_settings(
         values.pop("data_dir", None)
     settings = Settings(**values)
     _check_sender(settings)
+    _check_token(settings)
     return settings
+
+
+def _check_token(s: Settings) -> None:
+    """A PKCS#11 seal key is named completely, or not at all."""
+    named = (s.signing_pkcs11_module, s.signing_pkcs11_token, s.signing_pkcs11_key)
+    if any(v is not None for v in named) and not all(v is not None for v in named):
+        raise ConfigError(
+            "a PKCS#11 seal key needs signing_pkcs11_module, signing_pkcs11_token and "
+            "signing_pkcs11_key"
+        )
+    if s.signing_pkcs11_pin is not None and s.signing_pkcs11_pin_file is not None:
+        raise ConfigError("give signing_pkcs11_pin or signing_pkcs11_pin_file, not both")
 
 
 def _check_sender(s: Settings) -> None:

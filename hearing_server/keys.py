@@ -15,10 +15,12 @@ if TYPE_CHECKING:
     from hearing_server.media.router import MediaRouter
     from hearing_server.media.taps import Composites
     from hearing_server.service.agreements import AgreementService
+    from hearing_server.service.board import BoardService
     from hearing_server.service.events import EventBus, ServiceEvent
     from hearing_server.service.hearings import HearingService
     from hearing_server.service.identity import IdentityGate, IdentityService
     from hearing_server.service.live import LiveHearings
+    from hearing_server.service.notices import NoticeService
     from hearing_server.service.private_rooms import PrivateRooms
     from hearing_server.service.transcripts import TranscriptService
     from hearing_server.signaling.ports import LivestreamPort, RecordingPort
@@ -32,6 +34,8 @@ EVENTS: web.AppKey[EventBus[ServiceEvent]] = web.AppKey("events")
 HEARINGS: web.AppKey[HearingService] = web.AppKey("hearings")
 LIVE: web.AppKey[LiveHearings] = web.AppKey("live")
 PRIVATE_ROOMS: web.AppKey[PrivateRooms] = web.AppKey("private_rooms")
+NOTICES: web.AppKey[NoticeService] = web.AppKey("notices")
+BOARD: web.AppKey[BoardService] = web.AppKey("board")
 AGREEMENTS: web.AppKey[AgreementService] = web.AppKey("agreements")
 TIMESTAMPS: web.AppKey[TimeStampResponder] = web.AppKey("timestamps")
 MEDIA: web.AppKey[MediaRouter] = web.AppKey("media")

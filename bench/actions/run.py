@@ -15,11 +15,8 @@ import argparse
 import asyncio
 import importlib.metadata
 import json
-import logging
-import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Coroutine
 from dataclasses import asdict
@@ -27,9 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.sfu.loopback import use_loopback_only
 from bench.sfu.machine import describe_code, describe_machine
-from bench.sfu.run import _cancellable, _check_isolated
+from bench.sfu.run import add_machine_options, cancellable, prepare_machine, run_attempts
 
 from .report import markdown, per_action, targets
 from .session import ActionRun, RunConfig
@@ -50,24 +46,18 @@ def _versions() -> dict[str, str | None]:
 
 async def _attempts(config: RunConfig, args: argparse.Namespace) -> dict[str, Any]:
     """Run; again (up to ``--attempts``) while other people's work disturbed the run."""
-    discarded: list[dict[str, Any]] = []
-    record: dict[str, Any] = {}
-    for attempt in range(1, args.attempts + 1):
-        log_dir = Path(tempfile.mkdtemp(prefix="bench-actions-logs-"))
-        print(f"attempt {attempt}; logs in {log_dir}", file=sys.stderr, flush=True)
-        record = await ActionRun(config, log_dir).run()
-        record["attempt"] = attempt
-        record["logs"] = str(log_dir)
+
+    def disturbed(record: dict[str, Any]) -> list[str]:
         other = record["cpu_s_per_s"]["actions"]["other_processes"]
-        record["disturbed"] = (
-            [f"other processes used {other} CPU-s/s"] if other > args.max_other else []
-        )
-        if not record["disturbed"]:
-            break
-        print(f"  disturbed: {record['disturbed'][0]}", file=sys.stderr, flush=True)
-        discarded.append({k: record[k] for k in ("attempt", "disturbed", "close", "cpu_s_per_s")})
-    record["disturbed_attempts"] = discarded
-    return record
+        return [f"other processes used {other} CPU-s/s"] if other > args.max_other else []
+
+    return await run_attempts(
+        args.attempts,
+        "bench-actions-logs-",
+        lambda log_dir: ActionRun(config, log_dir).run(),
+        disturbed,
+        keep=("close", "cpu_s_per_s"),
+    )
 
 
 async def _main(args: argparse.Namespace, config: RunConfig) -> dict[str, Any]:
@@ -100,23 +90,12 @@ def main() -> int:
         "--burst", type=float, default=6.5, help="s each speaker talks in the last burst"
     )
     ap.add_argument("--out", type=Path, default=RESULTS / "actions.json")
-    ap.add_argument("--nice", type=int, default=0, help="for the whole benchmark")
     ap.add_argument("--server-nice", type=int, default=0)
     ap.add_argument("--server-log-level", default="WARNING", help="e.g. INFO to diagnose")
-    ap.add_argument("--quiet-below", type=float, default=0.15, help="busy fraction to wait for")
-    ap.add_argument("--quiet-timeout", type=float, default=600.0)
-    ap.add_argument("--quiet-seconds", type=int, default=10, help="quiet seconds in a row")
-    ap.add_argument("--max-other", type=float, default=0.3, help="CPU-s/s; more is disturbed")
-    ap.add_argument("--attempts", type=int, default=1)
-    ap.add_argument("--allow-network", action="store_true", help="skip the loopback-only check")
+    add_machine_options(ap, quiet_timeout=600.0)
     args = ap.parse_args(argv)
     args.argv = argv
-    if not args.allow_network:
-        _check_isolated()
-    use_loopback_only()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    if args.nice:
-        os.nice(args.nice)  # the server and its speech-to-text process inherit it
+    prepare_machine(args)  # --nice: the server and its speech-to-text process inherit it
     config = RunConfig(
         rounds=args.rounds,
         spacing_s=args.spacing,
@@ -129,7 +108,7 @@ def main() -> int:
     )
     work: Coroutine[Any, Any, dict[str, Any]] = _main(args, config)
     try:
-        record = asyncio.run(_cancellable(work))
+        record = asyncio.run(cancellable(work))
     except asyncio.CancelledError:
         sys.exit("stopped by a signal; the server was stopped")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ import aiohttp
 from aiortc import RTCPeerConnection
 
 from bench.sfu.children import Child
-from bench.sfu.session import _wait_quiet, free_port
+from bench.sfu.session import free_port, loopback_server_env, wait_quiet_for
 from bench.transcription.e2e import wait_healthy
 from bench.transcription.e2e_lag import LagTicker
 from bench.transcription.e2e_measure import CpuSnapshot, Drain, HearingTime
@@ -114,11 +114,7 @@ class ActionRun:
         port = free_port()
         key = secrets.token_urlsafe(24)
         env = {
-            "HEARING_DATA_DIR": str(data_dir),
-            "HEARING_HOST": "127.0.0.1",
-            "HEARING_PORT": str(port),
-            "HEARING_ADMIN_API_KEY": key,
-            "HEARING_MEDIA_ANNOUNCED_ADDRESSES": "127.0.0.1",
+            **loopback_server_env(data_dir, port, key),
             # The bots stand for people already identified: the identity step is not measured.
             "HEARING_IDENTITY_DEFAULT_POLICY": "none",
             "HEARING_LOG_LEVEL": self.config.server_log_level,
@@ -378,25 +374,8 @@ def slow_listeners(server_log: Path) -> list[dict[str, Any]]:
 
 
 async def wait_quiet(cfg: RunConfig) -> dict[str, Any]:
-    """bench.sfu's wait for a quiet second, until ``quiet_s`` of them come in a row: a heavy
-    benchmark beside this one pauses for a second between its phases, not for minutes."""
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    deadline = t0 + cfg.quiet_timeout_s
-    quiet = 0
-    busy = 1.0
-    while quiet < cfg.quiet_s:
-        busy = await _wait_quiet(cfg.quiet_below, max(0.0, deadline - loop.time()))
-        quiet = quiet + 1 if busy < cfg.quiet_below else 0
-        if loop.time() > deadline:
-            say(f"machine still {busy:.0%} busy after {cfg.quiet_timeout_s:.0f} s; starting")
-            break
-    return {
-        "busy_last_s": round(busy, 3),
-        "quiet_s_in_a_row": quiet,
-        "waited_s": round(loop.time() - t0),
-        "load": _loadavg(),
-    }
+    """``quiet_s`` quiet seconds in a row (bench.sfu's check), up to ``quiet_timeout_s``."""
+    return await wait_quiet_for(cfg.quiet_below, cfg.quiet_timeout_s, cfg.quiet_s)
 
 
 def _loadavg() -> list[float]:

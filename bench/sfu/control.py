@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import json
+import logging
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from typing import Any
+
+from .loopback import use_loopback_only
 
 _PR_SET_PDEATHSIG = 1
 
@@ -45,3 +49,12 @@ async def next_command(reader: asyncio.StreamReader) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"bad command line: {line!r}")
     return data
+
+
+def run_child(run: Callable[[dict[str, Any]], Coroutine[Any, Any, None]]) -> None:
+    """A client child's ``main``: it dies with its parent, logs warnings, gathers ICE
+    candidates on loopback only, and runs ``run`` with the JSON spec given as its argument."""
+    die_with_parent()
+    logging.basicConfig(level=logging.WARNING)
+    use_loopback_only()
+    asyncio.run(run(json.loads(sys.argv[1])))

@@ -29,6 +29,7 @@ class Window:
     frames: int = 0
     unreadable: int = 0  # frames whose stamp failed its CRC
     latencies_ms: list[float] = field(default_factory=list)
+    read_at: list[float] = field(default_factory=list)  # time.monotonic() of each latency
 
 
 class FrameMeter:
@@ -68,6 +69,7 @@ class FrameMeter:
                     window.unreadable += 1
                 else:
                     window.latencies_ms.append(elapsed_ms(stamp, now))
+                    window.read_at.append(time.monotonic())
 
     @property
     def join_to_first_frame_ms(self) -> float | None:
@@ -99,6 +101,7 @@ class FrameMeter:
                 fps=w.frames / duration if duration > 0 else 0.0,
                 unreadable_stamps=w.unreadable,
                 latencies_ms=[round(x, 2) for x in w.latencies_ms],
+                latency_read_at=[round(t, 3) for t in w.read_at],
             )
         return out
 

@@ -18,18 +18,28 @@ def process_user_system_seconds(pid: int) -> tuple[float, float]:
     return utime / _TICKS, stime / _TICKS
 
 
-def process_runtime_seconds(pid: int) -> float:
-    """Time on a CPU of every live thread of ``pid``, from the scheduler's nanosecond
-    counters (``/proc/<pid>/task/*/schedstat``): finer than the 10 ms ticks of
-    utime/stime, but threads that ended since are missing."""
+def _schedstat_seconds(pid: int, field: int) -> float:
     total = 0
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{task}/schedstat") as fh:
-                total += int(fh.read().split()[0])
+                total += int(fh.read().split()[field])
         except (FileNotFoundError, ProcessLookupError):
             continue  # the thread ended meanwhile
     return total / 1e9
+
+
+def process_runtime_seconds(pid: int) -> float:
+    """Time on a CPU of every live thread of ``pid``, from the scheduler's nanosecond
+    counters (``/proc/<pid>/task/*/schedstat``): finer than the 10 ms ticks of
+    utime/stime, but threads that ended since are missing."""
+    return _schedstat_seconds(pid, 0)
+
+
+def process_waiting_seconds(pid: int) -> float:
+    """Time every live thread of ``pid`` spent runnable but waiting for a CPU (the run
+    queue), from the same counters."""
+    return _schedstat_seconds(pid, 1)
 
 
 def descendants(pid: int) -> list[int]:

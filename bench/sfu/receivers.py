@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import sys
 import time
 from typing import Any
 
@@ -27,8 +25,7 @@ from aiortc import RTCPeerConnection
 
 from signaling.client import HearingClient
 
-from .control import commands, die_with_parent, emit, next_command
-from .loopback import use_loopback_only
+from .control import commands, emit, next_command, run_child
 from .meter import FrameMeter
 from .p2p import VP8, call_directly
 from .rtpstats import inbound_video_packets
@@ -167,10 +164,7 @@ async def run(spec: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    die_with_parent()
-    logging.basicConfig(level=logging.WARNING)
-    use_loopback_only()
-    asyncio.run(run(json.loads(sys.argv[1])))
+    run_child(run)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .loopback import use_loopback_only
 from .machine import describe_code, describe_machine
 from .report import markdown_report, targets
 from .session import RunConfig, Session
@@ -118,6 +119,68 @@ async def sweep(args: argparse.Namespace) -> dict[str, Any]:
         json.dumps(summary, indent=1, ensure_ascii=False) + "\n"
     )
     return summary
+
+
+def add_machine_options(
+    ap: argparse.ArgumentParser,
+    *,
+    quiet_below: float = 0.15,
+    quiet_timeout: float = 120.0,
+    quiet_seconds: int = 10,
+    max_other: float = 0.3,
+) -> None:
+    """The options of a benchmark that shares its machine: priority, the wait for a quiet
+    machine, what counts as disturbed, attempts, the loopback-only check."""
+    ap.add_argument("--nice", type=int, default=0, help="for the whole benchmark, e.g. -10")
+    ap.add_argument(
+        "--quiet-below", type=float, default=quiet_below, help="busy fraction to wait for"
+    )
+    ap.add_argument("--quiet-timeout", type=float, default=quiet_timeout)
+    ap.add_argument(
+        "--quiet-seconds", type=int, default=quiet_seconds, help="quiet seconds in a row"
+    )
+    ap.add_argument("--max-other", type=float, default=max_other, help="CPU-s/s; more is disturbed")
+    ap.add_argument("--attempts", type=int, default=1)
+    ap.add_argument("--allow-network", action="store_true", help="skip the loopback-only check")
+
+
+def prepare_machine(args: argparse.Namespace) -> None:
+    """Before a benchmark with ``add_machine_options`` starts: loopback only (checked, and ICE
+    candidates on 127.0.0.1), warnings logged, and ``--nice`` (every child inherits it)."""
+    if not args.allow_network:
+        check_isolated()
+    use_loopback_only()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    if args.nice:
+        os.nice(args.nice)
+
+
+async def run_attempts(
+    attempts: int,
+    log_prefix: str,
+    run_once: Callable[[Path], Awaitable[dict[str, Any]]],
+    disturbed: Callable[[dict[str, Any]], list[str]],
+    keep: Sequence[str] = (),
+) -> dict[str, Any]:
+    """``run_once`` with a fresh log directory; again (up to ``attempts`` times in all) while
+    ``disturbed`` finds that other people's work disturbed it. Returns the last record with
+    ``attempt``, ``logs``, ``disturbed`` and ``disturbed_attempts`` (of each attempt thrown
+    away, its number, reasons and the ``keep`` keys)."""
+    discarded: list[dict[str, Any]] = []
+    record: dict[str, Any] = {}
+    for attempt in range(1, attempts + 1):
+        log_dir = Path(tempfile.mkdtemp(prefix=log_prefix))
+        print(f"attempt {attempt}; logs in {log_dir}", file=sys.stderr, flush=True)
+        record = await run_once(log_dir)
+        record["attempt"] = attempt
+        record["logs"] = str(log_dir)
+        record["disturbed"] = disturbed(record)
+        if not record["disturbed"]:
+            break
+        print(f"  disturbed: {'; '.join(record['disturbed'])}", file=sys.stderr, flush=True)
+        discarded.append({k: record[k] for k in ("attempt", "disturbed", *keep)})
+    record["disturbed_attempts"] = discarded
+    return record
 
 
 async def cancellable(work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:

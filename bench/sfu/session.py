@@ -68,6 +68,18 @@ def free_port() -> int:
         return port
 
 
+def loopback_server_env(data_dir: Path, port: int, api_key: str) -> dict[str, str]:
+    """The settings every benchmark gives its server: a fresh data directory, 127.0.0.1 only
+    (listening and in its ICE candidates), the admin API key."""
+    return {
+        "HEARING_DATA_DIR": str(data_dir),
+        "HEARING_HOST": "127.0.0.1",
+        "HEARING_PORT": str(port),
+        "HEARING_ADMIN_API_KEY": api_key,
+        "HEARING_MEDIA_ANNOUNCED_ADDRESSES": "127.0.0.1",
+    }
+
+
 async def wait_healthy(
     session: aiohttp.ClientSession, url: str, server: Child, timeout: float = 30.0
 ) -> None:
@@ -95,6 +107,29 @@ async def wait_quiet(below: float, timeout: float) -> float:
             if busy >= below:
                 log.warning("machine still %.0f%% busy; starting anyway", busy * 100)
             return busy
+
+
+async def wait_quiet_for(below: float, timeout: float, seconds: int) -> dict[str, Any]:
+    """``wait_quiet`` until ``seconds`` quiet seconds come in a row (or ``timeout`` s pass): a
+    heavy benchmark beside this one pauses for a second between its phases, not for minutes.
+    Returns what was seen (the last second's busy fraction, the load average)."""
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    deadline = t0 + timeout
+    quiet = 0
+    busy = 1.0
+    while quiet < seconds:
+        busy = await wait_quiet(below, max(0.0, deadline - loop.time()))
+        quiet = quiet + 1 if busy < below else 0
+        if loop.time() > deadline:
+            log.warning("machine still %.0f%% busy after %.0f s; starting", busy * 100, timeout)
+            break
+    return {
+        "busy_last_s": round(busy, 3),
+        "quiet_s_in_a_row": quiet,
+        "waited_s": round(loop.time() - t0),
+        "load": [round(v, 2) for v in os.getloadavg()],
+    }
 
 
 def web_client_env(data_dir: Path) -> dict[str, str]:
@@ -154,11 +189,7 @@ class Session:
             "bench.sfu.server",
             server_args,
             env={
-                "HEARING_DATA_DIR": str(data_dir),
-                "HEARING_HOST": "127.0.0.1",
-                "HEARING_PORT": str(port),
-                "HEARING_ADMIN_API_KEY": api_key,
-                "HEARING_MEDIA_ANNOUNCED_ADDRESSES": "127.0.0.1",
+                **loopback_server_env(data_dir, port, api_key),
                 "HEARING_LOG_LEVEL": "WARNING",
                 **web_client_env(data_dir),
                 **({} if cfg.server_defaults else SFU_ONLY_ENV),

@@ -25,7 +25,7 @@ from aiohttp import web
 # The checkout's web_client/ (hearing_server/api/pages.py -> repository root).
 DEFAULT_WEB_CLIENT_DIR = Path(__file__).resolve().parents[2] / "web_client"
 
-PAGE_PATHS = ("/join", "/console", "/display")
+PAGE_PATHS = ("/join", "/console", "/display", "/board")
 _PREFIXES = ("/static/", "/vendor/")
 # Each vendored package: where npm puts its build, and only the files the page loads (and
 # their source maps), not the whole package.

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from hearing_server.schema import Schema
 
-from . import agreements, identity, recordings, schemas, timestamps, transcripts, views
+from . import agreements, board, identity, recordings, schemas, timestamps, transcripts, views
 from .openapi import build_openapi
 
 Auth = Literal["none", "staff", "admin", "join"]
@@ -219,6 +219,22 @@ ROUTES: tuple[Route, ...] = (
         "staff",
     ),
     Route("GET", "/api/me/identity", identity.my_identity, "My identity check", "join"),
+    Route(
+        "POST",
+        "/api/me/self-test",
+        board.my_self_test,
+        "My device self-test (a failure alerts the clerk's board)",
+        "join",
+        board.SELF_TEST,
+    ),
+    Route("GET", "/api/board", board.board, "The clerk's board: today's hearings, alerts", "staff"),
+    Route(
+        "POST",
+        "/api/board/alerts/{alert_id}/ack",
+        board.acknowledge_alert,
+        "Acknowledge an alert on the clerk's board",
+        "staff",
+    ),
     Route(
         "POST",
         "/api/me/identity/id-number",

@@ -59,6 +59,9 @@ class AuditEvent(StrEnum):
     UNMUTED = "unmuted"
     HAND_RAISED = "hand_raised"
     HAND_LOWERED = "hand_lowered"
+    FLOOR_GRANTED = "floor_granted"
+    SPOTLIGHT_SET = "spotlight_set"
+    LAYOUT_SET = "layout_set"
     CONSULTATION_REQUESTED = "consultation_requested"
     CONSULTATION_ACCEPTED = "consultation_accepted"
     CONSULTATION_REJECTED = "consultation_rejected"
@@ -70,6 +73,7 @@ class AuditEvent(StrEnum):
     CAUCUS_ENTERED = "caucus_entered"
     CAUCUS_TIMER_SET = "caucus_timer_set"
     WITNESS_DISMISSED = "witness_dismissed"
+    WITNESS_SWORN = "witness_sworn"
     # the record
     RECORDING_STARTED = "recording_started"
     RECORDING_PAUSED = "recording_paused"
@@ -111,6 +115,8 @@ class AuditEvent(StrEnum):
     AGREEMENT_NOT_REACHED = "agreement_not_reached"
     AGREEMENT_CONFIRMATION_REQUESTED = "agreement_confirmation_requested"
     # electronic service
+    NOTICE_SENT = "notice_sent"
+    SELF_TEST_REPORTED = "self_test_reported"
     NOTICE_DELIVERED = "notice_delivered"
     NOTICE_READ = "notice_read"
 

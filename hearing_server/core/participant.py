@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 
 from .errors import InvalidTransition, ValidationError
@@ -30,6 +31,16 @@ PRESIDING_ROLES = frozenset({Role.JUDGE, Role.MEDIATOR})
 COURT_ROLES = frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR, Role.COURTROOM_DISPLAY})
 # Roles that always wait to be called or admitted, even when the hearing is in session.
 ALWAYS_WAIT_ROLES = frozenset({Role.WITNESS, Role.EXPERT, Role.OBSERVER})
+
+
+def is_sign_language(language: str | None) -> bool:
+    """Is ``language`` (a BCP 47 tag) a sign language: ``csl`` (中国手语, Chinese Sign
+    Language) or any ``sgn-...`` tag. An interpreter into one is seen, not heard: the
+    composite pins them beside the person they interpret for."""
+    if not language:
+        return False
+    tag = language.strip().lower()
+    return tag == "csl" or tag == "sgn" or tag.startswith(("csl-", "sgn-"))
 
 
 class PartySide(StrEnum):
@@ -133,6 +144,10 @@ class Participant:
     audio_muted: bool = False
     mute_locked: bool = False
     hand_raised: bool = False
+    # when the hand went up: the judge's queue is in arrival order (None while lowered)
+    hand_raised_at: datetime | None = None
+    # a witness or expert gave the undertaking (core/oath.py) at this moment
+    sworn_at: datetime | None = None
     removed: bool = False  # removed by the judge: may not rejoin
 
     def __post_init__(self) -> None:

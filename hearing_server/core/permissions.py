@@ -40,6 +40,8 @@ class Action(StrEnum):
     PUBLISH_VIDEO = "publish_video"
     RECEIVE_MEDIA = "receive_media"
     RAISE_HAND = "raise_hand"
+    TAKE_OATH = "take_oath"  # a witness or expert gives the undertaking (core/oath.py)
+    GRANT_FLOOR = "grant_floor"  # give a raised hand the floor (unmute, spotlight) or lower it
     REQUEST_CONSULTATION = "request_consultation"
     OPEN_CAUCUS = "open_caucus"
     DRAFT_AGREEMENT = "draft_agreement"
@@ -67,6 +69,7 @@ _JUDICIAL = frozenset(
         Action.CONTROL_RECORDING,
         Action.CONTROL_LIVESTREAM,
         Action.SET_LAYOUT,
+        Action.GRANT_FLOOR,
         Action.FINALISE_TRANSCRIPT,
         Action.VERIFY_IDENTITY,
         Action.WAIVE_IDENTITY,
@@ -104,8 +107,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     | {Action.HELP_PARTICIPANT, Action.OPEN_CAUCUS, Action.DRAFT_AGREEMENT},
     Role.PARTY: _PARTICIPATE | {Action.REQUEST_CONSULTATION, Action.SIGN},
     Role.COUNSEL: _PARTICIPATE | {Action.REQUEST_CONSULTATION, Action.SIGN},
-    Role.WITNESS: _PARTICIPATE,
-    Role.EXPERT: _PARTICIPATE,
+    Role.WITNESS: _PARTICIPATE | {Action.TAKE_OATH},
+    Role.EXPERT: _PARTICIPATE | {Action.TAKE_OATH},
     Role.INTERPRETER: _PARTICIPATE,
     Role.OBSERVER: frozenset({Action.VIEW_HEARING, Action.RECEIVE_MEDIA}),
     Role.COURTROOM_DISPLAY: frozenset({Action.VIEW_HEARING, Action.RECEIVE_MEDIA}),
@@ -114,7 +117,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
 # Actions that only exist in one kind of session.
 # Signing means signing the mediation agreement: a court hearing has none.
 _MEDIATION_ONLY = frozenset({Action.OPEN_CAUCUS, Action.DRAFT_AGREEMENT, Action.SIGN})
-_HEARING_ONLY = frozenset({Action.CALL_WITNESS})
+_HEARING_ONLY = frozenset({Action.CALL_WITNESS, Action.TAKE_OATH})
 
 # The permission each hearing state change needs. Resuming after a suspension is the judge's
 # call even though the clerk may suspend: the clerk fixes the problem, the judge decides

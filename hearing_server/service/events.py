@@ -153,6 +153,17 @@ class ConsultationChanged:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class NoticeChanged:
+    """A notice was sent (``recipients`` get it with their own receipt) or a receipt moved
+    on; the staff who see everyone get ``full``, the notice with every receipt."""
+
+    hearing_id: str
+    full: dict[str, Any]
+    recipients: tuple[str, ...]
+    sent: bool
+
+
 ServiceEvent = (
     HearingChanged
     | ParticipantChanged
@@ -169,6 +180,7 @@ ServiceEvent = (
     | RoomsChanged
     | AgreementChanged
     | ConsultationChanged
+    | NoticeChanged
 )
 """What the application's features tell each other and the people in a hearing.
 

@@ -15,7 +15,7 @@ from typing import Any
 from hearing_server.auth.tokens import JoinClaims, TokenService
 from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEntry, AuditEvent
-from hearing_server.core.errors import Conflict, Forbidden, ValidationError
+from hearing_server.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from hearing_server.core.hearing import (
     LAYOUTS,
     Hearing,
@@ -64,6 +64,7 @@ def hearing_to_json(h: Hearing) -> dict[str, Any]:
         "actual_end": iso(h.actual_end),
         "next_sitting_id": h.next_sitting_id,
         "layout": h.layout,
+        "spotlight": h.extra.get("spotlight"),
     }
 
 
@@ -84,6 +85,10 @@ def participant_to_json(p: Participant, *, with_state: bool = True) -> dict[str,
             audio_muted=p.audio_muted,
             mute_locked=p.mute_locked,
             hand_raised=p.hand_raised,
+            hand_raised_at=p.hand_raised_at.astimezone(UTC).isoformat()
+            if p.hand_raised_at
+            else None,
+            sworn_at=p.sworn_at.astimezone(UTC).isoformat() if p.sworn_at else None,
         )
     return out
 
@@ -114,6 +119,10 @@ class HearingService:
 
     # -- helpers ----------------------------------------------------------------------------
 
+    def now(self) -> datetime:
+        """The service's clock (UTC, aware): the one every stored time comes from."""
+        return self._now()
+
     async def audit(
         self, hearing_id: str, actor: Actor, event: AuditEvent, data: dict[str, Any]
     ) -> AuditEntry:
@@ -123,7 +132,6 @@ class HearingService:
     def _require_staff(actor: Actor) -> None:
         if not (actor.is_staff or actor.is_system):
             raise Forbidden("only court staff may do this")
-
 
     # -- hearings ---------------------------------------------------------------------------
 
@@ -230,8 +238,35 @@ class HearingService:
         authorize(actor, Action.SET_LAYOUT, hearing)
         if layout not in LAYOUTS:
             raise ValidationError(f"layout must be one of {', '.join(LAYOUTS)}")
+        if layout == hearing.layout:
+            return hearing
         updated = replace(hearing, layout=layout)
         await self.store.update_hearing(updated)
+        await self.audit(hearing_id, actor, AuditEvent.LAYOUT_SET, {"layout": layout})
+        await self._notify_hearing(updated)
+        return updated
+
+    async def set_spotlight(self, actor: Actor, hearing_id: str, pid: str | None) -> Hearing:
+        """Pin ``pid`` in the large tile of the courtroom display and the recording, whatever
+        the layout (None: unpin). Someone who may not speak (an observer) is never shown."""
+        hearing = await self.store.get_hearing(hearing_id)
+        authorize(actor, Action.SET_LAYOUT, hearing)
+        if pid is not None:
+            p = await self.store.get_participant(pid)
+            if p.hearing_id != hearing_id:
+                raise NotFound(f"no participant {pid} in this hearing")
+            if not can(p.role, Action.SPEAK, hearing.kind):
+                raise Conflict(
+                    f"{p.display_name} watches only and is never shown", code="not_shown"
+                )
+        if hearing.extra.get("spotlight") == pid:
+            return hearing
+        extra = {k: v for k, v in hearing.extra.items() if k != "spotlight"}
+        if pid is not None:
+            extra["spotlight"] = pid
+        updated = replace(hearing, extra=extra)
+        await self.store.update_hearing(updated)
+        await self.audit(hearing_id, actor, AuditEvent.SPOTLIGHT_SET, {"participant_id": pid})
         await self._notify_hearing(updated)
         return updated
 
@@ -280,9 +315,7 @@ class HearingService:
         await self.audit(
             hearing_id, actor, AuditEvent.PARTICIPANT_ADDED, participant_to_json(participant)
         )
-        await self.events.publish(
-            ParticipantChanged(hearing_id, participant_to_json(participant))
-        )
+        await self.events.publish(ParticipantChanged(hearing_id, participant_to_json(participant)))
         return participant
 
     async def list_participants(self, hearing_id: str) -> list[Participant]:

@@ -18,13 +18,14 @@ from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent
 from hearing_server.core.errors import Conflict, Forbidden, NotFound
 from hearing_server.core.hearing import Hearing, HearingState
+from hearing_server.core.oath import SWORN_ROLES
 from hearing_server.core.participant import (
     ALWAYS_WAIT_ROLES,
     Participant,
     ParticipantState,
     Role,
 )
-from hearing_server.core.permissions import Action, authorize
+from hearing_server.core.permissions import Action, authorize, can
 from hearing_server.core.rooms import RoomRegistry, RoomType
 
 from .events import ParticipantChanged
@@ -107,13 +108,27 @@ class LiveHearings:
         """Those connected and in the hearing room now: the people who are seen, heard,
         recorded and transcribed."""
         participants = await self._service.store.list_participants(hearing_id)
+        registry = self.existing_registry(hearing_id)
+        if registry is None:
+            return {}
         return {
             p.id: p
             for p in participants
             if p.state is ParticipantState.IN_HEARING
             and self.room_of(hearing_id, p.id) == RoomType.HEARING.value
             and self.is_connected(hearing_id, p.id)
+            # observers watch and listen only: no tile, nothing to record or transcribe
+            and can(p.role, Action.SPEAK, registry.kind)
         }
+
+    async def check_publisher(self, actor: Actor, hearing_id: str) -> None:
+        """Refuse a publish offer from someone who may neither speak nor show video (an
+        observer, the courtroom display): they watch and listen only."""
+        hearing = await self._service.store.get_hearing(hearing_id)
+        try:
+            authorize(actor, Action.SPEAK, hearing)
+        except Forbidden:
+            authorize(actor, Action.PUBLISH_VIDEO, hearing)
 
     async def set_composite(self, hearing_id: str, media_id: str | None) -> None:
         """The courtroom display receives ``media_id`` (the composed view) instead of tiles."""
@@ -294,6 +309,7 @@ class LiveHearings:
             state=ParticipantState.LEFT,
             resume_state=None,
             hand_raised=False,
+            hand_raised_at=None,
             removed=p.removed or removed,
         )
         return await self.save_change(p, after, actor, event, data)
@@ -373,8 +389,44 @@ class LiveHearings:
         after = p.move(ParticipantState.WAITING)
         reg = self.registry(hearing)
         reg.move(pid, reg.waiting_room_id)
-        event = AuditEvent.WITNESS_DISMISSED if is_witness else AuditEvent.RETURNED_TO_WAITING
-        return await self.save_change(p, after, actor, event)
+        if is_witness:
+            return await self.save_change(
+                p, after, actor, AuditEvent.WITNESS_DISMISSED, {"to": "waiting"}
+            )
+        return await self.save_change(p, after, actor, AuditEvent.RETURNED_TO_WAITING)
+
+    async def take_oath(self, actor: Actor, hearing_id: str) -> Participant:
+        """A witness or expert, called in, gives the undertaking (core/oath.py). Once is
+        enough: a recalled witness stays bound by it."""
+        hearing, p = await self._load(hearing_id, actor.id)
+        authorize(actor, Action.TAKE_OATH, hearing)
+        if p.state is not ParticipantState.IN_HEARING:
+            raise Conflict("the undertaking is given in the hearing room", code="not_called")
+        if p.sworn_at is not None:
+            return p
+        after = replace(p, sworn_at=self._service.now())
+        return await self.save_change(p, after, actor, AuditEvent.WITNESS_SWORN)
+
+    async def dismiss_witness(
+        self, actor: Actor, hearing_id: str, pid: str, to: str
+    ) -> Participant:
+        """Dismiss a witness or expert: back to the waiting room (``to="waiting"``), or out of
+        the hearing (``"out"``: they leave, their link still works, so they can be recalled
+        when they join again)."""
+        hearing, p = await self._load(hearing_id, pid)
+        authorize(actor, Action.CALL_WITNESS, hearing)
+        if p.role not in SWORN_ROLES:
+            raise Conflict(f"{p.display_name} is not a witness or an expert", code="not_a_witness")
+        if to == "waiting":
+            return await self.return_to_waiting(actor, hearing_id, pid)
+        if p.state not in (
+            ParticipantState.WAITING,
+            ParticipantState.IN_HEARING,
+            ParticipantState.IN_CONSULTATION,
+            ParticipantState.DISCONNECTED,
+        ):
+            raise Conflict(f"{p.display_name} is not in the hearing ({p.state.value})")
+        return await self._gone(hearing, p, actor, AuditEvent.WITNESS_DISMISSED, {"to": "out"})
 
     async def remove(self, actor: Actor, hearing_id: str, pid: str) -> Participant:
         """Remove a participant from the hearing; their link stops working."""
@@ -405,13 +457,46 @@ class LiveHearings:
         )
 
     async def raise_hand(self, actor: Actor, hearing_id: str, raised: bool) -> Participant:
+        """Raise or lower one's own hand. Raising it again changes nothing: a hand keeps its
+        place in the queue, so pressing the button repeatedly neither floods the log nor
+        jumps the queue."""
         hearing, p = await self._load(hearing_id, actor.id)
         authorize(actor, Action.RAISE_HAND, hearing)
         if p.hand_raised == raised:
             return p
-        after = replace(p, hand_raised=raised)
+        after = replace(
+            p, hand_raised=raised, hand_raised_at=self._service.now() if raised else None
+        )
         event = AuditEvent.HAND_RAISED if raised else AuditEvent.HAND_LOWERED
         return await self.save_change(p, after, actor, event)
+
+    async def lower_hand(self, actor: Actor, hearing_id: str, pid: str) -> Participant:
+        """The presiding judge lowers someone's hand without giving them the floor."""
+        hearing, p = await self._load(hearing_id, pid)
+        authorize(actor, Action.GRANT_FLOOR, hearing)
+        if not p.hand_raised:
+            raise Conflict(f"{p.display_name} has no hand raised", code="hand_not_raised")
+        after = replace(p, hand_raised=False, hand_raised_at=None)
+        return await self.save_change(p, after, actor, AuditEvent.HAND_LOWERED, {"by": actor.id})
+
+    async def grant_floor(self, actor: Actor, hearing_id: str, pid: str) -> Participant:
+        """Give someone in the hearing room the floor: their hand goes down, their microphone
+        opens (a mute lock is released) and the courtroom display and recording show them in
+        the large tile."""
+        hearing, p = await self._load(hearing_id, pid)
+        authorize(actor, Action.GRANT_FLOOR, hearing)
+        if p.state is not ParticipantState.IN_HEARING or (
+            self.room_of(hearing_id, pid) != RoomType.HEARING.value
+        ):
+            raise Conflict(f"{p.display_name} is not in the hearing room ({p.state.value})")
+        if not can(p.role, Action.SPEAK, hearing.kind):
+            raise Conflict(f"{p.display_name} watches only and cannot speak", code="not_shown")
+        after = replace(
+            p, hand_raised=False, hand_raised_at=None, audio_muted=False, mute_locked=False
+        )
+        saved = await self.save_change(p, after, actor, AuditEvent.FLOOR_GRANTED, {"by": actor.id})
+        await self._service.set_spotlight(actor, hearing_id, pid)
+        return saved
 
     async def close(self) -> None:
         """Cancel grace timers. Idempotent."""

@@ -25,7 +25,7 @@ from typing import Any
 from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent
 from hearing_server.core.errors import Conflict, Forbidden, NotFound, ValidationError
-from hearing_server.core.hearing import Hearing
+from hearing_server.core.hearing import Hearing, HearingState
 from hearing_server.core.participant import Participant, ParticipantState, PartySide, Role
 from hearing_server.core.permissions import Action, authorize
 from hearing_server.core.rooms import Room, RoomRegistry, RoomType, participant_state_for
@@ -295,6 +295,44 @@ class PrivateRooms:
         await self._tell(request, "accepted", by=actor.id, room_id=room.id)
         await self._announce(hearing_id, "opened")
         await self._moved(hearing, {requester.id: requester, me.id: me}, actor, reg)
+        return {"room": room_to_json(reg.room(room.id), self._now())}
+
+    async def allow_consultation(
+        self, actor: Actor, hearing_id: str, request_id: str
+    ) -> dict[str, Any]:
+        """During a pause, the presiding judge lets a pending request go ahead without waiting
+        for an answer: the requester and everyone they asked move into the room together."""
+        hearing = await self._service.store.get_hearing(hearing_id)
+        authorize(actor, Action.ADMIT, hearing)
+        request = self._requests.get(request_id)
+        if request is None or request.hearing_id != hearing_id:
+            raise NotFound("no such consultation request (answered or withdrawn already)")
+        if hearing.state is not HearingState.PAUSED:
+            raise Conflict(
+                "the judge allows a consultation while the hearing is paused", code="not_paused"
+            )
+        reg = self._live.registry(hearing)
+        requester = await self._present(hearing_id, reg, request.requester)
+        invitees = [await self._present(hearing_id, reg, pid) for pid in request.invitees]
+        del self._requests[request_id]
+        room = reg.open_consultation(requester, invitees, opened_at=self._now())
+        for p in invitees:
+            reg.accept_invitation(p.id, room.id)
+        members = {requester.id: requester, **{p.id: p for p in invitees}}
+        await self._service.audit(
+            hearing_id,
+            actor,
+            AuditEvent.CONSULTATION_ACCEPTED,
+            {
+                "request_id": request_id,
+                "room_id": room.id,
+                "members": sorted(members),
+                "allowed_by_judge": True,
+            },
+        )
+        await self._tell(request, "accepted", by=actor.id, room_id=room.id)
+        await self._announce(hearing_id, "opened")
+        await self._moved(hearing, members, actor, reg)
         return {"room": room_to_json(reg.room(room.id), self._now())}
 
     async def join_consultation(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hearing_server.core.hearing import LAYOUTS, HearingAction
+from hearing_server.core.notices import MAX_TEXT, TEMPLATES, Audience
 from hearing_server.core.participant import PartySide
 from hearing_server.schema import Field, Schema
 from signaling.protocol import MAX_SDP
@@ -40,6 +41,40 @@ CLIENT_EVENTS: dict[str, Schema] = {
         (_PID, Field("muted", "boolean"), Field("lock", "boolean", required=False, nullable=True)),
     ),
     "raise_hand": Schema("raise_hand", (Field("raised", "boolean"),)),
+    "lower_hand": Schema("lower_hand", (_PID,)),
+    "take_oath": Schema("take_oath", ()),
+    # The client's own connection health, sent when it changes (the clerk's board shows it).
+    "network_report": Schema(
+        "network_report",
+        (
+            Field("grade", "enum", enum=("good", "poor", "bad")),
+            Field("loss_pct", "integer", required=False, nullable=True),
+            Field("rtt_ms", "integer", required=False, nullable=True),
+        ),
+    ),
+    "send_notice": Schema(
+        "send_notice",
+        (
+            Field("audience", "enum", enum=tuple(a.value for a in Audience)),
+            Field("target", "string", max_length=64, required=False, nullable=True),
+            Field("template", "enum", enum=tuple(TEMPLATES), required=False, nullable=True),
+            Field("text", "string", max_length=MAX_TEXT, required=False, nullable=True),
+        ),
+    ),
+    "notice_receipt": Schema(
+        "notice_receipt",
+        (
+            Field("notice_id", "string", max_length=64),
+            Field("status", "enum", enum=("delivered", "read")),
+        ),
+    ),
+    "dismiss_witness": Schema(
+        "dismiss_witness", (_PID, Field("to", "enum", enum=("waiting", "out")))
+    ),
+    "grant_floor": Schema("grant_floor", (_PID,)),
+    "spotlight": Schema(
+        "spotlight", (Field("participant_id", "string", max_length=64, nullable=True),)
+    ),
     "hearing_action": Schema(
         "hearing_action",
         (
@@ -84,6 +119,9 @@ CLIENT_EVENTS: dict[str, Schema] = {
         (Field("request_id", "string", max_length=64), Field("accept", "boolean")),
     ),
     "join_consultation": Schema("join_consultation", (_ROOM,)),
+    "allow_consultation": Schema(
+        "allow_consultation", (Field("request_id", "string", max_length=64),)
+    ),
     "lock_consultation": Schema("lock_consultation", (_ROOM, Field("locked", "boolean"))),
     "leave_private": Schema("leave_private", ()),
     "end_consultation": Schema("end_consultation", (_ROOM,)),

@@ -12,9 +12,11 @@ from hearing_server.auth.tokens import TokenError, TokenService
 from hearing_server.core.actors import Actor
 from hearing_server.core.errors import DomainError
 from hearing_server.core.hearing import HearingAction, HearingKind
+from hearing_server.core.oath import oaths_for
 from hearing_server.core.participant import Participant, PartySide, Role
 from hearing_server.core.permissions import Action, allowed_actions, can
 from hearing_server.schema import SchemaError
+from hearing_server.service.board import BoardService
 from hearing_server.service.events import (
     AgreementChanged,
     CaptionPublished,
@@ -24,6 +26,7 @@ from hearing_server.service.events import (
     IdentityChanged,
     IdentityProgress,
     LivestreamStateChanged,
+    NoticeChanged,
     ParticipantChanged,
     RecordingAlertRaised,
     RecordingStateChanged,
@@ -36,6 +39,7 @@ from hearing_server.service.events import (
 from hearing_server.service.hearings import HearingService, hearing_to_json, participant_to_json
 from hearing_server.service.identity import IdentityService
 from hearing_server.service.live import LiveHearings
+from hearing_server.service.notices import NoticeService
 from hearing_server.service.private_rooms import PrivateRooms
 from signaling.protocol import NAMESPACE, PROTOCOL_VERSION
 
@@ -111,8 +115,12 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         livestream: LivestreamPort,
         identity: IdentityService,
         rooms: PrivateRooms,
+        notices: NoticeService,
+        board: BoardService,
     ) -> None:
         super().__init__(NAMESPACE)
+        self._notices = notices
+        self._board = board
         self._rooms = rooms
         self._identity = identity
         self._tokens = tokens
@@ -134,6 +142,14 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "remove": self._remove,
             "mute": self._mute,
             "raise_hand": self._raise_hand,
+            "lower_hand": self._lower_hand,
+            "take_oath": self._take_oath,
+            "network_report": self._network_report,
+            "send_notice": self._send_notice,
+            "notice_receipt": self._notice_receipt,
+            "dismiss_witness": self._dismiss_witness,
+            "grant_floor": self._grant_floor,
+            "spotlight": self._spotlight,
             "hearing_action": self._hearing_action,
             "set_layout": self._set_layout,
             "recording": self._recording_control,
@@ -147,6 +163,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "request_consultation": self._request_consultation,
             "answer_consultation": self._answer_consultation,
             "join_consultation": self._join_consultation,
+            "allow_consultation": self._allow_consultation,
             "lock_consultation": self._lock_consultation,
             "leave_private": self._leave_private,
             "end_consultation": self._end_consultation,
@@ -279,6 +296,14 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "livestream": self._livestream.status(hearing.id),
             "identity": identity,
             "rooms": self._rooms.rooms(hearing.id),
+            # A witness's or expert's undertaking, in their language, to give when called in.
+            "oath": [
+                {"language": o.language, "title": o.title, "text": o.text}
+                for o in oaths_for(me.role, me.language)
+            ]
+            if hearing.kind is HearingKind.HEARING
+            else [],
+            "notices": await self._notices.visible_to(actor, hearing.id),
         }
 
     async def _replace(self, old_sid: str, pid: str) -> None:
@@ -318,6 +343,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return {}
 
     async def _publish_offer(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        await self._live.check_publisher(actor, actor.hearing_id)
         answer = await self._media.publish(actor.id, data["sdp"])
         return {"type": "answer", "sdp": answer}
 
@@ -355,6 +382,53 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             await self.disconnect(other_sid)
         return {"participant": participant_to_json(p)}
 
+    async def _take_oath(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        p = await self._live.take_oath(actor, actor.hearing_id)
+        return {"participant": participant_to_json(p)}
+
+    async def _dismiss_witness(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        pid, to = data["participant_id"], data["to"]
+        p = await self._live.dismiss_witness(actor, actor.hearing_id, pid, to)
+        if to == "out":
+            # Like a removal, but the link keeps working: joining again puts them in the
+            # waiting room, where the judge can recall them.
+            await self._media.remove(pid)
+            await self.emit(
+                "dismissed", {"reason": "your testimony is over"}, room=participant_room(pid)
+            )
+            for other_sid in await self._sids_of(pid):
+                async with self.session(other_sid) as session:
+                    session["left"] = True
+                await self.disconnect(other_sid)
+        return {"participant": participant_to_json(p)}
+
+    async def _network_report(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        self._board.report_network(actor, data["grade"], data.get("loss_pct"), data.get("rtt_ms"))
+        return {}
+
+    async def _send_notice(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        record = await self._notices.send(
+            actor,
+            actor.hearing_id,
+            audience=data["audience"],
+            target=data.get("target"),
+            template=data.get("template"),
+            text=data.get("text"),
+        )
+        return {"notice": record.to_json()}
+
+    async def _notice_receipt(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        record = await self._notices.receipt(
+            actor, data["notice_id"], read=data["status"] == "read"
+        )
+        mine = record.receipt_of(actor.id)
+        return {"receipt": mine.to_json() if mine is not None else None}
+
     async def _sids_of(self, pid: str) -> list[str]:
         participants = self.server.manager.get_participants(self.namespace, participant_room(pid))
         return [sid for sid, _eio in participants]
@@ -374,6 +448,21 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         assert actor.hearing_id is not None
         p = await self._live.raise_hand(actor, actor.hearing_id, data["raised"])
         return {"participant": participant_to_json(p)}
+
+    async def _lower_hand(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        p = await self._live.lower_hand(actor, actor.hearing_id, data["participant_id"])
+        return {"participant": participant_to_json(p)}
+
+    async def _grant_floor(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        p = await self._live.grant_floor(actor, actor.hearing_id, data["participant_id"])
+        return {"participant": participant_to_json(p)}
+
+    async def _spotlight(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        h = await self._hearings.set_spotlight(actor, actor.hearing_id, data["participant_id"])
+        return {"hearing": hearing_to_json(h)}
 
     async def _hearing_action(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         assert actor.hearing_id is not None
@@ -460,6 +549,12 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         assert actor.hearing_id is not None
         return await self._rooms.join_consultation(actor, actor.hearing_id, data["room_id"])
 
+    async def _allow_consultation(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return await self._rooms.allow_consultation(actor, actor.hearing_id, data["request_id"])
+
     async def _lock_consultation(
         self, sid: str, actor: Actor, data: dict[str, Any]
     ) -> dict[str, Any]:
@@ -520,6 +615,13 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 await self.emit("agreement_updated", full, room=staff_room(hid))
                 for pid in to:
                     await self.emit("agreement_updated", partial, room=participant_room(pid))
+            case NoticeChanged(hearing_id=hid, full=full, recipients=to, sent=sent):
+                await self.emit("notice_updated", full, room=staff_room(hid))
+                if sent:
+                    receipts = {r["participant_id"]: r for r in full["receipts"]}
+                    for pid in to:
+                        mine = {**full, "receipts": [receipts[pid]]}
+                        await self.emit("notice", mine, room=participant_room(pid))
             case ConsultationChanged(hearing_id=hid, recipients=to, data=data):
                 await self.emit("consultation", data, room=staff_room(hid))
                 for pid in to:

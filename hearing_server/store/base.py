@@ -22,6 +22,7 @@ from .audit import AuditStore
 from .hearings import HearingStore
 from .identity import IdentityStore
 from .lifecycle import StoreLifecycle, StoreUnavailable
+from .notices import NoticeStore
 from .tokens import TokenStore
 from .transcript import TRANSCRIPT_FINALISED, TranscriptStore
 
@@ -30,6 +31,7 @@ __all__ = [
     "AuditStore",
     "HearingStore",
     "IdentityStore",
+    "NoticeStore",
     "Store",
     "StoreLifecycle",
     "StoreUnavailable",
@@ -46,6 +48,7 @@ class Store(
     TokenStore,
     IdentityStore,
     AgreementStore,
+    NoticeStore,
     Protocol,
 ):
     """Persistence of hearings, participants, the audit log, the transcript, revoked tokens

@@ -306,4 +306,62 @@ MIGRATIONS: tuple[Migration, ...] = (
         EXECUTE FUNCTION refuse_append_only_change('agreement versions are append-only');
         """,
     ),
+    Migration(
+        6,
+        # When a hand went up: the presiding judge's queue is in arrival order.
+        sqlite="ALTER TABLE participants ADD COLUMN hand_raised_at TEXT;",
+        postgresql="ALTER TABLE participants ADD COLUMN hand_raised_at TIMESTAMPTZ;",
+    ),
+    Migration(
+        7,
+        # When a witness or expert gave the undertaking to tell the truth.
+        sqlite="ALTER TABLE participants ADD COLUMN sworn_at TEXT;",
+        postgresql="ALTER TABLE participants ADD COLUMN sworn_at TIMESTAMPTZ;",
+    ),
+    Migration(
+        8,
+        # Notices in a hearing (issue 14) and each recipient's receipt.
+        sqlite="""
+        CREATE TABLE hearing_notices (
+            id TEXT PRIMARY KEY,
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            sender_id TEXT NOT NULL,
+            audience TEXT NOT NULL,
+            target TEXT,
+            template TEXT,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX hearing_notices_by_hearing ON hearing_notices (hearing_id, created_at);
+        CREATE TABLE notice_receipts (
+            notice_id TEXT NOT NULL REFERENCES hearing_notices(id),
+            participant_id TEXT NOT NULL,
+            delivered_at TEXT,
+            read_at TEXT,
+            PRIMARY KEY (notice_id, participant_id)
+        );
+        CREATE INDEX notice_receipts_by_participant ON notice_receipts (participant_id);
+        """,
+        postgresql="""
+        CREATE TABLE hearing_notices (
+            id TEXT PRIMARY KEY,
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            sender_id TEXT NOT NULL,
+            audience TEXT NOT NULL,
+            target TEXT,
+            template TEXT,
+            text TEXT NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX hearing_notices_by_hearing ON hearing_notices (hearing_id, created_at);
+        CREATE TABLE notice_receipts (
+            notice_id TEXT NOT NULL REFERENCES hearing_notices(id),
+            participant_id TEXT NOT NULL,
+            delivered_at TIMESTAMPTZ,
+            read_at TIMESTAMPTZ,
+            PRIMARY KEY (notice_id, participant_id)
+        );
+        CREATE INDEX notice_receipts_by_participant ON notice_receipts (participant_id);
+        """,
+    ),
 )

@@ -23,6 +23,7 @@ from .postgres_agreements import PostgresAgreements
 from .postgres_audit import PostgresAudit
 from .postgres_hearings import PostgresHearings
 from .postgres_identity import PostgresIdentity
+from .postgres_notices import PostgresNotices
 from .postgres_tokens import PostgresTokens
 from .postgres_transcript import PostgresTranscript
 
@@ -49,6 +50,7 @@ class PostgresStore(
     PostgresTokens,
     PostgresIdentity,
     PostgresAgreements,
+    PostgresNotices,
 ):
     """A :class:`~hearing_server.store.base.Store` on one PostgreSQL database.
 

@@ -19,7 +19,8 @@ _HEARING_COLUMNS = (
 )
 _PARTICIPANT_COLUMNS = (
     "id, hearing_id, role, display_name, state, side, represents, interprets_for, language, "
-    "resume_state, audio_muted, mute_locked, hand_raised, removed"
+    "resume_state, audio_muted, mute_locked, hand_raised, removed, hand_raised_at, "
+    "sworn_at"
 )
 
 
@@ -58,6 +59,8 @@ def _participant_from_row(row: Any) -> Participant:
         audio_muted=row["audio_muted"],
         mute_locked=row["mute_locked"],
         hand_raised=row["hand_raised"],
+        hand_raised_at=row["hand_raised_at"],
+        sworn_at=row["sworn_at"],
         removed=row["removed"],
     )
 
@@ -100,6 +103,8 @@ def _participant_values(p: Participant) -> tuple[Any, ...]:
         p.mute_locked,
         p.hand_raised,
         p.removed,
+        to_utc(p.hand_raised_at),
+        to_utc(p.sworn_at),
     )
 
 

@@ -19,12 +19,19 @@ from .sqlite_agreements import SQLiteAgreements
 from .sqlite_audit import SQLiteAudit
 from .sqlite_hearings import SQLiteHearings
 from .sqlite_identity import SQLiteIdentity
+from .sqlite_notices import SQLiteNotices
 from .sqlite_tokens import SQLiteTokens
 from .sqlite_transcript import SQLiteTranscript
 
 
 class SQLiteStore(
-    SQLiteHearings, SQLiteAudit, SQLiteTranscript, SQLiteTokens, SQLiteIdentity, SQLiteAgreements
+    SQLiteHearings,
+    SQLiteAudit,
+    SQLiteTranscript,
+    SQLiteTokens,
+    SQLiteIdentity,
+    SQLiteAgreements,
+    SQLiteNotices,
 ):
     """A :class:`~hearing_server.store.base.Store` on one SQLite file (WAL mode).
 

@@ -52,6 +52,8 @@ def _participant_from_row(row: sqlite3.Row) -> Participant:
         audio_muted=bool(row["audio_muted"]),
         mute_locked=bool(row["mute_locked"]),
         hand_raised=bool(row["hand_raised"]),
+        hand_raised_at=parse_dt(row["hand_raised_at"]),
+        sworn_at=parse_dt(row["sworn_at"]),
         removed=bool(row["removed"]),
     )
 
@@ -131,6 +133,8 @@ class SQLiteHearings(SQLiteConnection):
                 d[key] = d[key].value
         for key in ("audio_muted", "mute_locked", "hand_raised", "removed"):
             d[key] = int(d[key])
+        d["hand_raised_at"] = format_dt(p.hand_raised_at)
+        d["sworn_at"] = format_dt(p.sworn_at)
         return d
 
     async def add_participant(self, participant: Participant) -> None:

@@ -24,14 +24,15 @@ from esign import (
     Party,
     Payment,
     Signer,
-    SigningAuthority,
     SigningStateError,
     SigningWorker,
     TimeStampResponder,
+    TokenKey,
     party_field,
     render_confirmation,
 )
 from hearing_server import keys
+from hearing_server.config import Settings
 from hearing_server.core.agreement import Agreement, AgreementVersion
 from hearing_server.core.errors import Conflict, ValidationError
 from hearing_server.service.agreements import AgreementFiles, AgreementService, SignerInfo
@@ -164,25 +165,39 @@ class EsignDocuments:
             raise _domain_error(exc) from exc
 
 
+def _token(settings: Settings) -> TokenKey | None:
+    """The PKCS#11 token holding the seal key, if the settings name one (all or none: the
+    settings loader checks)."""
+    if (
+        settings.signing_pkcs11_module is None
+        or settings.signing_pkcs11_token is None
+        or settings.signing_pkcs11_key is None
+    ):
+        return None
+    return TokenKey(
+        module=settings.signing_pkcs11_module,
+        token_label=settings.signing_pkcs11_token,
+        key_label=settings.signing_pkcs11_key,
+        pin=settings.signing_pkcs11_pin,
+        pin_file=settings.signing_pkcs11_pin_file,
+    )
+
+
 def install_agreements(app: web.Application) -> None:
     """The signing authority (created on first run), the timestamp responder the server
     answers RFC 3161 requests with, and the agreement service."""
     settings = app[keys.SETTINGS]
-    authority = SigningAuthority.load_or_create(
+    config = AuthorityConfig(
         settings.effective_signing_dir,
         organisation=settings.agreement_organisation,
         ca_cert_file=settings.signing_ca_cert_path,
         ca_key_file=settings.signing_ca_key_path,
+        timestamp_url=settings.timestamp_url or None,
+        org_token=_token(settings),
     )
-    worker = SigningWorker(
-        AuthorityConfig(
-            settings.effective_signing_dir,
-            organisation=settings.agreement_organisation,
-            ca_cert_file=settings.signing_ca_cert_path,
-            ca_key_file=settings.signing_ca_key_path,
-            timestamp_url=settings.timestamp_url or None,
-        )
-    )
+    # Loaded here too, for the TSA this server answers with; the worker loads its own copy.
+    authority = config.load()
+    worker = SigningWorker(config)
     documents = EsignDocuments(
         worker,
         organisation=settings.agreement_organisation,

@@ -22,6 +22,7 @@ from av import AudioFrame, VideoFrame
 
 from hearing_server import keys
 from hearing_server.core.hearing import Hearing, HearingState
+from hearing_server.core.participant import Role, is_sign_language
 from hearing_server.media.compositor import Compositor, CompositorConfig
 from hearing_server.media.errors import MediaError
 from hearing_server.media.taps import DecodedFrame, MediaKind, ServerSource, Tap
@@ -119,6 +120,7 @@ class CompositeCoordinator(PerHearingConsumer):
                 await self._start(hearing)
             else:
                 running.compositor.set_layout(hearing.layout)
+                running.compositor.set_spotlight(hearing.extra.get("spotlight"))
                 running.compositor.set_hearing_info(
                     court=hearing.court, case_number=hearing.case_number, title=hearing.title
                 )
@@ -145,6 +147,7 @@ class CompositeCoordinator(PerHearingConsumer):
         compositor.add_sink(video.push, kind="video")
         compositor.add_sink(audio.push, kind="audio")
         compositor.set_frame_divisor(self._divisor)
+        compositor.set_spotlight(hearing.extra.get("spotlight"))
         await compositor.start()
         self._running[hearing.id] = _Running(compositor, [video, audio])
         await self.sync(hearing.id)
@@ -191,6 +194,9 @@ class CompositeCoordinator(PerHearingConsumer):
                     cast("AsyncIterator[VideoFrame] | None", taps.get("video")),
                     cast("AsyncIterator[AudioFrame] | None", taps.get("audio")),
                     side=p.side,
+                    beside=p.interprets_for
+                    if p.role is Role.INTERPRETER and is_sign_language(p.language)
+                    else None,
                 )
                 comp.set_muted(pid, p.audio_muted)
                 running.inputs[pid] = kinds

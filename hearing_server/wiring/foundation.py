@@ -18,6 +18,7 @@ from hearing_server.service.events import EventBus, ServiceEvent
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.identity import IdentityGate
 from hearing_server.service.live import LiveHearings
+from hearing_server.service.notices import NoticeService
 from hearing_server.service.private_rooms import PrivateRooms
 from hearing_server.service.transcripts import TranscriptService
 from hearing_server.store.base import Store
@@ -71,6 +72,7 @@ def install_foundation(app: web.Application) -> None:
     rooms = PrivateRooms(app[keys.LIVE])
     events.subscribe(rooms.on_service_event)
     app[keys.PRIVATE_ROOMS] = rooms
+    app[keys.NOTICES] = NoticeService(hearings)
     app[keys.TRANSCRIPTS] = TranscriptService(store)
     app[keys.ADMIN_API_KEY] = settings.admin_api_key or load_or_create_secret(
         settings.admin_api_key_path

@@ -33,6 +33,8 @@ def install_signaling(app: web.Application) -> None:
         livestream=app[keys.LIVESTREAMS],
         identity=app[keys.IDENTITY],
         rooms=app[keys.PRIVATE_ROOMS],
+        notices=app[keys.NOTICES],
+        board=app[keys.BOARD],
     )
     sio.register_namespace(namespace)
     app[keys.EVENTS].subscribe(namespace.on_service_event)

@@ -73,3 +73,26 @@ def test_database_url_selects_postgresql_and_empty_keeps_sqlite(tmp_path: Path) 
     s = load_settings(cfg, env={})
     assert s.database_url == "" and s.database_connect_timeout_seconds == 5.0
     assert load_settings(env={"HEARING_DATABASE_URL": "postgres://h/db"}).database_url
+
+
+def test_a_pkcs11_seal_key_is_named_completely_or_not_at_all() -> None:
+    named = {
+        "HEARING_SIGNING_PKCS11_MODULE": "/usr/lib/softhsm/libsofthsm2.so",
+        "HEARING_SIGNING_PKCS11_TOKEN": "court-seal",
+        "HEARING_SIGNING_PKCS11_KEY": "org-seal",
+    }
+    s = load_settings(env={**named, "HEARING_SIGNING_PKCS11_PIN_FILE": "/run/secrets/pin"})
+    assert s.signing_pkcs11_module == Path("/usr/lib/softhsm/libsofthsm2.so")
+    assert s.signing_pkcs11_pin_file == Path("/run/secrets/pin") and s.signing_pkcs11_pin is None
+    for missing in named:
+        partial = {k: v for k, v in named.items() if k != missing}
+        with pytest.raises(ConfigError, match="signing_pkcs11_module"):
+            load_settings(env=partial)
+    with pytest.raises(ConfigError, match="not both"):
+        load_settings(
+            env={
+                **named,
+                "HEARING_SIGNING_PKCS11_PIN": "1234",
+                "HEARING_SIGNING_PKCS11_PIN_FILE": "/run/secrets/pin",
+            }
+        )

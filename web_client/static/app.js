@@ -9,6 +9,7 @@ import { runParticipant } from './participant.js';
 import { runConsole } from './console.js';
 import { runDisplay } from './display.js';
 import { runRecord } from './transcript.js';
+import { runBoard } from './board.js';
 
 // Read-only handle for diagnostics (and the browser tests): the live session, the view and
 // the transcript panel (staff).
@@ -50,6 +51,13 @@ function viewFor(role) {
 async function main() {
   const root = document.getElementById('app');
   document.documentElement.lang = getLang();
+  if (location.pathname === '/board') {
+    // The clerk's board: a staff token, not a participant's join token.
+    app.view = 'board';
+    document.body.dataset.view = 'board';
+    await runBoard(root, app);
+    return;
+  }
   const token = readToken();
   if (!token) {
     messageScreen(root, { titleKey: 'error.title', bodyKey: 'error.noToken', kind: 'error' });

@@ -1,6 +1,6 @@
 // Live captions: what each speaker in the hearing room says, as the server recognises it.
 // Interim text is replaced as it firms up; the last final lines stay on screen.
-import { h, clear } from './dom.js';
+import { h, clear, setT } from './dom.js';
 import { t } from './i18n.js';
 
 const KEEP_LINES = 2;
@@ -44,7 +44,8 @@ export function captionBar(session, { toggle = true, alwaysOn = false } = {}) {
     bar.hidden = !on;
     if (button) {
       button.setAttribute('aria-pressed', String(on));
-      button.querySelector('.caption-toggle-label').textContent = t(on ? 'captions.hide' : 'captions.show');
+      // setT: the label follows a change of language like every other text
+      setT(button.querySelector('.caption-toggle-label'), on ? 'captions.hide' : 'captions.show');
     }
   };
   if (button) {

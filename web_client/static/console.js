@@ -11,6 +11,7 @@ import { transcriptPanel, runRecord } from './transcript.js';
 import { identityBadges, identityCleared } from './identity.js';
 import { caucusPanel, agreementPanel } from './mediation.js';
 import { consultationList } from './consultation.js';
+import { noticePanel } from './notices.js';
 import { TileGrid, watchMedia } from './tiles.js';
 import {
   mayDo, staysInRoom, isWitness, roleKey, ROLE_ORDER, STAFF_ROLES,
@@ -173,6 +174,10 @@ export async function runConsole(root, ctx) {
 
   // -- participants panel -----------------------------------------------------------------
   const counts = h('p', { class: 'counts' });
+  // Raised hands in the order they went up (the server stamps each): the judge takes them in turn.
+  const handList = h('ol', { class: 'hand-list' });
+  const handQueue = h('section', { class: 'hand-queue', hidden: true, dataset: { testid: 'hand-queue' } },
+    h('h3', {}, icon('hand'), h('span', { t: 'console.handQueue' })), handList);
   const list = h('ul', { class: 'plist' });
   const rows = new Map();
   // Messages the outbox sender wrote to the people on this hearing (one-time codes), for
@@ -181,7 +186,7 @@ export async function runConsole(root, ctx) {
   const outbox = h('details', { class: 'outbox', hidden: true, dataset: { testid: 'outbox' } },
     h('summary', { t: 'console.outbox' }), outboxList);
   const peoplePanel = h('section', { class: 'panel people-panel' },
-    h('h2', {}, icon('users'), h('span', { t: 'console.participants' })), counts, list, outbox);
+    h('h2', {}, icon('users'), h('span', { t: 'console.participants' })), counts, handQueue, list, outbox);
 
   // The reason the clerk (verifying) or the judge (waiving) must give.
   const reasonInput = h('textarea', { id: 'identity-reason', rows: '3', maxlength: '500', required: true });
@@ -236,7 +241,8 @@ export async function runConsole(root, ctx) {
   // -- mediation tab (the mediator): caucus rooms and the agreement --------------------------
   const caucus = may('open_caucus') ? caucusPanel(session) : null;
   const agreement = may('draft_agreement') ? agreementPanel(session, ctx, { drafting: true }) : null;
-  const views = new Map([['hearing', h('div', { class: 'side-view', id: 'side-hearing' }, hearingPanel, peoplePanel)]]);
+  const notices = may('send_notice') ? noticePanel(session) : null;
+  const views = new Map([['hearing', h('div', { class: 'side-view', id: 'side-hearing' }, hearingPanel, peoplePanel, notices?.el)]]);
   const tabs = new Map();
   const hearingTabCount = h('span', { class: 'tab-count', hidden: true });
   let tabBar = null;
@@ -399,7 +405,22 @@ export async function runConsole(root, ctx) {
     if ((state === 'in_hearing' || state === 'in_consultation') && movable) {
       out.push(btn(isWitness(p.role) ? 'action.dismiss' : 'action.toWaiting', 'return', { participant_id: p.id }, 'return_to_waiting'));
     }
-    if (p.role !== 'courtroom_display' && p.role !== 'observer' && LIVE.has(state)) {
+    // A witness whose testimony is over leaves; their link still works should they be recalled.
+    if (isWitness(p.role) && (state === 'in_hearing' || state === 'waiting') && may('call_witness')) {
+      out.push(btn('action.dismissOut', 'dismiss-out', { participant_id: p.id, to: 'out' }, 'dismiss_witness'));
+    }
+    const speaks = p.role !== 'courtroom_display' && p.role !== 'observer';
+    if (speaks && state === 'in_hearing' && p.room === 'hearing' && may('grant_floor')) {
+      out.push(btn('action.grantFloor', 'grant-floor', { participant_id: p.id }, 'grant_floor',
+        p.hand_raised ? 'primary small' : 'secondary small'));
+      if (p.hand_raised) out.push(btn('action.lowerHand', 'lower-hand', { participant_id: p.id }, 'lower_hand'));
+    }
+    if (speaks && state === 'in_hearing' && may('set_layout')) {
+      const pinned = session.hearing?.spotlight === p.id;
+      out.push(btn(pinned ? 'action.unpin' : 'action.pin', pinned ? 'unpin' : 'pin',
+        { participant_id: pinned ? null : p.id }, 'spotlight'));
+    }
+    if (speaks && LIVE.has(state)) {
       if (!p.audio_muted) {
         out.push(btn('action.mute', 'mute', { participant_id: p.id, muted: true }, 'mute'));
         out.push(btn('action.muteLock', 'mute-lock', { participant_id: p.id, muted: true, lock: true }, 'mute'));
@@ -426,13 +447,20 @@ export async function runConsole(root, ctx) {
     const state = liveState(p);
     const id = session.identity.get(p.id);
     const sig = JSON.stringify([p.display_name, p.role, p.side, state, p.audio_muted, p.mute_locked,
-      p.hand_raised, p.connected, me?.id === p.id, judicial(),
+      p.hand_raised, p.connected, p.room, p.sworn_at, session.hearing?.spotlight === p.id, me?.id === p.id, judicial(),
       id && [id.outcome, id.passed, id.pending, id.locked, id.registered, id.help_requested_at]]);
     let row = rows.get(p.id);
     if (row && row.sig === sig) return row.el;
     const flags = h('span', { class: 'flags' });
     if (p.hand_raised) {
       flags.append(h('span', { class: 'flag hand', dataset: { flag: 'hand' } }, icon('hand'), h('span', { t: 'state.handRaised' })));
+    }
+    if ((p.role === 'witness' || p.role === 'expert') && (p.sworn_at || state === 'in_hearing')) {
+      flags.append(h('span', { class: `flag ${p.sworn_at ? 'sworn' : 'unsworn'}`,
+        dataset: { flag: p.sworn_at ? 'sworn' : 'unsworn' }, t: p.sworn_at ? 'state.sworn' : 'state.unsworn' }));
+    }
+    if (session.hearing?.spotlight === p.id) {
+      flags.append(h('span', { class: 'flag pinned', dataset: { flag: 'pinned' }, t: 'state.pinned' }));
     }
     if (p.audio_muted) {
       const f = h('span', { class: 'flag muted', dataset: { flag: p.mute_locked ? 'locked' : 'muted' } },
@@ -457,6 +485,26 @@ export async function runConsole(root, ctx) {
     return el;
   }
 
+  function renderHandQueue(queue) {
+    handQueue.hidden = queue.length === 0;
+    handList.replaceChildren(...queue.map((p) => {
+      const at = p.hand_raised_at ? new Date(p.hand_raised_at) : null;
+      const item = h('li', { class: 'hand-item', dataset: { participantId: p.id } },
+        h('span', { class: 'pname', text: p.display_name }),
+        h('span', { class: 'prole', t: roleKey(p) }),
+        at ? h('time', { class: 'hand-at', datetime: p.hand_raised_at,
+          text: at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' }) }) : null);
+      if (may('grant_floor') && p.state === 'in_hearing') {
+        item.append(h('span', { class: 'hand-actions' },
+          h('button', { type: 'button', class: 'primary small', t: 'action.grantFloor', dataset: { action: 'grant-floor' },
+            on: { click: (ev) => act('grant_floor', { participant_id: p.id }, ev.currentTarget) } }),
+          h('button', { type: 'button', class: 'ghost small', t: 'action.lowerHand', dataset: { action: 'lower-hand' },
+            on: { click: (ev) => act('lower_hand', { participant_id: p.id }, ev.currentTarget) } })));
+      }
+      return item;
+    }));
+  }
+
   function renderPeople() {
     const people = [...session.participants.values()].sort((a, b) =>
       (ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role)) || a.display_name.localeCompare(b.display_name));
@@ -465,9 +513,14 @@ export async function runConsole(root, ctx) {
       if (!session.participants.has(id)) { row.el.remove(); rows.delete(id); }
     }
     order.forEach((el, i) => { if (list.children[i] !== el) list.insertBefore(el, list.children[i] || null); });
-    const n = (s) => people.filter((p) => p.state === s).length;
-    const hands = people.filter((p) => p.hand_raised).length;
-    setT(counts, 'console.counts', { inHearing: n('in_hearing'), waiting: n('waiting'), hands });
+    const watching = (p) => p.role === 'observer' || p.role === 'courtroom_display';
+    const n = (s) => people.filter((p) => p.state === s && !watching(p)).length;
+    const observers = people.filter((p) => p.role === 'observer' && p.state === 'in_hearing').length;
+    const queue = people.filter((p) => p.hand_raised)
+      .sort((a, b) => (a.hand_raised_at || '').localeCompare(b.hand_raised_at || ''));
+    const hands = queue.length;
+    setT(counts, 'console.counts', { inHearing: n('in_hearing'), waiting: n('waiting'), hands, observers });
+    renderHandQueue(queue);
     // Seen from the transcript tab: someone waits or has a hand up.
     const attention = n('waiting') + hands;
     hearingTabCount.hidden = attention === 0;
@@ -502,7 +555,7 @@ export async function runConsole(root, ctx) {
     renderSelf();
   });
 
-  session.addEventListener('hearing', () => { renderHearing(); transcript?.hearingChanged(); });
+  session.addEventListener('hearing', () => { renderHearing(); renderPeople(); transcript?.hearingChanged(); });
   session.addEventListener('caption', (ev) => transcript?.onCaption(ev.detail));
   session.addEventListener('recording', (ev) => renderRecording(ev.detail));
   session.addEventListener('livestream', (ev) => renderLivestream(ev.detail));

@@ -142,9 +142,34 @@ export function consultationControls(session, ctx, controlButton) {
 export function consultationList(session, ctx) {
   const list = h('ul', { class: 'consult-list', dataset: { testid: 'consult-list' } });
   const name = (pid) => session.participants.get(pid)?.display_name || pid;
+  // Requests not answered yet: during a pause the presiding judge may let one go ahead.
+  const pending = new Map();
+  session.addEventListener('consultation', (ev) => {
+    const { status, request } = ev.detail;
+    if (status === 'requested') pending.set(request.id, request); else pending.delete(request.id);
+    render();
+  });
+  async function allow(request, button) {
+    button.disabled = true;
+    try {
+      await session.call('allow_consultation', { request_id: request.id });
+      pending.delete(request.id);
+      render();
+    } catch (err) {
+      toast(`error.${err.code}`);
+      button.disabled = false;
+    }
+  }
   function render() {
     const rooms = session.rooms.filter((r) => r.type === 'consultation');
-    clear(list).append(...rooms.map((r) => h('li', { dataset: { roomId: r.id } },
+    const paused = session.hearing?.state === 'paused';
+    const asks = [...pending.values()].map((q) => h('li', { class: 'consult-pending', dataset: { requestId: q.id } },
+      h('span', { t: 'consult.pending', tp: { from: name(q.requester), to: q.invitees.map(name).join('、') } }),
+      mayDo(ctx.info, 'admit') && paused ? h('button', {
+        type: 'button', class: 'secondary small', t: 'consult.allow', dataset: { action: 'allow-consultation' },
+        on: { click: (ev) => allow(q, ev.currentTarget) },
+      }) : null));
+    clear(list).append(...asks, ...rooms.map((r) => h('li', { dataset: { roomId: r.id } },
       h('span', { t: 'consult.underWay', tp: { names: r.members.map(name).join('、'), time: mmss((Date.now() - Date.parse(r.opened_at)) / 1000) } }),
       mayDo(ctx.info, 'admit') ? h('button', {
         type: 'button', class: 'secondary small', t: 'consult.callBack', dataset: { action: 'end-consultation' },
@@ -161,9 +186,10 @@ export function consultationList(session, ctx) {
           },
         },
       }) : null)));
-    list.hidden = rooms.length === 0;
+    list.hidden = rooms.length === 0 && asks.length === 0;
   }
   session.addEventListener('rooms', render);
+  session.addEventListener('hearing', render);
   const tick = setInterval(() => { if (!list.hidden) render(); }, 1000);
   render();
   return { el: list, stop: () => clearInterval(tick) };

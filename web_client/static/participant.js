@@ -1,5 +1,6 @@
 // The participant's journey (docs/domain.md "Before the hearing"): device self-test -> identity
 // check -> hearing rules and declaration -> waiting room -> hearing room.
+import { api } from './api.js';
 import { h, clear, setT, setAttrT } from './dom.js';
 import { fmtTime } from './i18n.js';
 import { icon, setIcon } from './icons.js';
@@ -15,6 +16,9 @@ import {
 } from './ui.js';
 import { caucusBanner, agreementPanel } from './mediation.js';
 import { consultationControls } from './consultation.js';
+import { oathSheet } from './oath.js';
+import { noticeInbox } from './notices.js';
+import { listeningControl } from './interpretation.js';
 
 /**
  * The steps before the hearing, in order. A step whose `skip(ctx)` is true is passed over and
@@ -130,11 +134,26 @@ async function selfTestStep(shell, ctx) {
   const hint = h('p', { class: 'hint', t: 'selftest.completeAll' });
   actions.append(hint, next);
 
+  // The results go to the clerk's board, which alerts the clerk to someone who cannot join
+  // (a failed microphone, camera or speaker, a bad network): once all are known, and at once
+  // for a failure. Each distinct report is sent once.
+  let reported = null;
+  const report = () => {
+    const done = Object.values(results).every((r) => r !== null);
+    const failed = Object.values(results).some((r) => r === 'fail' || r === 'bad');
+    if (!done && !failed) return;
+    const body = Object.fromEntries(Object.entries(results).filter(([, r]) => r !== null));
+    const key = JSON.stringify(body);
+    if (key === reported) return;
+    reported = key;
+    api(ctx.token, '/api/me/self-test', { method: 'POST', json: body }).catch(() => { reported = null; });
+  };
   const update = () => {
     const mediaOk = results.microphone !== 'fail';
     const done = results.camera !== null && results.speaker !== null && results.network !== null;
     next.disabled = !(mediaOk && done);
     hint.hidden = !next.disabled;
+    report();
   };
 
   let stopMeter = () => {};
@@ -256,7 +275,8 @@ async function hearingStep(shell, ctx) {
   const waiting = waitingView(session, ctx);
   const room = roomView(session, ctx, lookup);
   // The consultation prompt and bar over either view: one may be asked while waiting.
-  const page = h('div', { class: 'screen live' }, banner, waiting.el, room.el, room.consult.el);
+  const inbox = noticeInbox(session);
+  const page = h('div', { class: 'screen live' }, banner, waiting.el, room.el, room.consult.el, inbox.el);
   root.append(page);
 
   let lastState = null;
@@ -300,6 +320,8 @@ function showEnded(root, reason, ctx) {
   const rejoin = h('button', { type: 'button', class: 'primary', t: 'ended.rejoin', on: { click: () => location.reload() } });
   if (reason === 'left') {
     messageScreen(root, { titleKey: 'ended.leftTitle', bodyKey: 'ended.leftBody', actions: [rejoin] });
+  } else if (reason === 'dismissed') {
+    messageScreen(root, { titleKey: 'ended.dismissedTitle', bodyKey: 'ended.dismissedBody', actions: [rejoin] });
   } else if (reason === 'removed') {
     messageScreen(root, { titleKey: 'ended.removedTitle', bodyKey: 'ended.removedBody', kind: 'error' });
   } else if (reason === 'hearing_closed') {
@@ -397,6 +419,8 @@ function roomView(session, ctx, lookup) {
   // Mediation: where the mediator is, and the agreement each party reads and signs here.
   const banner = caucusBanner(session);
   const consult = consultationControls(session, ctx, controlButton);
+  const oath = oathSheet(session);
+  const listen = listeningControl(session, grid);
   const signs = mayDo(ctx.info, 'sign');
   const agreement = signs ? agreementPanel(session, ctx, { drafting: false }) : null;
   const agreementBtn = controlButton('agreement', 'doc', 'room.agreement');
@@ -425,11 +449,13 @@ function roomView(session, ctx, lookup) {
     h('header', { class: 'room-bar' },
       h('div', { class: 'room-info' }, caseNo, where),
       h('div', { class: 'room-state' }, badge, timer),
+      listen.el,
       languageSwitcher()),
     banner.el,
     h('main', { class: 'stage-wrap' }, stage, empty, sound, captions.bar),
     lockNote,
     sheet,
+    oath.el,
     h('nav', { class: 'controls', tattr: { 'aria-label': 'room.controls' } }, mic.btn, cam.btn, hand.btn, consult.button, agreementBtn.btn, captions.button, leave));
 
   mic.btn.addEventListener('click', async () => {
@@ -524,6 +550,7 @@ function roomView(session, ctx, lookup) {
       }
       grid.refreshLabels();
       renderControls();
+      oath.update();
     },
     stop() {
       clearInterval(tick);

@@ -7,7 +7,8 @@
 //   me            my own record changed (this.me)
 //   participants  someone changed (this.participants)
 //   streams       received media changed (this.streams: Map participant id -> MediaStream)
-//   ended         {reason: 'left'|'removed'|'replaced'|error code}; nothing reconnects after it
+//   ended         {reason: 'left'|'removed'|'replaced'|'dismissed'|error code}; nothing
+//                 reconnects after it
 //   servererror   {code, message, event}
 //   identity      someone's identity check changed (this.identity: Map participant id -> status)
 //   identityalert {kind, participant_id, display_name, message, ...} (staff only)
@@ -268,6 +269,8 @@ export class Session extends EventTarget {
     socket.on('removed', () => this._end('removed'));
     // Joined again from another window or device: that one speaks for us now.
     socket.on('replaced', () => this._end('replaced'));
+    // A witness dismissed out of the hearing: their link still works if they are recalled.
+    socket.on('dismissed', () => this._end('dismissed'));
     socket.on('caption', (c) => this._emit('caption', c));
     // Everyone learns whether they are recorded; the staff also hear of recording failures
     // and of the server shedding load (it keeps audio and connections, drops video first).
@@ -284,6 +287,9 @@ export class Session extends EventTarget {
     socket.on('rooms_updated', (d) => { this.rooms = d.rooms || []; this._emit('rooms', d); });
     socket.on('agreement_updated', (a) => { this.agreement = a; this._emit('agreement', a); });
     socket.on('consultation', (d) => this._emit('consultation', d));
+    // A notice for me (notices.js); the console also hears of every receipt.
+    socket.on('notice', (n) => this._emit('notice', n));
+    socket.on('notice_updated', (n) => this._emit('noticeupdated', n));
     socket.on('error', (e) => this._emit('servererror', e));
     return promise;
   }
@@ -329,6 +335,8 @@ export class Session extends EventTarget {
     this.participants = new Map(result.participants.map((p) => [p.id, p]));
     this.identity = new Map(Object.entries(result.identity || {}));
     this.rooms = result.rooms || [];
+    this.oath = result.oath || [];  // a witness's or expert's undertaking (oath.js)
+    this.notices = result.notices || [];  // notices.js
     this._updateMe(result.me);
     this.subscriber = new Subscriber(this);
     this.subscriber.addEventListener('streams', (ev) => {
@@ -343,6 +351,7 @@ export class Session extends EventTarget {
     if (this.livestream) this._emit('livestream', this.livestream);
     this._emit('identity', this.identity);
     this._emit('rooms', { reason: 'joined', rooms: this.rooms });
+    this._emit('joined', result);
     this._setStatus('connected');
     if (this._firstJoin) {
       this._firstJoin.resolve(result);
@@ -470,6 +479,23 @@ export class Session extends EventTarget {
     const dl = Math.max(0, lost - prev.lost);
     const loss = dl / (sent - prev.sent + dl);
     return { quality: gradeLoss(loss), loss, rtt };
+  }
+
+  /**
+   * Tell the server how this connection fares (the clerk's board shows it): when the grade
+   * changes, and every 30 s while it holds. ``own`` is a publishStats() result.
+   */
+  reportNetwork(own) {
+    if (!own?.quality || !this.joined) return;
+    const now = Date.now();
+    const last = this._lastReport;
+    if (last && last.grade === own.quality && now - last.at < 30000) return;
+    this._lastReport = { grade: own.quality, at: now };
+    this.call('network_report', {
+      grade: own.quality,
+      loss_pct: own.loss === undefined ? null : Math.min(100, Math.round(own.loss * 100)),
+      rtt_ms: own.rtt === null || own.rtt === undefined ? null : Math.min(60000, Math.round(own.rtt * 1000)),
+    }).catch(() => { this._lastReport = null; });
   }
 
   _closeMedia() {

@@ -46,7 +46,21 @@ export class TileGrid {
     this.local = null;
     this.speaking = null;
     this.soundBlocked = false;
+    this.volumeOf = () => 1;  // pid -> 0..1: the listener's interpretation mix
     this._count();
+  }
+
+  /** How loud each remote participant plays (the interpreter channel's mix); re-applied as
+   * tiles come and go. */
+  setVolumes(volumeOf) {
+    this.volumeOf = volumeOf;
+    for (const [pid, tile] of this.tiles) this._volume(pid, tile);
+  }
+
+  _volume(pid, tile) {
+    const v = Math.max(0, Math.min(1, Number(this.volumeOf(pid))));
+    tile.video.volume = Number.isFinite(v) ? v : 1;
+    tile.root.dataset.volume = tile.video.volume.toFixed(2);
   }
 
   _makeTile(pid, { local = false } = {}) {
@@ -128,6 +142,7 @@ export class TileGrid {
       }
       this._attach(tile, stream);
       this._label(pid, tile);
+      this._volume(pid, tile);
     }
     this._count();
   }
@@ -216,6 +231,7 @@ export function watchMedia(session, grid, { localLevel = () => 0, onStats = () =
     grid.setSpeaking(now - lastSpokeAt < 1500 ? lastSpeaker : null);
     if (session.me) {
       const own = await session.publishStats();
+      session.reportNetwork(own);
       grid.setQuality(session.me.id, own?.quality || (session.publishPc?.connectionState === 'connected' ? 'good' : null));
     }
     onStats(stats);

@@ -91,10 +91,10 @@ class Composer:
         room = self._room
         slots = room.snapshot()
         layout = room.layout
-        seats = [Seat(s.pid, s.role, s.side, s.joined) for s in slots.values()]
+        seats = [Seat(s.pid, s.role, s.side, s.joined, s.beside) for s in slots.values()]
         presiding = presiding_pid(seats)
         speaker = room.speaker
-        placements = place(layout, seats, speaker)
+        placements = place(layout, seats, speaker, room.spotlight)
         # text drawn this tick (new labels, cards) may take this long; the rest waits
         self._render_until = time.perf_counter() + 0.3 / self.config.fps
         self.refresh_header()

@@ -59,13 +59,15 @@ class Compositor:
         *,
         side: PartySide | str | None = None,
         role_label: str | None = None,
+        beside: str | None = None,
     ) -> None:
         """Add ``pid`` to the view (or update it, replacing its inputs, if already in).
 
         ``role`` and ``side`` give the Chinese caption (审判长 for the earliest judge,
         原告/被告/... for parties); ``role_label`` overrides it. Without ``video`` (or
         until its first frame, or after it ends) the tile shows a name card; without
-        ``audio`` the participant is not in the mix. A courtroom display is not a tile:
+        ``audio`` the participant is not in the mix. ``beside``: a sign-language interpreter is
+        pinned beside that participant (layout.place). A courtroom display is not a tile:
         it is ignored."""
         role = Role(role)
         if role is Role.COURTROOM_DISPLAY:
@@ -76,11 +78,12 @@ class Compositor:
             slot = room.slots.get(pid)
             if slot is None:
                 room.joined += 1
-                slot = Slot(pid, name, role, side_value, role_label, room.joined)
+                slot = Slot(pid, name, role, side_value, role_label, room.joined, beside=beside)
                 room.slots[pid] = slot
             else:
                 slot.name, slot.role, slot.side = name, role, side_value
                 slot.label_override = role_label
+                slot.beside = beside
         self.set_video(pid, video)
         self.set_audio(pid, audio)
 
@@ -122,6 +125,11 @@ class Compositor:
         """judge_focus, grid or speaker_follow; takes effect with the next frame.
         Raises ``ValueError`` for another name."""
         self._room.layout = Layout(name)
+
+    def set_spotlight(self, pid: str | None) -> None:
+        """Pin ``pid`` in the large tile whatever the layout (None: the layout decides);
+        takes effect with the next frame. Someone not in the view is ignored until they are."""
+        self._room.spotlight = pid
 
     def set_hearing_info(
         self,

@@ -206,10 +206,13 @@ class Seat:
     role: Role
     side: PartySide | None
     joined: int  # join order
+    beside: str | None = None  # a sign-language interpreter: whom they are pinned beside
 
 
 def order_seats(seats: Sequence[Seat]) -> list[Seat]:
-    return sorted(
+    """By rank (bench, parties, ...), side and join order; a sign-language interpreter right
+    after the person they interpret for, when that person is in the view."""
+    ranked = sorted(
         seats,
         key=lambda s: (
             _ROLE_RANK[s.role],
@@ -217,6 +220,17 @@ def order_seats(seats: Sequence[Seat]) -> list[Seat]:
             s.joined,
         ),
     )
+    present = {s.pid for s in ranked}
+    pinned = {s.pid: s for s in ranked if s.beside in present and s.beside != s.pid}
+    out: list[Seat] = []
+    for seat in ranked:
+        if seat.pid in pinned:
+            continue
+        out.append(seat)
+        out.extend(s for s in pinned.values() if s.beside == seat.pid)
+    # Chains (an interpreter beside an interpreter) end up after their first link.
+    out.extend(s for s in pinned.values() if s not in out)
+    return out
 
 
 def presiding_pid(seats: Sequence[Seat]) -> str | None:
@@ -228,30 +242,55 @@ def presiding_pid(seats: Sequence[Seat]) -> str | None:
     return None
 
 
-def place(layout: Layout, seats: Sequence[Seat], speaker: str | None = None) -> list[TilePlacement]:
+def place(
+    layout: Layout,
+    seats: Sequence[Seat],
+    speaker: str | None = None,
+    spotlight: str | None = None,
+) -> list[TilePlacement]:
     """Tiles for ``seats`` in ``layout``; ``speaker`` is the focus of speaker_follow
-    (falling back to the presiding judge, then to the first seat). At most 16 tiles."""
-    ordered = order_seats(seats)[:MAX_TILES]
+    (falling back to the presiding judge, then to the first seat). A ``spotlight`` among the
+    seats (pinned by the judge) takes the large tile whatever the layout, grid included. At
+    most 16 tiles; the spotlight is always one of them."""
+    ordered = order_seats(seats)
+    pinned = next((s for s in ordered if s.pid == spotlight), None)
+    ordered = ordered[:MAX_TILES]
+    if pinned is not None and pinned not in ordered:
+        ordered = [*ordered[: MAX_TILES - 1], pinned]
     if not ordered:
         return []
-    if layout is Layout.GRID:
+    if layout is Layout.GRID and pinned is None:
         return [
             TilePlacement(s.pid, r, False)
             for s, r in zip(ordered, grid_rects(len(ordered)), strict=True)
         ]
     pids = [s.pid for s in ordered]
-    focus: str | None = None
-    if layout is Layout.SPEAKER_FOLLOW and speaker in pids:
+    focus: str | None = pinned.pid if pinned is not None else None
+    if focus is None and layout is Layout.SPEAKER_FOLLOW and speaker in pids:
         focus = speaker
     if focus is None:
         focus = presiding_pid(ordered)
     if focus is None:
         focus = pids[0]
-    main, strip = focus_rects(len(pids) - 1)
-    placements = [TilePlacement(focus, main, True)]
-    others = [p for p in pids if p != focus]
+    # A sign-language interpreter of the focus shares the large tile with them, side by side.
+    signer = next((s.pid for s in ordered if s.beside == focus and s.pid != focus), None)
+    main, strip = focus_rects(len(pids) - (2 if signer else 1))
+    if signer is None:
+        placements = [TilePlacement(focus, main, True)]
+    else:
+        left, right = split_rect(main)
+        placements = [TilePlacement(focus, left, True), TilePlacement(signer, right, True)]
+    others = [p for p in pids if p not in (focus, signer)]
     placements.extend(TilePlacement(p, r, False) for p, r in zip(others, strip, strict=True))
     return placements
+
+
+def split_rect(rect: Rect) -> tuple[Rect, Rect]:
+    """Two 16:9 tiles side by side in ``rect``, centred, even-aligned."""
+    w, h = _tile_16x9((rect.w - GAP) / 2, rect.h)
+    x0 = rect.x + ((rect.w - (2 * w + GAP)) // 2 & ~1)
+    y0 = rect.y + ((rect.h - h) // 2 & ~1)
+    return Rect(x0, y0, w, h), Rect(x0 + w + GAP, y0, w, h)
 
 
 __all__ = [

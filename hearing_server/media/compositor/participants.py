@@ -58,6 +58,7 @@ class Slot:
     label_override: str | None
     joined: int
     muted: bool = False
+    beside: str | None = None  # a sign-language interpreter: the pid they are pinned beside
     latest: Latest | None = None
     video_live: bool = False  # a video input is attached and has not ended
     audio_queue: deque[av.AudioFrame] = field(default_factory=lambda: deque(maxlen=100))
@@ -86,6 +87,7 @@ class Room:
         self.layout: Layout = config.layout
         self.info = (config.court, config.case_number, config.title)
         self.speaker: str | None = None
+        self.spotlight: str | None = None  # pinned in the large tile by the judge
 
     def snapshot(self) -> dict[str, Slot]:
         with self.lock:

@@ -3,7 +3,7 @@ made from the test photos (shared/testdata/faces; skipped where absent).
 
 The reference photo is uploaded over HTTP; the party publishes their camera while in the
 identity step (it reaches nobody); ``face/start`` answers with a random challenge order, and
-the fake camera then acts it out (tests/support/faces.py: a blink is the eyelid drawn over the
+the fake camera then acts it out (facekit/testing.py: a blink is the eyelid drawn over the
 eye, a head turn the nose's parallax across the face). The genuine person passes face match
 and liveness and goes on; another person fails the face match; a still photo of the genuine
 person matches but fails liveness at the 20 s limit.
@@ -25,12 +25,12 @@ import pytest
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
+from facekit.testing import ScriptedVideoTrack, act_out, every_motion
 from hearing_server.core.participant import Role
 from hearing_server.keys import SETTINGS, STORE
 from signaling.client import HearingClient
-from support.faces import camera_of, face_bytes, motion_frames, side_by_side
+from support.faces import camera_of, face_bytes, side_by_side
 from support.identity import Me, identity_hearing
-from support.media import ScriptedVideoTrack
 
 pytestmark = pytest.mark.media
 
@@ -89,33 +89,6 @@ async def _wait_outcome(mine: Me, pid: str, timeout: float = 40.0) -> dict[str, 
     raise AssertionError(f"no face check result for {pid} in {timeout} s")
 
 
-async def act_out(
-    client: HearingClient,
-    camera: ScriptedVideoTrack,
-    challenges: list[str],
-    motions: dict[str, list[np.ndarray]],
-) -> None:
-    """Do each challenge the way a person follows a prompt: do it, and do it again until the
-    prompt moves on (on a loaded machine the check may sample too few frames of one go);
-    give up when the check's time is over."""
-    deadline = time.monotonic() + 21.0
-    for i, challenge in enumerate(challenges):
-        frames = motions[challenge]
-        while (left := deadline - time.monotonic()) > 0:
-            camera.play(frames)
-            try:
-                await client.wait_for_event(
-                    "identity_progress",
-                    lambda d, i=i: d["completed"] > i or d["current"] is None,
-                    timeout=min(left, len(frames) / 15 + 1.0),
-                )
-                break
-            except TimeoutError:
-                await camera.drained()
-        else:
-            return
-
-
 async def test_face_match_and_liveness_on_the_live_camera(
     server: TestServer,
     make_client: MakeClient,
@@ -159,11 +132,7 @@ async def test_face_match_and_liveness_on_the_live_camera(
         """The photo as a camera, and each challenge acted out (made before the check, so
         the test's own image work does not load the event loop during it)."""
         still, landmarks = camera_of(photo)
-        motions = {
-            c: motion_frames(still, landmarks, [c], fps=15, hold=0.7)
-            for c in ("blink", "turn_left", "turn_right")
-        }
-        return still, motions
+        return still, every_motion(still, landmarks)
 
     async def camera_check(
         person: Any,

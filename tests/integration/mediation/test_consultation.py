@@ -156,3 +156,37 @@ async def test_a_party_consults_counsel_in_private_and_the_judge_calls_them_back
         "consultation_requested", "consultation_rejected",
         "consultation_requested", "consultation_accepted", "consultation_ended",
     ]  # fmt: skip
+
+
+async def test_during_a_pause_the_judge_lets_a_consultation_go_ahead(
+    server: TestServer, make_client: MakeClient
+) -> None:
+    hid, people = await _court(server)
+    clients = {name: make_client(p.token) for name, p in people.items()}
+    for client in clients.values():
+        await client.connect()
+        await client.join()
+    judge, zhang, counsel, li = (clients[n] for n in ("王法官", "张三", "王律师", "李四"))
+    z, c = people["张三"].id, people["王律师"].id
+    asked = await zhang.call("request_consultation", {"participant_ids": [c]})
+    request_id = asked["request"]["id"]
+    # Not while the hearing sits; never by anyone but the presiding judge.
+    assert await refused(judge, "allow_consultation", {"request_id": request_id}) == "not_paused"
+    assert await refused(li, "allow_consultation", {"request_id": request_id}) == "forbidden"
+    await judge.call("hearing_action", {"action": "pause"})
+    assert await refused(zhang, "allow_consultation", {"request_id": request_id}) == "forbidden"
+    assert await refused(judge, "allow_consultation", {"request_id": "cr-nope"}) == "not_found"
+    allowed = await judge.call("allow_consultation", {"request_id": request_id})
+    assert sorted(allowed["room"]["members"]) == sorted([z, c])
+    for client in (zhang, counsel):
+        me = await client.wait_for_event("me_updated", lambda d: d["state"] == "in_consultation")
+        assert me["room"] == "consultation"
+    # The request is used up: neither an answer nor a second allowance applies to it.
+    assert await refused(
+        counsel, "answer_consultation", {"request_id": request_id, "accept": True}
+    ) == ("not_found")
+    assert await refused(judge, "allow_consultation", {"request_id": request_id}) == "not_found"
+    entry = [
+        e for e in await server.app[STORE].list_audit(hid) if e.event == "consultation_accepted"
+    ]
+    assert entry[-1].data["allowed_by_judge"] is True and entry[-1].actor == people["王法官"].id

@@ -124,6 +124,23 @@ def test_speaker_follow_puts_the_speaker_large_else_the_judge() -> None:
     assert place(Layout.JUDGE_FOCUS, people, speaker="p2")[0].pid == "p1"
 
 
+def test_a_spotlight_takes_the_large_tile_in_every_layout() -> None:
+    people = seats((Role.PARTY, PartySide.PLAINTIFF), (Role.JUDGE, None), (Role.CLERK, None))
+    for layout in Layout:
+        tiles = place(layout, people, speaker="p1", spotlight="p0")
+        assert tiles[0].pid == "p0" and tiles[0].focus, layout
+        assert sorted(t.pid for t in tiles) == ["p0", "p1", "p2"]
+    # Someone pinned who is not in the view (left, or an observer) changes nothing.
+    assert place(Layout.JUDGE_FOCUS, people, spotlight="gone")[0].pid == "p1"
+    assert not any(t.focus for t in place(Layout.GRID, people, spotlight="gone"))
+
+
+def test_a_spotlight_beyond_the_sixteenth_seat_is_still_shown() -> None:
+    people = seats(*[(Role.PARTY, PartySide.PLAINTIFF)] * 20)
+    tiles = place(Layout.GRID, people, spotlight="p19")
+    assert len(tiles) == 16 and tiles[0].pid == "p19" and tiles[0].focus
+
+
 def test_grid_has_no_focus_and_no_participants_means_no_tiles() -> None:
     people = seats((Role.JUDGE, None), (Role.CLERK, None))
     assert not any(t.focus for t in place(Layout.GRID, people))
@@ -152,3 +169,34 @@ def test_grid_has_no_focus_and_no_participants_means_no_tiles() -> None:
 def test_role_labels(role: Role, side: PartySide | None, presiding: bool, label: str) -> None:
     assert role_label(role, side, presiding=presiding) == label
 
+
+
+def test_a_sign_language_interpreter_sits_beside_the_person() -> None:
+    people = [
+        Seat("judge", Role.JUDGE, None, 0),
+        Seat("signer", Role.INTERPRETER, None, 1, beside="li"),
+        Seat("zhang", Role.PARTY, PartySide.PLAINTIFF, 2),
+        Seat("li", Role.PARTY, PartySide.DEFENDANT, 3),
+    ]
+    # In the order (grid, strip), right after the person they interpret for.
+    assert [s.pid for s in order_seats(people)] == ["judge", "zhang", "li", "signer"]
+    grid = place(Layout.GRID, people)
+    assert [t.pid for t in grid] == ["judge", "zhang", "li", "signer"]
+    li, signer = grid[2].rect, grid[3].rect
+    assert signer.y == li.y and signer.x > li.x  # side by side in one row
+    # When the person has the large tile, the interpreter shares it: two halves, both large.
+    tiles = place(Layout.SPEAKER_FOLLOW, people, speaker="li")
+    assert [(t.pid, t.focus) for t in tiles[:2]] == [("li", True), ("signer", True)]
+    a, b = tiles[0].rect, tiles[1].rect
+    assert (a.y == b.y and a.w == b.w and a.x + a.w < b.x and a.w * 9 == a.h * 16) or a.h % 2 == 0
+    assert all(not t.focus for t in tiles[2:]) and len(tiles) == 4
+    # Without the person in the view, the interpreter is one of the others.
+    alone = place(Layout.JUDGE_FOCUS, [p for p in people if p.pid != "li"])
+    assert [t.focus for t in alone] == [True, False, False]
+
+
+def test_sign_languages() -> None:
+    from hearing_server.core.participant import is_sign_language
+
+    assert all(is_sign_language(x) for x in ("csl", "CSL", "sgn", "sgn-CN", "csl-Hans"))
+    assert not any(is_sign_language(x) for x in (None, "", "zh-CN", "en", "cs"))

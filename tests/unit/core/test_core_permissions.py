@@ -48,6 +48,8 @@ ACTIONS = [
     "publish_video",
     "receive_media",
     "raise_hand",
+    "take_oath",
+    "grant_floor",
     "request_consultation",
     "open_caucus",
     "draft_agreement",
@@ -89,6 +91,7 @@ PRESIDE_HEARING = {
     "control_recording",
     "control_livestream",
     "set_layout",
+    "grant_floor",
     "help_participant",
     "finalise_transcript",
     "list_recordings",
@@ -119,8 +122,9 @@ EXPECTED: dict[HearingKind, dict[str, set[str]]] = {
         # Signing is of the mediation agreement: a court hearing has none.
         "party": TAKE_PART | {"request_consultation"},
         "counsel": TAKE_PART | {"request_consultation"},
-        "witness": TAKE_PART,
-        "expert": TAKE_PART,
+        # The undertaking to tell the truth (证人保证书) is given in a court hearing.
+        "witness": TAKE_PART | {"take_oath"},
+        "expert": TAKE_PART | {"take_oath"},
         "interpreter": TAKE_PART,
         "observer": WATCH,
         "courtroom_display": WATCH,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from facekit import Analysis, Challenge, Decision, FaceCheck
@@ -56,7 +58,9 @@ def test_another_face_is_different_and_a_second_face_is_never_same() -> None:
 
 
 def test_turned_frames_are_not_encoded() -> None:
-    check = FaceCheck(REF, (Challenge.TURN_LEFT, Challenge.BLINK), encode_every_s=0.0)
+    check = FaceCheck(
+        REF, (Challenge.TURN_LEFT, Challenge.BLINK), encode_every_s=0.0, then_every_s=0.0
+    )
     check.feed(0.0, Analysis(1, face(), enc(0.3)))
     check.feed(0.1, Analysis(1, face(), enc(0.3)))
     check.feed(0.2, Analysis(1, face(turn=0.3), enc(0.45)))
@@ -64,6 +68,23 @@ def test_turned_frames_are_not_encoded() -> None:
     check.feed(0.3, Analysis(1, face(turn=0.3)))
     check.feed(0.4, Analysis(1, face()))
     assert check.wants_encoding(0.5)
+
+
+def test_encodings_thin_out_once_the_decision_has_its_first() -> None:
+    """Every 0.5 s until three, then every 1.5 s: on a starved machine the landmarks that
+    liveness needs are not crowded out by encodings four times as dear."""
+    check = FaceCheck(REF, (Challenge.TURN_LEFT, Challenge.BLINK))
+    encoded = []
+    for i in range(40):
+        t = i * 0.25
+        if check.wants_encoding(t):
+            encoded.append(t)
+            check.feed(t, Analysis(1, face(), enc(0.3)))
+        else:
+            check.feed(t, Analysis(1, face()))
+    assert encoded[:3] == [0.0, 0.5, 1.0]
+    assert all(b - a >= 1.5 for a, b in itertools.pairwise(encoded[2:]))
+    assert encoded[3:] == [2.5, 4.0, 5.5, 7.0, 8.5]
 
 
 def test_no_frames_and_no_face() -> None:

@@ -86,6 +86,13 @@ def test_turning_the_wrong_way_does_not_count() -> None:
     assert judge.step == 0
 
 
+def test_a_face_already_turned_does_not_pass_a_turn_without_moving() -> None:
+    """The first face sets the baseline: a photo (or a person) already turned to the left
+    must still turn; holding still at that angle completes nothing."""
+    judge = judge_sequence((Challenge.TURN_LEFT, Challenge.BLINK), frames([face(turn=0.3)] * 60))
+    assert judge.step == 0 and not judge.passed
+
+
 def test_the_order_matters() -> None:
     """A recording of blink-left-right does not answer right-left-blink."""
     recorded = (Challenge.BLINK, Challenge.TURN_LEFT, Challenge.TURN_RIGHT)

@@ -1,5 +1,5 @@
 """``face-match ENROL --video CLIP``: the frame pipeline and the challenge judge of the live
-check, on clips made here from the test photos (tests/support/faces.py says why the warps
+check, on clips made here from the test photos (facekit/testing.py says why the warps
 are a fair stand-in for a blink and a head turn)."""
 
 from __future__ import annotations
@@ -7,26 +7,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from facekit import engine
 from facekit.cli import main as face_match
-from support.faces import challenge_frames, face_path, photo, selfie, write_video
+from facekit.testing import challenge_frames
+from support.faces import camera_of, face_path, write_video
 
 GENUINE = "obama3.jpg"  # the camera; the reference is obama.jpg
 SEQUENCE = ["turn_right", "blink", "turn_left"]
-
-
-def _camera(name: str) -> tuple[np.ndarray, np.ndarray]:
-    found = engine.analyse_photo(photo(name))
-    assert found.box is not None
-    scale = max(photo(name).shape[:2]) / max(found.width, found.height)
-    box = tuple(int(v * scale) for v in found.box)
-    base = selfie(name, box)  # type: ignore[arg-type]
-    framed = engine.analyse(base, encode_face=False)
-    assert framed.faces == 1 and framed.landmarks is not None
-    return base, framed.landmarks
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
@@ -36,7 +24,7 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def genuine_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base, lm = _camera(GENUINE)
+    base, lm = camera_of(GENUINE)
     out = tmp_path_factory.mktemp("clips") / "genuine.y4m"
     return write_video(out, challenge_frames(base, lm, SEQUENCE))
 
@@ -62,7 +50,7 @@ def test_the_same_clip_fails_another_order(
 def test_a_static_photo_video_fails_liveness(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    base, _ = _camera(GENUINE)
+    base, _ = camera_of(GENUINE)
     clip = write_video(tmp_path / "still.webm", [base] * 22 * 4, fps=4)  # 22 s
     out = _run(capsys, "--video", str(clip), "--fps", "2")
     assert out["decision"] == "same"  # it is his face ...
@@ -71,7 +59,7 @@ def test_a_static_photo_video_fails_liveness(
 
 
 def test_another_person_is_different(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    base, lm = _camera("biden.jpg")
+    base, lm = camera_of("biden.jpg")
     clip = write_video(tmp_path / "other.mp4", challenge_frames(base, lm, SEQUENCE))
     out = _run(capsys, "--video", str(clip), "--challenges", ",".join(SEQUENCE))
     assert out["decision"] == "different"

@@ -30,6 +30,7 @@ from hearing_server.core.hearing import (
     HearingState,
     Visibility,
 )
+from hearing_server.core.notices import Audience, Notice
 from hearing_server.core.participant import Participant, ParticipantState, PartySide, Role
 from hearing_server.store import postgres as postgres_module
 from hearing_server.store import sqlite as sqlite_module
@@ -172,7 +173,13 @@ async def test_participants_round_trip_in_the_order_added(store: Store) -> None:
     people = [
         participant("p-z", side=PartySide.PLAINTIFF, language="zh", audio_muted=True),
         participant("p-a", role=Role.COUNSEL, represents="p-z", mute_locked=True),
-        participant("p-m", role=Role.INTERPRETER, interprets_for="p-z", hand_raised=True),
+        participant(
+            "p-m",
+            role=Role.INTERPRETER,
+            interprets_for="p-z",
+            hand_raised=True,
+            hand_raised_at=datetime(2026, 12, 7, 2, 30, 15, 123456, tzinfo=UTC),
+        ),
     ]
     for p in people:
         await store.add_participant(p)
@@ -466,7 +473,7 @@ async def test_identity_round_trip(store: Store) -> None:
     from hearing_server.core.identity import (
         POLICY_PRESETS,
         CodeChallenge,
-    FaceOutcome,
+        FaceOutcome,
         IdentityStatus,
         IdentityStep,
         IdType,
@@ -483,8 +490,18 @@ async def test_identity_round_trip(store: Store) -> None:
     assert await store.get_identity_policy("h-1") == POLICY_PRESETS["standard"]
 
     regs = [
-        Registration(pid, "h-1", name, IdType.RESIDENT_ID, f"digest-{pid}", "123X", "13800000000",
-                     None, T0.astimezone(BEIJING), "staff:clerk")
+        Registration(
+            pid,
+            "h-1",
+            name,
+            IdType.RESIDENT_ID,
+            f"digest-{pid}",
+            "123X",
+            "13800000000",
+            None,
+            T0.astimezone(BEIJING),
+            "staff:clerk",
+        )
         for pid, name in (("p-2", "李四"), ("p-1", "张三"))
     ]
     for r in regs:
@@ -496,8 +513,10 @@ async def test_identity_round_trip(store: Store) -> None:
     status = IdentityStatus(
         "p-1",
         "h-1",
-        steps={IdentityStep.ID_NUMBER: StepRecord(passed_at=T0), IdentityStep.CODE: StepRecord(
-            failures=2)},
+        steps={
+            IdentityStep.ID_NUMBER: StepRecord(passed_at=T0),
+            IdentityStep.CODE: StepRecord(failures=2),
+        },
         code=CodeChallenge("code-digest", T0, T0 + timedelta(minutes=5), tries=2),
     )
     await store.put_identity_status(status)
@@ -561,3 +580,42 @@ async def test_agreement_compare_and_set_and_versions(
     # Saved versions are append-only in the database itself.
     with pytest.raises(RawSQLError):
         await store_backend.execute("UPDATE agreement_versions SET content_hash = 'x'")
+
+
+async def test_notices_and_receipts(store: Store) -> None:
+    await store.create_hearing(hearing())
+    await store.create_hearing(hearing("h-2"))
+    first = Notice("n-1", "h-1", "p-judge", Audience.WAITING_ROOM, None, "show_id", "请出示", T0)
+    later = replace(
+        first, id="n-2", audience=Audience.SIDE, target="defendant", template=None,
+        text="答辩", created_at=T0 + timedelta(minutes=1),
+    )  # fmt: skip
+    await store.add_notice(later, ["p-b"])
+    await store.add_notice(first, ["p-a", "p-b"])
+    await store.add_notice(replace(first, id="n-3", hearing_id="h-2"), ["p-z"])
+    with pytest.raises(Conflict):
+        await store.add_notice(first, ["p-a"])
+    listed = await store.list_notices("h-1")
+    assert [r.notice for r in listed] == [first, later]
+    assert [x.participant_id for x in listed[0].receipts] == ["p-a", "p-b"]
+    assert all(x.delivered_at is None and x.read_at is None for x in listed[0].receipts)
+
+    seen = T0 + timedelta(minutes=2)
+    receipt, delivered, read = await store.mark_receipt("n-1", "p-a", delivered=seen, read=None)
+    assert (receipt.delivered_at, receipt.read_at, delivered, read) == (seen, None, True, False)
+    t2 = seen + timedelta(seconds=30)
+    receipt, delivered, read = await store.mark_receipt("n-1", "p-a", delivered=t2, read=t2)
+    assert (receipt.delivered_at, receipt.read_at, delivered, read) == (seen, t2, False, True)
+    again = await store.mark_receipt("n-1", "p-a", delivered=T0, read=T0)
+    assert again == (receipt, False, False)
+    with pytest.raises(NotFound):
+        await store.mark_receipt("n-1", "p-z", delivered=seen, read=None)
+    with pytest.raises(NotFound):
+        await store.get_notice("n-none")
+
+    mine = await store.notices_for("p-b")
+    assert [r.notice.id for r in mine] == ["n-1", "n-2"]
+    assert all(len(r.receipts) == 1 and r.receipts[0].participant_id == "p-b" for r in mine)
+    got = await store.get_notice("n-1")
+    assert got.receipt_of("p-a") == receipt and got.receipt_of("p-z") is None
+    assert await store.list_notices("h-none") == [] and await store.notices_for("nobody") == []

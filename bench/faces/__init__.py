@@ -1,0 +1,2 @@
+"""Face checks (issue 12): the threshold curve (``threshold.py``) and the live checks under
+load (``concurrent``)."""
