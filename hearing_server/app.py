@@ -13,7 +13,8 @@ from aiohttp import web
 
 from hearing_server import keys
 from hearing_server.api.errors import error_middleware
-from hearing_server.api.pages import setup_pages
+from hearing_server.api.livestream import setup_livestream
+from hearing_server.api.pages import DEFAULT_WEB_CLIENT_DIR, setup_pages
 from hearing_server.api.routes import setup_routes
 from hearing_server.config import Settings
 from hearing_server.wiring.agreements import install_agreements
@@ -22,6 +23,7 @@ from hearing_server.wiring.composite import install_composite
 from hearing_server.wiring.face import install_face
 from hearing_server.wiring.foundation import install_foundation
 from hearing_server.wiring.identity import install_identity
+from hearing_server.wiring.livestream import install_livestream
 from hearing_server.wiring.media import install_media
 from hearing_server.wiring.overload import install_overload
 from hearing_server.wiring.recording import install_recording
@@ -47,8 +49,10 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     install_composite(app)  # the courtroom view (display, recording, livestream)
     install_transcription(app, engine=stt_engine)  # captions and the transcript
     install_recording(app)  # closes first: finishes and signs while taps still run
+    install_livestream(app)  # public hearings' HLS from the composite, delayed, cuttable
     install_overload(app)  # sheds video, then the composite's rate, never audio
     install_signaling(app)
     setup_routes(app)
     setup_pages(app, settings.web_client_dir)
+    setup_livestream(app, (settings.web_client_dir or DEFAULT_WEB_CLIENT_DIR).resolve())
     return app

@@ -76,6 +76,10 @@ class Settings:
     court_timezone: str | None = None  # IANA name, e.g. Asia/Shanghai; default: server's zone
     recording_segment_seconds: float = 10.0
     recording_key_path: Path | None = None  # default: <data_dir>/recording_ed25519.key
+    livestream_dir: Path | None = None  # default: <data_dir>/livestream
+    livestream_delay_seconds: float = 30.0  # the broadcast delay unless the judge sets one
+    livestream_segment_seconds: float = 2.0
+    livestream_requests_per_second: float = 20.0  # per client address, on the public URLs
     web_client_dir: Path | None = None  # default: the checkout's web_client/
     log_level: str = "INFO"
     shutdown_grace_seconds: float = 20.0  # then child processes still running are stopped
@@ -135,6 +139,10 @@ class Settings:
     @property
     def effective_recordings_dir(self) -> Path:
         return self.recordings_dir or self.data_dir / "recordings"
+
+    @property
+    def effective_livestream_dir(self) -> Path:
+        return self.livestream_dir or self.data_dir / "livestream"
 
     @property
     def effective_recording_key_path(self) -> Path:
@@ -202,6 +210,9 @@ def _convert(name: str, raw: Any) -> Any:
             "staff_token_ttl_hours",
             "disconnect_grace_seconds",
             "recording_segment_seconds",
+            "livestream_delay_seconds",
+            "livestream_segment_seconds",
+            "livestream_requests_per_second",
             "shutdown_grace_seconds",
             "message_retry_seconds",
             "message_timeout_seconds",
@@ -218,6 +229,7 @@ def _convert(name: str, raw: Any) -> Any:
             "database_path",
             "signing_key_path",
             "recordings_dir",
+            "livestream_dir",
             "recording_key_path",
             "transcription_model_dir",
             "web_client_dir",

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from hearing_server.service.notices import NoticeService
     from hearing_server.service.private_rooms import PrivateRooms
     from hearing_server.service.transcripts import TranscriptService
-    from hearing_server.signaling.ports import RecordingPort
+    from hearing_server.signaling.ports import LivestreamPort, RecordingPort
     from hearing_server.store.base import Store
     from recording import RecordingCatalog
 
@@ -43,6 +43,7 @@ MEDIA_EVENTS: web.AppKey[EventBus[MediaEvent]] = web.AppKey("media_events")
 COMPOSITES: web.AppKey[Composites | None] = web.AppKey("composites")
 OVERLOAD: web.AppKey[LoadListener] = web.AppKey("overload")
 RECORDINGS: web.AppKey[RecordingPort] = web.AppKey("recordings")
+LIVESTREAMS: web.AppKey[LivestreamPort] = web.AppKey("livestreams")
 RECORDING_CATALOG: web.AppKey[RecordingCatalog] = web.AppKey("recording_catalog")
 RECORDING_PUBLIC_KEY: web.AppKey[tuple[str, str]] = web.AppKey("recording_public_key")
 TRANSCRIPTS: web.AppKey[TranscriptService] = web.AppKey("transcripts")

@@ -23,6 +23,7 @@ SERVER_EVENTS = (
     "caption",  # to those in the hearing room: {participant_id, name, role, text, final, late, ...}
     "recording_state",  # {state, recording_id?}: everyone knows whether they are recorded
     "recording_alert",  # judge, clerk, mediator: a recording failed or recovered
+    "livestream_state",  # {state, delay_seconds?, viewers?}: everyone knows if they are broadcast
     "rooms_updated",  # {reason, rooms}: a caucus opened, closed, changed or its timer ran out
     "consultation",  # {status, request, by?, room_id?}: a consultation asked for or answered
     "agreement_updated",  # the mediation agreement changed (a draft only to the mediator)

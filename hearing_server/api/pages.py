@@ -9,7 +9,8 @@ never sends; the page hands it to the API and to signaling itself):
   the view in every case; the names only make bookmarks readable).
 - ``/static/...``: ``web_client/static`` (HTML, CSS, ES modules, the i18n catalogue).
 - ``/vendor/socket.io/...``: the socket.io client from ``web_client/node_modules`` (npm ci);
-  ``/vendor/signature_pad/...``: signature_pad (drawn signatures on a mediation agreement).
+  ``/vendor/signature_pad/...``: signature_pad (drawn signatures on a mediation agreement);
+  ``/vendor/hls.js/...``: hls.js (the public livestream's player, ``api/livestream.py``).
 
 Every response under these paths carries a strict Content-Security-Policy (scripts only from
 this origin, no inline code) and the usual hardening headers.
@@ -43,6 +44,11 @@ _VENDOR: dict[str, tuple[Path, frozenset[str]]] = {
     "signature_pad": (
         Path("node_modules") / "signature_pad" / "dist",
         frozenset({"signature_pad.min.js", "signature_pad.min.js.map"}),
+    ),
+    # The public watch page's player (HLS over Media Source Extensions).
+    "hls.js": (
+        Path("node_modules") / "hls.js" / "dist",
+        frozenset({"hls.min.js", "hls.min.js.map"}),
     ),
 }
 

@@ -84,6 +84,7 @@ class AuditEvent(StrEnum):
     LIVESTREAM_CUT = "livestream_cut"
     LIVESTREAM_RESUMED = "livestream_resumed"
     LIVESTREAM_STOPPED = "livestream_stopped"
+    LIVESTREAM_REPLAY_CHANGED = "livestream_replay_changed"  # the judge allowed or withdrew it
     TRANSCRIPT_SEGMENT_CORRECTED = "transcript_segment_corrected"
     TRANSCRIPT_FINALISED = "transcript_finalised"
     # identity (record the method and outcome: never the ID number, a code or a biometric)

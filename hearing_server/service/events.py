@@ -39,6 +39,15 @@ class RecordingStateChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class LivestreamStateChanged:
+    """The hearing's public livestream started, was cut, resumed or stopped (everyone in the
+    hearing is told: they are being broadcast, or no longer)."""
+
+    hearing_id: str
+    status: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class RecordingAlertRaised:
     """A recording failed or recovered (the judge, clerk and mediator are told at once)."""
 
@@ -159,6 +168,7 @@ ServiceEvent = (
     HearingChanged
     | ParticipantChanged
     | RecordingStateChanged
+    | LivestreamStateChanged
     | RecordingAlertRaised
     | CaptionPublished
     | TrackChanged

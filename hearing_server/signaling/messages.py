@@ -86,6 +86,17 @@ CLIENT_EVENTS: dict[str, Schema] = {
     "recording": Schema(
         "recording", (Field("action", "enum", enum=("start", "pause", "resume", "stop")),)
     ),
+    "livestream": Schema(
+        "livestream",
+        (
+            Field(
+                "action",
+                "enum",
+                enum=("start", "cut", "resume", "stop", "allow_replay", "withdraw_replay"),
+            ),
+            Field("delay_seconds", "integer", required=False, nullable=True),
+        ),
+    ),
     "verify_identity": Schema("verify_identity", (_PID, Field("reason", "string", max_length=500))),
     "waive_identity": Schema("waive_identity", (_PID, Field("reason", "string", max_length=500))),
     # Caucus rooms (mediation): the mediator opens one with a side, moves between the rooms

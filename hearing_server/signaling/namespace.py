@@ -25,6 +25,7 @@ from hearing_server.service.events import (
     IdentityAlertRaised,
     IdentityChanged,
     IdentityProgress,
+    LivestreamStateChanged,
     NoticeChanged,
     ParticipantChanged,
     RecordingAlertRaised,
@@ -43,7 +44,7 @@ from hearing_server.service.private_rooms import PrivateRooms
 from signaling.protocol import NAMESPACE, PROTOCOL_VERSION
 
 from .messages import CLIENT_EVENTS
-from .ports import MediaPort, RecordingPort
+from .ports import LivestreamPort, MediaPort, RecordingPort
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         media_errors: tuple[type[Exception], ...],
         ice_servers: list[dict[str, Any]],
         recording: RecordingPort,
+        livestream: LivestreamPort,
         identity: IdentityService,
         rooms: PrivateRooms,
         notices: NoticeService,
@@ -128,6 +130,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._media_errors = media_errors
         self._ice_servers = ice_servers
         self._recording = recording
+        self._livestream = livestream
         self._handlers: dict[str, Handler] = {
             "join": self._join,
             "leave": self._leave,
@@ -150,6 +153,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "hearing_action": self._hearing_action,
             "set_layout": self._set_layout,
             "recording": self._recording_control,
+            "livestream": self._livestream_control,
             "verify_identity": self._verify_identity,
             "waive_identity": self._waive_identity,
             "open_caucus": self._open_caucus,
@@ -289,6 +293,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "participants": [self._participant_view(p, full=sees_all) for p in participants],
             "ice_servers": self._ice_servers,
             "recording": self._recording.status(hearing.id),
+            "livestream": self._livestream.status(hearing.id),
             "identity": identity,
             "rooms": self._rooms.rooms(hearing.id),
             # A witness's or expert's undertaking, in their language, to give when called in.
@@ -480,6 +485,15 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         assert actor.hearing_id is not None
         return {"recording": await self._recording.control(actor, actor.hearing_id, data["action"])}
 
+    async def _livestream_control(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        status = await self._livestream.control(
+            actor, actor.hearing_id, data["action"], data.get("delay_seconds")
+        )
+        return {"livestream": status}
+
     async def _verify_identity(
         self, sid: str, actor: Actor, data: dict[str, Any]
     ) -> dict[str, Any]:
@@ -573,6 +587,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 await self.emit("me_updated", full, room=participant_room(full["id"]))
             case RecordingStateChanged(hearing_id=hid, status=status):
                 await self.emit("recording_state", status, room=hearing_room(hid))
+            case LivestreamStateChanged(hearing_id=hid, status=status):
+                await self.emit("livestream_state", status, room=hearing_room(hid))
             case RecordingAlertRaised(hearing_id=hid, alert=alert):
                 await self.emit("recording_alert", alert, room=staff_room(hid))
             case CaptionPublished(recipients=recipients, caption=caption):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from hearing_server.core.actors import Actor
@@ -33,3 +34,41 @@ class RecordingPort(Protocol):
 
     def status(self, hearing_id: str) -> dict[str, Any]:
         """``{state, recording_id?}``; state is not_recording, recording, paused, stopping."""
+
+
+class LivestreamPort(Protocol):
+    """The public livestream as seen by signaling (the judge's controls) and by the public
+    HTTP side (playlists and segment files of running streams)."""
+
+    async def control(
+        self,
+        actor: Actor,
+        hearing_id: str,
+        action: Literal["start", "cut", "resume", "stop", "allow_replay", "withdraw_replay"],
+        delay_seconds: int | None = None,
+    ) -> dict[str, Any]:
+        """Start, cut, resume or stop the hearing's livestream; returns the status."""
+
+    def status(self, hearing_id: str) -> dict[str, Any]:
+        """``{state: not_live | live | cut, delay_seconds?, started_at?, viewers?}``."""
+
+    def playlist(self, hearing_id: str, viewer: str | None = None) -> str | None:
+        """The live playlist of a running stream, None when there is nothing to watch."""
+
+    def captions_playlist(self, hearing_id: str) -> str | None:
+        """The WebVTT media playlist of a running stream (captions, delayed alike)."""
+
+    def segment_path(self, hearing_id: str, name: str) -> Path | None:
+        """The file of a published segment of a running stream, None for anything else."""
+
+    def replay_playlist(self, hearing_id: str) -> str | None:
+        """The replay (VOD) of a stopped stream the judge allowed, None otherwise."""
+
+    def replay_path(self, hearing_id: str, name: str) -> Path | None:
+        """A segment or WebVTT file listed in the allowed replay, None otherwise."""
+
+    def viewers(self, hearing_id: str) -> int:
+        """How many client addresses watch now."""
+
+    def live_hearings(self) -> dict[str, str]:
+        """Hearing id -> ``live`` or ``cut`` for every running stream."""

@@ -30,6 +30,7 @@ def install_signaling(app: web.Application) -> None:
         media_errors=(MediaError,),
         ice_servers=[s.to_json() for s in settings.ice_servers],
         recording=app[keys.RECORDINGS],
+        livestream=app[keys.LIVESTREAMS],
         identity=app[keys.IDENTITY],
         rooms=app[keys.PRIVATE_ROOMS],
         notices=app[keys.NOTICES],

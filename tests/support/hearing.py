@@ -29,6 +29,7 @@ async def make_hearing(
     *,
     state: str = "open",
     kind: HearingKind = HearingKind.HEARING,
+    visibility: Visibility = Visibility.PUBLIC,
 ) -> tuple[str, dict[str, Person]]:
     """Create a hearing in ``state`` ('scheduled', 'open' or 'in_session') with ``people``.
 
@@ -44,7 +45,7 @@ async def make_hearing(
         title="测试庭审",
         scheduled_start=now,
         scheduled_end=now + timedelta(hours=1),
-        visibility=Visibility.PUBLIC,
+        visibility=visibility,
     )
     out: dict[str, Person] = {}
     for role, name in people:

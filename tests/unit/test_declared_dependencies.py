@@ -25,6 +25,7 @@ OURS = (
     "messaging",
     "esign",
     "facekit",
+    "livestream",
 )
 
 

@@ -26,6 +26,7 @@ OURS = (
     "messaging",
     "esign",
     "facekit",
+    "livestream",
 )
 GROUND_FLOOR = {
     "signaling",
@@ -37,6 +38,7 @@ GROUND_FLOOR = {
     "messaging",
     "esign",
     "facekit",
+    "livestream",
 }
 
 # Who may import whom. A layer always may import itself and Python's and third parties' code.
@@ -57,6 +59,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "esign": {"lifeline"},
     # Face match and liveness: its worker process guards itself with lifeline.
     "facekit": {"lifeline"},
+    # HLS segments from the composite, the broadcast delay, the judge's cut and the slate.
+    "livestream": set(),
     "hearing_server.core": set(),
     "hearing_server.schema": set(),
     # The media settings' defaults; the core validates the default identity policy (everything

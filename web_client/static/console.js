@@ -96,10 +96,55 @@ export async function runConsole(root, ctx) {
   const loadLine = h('p', { class: 'load-alert', hidden: true });
   // Consultations under way: who and for how long, never what (the judge may call them back).
   const consultations = consultationList(session, ctx);
+  // The public livestream (庭审公开): only for public hearings and for whoever may control it;
+  // the delay and the cut are explained in docs/livestream.md.
+  const liveLine = h('p', { class: 'live-state', dataset: { testid: 'livestream-state' } });
+  const liveButtons = h('div', { class: 'row livestream-actions' });
+  const liveBox = h('div', { class: 'livestream', hidden: true }, liveLine, liveButtons);
   const hearingPanel = h('section', { class: 'panel hearing-panel' },
     h('h2', { t: 'console.hearing' }),
     h('div', { class: 'timer-box' }, h('span', { class: 'timer-label', t: 'console.elapsed' }), bigTimer),
-    stateLine, recLine, loadLine, alertBox, consultations.el, actionRow, layoutSet, clerkNote);
+    stateLine, recLine, liveBox, loadLine, alertBox, consultations.el, actionRow, layoutSet, clerkNote);
+
+  const LIVE_ACTIONS = { not_live: ['start'], live: ['cut', 'stop'], cut: ['resume', 'stop'] };
+  function renderLivestream(status) {
+    const hearing = session.hearing;
+    liveBox.hidden = !may('control_livestream') || !hearing || hearing.visibility !== 'public';
+    if (liveBox.hidden) return;
+    const state = status?.state || 'not_live';
+    liveLine.dataset.state = state;
+    setT(liveLine, `live.${state}`, { viewers: status?.viewers ?? 0, delay: status?.delay_seconds ?? '' });
+    clear(liveButtons);
+    for (const action of LIVE_ACTIONS[state] || []) {
+      const b = h('button', { type: 'button', class: { start: 'primary', cut: 'ghost danger' }[action] || 'secondary',
+        dataset: { action: `livestream-${action}` }, t: action === 'cut' ? 'live.cutAction' : `live.${action}` });
+      b.addEventListener('click', async () => {
+        b.disabled = true;
+        try {
+          const reply = await session.call('livestream', { action });
+          renderLivestream(reply.livestream);
+        } catch (err) {
+          toast(`error.${err.code}`);
+          b.disabled = false;
+        }
+      });
+      liveButtons.append(b);
+    }
+    // The replay of what was published, once the stream has stopped: the judge decides.
+    const replayAction = status?.replay ? 'withdraw_replay' : 'allow_replay';
+    const r = h('button', { type: 'button', class: 'ghost small', dataset: { action: `livestream-${replayAction}` },
+      t: `live.${replayAction}` });
+    r.addEventListener('click', async () => {
+      r.disabled = true;
+      try {
+        renderLivestream((await session.call('livestream', { action: replayAction })).livestream);
+      } catch (err) {
+        toast(`error.${err.code}`);
+        r.disabled = false;
+      }
+    });
+    liveButtons.append(r);
+  }
 
   function renderRecording(status) {
     recLine.hidden = !status;
@@ -513,6 +558,8 @@ export async function runConsole(root, ctx) {
   session.addEventListener('hearing', () => { renderHearing(); renderPeople(); transcript?.hearingChanged(); });
   session.addEventListener('caption', (ev) => transcript?.onCaption(ev.detail));
   session.addEventListener('recording', (ev) => renderRecording(ev.detail));
+  session.addEventListener('livestream', (ev) => renderLivestream(ev.detail));
+  session.addEventListener('hearing', () => renderLivestream(session.livestream));
   session.addEventListener('recordingalert', (ev) => showRecordingAlert(ev.detail));
   session.addEventListener('serverload', (ev) => renderLoad(ev.detail));
   session.addEventListener('participants', () => { renderPeople(); grid.refreshLabels(); });

@@ -276,6 +276,8 @@ export class Session extends EventTarget {
     // and of the server shedding load (it keeps audio and connections, drops video first).
     socket.on('recording_state', (r) => { this.recording = r; this._emit('recording', r); });
     socket.on('recording_alert', (a) => this._emit('recordingalert', a));
+    // Everyone learns whether the hearing is broadcast to the public (live, cut, not live).
+    socket.on('livestream_state', (s) => { this.livestream = s; this._emit('livestream', s); });
     socket.on('server_load', (l) => this._emit('serverload', l));
     socket.on('identity_updated', (d) => {
       this.identity.set(d.participant_id, d);
@@ -328,6 +330,7 @@ export class Session extends EventTarget {
     }
     this.hearing = result.hearing;
     this.recording = result.recording || null;
+    this.livestream = result.livestream || null;
     this.iceServers = result.ice_servers || [];
     this.participants = new Map(result.participants.map((p) => [p.id, p]));
     this.identity = new Map(Object.entries(result.identity || {}));
@@ -345,6 +348,7 @@ export class Session extends EventTarget {
     this._emit('hearing', this.hearing);
     this._emit('participants', this.participants);
     if (this.recording) this._emit('recording', this.recording);
+    if (this.livestream) this._emit('livestream', this.livestream);
     this._emit('identity', this.identity);
     this._emit('rooms', { reason: 'joined', rooms: this.rooms });
     this._emit('joined', result);
