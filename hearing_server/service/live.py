@@ -105,20 +105,28 @@ class LiveHearings:
         return self._presence.is_connected(hearing_id, pid)
 
     async def hearing_room_members(self, hearing_id: str) -> dict[str, Participant]:
-        """Those connected and in the hearing room now: the people who are seen, heard,
-        recorded and transcribed."""
+        """Those connected and in the hearing room now: everyone who watches it (captions
+        reach them all, observers and the courtroom display included)."""
         participants = await self._service.store.list_participants(hearing_id)
-        registry = self.existing_registry(hearing_id)
-        if registry is None:
-            return {}
         return {
             p.id: p
             for p in participants
             if p.state is ParticipantState.IN_HEARING
             and self.room_of(hearing_id, p.id) == RoomType.HEARING.value
             and self.is_connected(hearing_id, p.id)
-            # observers watch and listen only: no tile, nothing to record or transcribe
-            and can(p.role, Action.SPEAK, registry.kind)
+        }
+
+    async def hearing_room_speakers(self, hearing_id: str) -> dict[str, Participant]:
+        """The members of the hearing room who may speak: the people who are seen, heard,
+        recorded and transcribed. Observers (and the courtroom display) watch and listen
+        only: no tile, nothing to record or transcribe."""
+        registry = self.existing_registry(hearing_id)
+        if registry is None:
+            return {}
+        return {
+            pid: p
+            for pid, p in (await self.hearing_room_members(hearing_id)).items()
+            if can(p.role, Action.SPEAK, registry.kind)
         }
 
     async def check_publisher(self, actor: Actor, hearing_id: str) -> None:

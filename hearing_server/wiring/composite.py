@@ -175,7 +175,7 @@ class CompositeCoordinator(PerHearingConsumer):
         if running is None:
             return
         async with running.lock:
-            in_room = await self._live.hearing_room_members(hearing_id)
+            in_room = await self._live.hearing_room_speakers(hearing_id)
             comp = running.compositor
             for pid in set(running.inputs) - set(in_room):
                 comp.remove_participant(pid)

@@ -264,7 +264,7 @@ class RecordingCoordinator:
         async with entry.lock:
             if entry.session.state in (SessionState.STOPPING, SessionState.STOPPED):
                 return
-            in_room = await self._live.hearing_room_members(hearing_id)
+            in_room = await self._live.hearing_room_speakers(hearing_id)
             wanted = {(pid, kind) for pid in in_room for kind in self._taps.published_kinds(pid)}
             for pid, kind in sorted(entry.recorded - wanted):
                 await entry.session.remove_track(pid, kind)

@@ -238,7 +238,7 @@ class TranscriptionCoordinator(PerHearingConsumer):
         async with running.lock:
             speaking = {
                 pid: p
-                for pid, p in (await self._live.hearing_room_members(hearing_id)).items()
+                for pid, p in (await self._live.hearing_room_speakers(hearing_id)).items()
                 if "audio" in self._media.published_kinds(pid)
             }
             for pid in running.speakers - set(speaking):

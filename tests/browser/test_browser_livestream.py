@@ -38,9 +38,10 @@ def settings(settings: Settings) -> Settings:
         recording_auto_start=False,
         livestream_segment_seconds=2.0,
         livestream_delay_seconds=float(DELAY),
-        # The judge's fake microphone says "The court is in session..." (flite): real
+        # The judge's fake microphone says "The court is in session..." (flite, English): real
         # captions from the real recogniser, delayed with the stream.
         transcription_enabled=True,
+        transcription_language="en",
     )
 
 

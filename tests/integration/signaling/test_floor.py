@@ -148,7 +148,10 @@ async def test_an_observer_watches_and_listens_but_never_publishes(
     video = await observer.wait_for_track(people["王法官"].id, "video")
     frame = await video.recv()
     assert frame.width > 0
-    # In the hearing room, yet not among those seen, heard, recorded and transcribed.
+    # In the hearing room (captions reach them), yet not among those seen, heard, recorded
+    # and transcribed.
     members = await server.app[LIVE].hearing_room_members(hid)
-    assert people["王法官"].id in members and people["旁听者"].id not in members
+    speakers = await server.app[LIVE].hearing_room_speakers(hid)
+    assert people["旁听者"].id in members and people["旁听者"].id not in speakers
+    assert people["王法官"].id in speakers
     assert not [pid for pid, _ in judge.received if pid == people["旁听者"].id]
