@@ -86,8 +86,10 @@ class Settings:
     overload_shedding: bool = True  # shed video, then the composite's rate, when overloaded
     overload_lag_ms: float = 80.0  # event-loop lag (p95 over 2 s) that counts as overloaded
     overload_drops: int = 1  # datagrams dropped on our sockets per second that count too
-    # identity checks (docs/domain.md "Identity"): a preset or JSON {role: [steps]}
-    identity_default_policy: str = "id_and_code"
+    # identity checks (docs/domain.md "Identity"): a preset or JSON {role: [steps]}. The
+    # issue's default: everyone who speaks passes ID, code, face and liveness (a person with
+    # no reference photo is verified by the clerk); the demo hearing asks for ID and code.
+    identity_default_policy: str = "standard"
     identity_key_path: Path | None = None  # default: <data_dir>/identity_hmac.key
     identity_code_recipient: str = ""  # phone or email; default: email for smtp, else phone
     # face match and liveness (docs/identity.md)
