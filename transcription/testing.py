@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -109,7 +110,17 @@ def real_speech_set() -> list[Utterance]:
     return out
 
 
-MANDARIN_TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "mandarin"
+def _mandarin_testdata() -> Path:
+    # As the face photos (facekit.testing.faces_dir): $HEARING_TEST_MANDARIN, else beside the
+    # checkout, else beside the main checkout (a clone or worktree elsewhere).
+    configured = os.environ.get("HEARING_TEST_MANDARIN")
+    if configured:
+        return Path(configured)
+    beside = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "mandarin"
+    return beside if beside.is_dir() else Path("/work/shared/testdata/mandarin")
+
+
+MANDARIN_TESTDATA = _mandarin_testdata()
 """Real Mandarin recordings with their reference text (``references.tsv``), provenance and
 licences in ``PROVENANCE.md``; beside the project's checkout, never inside it."""
 

@@ -19,6 +19,7 @@ from hearing_server.core.participant import Role
 from hearing_server.keys import IDENTITY
 from support.faces import camera_of, face_bytes, write_video
 from support.identity import identity_hearing
+from support.journey import pass_self_test
 
 pytestmark = pytest.mark.browser
 
@@ -48,12 +49,7 @@ async def test_a_still_photo_at_the_camera_step(
     row = clerk.page.locator(f".prow[data-participant-id='{zhang.id}']")
 
     page = party.page
-    await page.goto(f"{base}/join#token={zhang.token}")
-    await expect(page.locator(".screen.flow[data-step='selftest']")).to_be_visible()
-    await page.click("[data-action='play-tone']")
-    await page.click("[data-action='heard']")
-    await expect(page.locator(".check-status[data-result='ok']")).to_have_count(4, timeout=20_000)
-    await page.click("[data-action='continue']")
+    await pass_self_test(page, base, zhang.token)
 
     card = page.locator("[data-testid='identity-face']")
     await expect(card).to_be_visible()

@@ -31,6 +31,7 @@ from hearing_server.core.participant import Role
 from hearing_server.keys import IDENTITY
 from support.faces import camera_of, face_bytes, jpeg
 from support.identity import identity_hearing
+from support.journey import pass_self_test
 
 pytestmark = pytest.mark.browser
 
@@ -130,12 +131,7 @@ async def test_the_genuine_person_passes_into_the_waiting_room(
     await expect(clerk.page.locator(".screen.console")).to_be_visible()
     row = clerk.page.locator(f".prow[data-participant-id='{zhang.id}']")
 
-    await page.goto(f"{base}/join#token={zhang.token}")
-    await expect(page.locator(".screen.flow[data-step='selftest']")).to_be_visible()
-    await page.click("[data-action='play-tone']")
-    await page.click("[data-action='heard']")
-    await expect(page.locator(".check-status[data-result='ok']")).to_have_count(4, timeout=20_000)
-    await page.click("[data-action='continue']")
+    await pass_self_test(page, base, zhang.token)
 
     await expect(page.locator("[data-testid='identity-face']")).to_be_visible()
     await page.click("[data-action='start-face']")

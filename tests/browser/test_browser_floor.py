@@ -11,27 +11,16 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from hearing_server.core.participant import PartySide, Role
 from hearing_server.keys import HEARINGS, STORE
 from support.hearing import STAFF, Person, make_hearing
+from support.journey import walk_in
 
 pytestmark = pytest.mark.browser
 
 SERVER_S = 30_000
-
-
-async def _into_the_room(page: Page, base: str, token: str) -> None:
-    await page.goto(f"{base}/join#token={token}")
-    await expect(page.locator(".screen.flow[data-step='selftest']")).to_be_visible()
-    await page.click("[data-action='play-tone']")
-    await page.click("[data-action='heard']")
-    await expect(page.locator(".check-status[data-result='ok']")).to_have_count(4, timeout=20_000)
-    await page.click("[data-action='continue']")
-    await page.check("[data-action='declare']")
-    await page.click("[data-action='enter-waiting']")
-    await expect(page.locator("[data-testid='hearing-room']")).to_be_visible(timeout=SERVER_S)
 
 
 async def test_the_judge_takes_raised_hands_in_order(
@@ -55,8 +44,8 @@ async def test_the_judge_takes_raised_hands_in_order(
     await judge.page.goto(f"{base}/join#token={people['王法官'].token}")
     await expect(judge.page.locator(".screen.console")).to_be_visible()
     await asyncio.gather(
-        _into_the_room(zhang.page, base, people["张三"].token),
-        _into_the_room(lisi.page, base, people["李四"].token),
+        walk_in(zhang.page, base, people["张三"].token),
+        walk_in(lisi.page, base, people["李四"].token),
     )
 
     # 李四 first, then 张三: the console's queue keeps that order.

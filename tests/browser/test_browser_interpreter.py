@@ -16,6 +16,7 @@ from playwright.async_api import Page, expect
 from hearing_server.core.participant import PartySide, Role
 from hearing_server.keys import HEARINGS
 from support.hearing import STAFF, Person, make_hearing
+from support.journey import walk_in
 from support.waiting import eventually
 
 pytestmark = pytest.mark.browser
@@ -31,18 +32,6 @@ async (pid) => {
   return e && e.audio ? e.audio.packetsReceived : null;
 }
 """
-
-
-async def _into_the_room(page: Page, base: str, token: str) -> None:
-    await page.goto(f"{base}/join#token={token}")
-    await expect(page.locator(".screen.flow[data-step='selftest']")).to_be_visible()
-    await page.click("[data-action='play-tone']")
-    await page.click("[data-action='heard']")
-    await expect(page.locator(".check-status[data-result='ok']")).to_have_count(4, timeout=20_000)
-    await page.click("[data-action='continue']")
-    await page.check("[data-action='declare']")
-    await page.click("[data-action='enter-waiting']")
-    await expect(page.locator("[data-testid='hearing-room']")).to_be_visible(timeout=SERVER_S)
 
 
 async def test_a_party_listens_to_their_interpreter(
@@ -70,8 +59,8 @@ async def test_a_party_listens_to_their_interpreter(
     await judge.page.goto(f"{base}/join#token={people['王法官'].token}")
     await expect(judge.page.locator(".screen.console")).to_be_visible()
     await asyncio.gather(
-        _into_the_room(smith.page, base, people["John Smith"].token),
-        _into_the_room(zhou.page, base, people["周翻译"].token),
+        walk_in(smith.page, base, people["John Smith"].token),
+        walk_in(zhou.page, base, people["周翻译"].token),
     )
     page = smith.page
     await page.locator(".room .lang-btn[lang='en']").click()

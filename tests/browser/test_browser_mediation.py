@@ -23,6 +23,7 @@ from hearing_server.core.participant import PartySide, Role
 from hearing_server.keys import HEARINGS, IDENTITY, SETTINGS
 from support.hearing import STAFF, Person
 from support.identity import LI_ID, LI_PHONE, ZHANG_ID, ZHANG_PHONE, outbox_code
+from support.journey import walk_in
 
 pytestmark = pytest.mark.browser
 
@@ -76,17 +77,6 @@ async def _mediation(server: TestServer) -> tuple[str, dict[str, Person]]:
     await service.transition(STAFF, hearing.id, HearingAction.START)
     return hearing.id, people
 
-
-async def _into_the_room(page: Page, base: str, token: str) -> None:
-    await page.goto(f"{base}/join#token={token}")
-    await expect(page.locator(".screen.flow[data-step='selftest']")).to_be_visible()
-    await page.click("[data-action='play-tone']")
-    await page.click("[data-action='heard']")
-    await expect(page.locator(".check-status[data-result='ok']")).to_have_count(4, timeout=20_000)
-    await page.click("[data-action='continue']")
-    await page.check("[data-action='declare']")
-    await page.click("[data-action='enter-waiting']")
-    await expect(page.locator("[data-testid='hearing-room']")).to_be_visible(timeout=20_000)
 
 
 async def _receives(page: Page, pid: str) -> bool:
@@ -145,8 +135,8 @@ async def test_a_whole_mediation_in_the_browser(
     await med.goto(f"{base}/join#token={people['调解员'].token}")
     await expect(med.locator(".screen.console")).to_be_visible()
     await asyncio.gather(
-        _into_the_room(zhang.page, base, people["张三"].token),
-        _into_the_room(li.page, base, people["李四"].token),
+        walk_in(zhang.page, base, people["张三"].token),
+        walk_in(li.page, base, people["李四"].token),
     )
     z_id, l_id, m_id = (people[n].id for n in ("张三", "李四", "调解员"))
     # The joint session: both parties receive each other and the mediator.

@@ -15,6 +15,7 @@ from playwright.async_api import expect
 
 from hearing_server.core.participant import Role
 from support.hearing import make_hearing
+from support.journey import walk_in
 
 pytestmark = pytest.mark.browser
 
@@ -36,15 +37,7 @@ async def test_a_notice_reaches_the_waiting_room_and_is_read(
     await judge.page.goto(f"{base}/join#token={people['王法官'].token}")
     await expect(judge.page.locator(".screen.console")).to_be_visible()
     page = party.page
-    await page.goto(f"{base}/join#token={people['张三'].token}")
-    await expect(page.locator(".screen.flow[data-step='selftest']")).to_be_visible()
-    await page.click("[data-action='play-tone']")
-    await page.click("[data-action='heard']")
-    await expect(page.locator(".check-status[data-result='ok']")).to_have_count(4, timeout=20_000)
-    await page.click("[data-action='continue']")
-    await page.check("[data-action='declare']")
-    await page.click("[data-action='enter-waiting']")
-    await expect(page.locator("[data-testid='waiting-room']")).to_be_visible(timeout=SERVER_S)
+    await walk_in(page, base, people["张三"].token, room="waiting-room")
     row = judge.page.locator(f".prow[data-participant-id='{zhang_id}']")
     await expect(row.locator(".pstate[data-state='waiting']")).to_be_visible(timeout=SERVER_S)
 

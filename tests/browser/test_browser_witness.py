@@ -17,6 +17,7 @@ from hearing_server.core.actors import Actor
 from hearing_server.core.participant import Role
 from hearing_server.keys import HEARINGS
 from support.hearing import make_hearing
+from support.journey import walk_in
 
 pytestmark = pytest.mark.browser
 
@@ -38,16 +39,8 @@ async def test_the_judge_calls_swears_and_releases_a_witness(
     await judge.page.goto(f"{base}/join#token={people['王法官'].token}")
     await expect(judge.page.locator(".screen.console")).to_be_visible()
     page = witness.page
-    await page.goto(f"{base}/join#token={people['陈证人'].token}")
-    await expect(page.locator(".screen.flow[data-step='selftest']")).to_be_visible()
-    await page.click("[data-action='play-tone']")
-    await page.click("[data-action='heard']")
-    await expect(page.locator(".check-status[data-result='ok']")).to_have_count(4, timeout=20_000)
-    await page.click("[data-action='continue']")
-    await page.check("[data-action='declare']")
-    await page.click("[data-action='enter-waiting']")
     # In session, yet the witness waits to be called.
-    await expect(page.locator("[data-testid='waiting-room']")).to_be_visible(timeout=SERVER_S)
+    await walk_in(page, base, people["陈证人"].token, room="waiting-room")
 
     row = judge.page.locator(f".prow[data-participant-id='{witness_id}']")
     await expect(row.locator(".pstate[data-state='waiting']")).to_be_visible(timeout=SERVER_S)

@@ -103,6 +103,8 @@ def _environment(data_dir: Path, port: int, grace: float) -> dict[str, str]:
         HEARING_MEDIA_ANNOUNCED_ADDRESSES="127.0.0.1",
         HEARING_COMPOSITE_ENABLED="false",
         HEARING_TRANSCRIPTION_ENABLED="true",
+        # The speech below is English (flite); one engine (tiny.en) serves an English court.
+        HEARING_TRANSCRIPTION_LANGUAGE="en",
         HEARING_SHUTDOWN_GRACE_SECONDS=str(grace),
     )
     return env
