@@ -215,8 +215,10 @@ async def test_a_whole_mediation_in_the_browser(
         )
         await _draw(page, seed)
         await page.click("[data-action='send-sign-code']")
-        # Sent: the button counts down to the next code.
-        await expect(page.locator("[data-action='send-sign-code']")).to_contain_text("秒")
+        # Sent (the server's work: allow for a loaded machine): the button counts down.
+        await expect(page.locator("[data-action='send-sign-code']")).to_contain_text(
+            "秒", timeout=SERVER_S
+        )
         await page.fill("[data-field='code']", outbox_code(server.app, phone))
         if seed == 0:
             await page.screenshot(
