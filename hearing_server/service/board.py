@@ -143,11 +143,12 @@ class BoardService:
 
     def _on_participant(self, hearing_id: str, data: dict[str, Any]) -> None:
         pid = str(data.get("id"))
-        if data.get("state") in ("left",) or data.get("removed"):
+        state = data.get("state")
+        if state in (ParticipantState.LEFT.value, ParticipantState.DISCONNECTED.value):
+            # A network grade is of a connection: it goes with it.
             self._state.network.pop(pid, None)
-        if data.get("state") != ParticipantState.DISCONNECTED.value:
+        if state != ParticipantState.DISCONNECTED.value:
             return
-        self._state.network.pop(pid, None)
         now = self._monotonic()
         times = self._state.disconnects.setdefault(pid, deque(maxlen=DISCONNECTS_FOR_ALERT * 4))
         times.append(now)
