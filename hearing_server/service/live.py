@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
 from hearing_server.core.actors import Actor
@@ -68,6 +69,10 @@ class LiveHearings:
         self._plan_listeners: list[PlanListener] = []
         # hearing id -> the media id of the server-composed view, when one is running
         self._composites: dict[str, str] = {}
+        # participant id -> the lock that orders their record's writes and announcements
+        self._write_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     def on_media_plan(self, listener: PlanListener) -> None:
         self._plan_listeners.append(listener)
@@ -167,23 +172,38 @@ class LiveHearings:
         data: dict[str, Any] | None = None,
     ) -> Participant:
         """Store ``after`` (whose room the caller has already set), audit ``event``, tell
-        everyone and apply the media plan. Every move of a participant ends here."""
-        await self._service.store.update_participant(after)
-        if event is not None:
-            await self._service.audit(
-                after.hearing_id, actor, event, {"participant_id": after.id, **(data or {})}
+        everyone and apply the media plan. Every move of a participant ends here.
+
+        The caller read ``before`` some awaits ago; another change to the same person may
+        have landed since (a reconnect while the hand goes up). Only the fields this change
+        made are written over the stored record, and the write and its announcement happen
+        under the person's lock, so neither change is lost and the last announcement is the
+        stored record."""
+        changed = {
+            f.name: getattr(after, f.name)
+            for f in fields(Participant)
+            if getattr(after, f.name) != getattr(before, f.name)
+        }
+        lock = self._write_locks.setdefault(after.id, asyncio.Lock())
+        async with lock:
+            current = await self._service.store.get_participant(after.id)
+            after = replace(current, **changed) if changed else current
+            await self._service.store.update_participant(after)
+            if event is not None:
+                await self._service.audit(
+                    after.hearing_id, actor, event, {"participant_id": after.id, **(data or {})}
+                )
+            await self._service.events.publish(
+                ParticipantChanged(
+                    after.hearing_id,
+                    {
+                        **participant_to_json(after),
+                        "room": self.room_of(after.hearing_id, after.id),
+                        "connected": self.is_connected(after.hearing_id, after.id),
+                        "previous_state": before.state.value,
+                    },
+                )
             )
-        await self._service.events.publish(
-            ParticipantChanged(
-                after.hearing_id,
-                {
-                    **participant_to_json(after),
-                    "room": self.room_of(after.hearing_id, after.id),
-                    "connected": self.is_connected(after.hearing_id, after.id),
-                    "previous_state": before.state.value,
-                },
-            )
-        )
         await self.publish_plan(after.hearing_id)
         return after
 

@@ -5,6 +5,7 @@ refuses their offers, and they are never a tile, a recorded or a transcribed voi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -155,3 +156,41 @@ async def test_an_observer_watches_and_listens_but_never_publishes(
     assert people["旁听者"].id in members and people["旁听者"].id not in speakers
     assert people["王法官"].id in speakers
     assert not [pid for pid, _ in judge.received if pid == people["旁听者"].id]
+
+
+async def test_changes_to_one_person_at_the_same_moment_are_all_kept(
+    server: TestServer, make_client: MakeClient
+) -> None:
+    """A hand going up while the judge mutes the same person and their phone reconnects: each
+    change is stored and the last announcement of them carries all of them (a stale read
+    written back whole used to drop the raised hand)."""
+    hid, people = await _court(server)
+    live = server.app[LIVE]
+    judge = Actor(id=people["王法官"].id, role=Role.JUDGE, hearing_id=hid)
+    judge_client = make_client(people["王法官"].token)
+    await judge_client.connect()
+    await judge_client.join()
+    pid = people["张三"].id
+
+    def last_announced() -> dict[str, object]:
+        # The last announcement of them is the stored record (announced in write order).
+        mine = [d for e, d in judge_client.events if e == "participant_updated"]
+        return [d for d in mine if d["id"] == pid][-1]
+
+    for round_ in range(5):
+        zhang = make_client(people["张三"].token)
+        await zhang.connect()
+        await zhang.join()
+        party = Actor(id=people["张三"].id, role=Role.PARTY, hearing_id=hid)
+        await asyncio.gather(
+            live.raise_hand(party, hid, True),
+            live.set_mute(judge, hid, party.id, muted=True),
+            live.join(hid, party.id, f"again-{round_}"),
+        )
+        stored = await server.app[HEARINGS].store.get_participant(party.id)
+        assert stored.hand_raised and stored.audio_muted, round_
+        await wait_until(lambda: last_announced()["audio_muted"] is True)
+        assert last_announced()["hand_raised"] is True, round_
+        await live.raise_hand(party, hid, False)
+        await live.set_mute(judge, hid, party.id, muted=False)
+        await zhang.close()
