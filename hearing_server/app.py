@@ -20,6 +20,7 @@ from hearing_server.config import Settings
 from hearing_server.wiring.agreements import install_agreements
 from hearing_server.wiring.board import install_board
 from hearing_server.wiring.composite import install_composite
+from hearing_server.wiring.evidence import install_evidence
 from hearing_server.wiring.face import install_face
 from hearing_server.wiring.foundation import install_foundation
 from hearing_server.wiring.identity import install_identity
@@ -44,6 +45,7 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     install_identity(app)  # identity checks before the waiting room; the message sender
     install_board(app)  # the clerk's board: today's hearings, alerts
     install_agreements(app)  # mediation agreements: signing authority, timestamps, PDFs
+    install_evidence(app)  # the exhibit bundle: uploads, sealed files, pages
     install_media(app)  # the SFU
     install_face(app)  # face match and liveness on the participant's own camera
     install_composite(app)  # the courtroom view (display, recording, livestream)

@@ -22,8 +22,9 @@ from hearing_server.core.errors import DomainError
 from hearing_server.core.hearing import Hearing, HearingAction, HearingKind, Visibility
 from hearing_server.core.identity import POLICY_PRESETS, IdentityPolicy, IdType
 from hearing_server.core.participant import PartySide, Role
-from hearing_server.keys import HEARINGS, IDENTITY, STORE
+from hearing_server.keys import EVIDENCE, HEARINGS, IDENTITY, STORE
 from hearing_server.serve import open_run_dir, serve
+from hearing_server.service.evidence import VerifyReport
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.identity import IdentityService
 from hearing_server.store.base import StoreUnavailable
@@ -56,6 +57,17 @@ async def _with_identity(
     await store.open()
     try:
         return await fn(app[HEARINGS], app[IDENTITY])
+    finally:
+        await store.close()
+
+
+async def _verify_evidence(settings: Settings, hearing_id: str) -> VerifyReport:
+    """Check a hearing's exhibit bundle against its audit chain, without a server."""
+    app = create_app(settings)
+    store = app[STORE]
+    await store.open()
+    try:
+        return await app[EVIDENCE].verify(hearing_id)
     finally:
         await store.close()
 
@@ -104,9 +116,8 @@ async def _create_demo(settings: Settings) -> list[tuple[str, Links]]:
             (Role.WITNESS, "陈证人", None),
             (Role.COURTROOM_DISPLAY, "第一法庭显示屏", None),
         ]
-        async def add_people(
-            hid: str, people: list[tuple[Role, str, PartySide | None]]
-        ) -> Links:
+
+        async def add_people(hid: str, people: list[tuple[Role, str, PartySide | None]]) -> Links:
             links = []
             for role, name, side in people:
                 p = await service.add_participant(
@@ -214,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
         "covers and whether anything changed after it; prints a JSON report (exit 0 valid, "
         "1 not, 2 unreadable). Options: FILE.pdf [--trust CA.pem ...] [--data-dir DIR]",
     )
+    ve = sub.add_parser(
+        "verify-evidence",
+        help="check a hearing's exhibits: the audit chain, and every sealed file against the "
+        "hash recorded for it; prints a JSON report (exit 0 intact, 1 problems)",
+        parents=[data],
+    )
+    ve.add_argument("--hearing", required=True, help="hearing id")
     sub.add_parser(
         "face-match",
         help="ENROL PROBE | ENROL --video CLIP: one JSON line (decision, distance, threshold; "
@@ -299,6 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return serve(settings, run)
         elif args.command == "demo":
             _print_links(asyncio.run(_create_demo(settings)))
+        elif args.command == "verify-evidence":
+            report = asyncio.run(_verify_evidence(settings, args.hearing))
+            print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+            return 0 if report.ok else 1
         elif args.command == "purge-biometrics":
 
             async def purge(_: HearingService, identity: IdentityService) -> list[str]:
@@ -307,7 +329,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             purged = asyncio.run(_with_identity(settings, purge))
             print(json.dumps({"purged_hearings": purged}))
         elif args.command == "create-hearing":
-
             policy = IdentityPolicy.parse(args.identity_policy) if args.identity_policy else None
 
             async def create(service: HearingService) -> Hearing:
@@ -326,7 +347,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             hearing = asyncio.run(_with_service(settings, create))
             print(hearing.id)
         elif args.command == "issue-link":
-
             if bool(args.id_number) != bool(args.phone):
                 print("error: --id-number and --phone go together", file=sys.stderr)
                 return 2

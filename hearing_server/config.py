@@ -125,6 +125,9 @@ class Settings:
     signing_pkcs11_key: str | None = None  # the private key's label
     signing_pkcs11_pin: str | None = None
     signing_pkcs11_pin_file: Path | None = None  # the PIN on its first line, instead of the PIN
+    # evidence (docs/evidence.md): sealed exhibit files and uploads in progress
+    evidence_dir: Path | None = None  # default: <data_dir>/evidence
+    evidence_max_bytes: int = 200 * 1024 * 1024  # the largest exhibit file
 
     @property
     def effective_public_url(self) -> str:
@@ -141,6 +144,10 @@ class Settings:
     @property
     def effective_recordings_dir(self) -> Path:
         return self.recordings_dir or self.data_dir / "recordings"
+
+    @property
+    def effective_evidence_dir(self) -> Path:
+        return self.evidence_dir or self.data_dir / "evidence"
 
     @property
     def effective_livestream_dir(self) -> Path:
@@ -190,7 +197,13 @@ class Settings:
 def _convert(name: str, raw: Any) -> Any:
     """Turn a TOML or environment value into the field's type."""
     try:
-        if name in {"port", "max_body_bytes", "message_smtp_port", "message_send_attempts"}:
+        if name in {
+            "port",
+            "max_body_bytes",
+            "message_smtp_port",
+            "message_send_attempts",
+            "evidence_max_bytes",
+        }:
             value = int(raw)
             if value <= 0:
                 raise ValueError("must be positive")
@@ -231,6 +244,7 @@ def _convert(name: str, raw: Any) -> Any:
             "database_path",
             "signing_key_path",
             "recordings_dir",
+            "evidence_dir",
             "livestream_dir",
             "recording_key_path",
             "transcription_model_dir",

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from hearing_server.service.agreements import AgreementService
     from hearing_server.service.board import BoardService
     from hearing_server.service.events import EventBus, ServiceEvent
+    from hearing_server.service.evidence import EvidenceService
     from hearing_server.service.hearings import HearingService
     from hearing_server.service.identity import IdentityGate, IdentityService
     from hearing_server.service.live import LiveHearings
@@ -36,6 +37,7 @@ LIVE: web.AppKey[LiveHearings] = web.AppKey("live")
 PRIVATE_ROOMS: web.AppKey[PrivateRooms] = web.AppKey("private_rooms")
 NOTICES: web.AppKey[NoticeService] = web.AppKey("notices")
 BOARD: web.AppKey[BoardService] = web.AppKey("board")
+EVIDENCE: web.AppKey[EvidenceService] = web.AppKey("evidence")
 AGREEMENTS: web.AppKey[AgreementService] = web.AppKey("agreements")
 TIMESTAMPS: web.AppKey[TimeStampResponder] = web.AppKey("timestamps")
 MEDIA: web.AppKey[MediaRouter] = web.AppKey("media")

@@ -15,6 +15,7 @@ from hearing_server.core.errors import (
     InvalidTransition,
     Locked,
     NotFound,
+    TooLarge,
     Unavailable,
     ValidationError,
 )
@@ -45,6 +46,7 @@ _DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (InvalidTransition, 409),
     (Conflict, 409),
     (ValidationError, 422),
+    (TooLarge, 413),
     (Locked, 429),
     (Unavailable, 502),
 )

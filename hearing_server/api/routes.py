@@ -10,7 +10,17 @@ from aiohttp import web
 
 from hearing_server.schema import Schema
 
-from . import agreements, board, identity, recordings, schemas, timestamps, transcripts, views
+from . import (
+    agreements,
+    board,
+    evidence,
+    identity,
+    recordings,
+    schemas,
+    timestamps,
+    transcripts,
+    views,
+)
 from .openapi import build_openapi
 
 Auth = Literal["none", "staff", "admin", "join"]
@@ -26,6 +36,48 @@ class Route:
     auth: Auth
     body: Schema | None = None
     status: int = 200
+
+
+def _evidence_routes() -> tuple[Route, ...]:
+    """The exhibit bundle, for a participant (their own hearing) and for staff (any)."""
+    table: tuple[tuple[str, str, Handler, str, Schema | None, int], ...] = (
+        ("GET", "", evidence.bundle, "The exhibits I may see, with the opinions", None, 200),
+        ("POST", "/uploads", evidence.begin_upload, "Announce an exhibit upload",
+         evidence.UPLOAD_CREATE, 201),
+        ("GET", "/uploads/{upload_id}", evidence.upload_state,
+         "How much of my upload has arrived (resume from there)", None, 200),
+        ("PATCH", "/uploads/{upload_id}", evidence.append,
+         "The next bytes of my upload, from Upload-Offset", None, 200),
+        ("DELETE", "/uploads/{upload_id}", evidence.cancel_upload, "Abandon my upload", None,
+         204),
+        ("POST", "/uploads/{upload_id}/complete", evidence.complete_upload,
+         "Seal my complete upload as an exhibit", evidence.UPLOAD_COMPLETE, 201),
+        ("GET", "/{exhibit_id}/file", evidence.download,
+         "An exhibit's sealed file, its SHA-256 in Repr-Digest and X-Content-SHA256", None,
+         200),
+        ("GET", "/{exhibit_id}/pages/{page}", evidence.page,
+         "A page of a PDF or image exhibit as JPEG (?width=)", None, 200),
+        ("POST", "/{exhibit_id}/release", evidence.release,
+         "Show a side's exhibit to the other side (court)", None, 200),
+        ("POST", "/{exhibit_id}/opinions", evidence.record_opinion,
+         "Record a side's opinion on an exhibit (court)", evidence.OPINION, 201),
+    )  # fmt: skip
+    routes: list[Route] = []
+    for method, tail, handler, summary, body, status in table:
+        routes.append(Route(method, f"/api/me/evidence{tail}", handler, summary, "join", body,
+                            status))  # fmt: skip
+        routes.append(Route(method, f"/api/hearings/{{hearing_id}}/evidence{tail}", handler,
+                            f"{summary} (staff)", "staff", body, status))  # fmt: skip
+    routes.append(
+        Route(
+            "GET",
+            "/api/hearings/{hearing_id}/evidence-verification",
+            evidence.verify,
+            "Check the bundle: the audit chain, every file against its sealed hash",
+            "staff",
+        )
+    )
+    return tuple(routes)
 
 
 ROUTES: tuple[Route, ...] = (
@@ -412,6 +464,7 @@ ROUTES: tuple[Route, ...] = (
         "join",
         schemas.TRANSITION,
     ),
+    *_evidence_routes(),
 )
 
 

@@ -119,6 +119,14 @@ class AuditEvent(StrEnum):
     SELF_TEST_REPORTED = "self_test_reported"
     NOTICE_DELIVERED = "notice_delivered"
     NOTICE_READ = "notice_read"
+    # evidence (the exhibit's hash goes on the chain: a swapped file no longer matches it)
+    EVIDENCE_SUBMITTED = "evidence_submitted"
+    EVIDENCE_RELEASED = "evidence_released"
+    EVIDENCE_PRESENTED = "evidence_presented"
+    EVIDENCE_PRESENTATION_ENDED = "evidence_presentation_ended"
+    PRESENTING_GRANTED = "presenting_granted"
+    PRESENTING_WITHDRAWN = "presenting_withdrawn"
+    EVIDENCE_OPINION_RECORDED = "evidence_opinion_recorded"
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class TooLarge(DomainError):
+    """An upload or body beyond its limit (HTTP 413)."""
+
+    code = "too_large"
+
+
 class Locked(DomainError):
     """Too many attempts, or too soon: try again after ``until`` (HTTP 429)."""
 

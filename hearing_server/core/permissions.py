@@ -49,6 +49,13 @@ class Action(StrEnum):
     SEND_NOTICE = "send_notice"
     VERIFY_IDENTITY = "verify_identity"  # confirm someone's identity by hand, with a reason
     WAIVE_IDENTITY = "waive_identity"  # let someone in without the identity check, with reason
+    # evidence (core/evidence.py): who sees which exhibit is the domain's visible_to
+    VIEW_EVIDENCE = "view_evidence"  # the exhibits one may see, and what is presented
+    UPLOAD_EVIDENCE = "upload_evidence"  # submit an exhibit (or a corrected version)
+    RELEASE_EVIDENCE = "release_evidence"  # show a side's exhibit to the other side (证据交换)
+    PRESENT_EVIDENCE = "present_evidence"  # show an exhibit on every screen (a party: when granted)
+    GRANT_PRESENTING = "grant_presenting"  # let a party or counsel present, or stop them
+    RECORD_OPINION = "record_opinion"  # the other side's opinion on an exhibit (质证意见)
 
 
 _JUDICIAL = frozenset(
@@ -73,8 +80,21 @@ _JUDICIAL = frozenset(
         Action.FINALISE_TRANSCRIPT,
         Action.VERIFY_IDENTITY,
         Action.WAIVE_IDENTITY,
+        Action.GRANT_PRESENTING,
     }
 )
+# What the court does with evidence besides presiding: it receives, releases, presents and
+# records the opinions (the clerk presents for a party who cannot).
+_COURT_EVIDENCE = frozenset(
+    {
+        Action.UPLOAD_EVIDENCE,
+        Action.RELEASE_EVIDENCE,
+        Action.PRESENT_EVIDENCE,
+        Action.RECORD_OPINION,
+    }
+)
+# A side submits its exhibits and presents them when the judge gives it the floor to.
+_SIDE_EVIDENCE = frozenset({Action.UPLOAD_EVIDENCE, Action.PRESENT_EVIDENCE})
 _PARTICIPATE = frozenset(
     {
         Action.VIEW_HEARING,
@@ -82,6 +102,7 @@ _PARTICIPATE = frozenset(
         Action.PUBLISH_VIDEO,
         Action.RECEIVE_MEDIA,
         Action.RAISE_HAND,
+        Action.VIEW_EVIDENCE,
     }
 )
 _SEES_ALL = frozenset(
@@ -89,12 +110,13 @@ _SEES_ALL = frozenset(
 )
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
-    Role.JUDGE: _JUDICIAL | _PARTICIPATE | _SEES_ALL | {Action.HELP_PARTICIPANT},
+    Role.JUDGE: _JUDICIAL | _PARTICIPATE | _SEES_ALL | _COURT_EVIDENCE | {Action.HELP_PARTICIPANT},
     # The clerk sees all and helps with technical problems, but holds no judicial power:
     # only suspending (technical problem) and correcting the transcript. Checking someone's
     # identity by hand (video and ID card) is the clerk's work; waiving the check is not.
     Role.CLERK: _PARTICIPATE
     | _SEES_ALL
+    | _COURT_EVIDENCE
     | {
         Action.HELP_PARTICIPANT,
         Action.SUSPEND_HEARING,
@@ -104,14 +126,17 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.MEDIATOR: _JUDICIAL
     | _PARTICIPATE
     | _SEES_ALL
+    | _COURT_EVIDENCE
     | {Action.HELP_PARTICIPANT, Action.OPEN_CAUCUS, Action.DRAFT_AGREEMENT},
-    Role.PARTY: _PARTICIPATE | {Action.REQUEST_CONSULTATION, Action.SIGN},
-    Role.COUNSEL: _PARTICIPATE | {Action.REQUEST_CONSULTATION, Action.SIGN},
+    Role.PARTY: _PARTICIPATE | _SIDE_EVIDENCE | {Action.REQUEST_CONSULTATION, Action.SIGN},
+    Role.COUNSEL: _PARTICIPATE | _SIDE_EVIDENCE | {Action.REQUEST_CONSULTATION, Action.SIGN},
     Role.WITNESS: _PARTICIPATE | {Action.TAKE_OATH},
     Role.EXPERT: _PARTICIPATE | {Action.TAKE_OATH},
     Role.INTERPRETER: _PARTICIPATE,
-    Role.OBSERVER: frozenset({Action.VIEW_HEARING, Action.RECEIVE_MEDIA}),
-    Role.COURTROOM_DISPLAY: frozenset({Action.VIEW_HEARING, Action.RECEIVE_MEDIA}),
+    Role.OBSERVER: frozenset({Action.VIEW_HEARING, Action.RECEIVE_MEDIA, Action.VIEW_EVIDENCE}),
+    Role.COURTROOM_DISPLAY: frozenset(
+        {Action.VIEW_HEARING, Action.RECEIVE_MEDIA, Action.VIEW_EVIDENCE}
+    ),
 }
 
 # Actions that only exist in one kind of session.

@@ -164,6 +164,27 @@ class NoticeChanged:
     sent: bool
 
 
+@dataclass(frozen=True, slots=True)
+class EvidenceChanged:
+    """An exhibit was submitted, released or presented, or an opinion recorded: everyone in
+    the hearing is told that the bundle changed (``reason``), and fetches what they may see;
+    the staff also learn which exhibit."""
+
+    hearing_id: str
+    reason: str
+    exhibit_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PresentationChanged:
+    """What is presented on every screen changed (``data``; ``None`` once it ends): the people
+    in the hearing room (``recipients``) follow it, and so does the courtroom composite."""
+
+    hearing_id: str
+    recipients: tuple[str, ...]
+    data: dict[str, Any] | None
+
+
 ServiceEvent = (
     HearingChanged
     | ParticipantChanged
@@ -181,6 +202,8 @@ ServiceEvent = (
     | AgreementChanged
     | ConsultationChanged
     | NoticeChanged
+    | EvidenceChanged
+    | PresentationChanged
 )
 """What the application's features tell each other and the people in a hearing.
 

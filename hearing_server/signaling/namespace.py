@@ -21,6 +21,7 @@ from hearing_server.service.events import (
     AgreementChanged,
     CaptionPublished,
     ConsultationChanged,
+    EvidenceChanged,
     HearingChanged,
     IdentityAlertRaised,
     IdentityChanged,
@@ -28,6 +29,7 @@ from hearing_server.service.events import (
     LivestreamStateChanged,
     NoticeChanged,
     ParticipantChanged,
+    PresentationChanged,
     RecordingAlertRaised,
     RecordingStateChanged,
     RoomsChanged,
@@ -632,3 +634,12 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                     {"reason": reason, "rooms": list(rooms)},
                     room=hearing_room(hid),
                 )
+            case EvidenceChanged(hearing_id=hid, reason=reason, exhibit_id=eid):
+                # Everyone refetches what they may see; only the staff learn which exhibit.
+                await self.emit("evidence_updated", {"reason": reason}, room=public_room(hid))
+                await self.emit(
+                    "evidence_updated", {"reason": reason, "exhibit_id": eid}, room=staff_room(hid)
+                )
+            case PresentationChanged(recipients=to, data=data):
+                for pid in to:
+                    await self.emit("presentation", data, room=participant_room(pid))

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from .agreements import AgreementStore
 from .audit import AuditStore
+from .evidence import EvidenceStore
 from .hearings import HearingStore
 from .identity import IdentityStore
 from .lifecycle import StoreLifecycle, StoreUnavailable
@@ -29,6 +30,7 @@ from .transcript import TRANSCRIPT_FINALISED, TranscriptStore
 __all__ = [
     "TRANSCRIPT_FINALISED",
     "AuditStore",
+    "EvidenceStore",
     "HearingStore",
     "IdentityStore",
     "NoticeStore",
@@ -49,10 +51,11 @@ class Store(
     IdentityStore,
     AgreementStore,
     NoticeStore,
+    EvidenceStore,
     Protocol,
 ):
     """Persistence of hearings, participants, the audit log, the transcript, revoked tokens
-    identity checks and mediation agreements.
+    identity checks, mediation agreements, notices and evidence.
 
     Implementations raise :class:`hearing_server.core.errors.NotFound` for missing rows and
     :class:`hearing_server.core.errors.Conflict` for duplicate ids.

@@ -364,4 +364,108 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX notice_receipts_by_participant ON notice_receipts (participant_id);
         """,
     ),
+    Migration(
+        9,
+        # Evidence (issue 26): exhibits, sealed when stored (only the release, first
+        # presentation and supersession times are ever set afterwards), and the opinions on
+        # them, append-only.
+        sqlite="""
+        CREATE TABLE exhibits (
+            id TEXT PRIMARY KEY,
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            side TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            file_id TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            uploaded_by TEXT NOT NULL,
+            uploaded_at TEXT NOT NULL,
+            supersedes TEXT REFERENCES exhibits(id),
+            superseded_by TEXT,
+            released_at TEXT,
+            presented_at TEXT,
+            pages INTEGER,
+            UNIQUE (hearing_id, side, number, version)
+        );
+        CREATE INDEX exhibits_by_hearing ON exhibits (hearing_id, side, number, version);
+        CREATE TRIGGER exhibits_sealed BEFORE UPDATE OF
+            id, hearing_id, side, number, version, title, purpose, media_type, size, sha256,
+            file_id, filename, uploaded_by, uploaded_at, supersedes
+        ON exhibits
+        BEGIN SELECT RAISE(ABORT, 'an exhibit is sealed'); END;
+        CREATE TRIGGER exhibits_no_delete BEFORE DELETE ON exhibits
+        BEGIN SELECT RAISE(ABORT, 'an exhibit is sealed'); END;
+        CREATE TABLE exhibit_opinions (
+            id TEXT PRIMARY KEY,
+            exhibit_id TEXT NOT NULL REFERENCES exhibits(id),
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            by_side TEXT NOT NULL,
+            authenticity TEXT,
+            legality TEXT,
+            relevance TEXT,
+            text TEXT NOT NULL,
+            recorded_by TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX exhibit_opinions_by_hearing ON exhibit_opinions (hearing_id, recorded_at);
+        CREATE TRIGGER exhibit_opinions_no_update BEFORE UPDATE ON exhibit_opinions
+        BEGIN SELECT RAISE(ABORT, 'opinions are append-only'); END;
+        CREATE TRIGGER exhibit_opinions_no_delete BEFORE DELETE ON exhibit_opinions
+        BEGIN SELECT RAISE(ABORT, 'opinions are append-only'); END;
+        """,
+        postgresql="""
+        CREATE TABLE exhibits (
+            id TEXT PRIMARY KEY,
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            side TEXT NOT NULL,
+            number BIGINT NOT NULL,
+            version BIGINT NOT NULL,
+            title TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            sha256 TEXT NOT NULL,
+            file_id TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            uploaded_by TEXT NOT NULL,
+            uploaded_at TIMESTAMPTZ NOT NULL,
+            supersedes TEXT REFERENCES exhibits(id),
+            superseded_by TEXT,
+            released_at TIMESTAMPTZ,
+            presented_at TIMESTAMPTZ,
+            pages BIGINT,
+            UNIQUE (hearing_id, side, number, version)
+        );
+        CREATE INDEX exhibits_by_hearing ON exhibits (hearing_id, side, number, version);
+        CREATE TRIGGER exhibits_sealed BEFORE UPDATE OF
+            id, hearing_id, side, number, version, title, purpose, media_type, size, sha256,
+            file_id, filename, uploaded_by, uploaded_at, supersedes
+        ON exhibits
+        FOR EACH ROW EXECUTE FUNCTION refuse_append_only_change('an exhibit is sealed');
+        CREATE TRIGGER exhibits_no_delete BEFORE DELETE ON exhibits
+        FOR EACH ROW EXECUTE FUNCTION refuse_append_only_change('an exhibit is sealed');
+        CREATE TABLE exhibit_opinions (
+            id TEXT PRIMARY KEY,
+            exhibit_id TEXT NOT NULL REFERENCES exhibits(id),
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            by_side TEXT NOT NULL,
+            authenticity TEXT,
+            legality TEXT,
+            relevance TEXT,
+            text TEXT NOT NULL,
+            recorded_by TEXT NOT NULL,
+            recorded_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX exhibit_opinions_by_hearing ON exhibit_opinions (hearing_id, recorded_at);
+        CREATE TRIGGER exhibit_opinions_no_update BEFORE UPDATE ON exhibit_opinions
+        FOR EACH ROW EXECUTE FUNCTION refuse_append_only_change('opinions are append-only');
+        CREATE TRIGGER exhibit_opinions_no_delete BEFORE DELETE ON exhibit_opinions
+        FOR EACH ROW EXECUTE FUNCTION refuse_append_only_change('opinions are append-only');
+        """,
+    ),
 )

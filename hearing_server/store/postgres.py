@@ -21,6 +21,7 @@ from .lifecycle import StoreUnavailable
 from .migrations import MIGRATIONS
 from .postgres_agreements import PostgresAgreements
 from .postgres_audit import PostgresAudit
+from .postgres_evidence import PostgresEvidence
 from .postgres_hearings import PostgresHearings
 from .postgres_identity import PostgresIdentity
 from .postgres_notices import PostgresNotices
@@ -51,6 +52,7 @@ class PostgresStore(
     PostgresIdentity,
     PostgresAgreements,
     PostgresNotices,
+    PostgresEvidence,
 ):
     """A :class:`~hearing_server.store.base.Store` on one PostgreSQL database.
 

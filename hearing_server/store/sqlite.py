@@ -17,6 +17,7 @@ import aiosqlite
 from .migrations import MIGRATIONS
 from .sqlite_agreements import SQLiteAgreements
 from .sqlite_audit import SQLiteAudit
+from .sqlite_evidence import SQLiteEvidence
 from .sqlite_hearings import SQLiteHearings
 from .sqlite_identity import SQLiteIdentity
 from .sqlite_notices import SQLiteNotices
@@ -32,6 +33,7 @@ class SQLiteStore(
     SQLiteIdentity,
     SQLiteAgreements,
     SQLiteNotices,
+    SQLiteEvidence,
 ):
     """A :class:`~hearing_server.store.base.Store` on one SQLite file (WAL mode).
 

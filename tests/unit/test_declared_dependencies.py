@@ -26,6 +26,7 @@ OURS = (
     "esign",
     "facekit",
     "livestream",
+    "exhibits",
 )
 
 

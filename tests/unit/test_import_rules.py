@@ -27,6 +27,7 @@ OURS = (
     "esign",
     "facekit",
     "livestream",
+    "exhibits",
 )
 GROUND_FLOOR = {
     "signaling",
@@ -39,6 +40,7 @@ GROUND_FLOOR = {
     "esign",
     "facekit",
     "livestream",
+    "exhibits",
 }
 
 # Who may import whom. A layer always may import itself and Python's and third parties' code.
@@ -61,6 +63,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "facekit": {"lifeline"},
     # HLS segments from the composite, the broadcast delay, the judge's cut and the slate.
     "livestream": set(),
+    # Exhibit files: content checks, resumable uploads, sealed files, PDF pages (PDFium).
+    "exhibits": set(),
     "hearing_server.core": set(),
     "hearing_server.schema": set(),
     # The media settings' defaults; the core validates the default identity policy (everything

@@ -59,6 +59,10 @@ EVENTS = {
     "identity_photo_set",
     "identity_face_check_started",
     "biometrics_purged",
+    # evidence: each exhibit's hash goes on the chain
+    "evidence_submitted", "evidence_released", "evidence_presented",
+    "evidence_presentation_ended", "presenting_granted", "presenting_withdrawn",
+    "evidence_opinion_recorded",
 }  # fmt: skip
 FIELDS = ["seq", "hearing_id", "at", "actor", "event", "data", "prev_hash", "hash"]
 

@@ -57,6 +57,12 @@ ACTIONS = [
     "send_notice",
     "verify_identity",
     "waive_identity",
+    "view_evidence",
+    "upload_evidence",
+    "release_evidence",
+    "present_evidence",
+    "grant_presenting",
+    "record_opinion",
 ]
 ROLES = [
     "judge",
@@ -71,8 +77,20 @@ ROLES = [
     "courtroom_display",
 ]
 
-TAKE_PART = {"view_hearing", "speak", "publish_video", "receive_media", "raise_hand"}
-WATCH = {"view_hearing", "receive_media"}
+TAKE_PART = {
+    "view_hearing",
+    "speak",
+    "publish_video",
+    "receive_media",
+    "raise_hand",
+    "view_evidence",
+}
+# Observers and the courtroom display watch, presented exhibits included.
+WATCH = {"view_hearing", "receive_media", "view_evidence"}
+# The court receives, releases and presents evidence and records the opinions on it.
+COURT_EVIDENCE = {"upload_evidence", "release_evidence", "present_evidence", "record_opinion"}
+# A side submits its exhibits and presents them when the judge lets it.
+SIDE_EVIDENCE = {"upload_evidence", "present_evidence"}
 PRESIDE_HEARING = {
     "view_all_states",
     "open_hearing",
@@ -99,6 +117,7 @@ PRESIDE_HEARING = {
     "send_notice",
     "verify_identity",
     "waive_identity",
+    "grant_presenting",
 }
 # The same powers in a mediation: no witnesses are called there.
 PRESIDE_MEDIATION = PRESIDE_HEARING - {"call_witness"}
@@ -115,13 +134,13 @@ CLERK = {
 
 EXPECTED: dict[HearingKind, dict[str, set[str]]] = {
     HearingKind.HEARING: {
-        "judge": TAKE_PART | PRESIDE_HEARING,
-        "clerk": TAKE_PART | CLERK,
+        "judge": TAKE_PART | PRESIDE_HEARING | COURT_EVIDENCE,
+        "clerk": TAKE_PART | CLERK | COURT_EVIDENCE,
         # A mediator presides only in a mediation; in a court hearing they just take part.
         "mediator": TAKE_PART,
         # Signing is of the mediation agreement: a court hearing has none.
-        "party": TAKE_PART | {"request_consultation"},
-        "counsel": TAKE_PART | {"request_consultation"},
+        "party": TAKE_PART | SIDE_EVIDENCE | {"request_consultation"},
+        "counsel": TAKE_PART | SIDE_EVIDENCE | {"request_consultation"},
         # The undertaking to tell the truth (证人保证书) is given in a court hearing.
         "witness": TAKE_PART | {"take_oath"},
         "expert": TAKE_PART | {"take_oath"},
@@ -130,11 +149,14 @@ EXPECTED: dict[HearingKind, dict[str, set[str]]] = {
         "courtroom_display": WATCH,
     },
     HearingKind.MEDIATION: {
-        "judge": TAKE_PART | PRESIDE_MEDIATION,
-        "clerk": TAKE_PART | CLERK,
-        "mediator": TAKE_PART | PRESIDE_MEDIATION | {"open_caucus", "draft_agreement"},
-        "party": TAKE_PART | {"request_consultation", "sign"},
-        "counsel": TAKE_PART | {"request_consultation", "sign"},
+        "judge": TAKE_PART | PRESIDE_MEDIATION | COURT_EVIDENCE,
+        "clerk": TAKE_PART | CLERK | COURT_EVIDENCE,
+        "mediator": TAKE_PART
+        | PRESIDE_MEDIATION
+        | COURT_EVIDENCE
+        | {"open_caucus", "draft_agreement"},
+        "party": TAKE_PART | SIDE_EVIDENCE | {"request_consultation", "sign"},
+        "counsel": TAKE_PART | SIDE_EVIDENCE | {"request_consultation", "sign"},
         "witness": TAKE_PART,
         "expert": TAKE_PART,
         "interpreter": TAKE_PART,
@@ -213,8 +235,11 @@ def test_authorize_consults_the_table_for_the_hearings_kind() -> None:
     with pytest.raises(Forbidden, match="mediator may not view all states"):
         authorize(mediator, Action.VIEW_ALL_STATES, _hearing(HearingKind.HEARING))
     with pytest.raises(Forbidden):
-        authorize(Actor(id="p2", role=None, hearing_id="h1"), Action.VIEW_HEARING,
-                  _hearing(HearingKind.HEARING))
+        authorize(
+            Actor(id="p2", role=None, hearing_id="h1"),
+            Action.VIEW_HEARING,
+            _hearing(HearingKind.HEARING),
+        )
 
 
 @pytest.mark.parametrize("kind", list(HearingKind))

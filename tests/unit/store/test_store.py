@@ -30,6 +30,7 @@ from hearing_server.core.hearing import (
     HearingState,
     Visibility,
 )
+from hearing_server.core.evidence import Exhibit, ExhibitSide, Opinion, Verdict
 from hearing_server.core.notices import Audience, Notice
 from hearing_server.core.participant import Participant, ParticipantState, PartySide, Role
 from hearing_server.store import postgres as postgres_module
@@ -44,6 +45,7 @@ from support.stores import PostgresBackend, RawSQLError, StoreBackend
 
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 BEIJING = timezone(timedelta(hours=8))
+H = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -619,3 +621,73 @@ async def test_notices_and_receipts(store: Store) -> None:
     got = await store.get_notice("n-1")
     assert got.receipt_of("p-a") == receipt and got.receipt_of("p-z") is None
     assert await store.list_notices("h-none") == [] and await store.notices_for("nobody") == []
+
+
+def exhibit(eid: str, **changes: object) -> Exhibit:
+    e = Exhibit(
+        id=eid, hearing_id="h-1", side=ExhibitSide.PLAINTIFF, number=1, version=1,
+        title="借款合同", purpose="证明借款关系成立", media_type="application/pdf", size=1234,
+        sha256="ab" * 32, file_id="f" * 32, filename="合同.pdf", uploaded_by="p-a",
+        uploaded_at=T0, pages=3,
+    )  # fmt: skip
+    return replace(e, **changes)
+
+
+async def test_exhibits_sealed_numbered_and_marked(
+    store: Store, store_backend: StoreBackend
+) -> None:
+    await store.create_hearing(hearing())
+    await store.create_hearing(hearing("h-2"))
+    first = exhibit("e-1")
+    second = exhibit("e-2", number=2, title="转账记录", media_type="image/png", pages=1)
+    court = exhibit("e-3", side=ExhibitSide.COURT, uploaded_by="staff:clerk")
+    for e in (second, first, court):
+        await store.add_exhibit(e)
+    await store.add_exhibit(exhibit("e-9", hearing_id="h-2"))
+    with pytest.raises(Conflict):  # the same number and version twice
+        await store.add_exhibit(exhibit("e-4"))
+    assert await store.last_exhibit_number("h-1", ExhibitSide.PLAINTIFF) == 2
+    assert await store.last_exhibit_number("h-1", ExhibitSide.DEFENDANT) == 0
+    assert [e.id for e in await store.list_exhibits("h-1")] == ["e-3", "e-1", "e-2"]
+    assert await store.get_exhibit("e-1") == first
+    with pytest.raises(NotFound):
+        await store.get_exhibit("e-none")
+
+    # A correction is a new version that supersedes the old in one step, and only once.
+    v2 = exhibit("e-1v2", version=2, supersedes="e-1", sha256="cd" * 32, uploaded_at=T0 + H)
+    await store.add_exhibit(v2)
+    assert (await store.get_exhibit("e-1")).superseded_by == "e-1v2"
+    with pytest.raises(Conflict):
+        await store.add_exhibit(exhibit("e-1v3", version=3, supersedes="e-1"))
+    with pytest.raises(Conflict):  # another hearing's exhibit cannot be superseded
+        await store.add_exhibit(exhibit("e-x", hearing_id="h-2", version=2, supersedes="e-2"))
+    assert "e-1v3" not in [e.id for e in await store.list_exhibits("h-1")]
+
+    released, changed = await store.mark_exhibit("e-2", released_at=T0 + H)
+    assert released.released_at == T0 + H and released.presented_at is None and changed
+    again, changed = await store.mark_exhibit("e-2", released_at=T0 + 2 * H)
+    assert again.released_at == T0 + H and not changed
+    shown, changed = await store.mark_exhibit("e-2", presented_at=T0 + 2 * H)
+    assert shown.presented_at == T0 + 2 * H and shown.released_at == T0 + H and changed
+    with pytest.raises(NotFound):
+        await store.mark_exhibit("e-none", released_at=T0)
+
+    op = Opinion(
+        "o-1", "e-1", "h-1", ExhibitSide.DEFENDANT, Verdict.ACCEPTED, Verdict.ACCEPTED,
+        Verdict.DISPUTED, "与本案无关", "p-clerk", T0 + 3 * H,
+    )  # fmt: skip
+    earlier = replace(op, id="o-0", relevance=None, text="", recorded_at=T0 + 2 * H)
+    await store.add_opinion(op)
+    await store.add_opinion(earlier)
+    assert await store.list_opinions("h-1") == [earlier, op]
+    with pytest.raises(Conflict):
+        await store.add_opinion(op)
+    with pytest.raises(NotFound):  # an exhibit of another hearing
+        await store.add_opinion(replace(op, id="o-2", exhibit_id="e-9"))
+    # Sealed in the database itself: the file's hash and the opinions never change.
+    with pytest.raises(RawSQLError):
+        await store_backend.execute("UPDATE exhibits SET sha256 = 'x'")
+    with pytest.raises(RawSQLError):
+        await store_backend.execute("DELETE FROM exhibits")
+    with pytest.raises(RawSQLError):
+        await store_backend.execute("UPDATE exhibit_opinions SET text = 'x'")

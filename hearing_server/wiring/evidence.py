@@ -1,0 +1,29 @@
+"""Evidence: the exhibit bundle (sealed files, resumable uploads, page pictures)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from exhibits import ExhibitFiles, PageRenderer
+from hearing_server import keys
+from hearing_server.service.evidence import EvidenceService
+
+# An upload nobody finished within a day is abandoned: its bytes are deleted at start.
+_ABANDONED_AFTER_S = 24 * 3600
+
+
+def install_evidence(app: web.Application) -> None:
+    """The exhibit bundle of every hearing (docs/evidence.md)."""
+    settings = app[keys.SETTINGS]
+    files = ExhibitFiles(settings.effective_evidence_dir)
+    app[keys.EVIDENCE] = EvidenceService(
+        app[keys.HEARINGS], files, PageRenderer(), max_bytes=settings.evidence_max_bytes
+    )
+
+    async def sweep(_: web.Application) -> AsyncIterator[None]:
+        files.discard_older_than(_ABANDONED_AFTER_S)
+        yield
+
+    app.cleanup_ctx.append(sweep)
