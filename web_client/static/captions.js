@@ -2,6 +2,7 @@
 // Interim text is replaced as it firms up; the last final lines stay on screen.
 import { h, clear, setT } from './dom.js';
 import { t } from './i18n.js';
+import { icon } from './icons.js';
 
 const KEEP_LINES = 2;
 const STORAGE_KEY = 'hearing.captions';
@@ -38,7 +39,8 @@ export function captionBar(session, { toggle = true, alwaysOn = false } = {}) {
   let on = alwaysOn || localStorage.getItem(STORAGE_KEY) !== 'off';
   const button = toggle && !alwaysOn
     ? h('button', { type: 'button', class: 'ctl caption-toggle', dataset: { action: 'captions' } },
-      h('span', { class: 'ctl-label cc' }, 'CC'), h('span', { class: 'ctl-label caption-toggle-label' }))
+      // An icon, not "CC": the letters mean nothing to many of the people who need captions.
+      icon('captions'), h('span', { class: 'ctl-label caption-toggle-label' }))
     : null;
   const apply = () => {
     bar.hidden = !on;

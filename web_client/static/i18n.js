@@ -69,6 +69,7 @@ export const CATALOGUE = {
     'selftest.network.poor': '网络一般（丢包 {loss}%，延迟 {rtt} 毫秒），画面可能卡顿。建议靠近路由器或换用更稳定的网络。',
     'selftest.network.bad': '网络较差（丢包 {loss}%），可能无法正常参加庭审。请更换网络后重新打开链接。',
     'selftest.completeAll': '完成以上各项检测后才能继续。',
+    'selftest.missing': '还需完成：{list}（点此前往）',
     'selftest.continue': '下一步',
 
     'rules.title': '庭审须知',
@@ -80,6 +81,7 @@ export const CATALOGUE = {
     'rules.record': '法庭对庭审全程录音录像，作为庭审笔录的组成部分。',
     'rules.declaration': '我已阅读并理解上述规定，承诺不私自录音、录像、拍照或传播庭审内容。',
     'rules.continue': '进入等候室',
+    'rules.needDeclaration': '请先勾选上方的声明（点此前往）',
 
     'waiting.title': '等候室',
     'waiting.connecting': '正在连接法庭…',
@@ -115,6 +117,8 @@ export const CATALOGUE = {
     'room.leaveConfirm': '确认离开？',
     'room.enableSound': '点击开启声音',
     'room.nobodyYet': '正在接通其他参与人的画面…',
+    'room.hideSelf': '隐藏我的画面',
+    'room.showSelf': '显示我的画面',
 
     'tile.you': '我',
     'tile.handRaised': '已举手',
@@ -704,6 +708,7 @@ export const CATALOGUE = {
     'selftest.network.poor': 'Network fair ({loss}% loss, {rtt} ms): video may stutter. Move closer to your router or use a steadier connection.',
     'selftest.network.bad': 'Network poor ({loss}% loss): you may not be able to take part. Change network and open the link again.',
     'selftest.completeAll': 'Complete every check to continue.',
+    'selftest.missing': 'Still to do: {list} (tap to go there)',
     'selftest.continue': 'Continue',
 
     'rules.title': 'Hearing rules',
@@ -715,6 +720,7 @@ export const CATALOGUE = {
     'rules.record': 'The court records the whole hearing as part of the official record.',
     'rules.declaration': 'I have read and understood these rules, and I will not record, film, photograph or share the hearing.',
     'rules.continue': 'Go to the waiting room',
+    'rules.needDeclaration': 'Tick the declaration above first (tap to go there)',
 
     'waiting.title': 'Waiting room',
     'waiting.connecting': 'Connecting to the court…',
@@ -750,6 +756,8 @@ export const CATALOGUE = {
     'room.leaveConfirm': 'Leave now?',
     'room.enableSound': 'Tap to turn on sound',
     'room.nobodyYet': 'Connecting to the other participants…',
+    'room.hideSelf': 'Hide my picture',
+    'room.showSelf': 'Show my picture',
 
     'tile.you': 'You',
     'tile.handRaised': 'Hand raised',

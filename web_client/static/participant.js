@@ -2,7 +2,7 @@
 // check -> hearing rules and declaration -> waiting room -> hearing room.
 import { api } from './api.js';
 import { h, clear, setT, setAttrT } from './dom.js';
-import { fmtTime } from './i18n.js';
+import { fmtTime, t, getLang } from './i18n.js';
 import { icon, setIcon } from './icons.js';
 import { getLocalMedia, stopLocalMedia, levelMeter, playTestTone, networkCheck } from './devices.js';
 import { Session } from './session.js';
@@ -19,6 +19,7 @@ import { consultationControls } from './consultation.js';
 import { oathSheet } from './oath.js';
 import { noticeInbox } from './notices.js';
 import { listeningControl } from './interpretation.js';
+import { selfViewControls } from './selfview.js';
 
 /**
  * The steps before the hearing, in order. A step whose `skip(ctx)` is true is passed over and
@@ -78,6 +79,15 @@ function flowShell(root, steps, current) {
 
 // -- 1. device self-test -------------------------------------------------------------------
 
+/** Bring what the party still has to do into view (above the sticky action bar) and mark it. */
+function goTo(card, focus = card) {
+  card.scrollIntoView({ behavior: 'smooth', block: 'center' });
+  card.classList.remove('attention');
+  void card.offsetWidth;  // restart the animation when asked twice
+  card.classList.add('attention');
+  if (focus !== card) focus.focus({ preventScroll: true });
+}
+
 function check(key, iconName) {
   const status = h('p', { class: 'check-status', dataset: { result: 'pending' } });
   const card = h('section', { class: 'card check' },
@@ -131,8 +141,17 @@ async function selfTestStep(shell, ctx) {
 
   body.append(cam.card, mic.card, spk.card, net.card);
   const next = h('button', { type: 'button', class: 'primary', dataset: { action: 'continue' }, t: 'selftest.continue', disabled: true });
-  const hint = h('p', { class: 'hint', t: 'selftest.completeAll' });
+  // While the button is grey the hint names what is still to do and takes the party there
+  // (the speaker check is below the fold on a phone).
+  const hint = h('button', { type: 'button', class: 'hint hint-link', dataset: { action: 'show-missing' }, t: 'selftest.completeAll' });
   actions.append(hint, next);
+  const cards = { camera: cam, microphone: mic, speaker: spk, network: net };
+  const missing = () => Object.keys(cards).filter((k) => results[k] === null
+    || (k === 'microphone' && results[k] === 'fail'));
+  hint.addEventListener('click', () => {
+    const first = missing()[0];
+    if (first) goTo(cards[first].card);
+  });
 
   // The results go to the clerk's board, which alerts the clerk to someone who cannot join
   // (a failed microphone, camera or speaker, a bad network): once all are known, and at once
@@ -153,6 +172,12 @@ async function selfTestStep(shell, ctx) {
     const done = results.camera !== null && results.speaker !== null && results.network !== null;
     next.disabled = !(mediaOk && done);
     hint.hidden = !next.disabled;
+    const left = missing();
+    if (left.length) {
+      setT(hint, 'selftest.missing', {
+        list: () => left.map((k) => t(`selftest.${k}`)).join(getLang() === 'en' ? ', ' : '、'),
+      });
+    }
     report();
   };
 
@@ -257,8 +282,10 @@ async function rulesStep(shell, ctx) {
     h('ol', { class: 'card rules' }, rules.map((k) => h('li', { t: k }))),
     h('label', { class: 'card declaration', for: 'declaration' }, box, h('span', { t: 'rules.declaration' })));
   const next = h('button', { type: 'button', class: 'primary', dataset: { action: 'enter-waiting' }, t: 'rules.continue', disabled: true });
-  actions.append(next);
-  box.addEventListener('change', () => { next.disabled = !box.checked; });
+  const hint = h('button', { type: 'button', class: 'hint hint-link', dataset: { action: 'show-missing' }, t: 'rules.needDeclaration' });
+  hint.addEventListener('click', () => goTo(box.closest('.card'), box));
+  actions.append(hint, next);
+  box.addEventListener('change', () => { next.disabled = !box.checked; hint.hidden = box.checked; });
   await new Promise((resolve) => next.addEventListener('click', resolve, { once: true }));
   ctx.declaredAt = new Date().toISOString();
 }
@@ -406,6 +433,7 @@ function roomView(session, ctx, lookup) {
   const empty = h('p', { class: 'stage-empty', t: 'room.nobodyYet' });
   const grid = new TileGrid(stage, { lookup, onSoundBlocked: () => { sound.hidden = false; } });
   sound.addEventListener('click', () => { grid.enableSound(); sound.hidden = true; });
+  const selfView = selfViewControls(stage);
 
   const mic = controlButton('mic', 'mic', 'room.mute');
   const cam = controlButton('camera', 'camera', 'room.cameraOff');
@@ -452,7 +480,7 @@ function roomView(session, ctx, lookup) {
       listen.el,
       languageSwitcher()),
     banner.el,
-    h('main', { class: 'stage-wrap' }, stage, empty, sound, captions.bar),
+    h('main', { class: 'stage-wrap' }, stage, empty, sound, selfView.show, captions.bar),
     lockNote,
     sheet,
     oath.el,
@@ -542,7 +570,10 @@ function roomView(session, ctx, lookup) {
             : mediation ? 'room.jointSession' : 'room.hearingRoom');
         if (me.mute_locked && !wasLocked) toast('notice.mutedByJudge');
         wasLocked = Boolean(me.mute_locked);
-        if (ctx.localStream) grid.setLocal(me.id, ctx.localStream);
+        if (ctx.localStream) {
+          grid.setLocal(me.id, ctx.localStream);
+          selfView.attach(grid.local?.root);
+        }
         if (!stopWatch && ctx.localStream) {
           stopLevel = levelMeter(ctx.localStream, (l) => { myLevel = l; });
         }

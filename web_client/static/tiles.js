@@ -177,6 +177,8 @@ export class TileGrid {
     if (tile.local) setT(tile.name, 'tile.you');
     else tile.name.textContent = p.display_name || '…';
     setT(tile.role, roleKey(p));
+    // The layout gives the presiding judge the largest tile (style.css).
+    tile.root.dataset.role = p.role || '';
     tile.avatar.textContent = initials(p.display_name);
     tile.mic.hidden = !(this.showMicState && p.audio_muted);
     tile.hand.hidden = !p.hand_raised;
