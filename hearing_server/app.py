@@ -21,6 +21,7 @@ from hearing_server.wiring.agreements import install_agreements
 from hearing_server.wiring.board import install_board
 from hearing_server.wiring.composite import install_composite
 from hearing_server.wiring.evidence import install_evidence
+from hearing_server.wiring.exhibit_view import install_exhibit_view
 from hearing_server.wiring.face import install_face
 from hearing_server.wiring.foundation import install_foundation
 from hearing_server.wiring.identity import install_identity
@@ -49,6 +50,7 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     install_media(app)  # the SFU
     install_face(app)  # face match and liveness on the participant's own camera
     install_composite(app)  # the courtroom view (display, recording, livestream)
+    install_exhibit_view(app)  # the evidence layout: the presented exhibit in the large tile
     install_transcription(app, engine=stt_engine)  # captions and the transcript
     install_recording(app)  # closes first: finishes and signs while taps still run
     install_livestream(app)  # public hearings' HLS from the composite, delayed, cuttable

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from hearing_server.service.identity import IdentityGate, IdentityService
     from hearing_server.service.live import LiveHearings
     from hearing_server.service.notices import NoticeService
+    from hearing_server.service.presenting import PresentingService
     from hearing_server.service.private_rooms import PrivateRooms
     from hearing_server.service.transcripts import TranscriptService
     from hearing_server.signaling.ports import LivestreamPort, RecordingPort
@@ -38,6 +39,7 @@ PRIVATE_ROOMS: web.AppKey[PrivateRooms] = web.AppKey("private_rooms")
 NOTICES: web.AppKey[NoticeService] = web.AppKey("notices")
 BOARD: web.AppKey[BoardService] = web.AppKey("board")
 EVIDENCE: web.AppKey[EvidenceService] = web.AppKey("evidence")
+PRESENTING: web.AppKey[PresentingService] = web.AppKey("presenting")
 AGREEMENTS: web.AppKey[AgreementService] = web.AppKey("agreements")
 TIMESTAMPS: web.AppKey[TimeStampResponder] = web.AppKey("timestamps")
 MEDIA: web.AppKey[MediaRouter] = web.AppKey("media")

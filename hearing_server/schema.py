@@ -5,6 +5,7 @@ One declaration both validates a payload and documents it (OpenAPI, docs/protoco
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -19,7 +20,9 @@ class SchemaError(Exception):
         self.message = message
 
 
-FieldType = Literal["string", "integer", "boolean", "datetime", "enum", "enum_list", "id_list"]
+FieldType = Literal[
+    "string", "integer", "number", "point", "boolean", "datetime", "enum", "enum_list", "id_list"
+]
 
 MAX_ID = 64  # characters of one id in an id_list
 
@@ -50,6 +53,14 @@ class Field:
             raise SchemaError("invalid_field", f"{self.name} must be a string")
         if self.type == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
             raise SchemaError("invalid_field", f"{self.name} must be an integer")
+        if self.type == "number" and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise SchemaError("invalid_field", f"{self.name} must be a number")
+        if self.type == "point":
+            return self._parse_point(value)
         if self.type == "boolean" and not isinstance(value, bool):
             raise SchemaError("invalid_field", f"{self.name} must be a boolean")
         if isinstance(value, str):
@@ -90,6 +101,18 @@ class Field:
                 )
         return list(value)
 
+    def _parse_point(self, value: Any) -> list[float]:
+        """[x, y], each a number in 0..1: a place on a page, as a share of its width and
+        height."""
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value)
+            or not all(0.0 <= v <= 1.0 for v in value)
+        ):
+            raise SchemaError("invalid_field", f"{self.name} must be [x, y] with both in 0..1")
+        return [float(value[0]), float(value[1])]
+
     def _parse_ids(self, value: Any) -> list[str]:
         if not isinstance(value, list):
             raise SchemaError("invalid_field", f"{self.name} must be a list")
@@ -118,6 +141,13 @@ class Field:
                 "type": "array",
                 "items": {"type": "string", "enum": list(self.enum)},
                 "maxItems": self.max_length,
+            }
+        elif self.type == "point":
+            out = {
+                "type": "array",
+                "items": {"type": "number", "minimum": 0, "maximum": 1},
+                "minItems": 2,
+                "maxItems": 2,
             }
         elif self.type == "datetime":
             out = {"type": "string", "format": "date-time"}

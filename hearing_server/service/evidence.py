@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from exhibits import ContentRejected, ExhibitFiles, MediaType, PageRenderer, inspect_file
 from exhibits.files import UploadError, UploadState, sha256_of
 from hearing_server.core.actors import Actor
@@ -363,6 +365,13 @@ class EvidenceService:
         return await asyncio.to_thread(
             self._renderer.encoded, exhibit.sha256, path, media, page - 1, width
         )
+
+    async def picture(self, exhibit: Exhibit, page: int, box_w: int, box_h: int) -> Image.Image:
+        """Page ``page`` (1-based) of a PDF or image exhibit fitted into a box, for the
+        composite (no authorization: it shows what is presented to the hearing room)."""
+        media = MediaType(exhibit.media_type)
+        path = self.sealed_path(exhibit)
+        return await asyncio.to_thread(self._renderer.render, path, media, page - 1, box_w, box_h)
 
     def sealed_path(self, exhibit: Exhibit) -> Path:
         """Where the sealed file of ``exhibit`` lies (for the composite)."""

@@ -72,6 +72,29 @@ CLIENT_EVENTS: dict[str, Schema] = {
         "dismiss_witness", (_PID, Field("to", "enum", enum=("waiting", "out")))
     ),
     "grant_floor": Schema("grant_floor", (_PID,)),
+    # evidence on every screen (docs/evidence.md "Presenting")
+    "present": Schema(
+        "present",
+        (
+            Field("exhibit_id", "string", max_length=64),
+            Field("page", "integer", required=False, nullable=True),
+        ),
+    ),
+    "presentation_move": Schema(
+        "presentation_move",
+        (
+            Field("page", "integer", required=False),
+            Field("zoom", "number", required=False),
+            Field("center", "point", required=False),
+            Field("pointer", "point", required=False, nullable=True),
+            Field("playing", "boolean", required=False),
+            Field("position_s", "number", required=False),
+        ),
+    ),
+    "stop_presenting": Schema("stop_presenting", ()),
+    "grant_presenting": Schema(
+        "grant_presenting", (Field("participant_id", "string", max_length=64, nullable=True),)
+    ),
     "spotlight": Schema(
         "spotlight", (Field("participant_id", "string", max_length=64, nullable=True),)
     ),

@@ -42,6 +42,7 @@ from hearing_server.service.hearings import HearingService, hearing_to_json, par
 from hearing_server.service.identity import IdentityService
 from hearing_server.service.live import LiveHearings
 from hearing_server.service.notices import NoticeService
+from hearing_server.service.presenting import PresentingService
 from hearing_server.service.private_rooms import PrivateRooms
 from signaling.protocol import NAMESPACE, PROTOCOL_VERSION
 
@@ -119,8 +120,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         rooms: PrivateRooms,
         notices: NoticeService,
         board: BoardService,
+        presenting: PresentingService,
     ) -> None:
         super().__init__(NAMESPACE)
+        self._presenting = presenting
         self._notices = notices
         self._board = board
         self._rooms = rooms
@@ -151,6 +154,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "notice_receipt": self._notice_receipt,
             "dismiss_witness": self._dismiss_witness,
             "grant_floor": self._grant_floor,
+            "present": self._present,
+            "presentation_move": self._presentation_move,
+            "stop_presenting": self._stop_presenting,
+            "grant_presenting": self._grant_presenting,
             "spotlight": self._spotlight,
             "hearing_action": self._hearing_action,
             "set_layout": self._set_layout,
@@ -306,6 +313,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             if hearing.kind is HearingKind.HEARING
             else [],
             "notices": await self._notices.visible_to(actor, hearing.id),
+            # what is on every screen, for those in the hearing room (None elsewhere)
+            "presentation": await self._presenting.state_for(actor, hearing.id),
         }
 
     async def _replace(self, old_sid: str, pid: str) -> None:
@@ -460,6 +469,30 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         assert actor.hearing_id is not None
         p = await self._live.grant_floor(actor, actor.hearing_id, data["participant_id"])
         return {"participant": participant_to_json(p)}
+
+    async def _present(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return await self._presenting.present(
+            actor, actor.hearing_id, data["exhibit_id"], data.get("page") or 1
+        )
+
+    async def _presentation_move(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return await self._presenting.move(actor, actor.hearing_id, data)
+
+    async def _stop_presenting(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return await self._presenting.stop(actor, actor.hearing_id)
+
+    async def _grant_presenting(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return await self._presenting.grant(actor, actor.hearing_id, data["participant_id"])
 
     async def _spotlight(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         assert actor.hearing_id is not None

@@ -35,6 +35,7 @@ def install_signaling(app: web.Application) -> None:
         rooms=app[keys.PRIVATE_ROOMS],
         notices=app[keys.NOTICES],
         board=app[keys.BOARD],
+        presenting=app[keys.PRESENTING],
     )
     sio.register_namespace(namespace)
     app[keys.EVENTS].subscribe(namespace.on_service_event)

@@ -9,11 +9,14 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import av
 import numpy as np
 from PIL import Image
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
 from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
+
+from support.hearing import Person
 
 #: Colours of the pages of :func:`pdf`, one per page, so a test can tell which page it sees.
 PAGE_COLOURS = [(200, 30, 30), (30, 160, 40), (30, 60, 200), (220, 160, 20)]
@@ -99,3 +102,27 @@ def pdf_with_zip() -> bytes:
 def truncated_pdf() -> bytes:
     data = pdf(2)
     return data[: len(data) // 2] + b"\n%%EOF\n"
+
+
+async def upload_exhibit(server: Any, person: Person, data: bytes, title: str) -> Any:
+    """Upload in one piece over HTTP with the person's join token."""
+    who = {"Authorization": f"Bearer {person.token}"}
+    base = f"http://127.0.0.1:{server.port}/api/me/evidence"
+    async with aiohttp.ClientSession() as http:
+        r = await http.post(
+            f"{base}/uploads", json={"size": len(data), "filename": f"{title}.pdf"}, headers=who
+        )
+        up = (await r.json())["upload_id"]
+        r = await http.patch(
+            f"{base}/uploads/{up}",
+            data=data,
+            headers={
+                **who,
+                "Upload-Offset": "0",
+                "Content-Type": "application/offset+octet-stream",
+            },
+        )
+        assert r.status == 200, await r.text()
+        r = await http.post(f"{base}/uploads/{up}/complete", json={"title": title}, headers=who)
+        assert r.status == 201, await r.text()
+        return await r.json()

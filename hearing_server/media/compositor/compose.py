@@ -94,7 +94,15 @@ class Composer:
         seats = [Seat(s.pid, s.role, s.side, s.joined, s.beside) for s in slots.values()]
         presiding = presiding_pid(seats)
         speaker = room.speaker
-        placements = place(layout, seats, speaker, room.spotlight)
+        spotlight = room.spotlight
+        exhibit = room.exhibit
+        if exhibit is not None:
+            # The evidence layout: the exhibit large, the people (the speaker among them)
+            # in the strip beside it.
+            slots[exhibit.pid] = exhibit
+            seats.append(Seat(exhibit.pid, exhibit.role, None, 0, None))
+            spotlight = exhibit.pid
+        placements = place(layout, seats, speaker, spotlight)
         # text drawn this tick (new labels, cards) may take this long; the rest waits
         self._render_until = time.perf_counter() + 0.3 / self.config.fps
         self.refresh_header()
@@ -136,7 +144,12 @@ class Composer:
             if video_rect != rect:  # letterbox / pillarbox
                 fill(canvas, rect.x, rect.y, rect.w, rect.h, self._tile_bg)
             blit(canvas, planes, video_rect.x, video_rect.y)
-            kind = "frozen" if now - latest.received > self.config.frozen_after_s else "video"
+            if slot.still:
+                kind = "exhibit"
+            elif now - latest.received > self.config.frozen_after_s:
+                kind = "frozen"
+            else:
+                kind = "video"
         is_speaker = slot.pid == speaker and layout is not Layout.SPEAKER_FOLLOW
         if is_speaker and rect.w >= 64:
             frame_border(canvas, rect.x, rect.y, rect.w, rect.h, 4, SPEAKER_BORDER)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 
 import av
@@ -19,8 +20,11 @@ from .config import CompositorConfig, CompositorStats, TileState
 from .encoder import KeyframeGate, VideoEncoder
 from .frame_loop import FrameLoop
 from .layout import Layout
-from .participants import Room, Slot, pump_audio, pump_video, stop_input
+from .participants import Latest, Room, Slot, pump_audio, pump_video, stop_input
 from .sinks import EncodedSink, MixSink, Sinks
+
+#: The tile id of the exhibit presented in the hearing (never a participant's id).
+EXHIBIT_TILE = "exhibit"
 
 
 class Compositor:
@@ -46,6 +50,7 @@ class Compositor:
         self._frame_loop: FrameLoop | None = None
         self._frame_divisor = 1
         self._closed = False
+        self._exhibit_seq = 0
 
     # --- participants (event loop) ---------------------------------------------------
 
@@ -130,6 +135,26 @@ class Compositor:
         """Pin ``pid`` in the large tile whatever the layout (None: the layout decides);
         takes effect with the next frame. Someone not in the view is ignored until they are."""
         self._room.spotlight = pid
+
+    def show_exhibit(self, page: av.VideoFrame | None, caption: str, title: str) -> None:
+        """Put an exhibit in the large tile (the evidence layout) until ``clear_exhibit``:
+        ``page`` is the picture of what the presenter shows (None: a card with the title,
+        e.g. an audio exhibit); ``caption`` (原告证据1) and ``title`` label it. Each call
+        replaces the picture; takes effect with the next frame."""
+        self._exhibit_seq += 1
+        slot = Slot(EXHIBIT_TILE, title, Role.COURTROOM_DISPLAY, None, caption, 0, still=True)
+        if page is not None:
+            slot.latest = Latest(page, time.monotonic(), self._exhibit_seq)
+            slot.video_live = True
+        self._room.exhibit = slot
+
+    def clear_exhibit(self) -> None:
+        """Back to the hearing's own layout."""
+        self._room.exhibit = None
+
+    @property
+    def exhibit_shown(self) -> bool:
+        return self._room.exhibit is not None
 
     def set_hearing_info(
         self,

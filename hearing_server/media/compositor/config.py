@@ -14,7 +14,7 @@ VIDEO_CODEC = "video/H264"
 AUDIO_CODEC = "audio/opus"
 H264_PROFILE_LEVEL_ID = "42c01f"  # constrained baseline, level 3.1 (what libx264 emits)
 
-TileKind = Literal["video", "name_card", "frozen"]
+TileKind = Literal["video", "name_card", "frozen", "exhibit"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ class Slot:
     joined: int
     muted: bool = False
     beside: str | None = None  # a sign-language interpreter: the pid they are pinned beside
+    still: bool = False  # an exhibit's page: a picture that never goes stale
     latest: Latest | None = None
     video_live: bool = False  # a video input is attached and has not ended
     audio_queue: deque[av.AudioFrame] = field(default_factory=lambda: deque(maxlen=100))
@@ -88,6 +89,8 @@ class Room:
         self.info = (config.court, config.case_number, config.title)
         self.speaker: str | None = None
         self.spotlight: str | None = None  # pinned in the large tile by the judge
+        # the exhibit presented on every screen: in the large tile while it is shown
+        self.exhibit: Slot | None = None
 
     def snapshot(self) -> dict[str, Slot]:
         with self.lock:

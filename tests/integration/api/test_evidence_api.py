@@ -11,7 +11,6 @@ import io
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,6 @@ from hearing_server.core.participant import PartySide, Role
 from hearing_server.keys import HEARINGS, STORE
 from support import exhibits as files
 from support.hearing import STAFF, Person, make_hearing
-
 
 
 def bearer(person: Person) -> dict[str, str]:
@@ -152,7 +150,7 @@ async def test_upload_seal_release_download_and_verify(
     # The chain holds each exhibit's hash.
     entries = await client.server.app[STORE].list_audit(hid)
     submitted = [e.data for e in entries if e.event == "evidence_submitted"]
-    assert [d["sha256"] for d in submitted][0] == first["sha256"]
+    assert submitted[0]["sha256"] == first["sha256"]
 
     # Who sees what: the court everything, a side its own, observers nothing yet.
     async def labels(who: dict[str, str]) -> list[str]:
@@ -190,9 +188,7 @@ async def test_upload_seal_release_download_and_verify(
     assert r.status == 422
 
     # A correction: the same number, the next version; both stay on the record.
-    r = await upload(
-        client, zhang, files.pdf(2), title="借款合同（更正）", supersedes=first["id"]
-    )
+    r = await upload(client, zhang, files.pdf(2), title="借款合同（更正）", supersedes=first["id"])
     v2 = await r.json()
     assert r.status == 201 and v2["label"] == "原告证据1（第2版）" and v2["version"] == 2
     r = await upload(client, lawyer, files.pdf(1), supersedes=v2["id"])
@@ -304,8 +300,11 @@ async def test_bad_requests_get_clear_errors(
         return r.status, body.get("code", "")
 
     limit = settings.evidence_max_bytes
-    assert await status("POST", "/api/me/evidence/uploads", zhang,
-                        json={"size": limit + 1, "filename": "a.pdf"}) == (413, "too_large")  # fmt: skip
+    too_big = {"size": limit + 1, "filename": "a.pdf"}
+    assert await status("POST", "/api/me/evidence/uploads", zhang, json=too_big) == (
+        413,
+        "too_large",
+    )
     assert (await status("POST", "/api/me/evidence/uploads", zhang,
                          json={"size": "big", "filename": "a.pdf"}))[0] in (400, 422)  # fmt: skip
     assert (await status("POST", "/api/me/evidence/uploads", zhang,

@@ -23,6 +23,7 @@ from hearing_server.core.agreement import (
 )
 from hearing_server.core.audit import GENESIS_HASH, verify_chain
 from hearing_server.core.errors import Conflict, NotFound, ValidationError
+from hearing_server.core.evidence import Exhibit, ExhibitSide, Opinion, Verdict
 from hearing_server.core.hearing import (
     Hearing,
     HearingAction,
@@ -30,7 +31,6 @@ from hearing_server.core.hearing import (
     HearingState,
     Visibility,
 )
-from hearing_server.core.evidence import Exhibit, ExhibitSide, Opinion, Verdict
 from hearing_server.core.notices import Audience, Notice
 from hearing_server.core.participant import Participant, ParticipantState, PartySide, Role
 from hearing_server.store import postgres as postgres_module
