@@ -28,6 +28,41 @@ class HeaderPerson:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordExhibit:
+    """An exhibit as the record lists it: its label (原告证据1), title, purpose, hash and the
+    opinions on it, each already written as a sentence."""
+
+    label: str
+    title: str
+    purpose: str
+    sha256: str
+    media_type: str
+    opinions: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "title": self.title,
+            "purpose": self.purpose,
+            "sha256": self.sha256,
+            "media_type": self.media_type,
+            "opinions": list(self.opinions),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEvent:
+    """Something done in the hearing that the record marks in its place among the speech
+    (an exhibit presented, and by whom)."""
+
+    at: datetime
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": self.at.astimezone(UTC).isoformat(), "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptHeader:
     """What the head of an exported transcript says about the hearing. ``language``: the
     hearing's (zh-CN: the PDF is a Chinese 笔录); ``people``: who is who, for the 笔录's
@@ -44,6 +79,8 @@ class TranscriptHeader:
     participants: tuple[tuple[str, str], ...] = field(default=())  # (name, role)
     language: str | None = None
     people: tuple[HeaderPerson, ...] = field(default=())
+    exhibits: tuple[RecordExhibit, ...] = field(default=())
+    events: tuple[RecordEvent, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
         def iso(v: datetime | None) -> str | None:
@@ -59,6 +96,8 @@ class TranscriptHeader:
             "actual_start": iso(self.actual_start),
             "actual_end": iso(self.actual_end),
             "participants": [{"name": n, "role": r} for n, r in self.participants],
+            "exhibits": [e.to_json() for e in self.exhibits],
+            "events": [e.to_json() for e in self.events],
         }
 
 

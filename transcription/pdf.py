@@ -191,7 +191,8 @@ def _to_pdf_zh(transcript: Transcript, header: TranscriptHeader, opts: PdfOption
     story.append(Spacer(1, 4 * mm))
 
     prefixes = speaker_prefixes(header.people)
-    rows: list[list[Any]] = []
+    marked = ParagraphStyle("zh_marked", parent=base, textColor=colors.HexColor("#7a4a00"))
+    timed: list[tuple[datetime, int, list[Any]]] = []
     for line in transcript.lines:
         cell: list[Any] = [para(_zh_line(line, prefixes))]
         if line.corrected:
@@ -200,7 +201,12 @@ def _to_pdf_zh(transcript: Transcript, header: TranscriptHeader, opts: PdfOption
             note += f"；理由：{last.reason}）" if last.reason else "）"
             cell.append(para(note, small))
         local = line.start_at.astimezone(opts.tz).strftime("%H:%M:%S")
-        rows.append([para(local, small), cell])
+        timed.append((line.start_at, 1, [para(local, small), cell]))
+    # What was done (an exhibit presented) in its place among the speech.
+    for event in header.events:
+        local = event.at.astimezone(opts.tz).strftime("%H:%M:%S")
+        timed.append((event.at, 0, [para(local, small), [para(f"【{event.text}】", marked)]]))
+    rows = [row for _, _, row in sorted(timed, key=lambda t: (t[0], t[1]))]
     if rows:
         body = Table(rows, colWidths=[16 * mm, 158 * mm])
         body.setStyle(TableStyle([
@@ -210,6 +216,24 @@ def _to_pdf_zh(transcript: Transcript, header: TranscriptHeader, opts: PdfOption
         story.append(body)
     else:
         story.append(para("（无发言记录）"))
+    if header.exhibits:
+        story += [Spacer(1, 6 * mm), para("证据目录及质证意见", court)]
+        head = ["编号", "证据名称", "证明目的", "SHA-256", "质证意见"]
+        table: list[list[Any]] = [[para(h, small) for h in head]]
+        for ex in header.exhibits:
+            table.append([
+                para(ex.label, small), para(ex.title, small), para(ex.purpose or "—", small),
+                para(f"{ex.sha256[:32]} {ex.sha256[32:]}", small),
+                [para(o, small) for o in ex.opinions] or [para("—", small)],
+            ])
+        listing = Table(table, colWidths=[22 * mm, 30 * mm, 36 * mm, 38 * mm, 48 * mm],
+                        repeatRows=1)
+        listing.setStyle(TableStyle([
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
+        ]))
+        story.append(listing)
     signatures = Table([[para("审判人员（签名）："), para("书记员（签名）：")]],
                        colWidths=[87 * mm, 87 * mm])
     story += [Spacer(1, 10 * mm), para("（以上笔录经核对无误）"), Spacer(1, 6 * mm),

@@ -223,3 +223,32 @@ def latest_opinions(opinions: list[Opinion]) -> dict[tuple[str, ExhibitSide], Op
     for op in sorted(opinions, key=lambda o: (o.recorded_at, o.id)):
         out[(op.exhibit_id, op.by_side)] = op
     return out
+
+
+#: A side as the record names it (原告 ...).
+SIDE_NAMES: dict[ExhibitSide, str] = {
+    ExhibitSide.PLAINTIFF: "原告",
+    ExhibitSide.DEFENDANT: "被告",
+    ExhibitSide.APPLICANT: "申请人",
+    ExhibitSide.RESPONDENT: "被申请人",
+    ExhibitSide.THIRD_PARTY: "第三人",
+    ExhibitSide.COURT: "法院",
+}
+_VERDICT_ZH = {Verdict.ACCEPTED: "无异议", Verdict.DISPUTED: "有异议"}
+
+
+def opinion_text(op: Opinion) -> str:
+    """An opinion as the 笔录 writes it: 被告：真实性无异议，关联性有异议。与本案无关。"""
+    parts = [
+        f"{aspect}{_VERDICT_ZH[verdict]}"
+        for aspect, verdict in (
+            ("真实性", op.authenticity),
+            ("合法性", op.legality),
+            ("关联性", op.relevance),
+        )
+        if verdict is not None
+    ]
+    text = "，".join(parts)
+    if op.text:
+        text = f"{text}。{op.text}" if text else op.text
+    return f"{SIDE_NAMES[op.by_side]}：{text}"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from typing import Protocol
@@ -29,12 +29,23 @@ from typing import Protocol
 from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEntry, AuditEvent, head_hash, verify_chain
 from hearing_server.core.errors import Conflict, NotFound, ValidationError
+from hearing_server.core.evidence import latest_opinions, opinion_text
 from hearing_server.core.hearing import Hearing
 from hearing_server.core.participant import Participant, Role
 from hearing_server.core.permissions import Action, authorize
+from hearing_server.store.audit import AuditStore
+from hearing_server.store.evidence import EvidenceStore
 from hearing_server.store.hearings import HearingStore
 from hearing_server.store.transcript import TranscriptStore
-from transcription.exports import HeaderPerson, TranscriptHeader, to_json, to_srt, to_webvtt
+from transcription.exports import (
+    HeaderPerson,
+    RecordEvent,
+    RecordExhibit,
+    TranscriptHeader,
+    to_json,
+    to_srt,
+    to_webvtt,
+)
 from transcription.pdf import PdfOptions, to_pdf
 from transcription.segments import TranscriptSegment
 from transcription.transcript import (
@@ -53,9 +64,11 @@ VIEW_ACTION = Action.READ_TRANSCRIPT
 """Who may read and download the transcript (the record-keeping roles)."""
 
 
-class TranscriptServiceStore(HearingStore, TranscriptStore, Protocol):
+class TranscriptServiceStore(HearingStore, TranscriptStore, EvidenceStore, AuditStore, Protocol):
     """What the service needs of the store: the hearing and its participants (permissions,
-    export headers) and the transcript chain (``hearing_server.store.base.Store`` fits)."""
+    export headers), the transcript chain, and the exhibits, their opinions and the audit
+    entries of their presentation, which the record lists (``hearing_server.store.base.Store``
+    fits)."""
 
 
 class ExportFormat(StrEnum):
@@ -140,8 +153,9 @@ class TranscriptService:
         )
         return entry.seq
 
-    async def revise_segment(self, hearing_id: str, segment_seq: int, text: str,
-                             engine: str) -> bool:
+    async def revise_segment(
+        self, hearing_id: str, segment_seq: int, text: str, engine: str
+    ) -> bool:
         """Store the final pass's ``text`` for a segment; False (nothing stored) once the
         transcript is final, for an unknown segment, or where the clerk has corrected it
         (a person's correction wins over any machine's)."""
@@ -150,7 +164,9 @@ class TranscriptService:
         if transcript.finalised is not None or line is None or line.corrected:
             return False
         await self.store.append_transcript(
-            hearing_id, "system", REVISION,
+            hearing_id,
+            "system",
+            REVISION,
             {"segment_seq": segment_seq, "text": text, "engine": engine, "pass": "final"},
             self._now(),
         )
@@ -179,23 +195,32 @@ class TranscriptService:
         try:
             kind = ExportFormat(fmt)
         except ValueError:
-            raise ValidationError(f"unknown transcript format {fmt!r}",
-                                  code="invalid_format") from None
+            raise ValidationError(
+                f"unknown transcript format {fmt!r}", code="invalid_format"
+            ) from None
         hearing = await self.store.get_hearing(hearing_id)
         authorize(actor, VIEW_ACTION, hearing)
         transcript = await self._read(hearing_id)
-        header = header_from(hearing, await self.store.list_participants(hearing_id),
-                             default_language=self._default_language)
+        header = header_from(
+            hearing,
+            await self.store.list_participants(hearing_id),
+            default_language=self._default_language,
+        )
+        exhibits, events = await self._evidence_record(hearing_id)
+        header = replace(header, exhibits=exhibits, events=events)
         if kind is ExportFormat.WEBVTT:
             data = to_webvtt(transcript, header).encode()
         elif kind is ExportFormat.SRT:
             data = to_srt(transcript).encode()
         elif kind is ExportFormat.JSON:
-            data = to_json(transcript, header, recognising=self.recognising(hearing_id),
-                           revising=self.revising(hearing_id)).encode()
+            data = to_json(
+                transcript,
+                header,
+                recognising=self.recognising(hearing_id),
+                revising=self.revising(hearing_id),
+            ).encode()
         else:
-            opts = self._pdf if tz is None else PdfOptions(self._pdf.font_path, tz,
-                                                            self._pdf.title)
+            opts = self._pdf if tz is None else PdfOptions(self._pdf.font_path, tz, self._pdf.title)
             data = await asyncio.to_thread(to_pdf, transcript, header, opts)
         safe_case = "".join(c if c.isalnum() or c in "-_" else "_" for c in hearing.case_number)
         return ExportedFile(data, _MEDIA_TYPES[kind], f"transcript-{safe_case}.{kind.value}")
@@ -218,8 +243,9 @@ class TranscriptService:
         reason = _clean(reason, "reason", MAX_REASON, allow_empty=True)
         transcript = await self._read(hearing_id)
         if transcript.finalised is not None:
-            raise Conflict("the transcript is final and can no longer be corrected",
-                           code="transcript_final")
+            raise Conflict(
+                "the transcript is final and can no longer be corrected", code="transcript_final"
+            )
         line = transcript.line(segment_seq)
         if line is None:
             raise NotFound(f"no transcript segment {segment_seq}")
@@ -251,8 +277,10 @@ class TranscriptService:
         hearing = await self.store.get_hearing(hearing_id)
         authorize(actor, Action.FINALISE_TRANSCRIPT, hearing)
         if not hearing.is_terminal:
-            raise Conflict("the transcript can be finalised once the hearing is closed or "
-                           "adjourned", code="hearing_not_closed")
+            raise Conflict(
+                "the transcript can be finalised once the hearing is closed or adjourned",
+                code="hearing_not_closed",
+            )
         entries = await self.store.list_transcript(hearing_id)
         current = read_transcript(hearing_id, entries)
         if current.finalised is not None:
@@ -265,9 +293,11 @@ class TranscriptService:
                 code="transcript_pending",
             )
         if not current.intact:
-            raise Conflict("the transcript chain is damaged: "
-                           + "; ".join(str(p) for p in current.problems[:3]),
-                           code="transcript_damaged")
+            raise Conflict(
+                "the transcript chain is damaged: "
+                + "; ".join(str(p) for p in current.problems[:3]),
+                code="transcript_damaged",
+            )
         await self.store.append_transcript(
             hearing_id,
             actor.id,
@@ -280,6 +310,41 @@ class TranscriptService:
         return await self._read(hearing_id)
 
     # -- internals --------------------------------------------------------------------------
+
+    async def _evidence_record(
+        self, hearing_id: str
+    ) -> tuple[tuple[RecordExhibit, ...], tuple[RecordEvent, ...]]:
+        """The exhibits with their hashes and the opinions that count, and when each was
+        presented and by whom (from the audit chain)."""
+        exhibits = await self.store.list_exhibits(hearing_id)
+        if not exhibits:
+            return (), ()
+        counted = latest_opinions(await self.store.list_opinions(hearing_id))
+        listed = tuple(
+            RecordExhibit(
+                label=e.label,
+                title=e.title,
+                purpose=e.purpose,
+                sha256=e.sha256,
+                media_type=e.media_type,
+                opinions=tuple(
+                    opinion_text(op)
+                    for (eid, _), op in sorted(counted.items(), key=lambda kv: kv[0][1].value)
+                    if eid == e.id
+                ),
+            )
+            for e in exhibits
+        )
+        events = tuple(
+            RecordEvent(
+                datetime.fromisoformat(entry.at),
+                f"{entry.data.get('presenter', '')}出示{entry.data.get('label', '')}"
+                f"《{entry.data.get('title', '')}》",
+            )
+            for entry in await self.store.list_audit(hearing_id)
+            if entry.event == AuditEvent.EVIDENCE_PRESENTED.value
+        )
+        return listed, events
 
     async def _read(self, hearing_id: str) -> Transcript:
         return read_transcript(hearing_id, await self.store.list_transcript(hearing_id))

@@ -6,15 +6,18 @@ when each exhibit was shown and by whom."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pypdfium2
 import pytest
 from aiohttp.test_utils import TestServer
 
 from hearing_server.core.participant import PartySide, Role
-from hearing_server.keys import HEARINGS, STORE
+from hearing_server.keys import HEARINGS, STORE, TRANSCRIPTS
 from signaling.client import HearingClient, SignalingError
 from support import exhibits as files
 from support.exhibits import upload_exhibit
@@ -22,6 +25,7 @@ from support.hearing import STAFF, Person, make_hearing
 from support.waiting import wait_until
 
 MakeClient = Callable[..., HearingClient]
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 
 
 async def court(server: TestServer) -> tuple[str, dict[str, Person]]:
@@ -141,3 +145,41 @@ async def test_a_party_presents_and_the_hearing_room_follows(
     assert [e.event for e in entries if e.event.startswith("presenting_")][:1] == [
         "presenting_granted"
     ]
+
+
+async def test_the_record_lists_the_exhibits_and_marks_each_presentation(
+    server: TestServer, make_client: MakeClient
+) -> None:
+    """The 笔录 (PDF and JSON) lists every exhibit with its hash and the opinions on it, and
+    marks, among the speech, when each was presented and by whom."""
+    hid, people = await court(server)
+    contract = await upload_exhibit(server, people["张三"], files.pdf(2), "借款合同")
+    judge = make_client(people["王法官"].token)
+    await judge.connect()
+    await judge.join()
+    await judge.call("present", {"exhibit_id": contract["id"]})
+    await judge.call("stop_presenting", {})
+    async with aiohttp.ClientSession() as http:
+        r = await http.post(
+            f"http://127.0.0.1:{server.port}/api/me/evidence/{contract['id']}/opinions",
+            json={"by_side": "defendant", "authenticity": "accepted", "relevance": "disputed",
+                  "text": "借款未实际交付"},
+            headers={"Authorization": f"Bearer {people['赵书记员'].token}"},
+        )  # fmt: skip
+        assert r.status == 201, await r.text()
+
+    exported = await server.app[TRANSCRIPTS].export(STAFF, hid, "json")
+    header = json.loads(exported.content)["hearing"]
+    (listed,) = header["exhibits"]
+    assert listed["label"] == "原告证据1" and listed["sha256"] == contract["sha256"]
+    assert listed["opinions"] == ["被告：真实性无异议，关联性有异议。借款未实际交付"]
+    assert [e["text"] for e in header["events"]] == ["王法官出示原告证据1《借款合同》"]
+
+    pdf = await server.app[TRANSCRIPTS].export(STAFF, hid, "pdf")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "evidence-record.pdf").write_bytes(pdf.content)  # to look at
+    doc = pypdfium2.PdfDocument(pdf.content)
+    text = "".join(page.get_textpage().get_text_range() for page in doc)
+    for expected in ("证据目录及质证意见", "原告证据1", contract["sha256"][:32], "借款未实际交付",
+                     "【王法官出示原告证据1《借款合同》】"):  # fmt: skip
+        assert expected in text.replace("\r", "").replace("\n", ""), expected
