@@ -12,6 +12,7 @@ import { identityBadges, identityCleared } from './identity.js';
 import { caucusPanel, agreementPanel } from './mediation.js';
 import { consultationList } from './consultation.js';
 import { noticePanel } from './notices.js';
+import { evidencePanel, exhibitViewer } from './evidence.js';
 import { TileGrid, watchMedia } from './tiles.js';
 import {
   mayDo, staysInRoom, isWitness, roleKey, ROLE_ORDER, STAFF_ROLES,
@@ -64,8 +65,10 @@ export async function runConsole(root, ctx) {
     dataset: { action: 'leave' }, onConfirm: () => session.leave(), iconName: 'leave',
   });
   const captions = captionBar(session);
+  // What is presented covers the stage here too; the court may stop it.
+  const viewer = exhibitViewer(session, { mayStop: may('present_evidence') });
   const videoCol = h('section', { class: 'console-video' },
-    h('div', { class: 'stage-wrap' }, stage, sound, captions.bar),
+    h('div', { class: 'stage-wrap' }, stage, sound, viewer.el, captions.bar),
     h('nav', { class: 'controls', tattr: { 'aria-label': 'room.controls' } }, mic, cam, captions.button, leave));
 
   // -- hearing panel --------------------------------------------------------------------
@@ -249,6 +252,10 @@ export async function runConsole(root, ctx) {
   if (caucus || agreement) {
     views.set('mediation', h('div', { class: 'side-view', id: 'side-mediation', hidden: true }, caucus?.el, agreement?.el));
   }
+  const evidence = may('view_evidence') ? evidencePanel(session, { court: true, may }) : null;
+  if (evidence) {
+    views.set('evidence', h('div', { class: 'side-view', id: 'side-evidence', hidden: true }, evidence.el));
+  }
   if (transcript) {
     views.set('transcript', h('div', { class: 'side-view', id: 'side-transcript', hidden: true }, transcript.el));
   }
@@ -267,6 +274,7 @@ export async function runConsole(root, ctx) {
     tabBar = h('div', { class: 'side-tabs', role: 'tablist', tattr: { 'aria-label': 'console.views' } },
       tab('hearing', 'console.tabHearing', 'users', hearingTabCount),
       views.has('mediation') ? tab('mediation', 'console.tabMediation', 'hand') : null,
+      evidence ? tab('evidence', 'console.tabEvidence', 'doc') : null,
       transcript ? tab('transcript', 'console.tabTranscript', 'doc') : null);
     // Arrow keys move between the tabs (WAI-ARIA tabs pattern); only the chosen one is in
     // the Tab order.

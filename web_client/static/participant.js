@@ -18,6 +18,7 @@ import { caucusBanner, agreementPanel } from './mediation.js';
 import { consultationControls } from './consultation.js';
 import { oathSheet } from './oath.js';
 import { noticeInbox } from './notices.js';
+import { evidencePanel, exhibitViewer } from './evidence.js';
 import { listeningControl } from './interpretation.js';
 import { selfViewControls } from './selfview.js';
 
@@ -473,6 +474,25 @@ function roomView(session, ctx, lookup) {
     shownAgreementState = a?.state || null;
   });
 
+  // Evidence: what is presented covers the stage; the bundle opens in its own sheet.
+  const viewer = exhibitViewer(session);
+  const bundle = mayDo(ctx.info, 'view_evidence')
+    ? evidencePanel(session, { may: (action) => mayDo(ctx.info, action) }) : null;
+  const evidenceBtn = controlButton('evidence', 'doc', 'room.evidence');
+  evidenceBtn.btn.hidden = !bundle;
+  const evidenceClose = h('button', { type: 'button', class: 'ghost sheet-close', t: 'room.backToVideo', dataset: { action: 'close-evidence' } });
+  const evidenceSheet = h('div', { class: 'sheet', hidden: true, role: 'dialog', 'aria-modal': 'false', dataset: { testid: 'evidence-sheet' } },
+    evidenceClose, bundle?.el);
+  const openEvidence = (open) => {
+    evidenceSheet.hidden = !open;
+    el.classList.toggle('sheet-open', open || !sheet.hidden);
+    evidenceBtn.btn.setAttribute('aria-pressed', String(open));
+  };
+  evidenceBtn.btn.addEventListener('click', () => openEvidence(evidenceSheet.hidden));
+  evidenceClose.addEventListener('click', () => openEvidence(false));
+  // Something presented is brought to the screen at once.
+  session.addEventListener('presentation', (ev) => { if (ev.detail?.showing) openEvidence(false); });
+
   const el = h('div', { class: 'room', hidden: true, dataset: { testid: 'hearing-room' } },
     h('header', { class: 'room-bar' },
       h('div', { class: 'room-info' }, caseNo, where),
@@ -480,11 +500,12 @@ function roomView(session, ctx, lookup) {
       listen.el,
       languageSwitcher()),
     banner.el,
-    h('main', { class: 'stage-wrap' }, stage, empty, sound, selfView.show, captions.bar),
+    h('main', { class: 'stage-wrap' }, stage, empty, sound, selfView.show, viewer.el, captions.bar),
     lockNote,
     sheet,
+    evidenceSheet,
     oath.el,
-    h('nav', { class: 'controls', tattr: { 'aria-label': 'room.controls' } }, mic.btn, cam.btn, hand.btn, consult.button, agreementBtn.btn, captions.button, leave));
+    h('nav', { class: 'controls', tattr: { 'aria-label': 'room.controls' } }, mic.btn, cam.btn, hand.btn, consult.button, evidenceBtn.btn, agreementBtn.btn, captions.button, leave));
 
   mic.btn.addEventListener('click', async () => {
     const me = session.me;

@@ -290,6 +290,9 @@ export class Session extends EventTarget {
     // A notice for me (notices.js); the console also hears of every receipt.
     socket.on('notice', (n) => this._emit('notice', n));
     socket.on('notice_updated', (n) => this._emit('noticeupdated', n));
+    // Evidence (evidence.js): what is on every screen, and that the bundle changed.
+    socket.on('presentation', (p) => { this.presentation = p; this._emit('presentation', p); });
+    socket.on('evidence_updated', (d) => this._emit('evidenceupdated', d));
     socket.on('error', (e) => this._emit('servererror', e));
     return promise;
   }
@@ -337,6 +340,7 @@ export class Session extends EventTarget {
     this.rooms = result.rooms || [];
     this.oath = result.oath || [];  // a witness's or expert's undertaking (oath.js)
     this.notices = result.notices || [];  // notices.js
+    this.presentation = result.presentation || null;  // evidence.js
     this._updateMe(result.me);
     this.subscriber = new Subscriber(this);
     this.subscriber.addEventListener('streams', (ev) => {
