@@ -215,6 +215,8 @@ class PresentingService:
 
     async def move(self, actor: Actor, hearing_id: str, change: dict[str, Any]) -> dict[str, Any]:
         """The presenter turns a page, zooms, pans, points, plays or pauses."""
+        hearing = await self._hearings.store.get_hearing(hearing_id)
+        authorize(actor, Action.PRESENT_EVIDENCE, hearing)
         stage = self._stage(hearing_id)
         showing = stage.showing
         if showing is None:
@@ -263,14 +265,13 @@ class PresentingService:
 
     async def stop(self, actor: Actor, hearing_id: str) -> dict[str, Any]:
         """The presenter, or the court, takes the exhibit off the screens."""
+        hearing = await self._hearings.store.get_hearing(hearing_id)
+        authorize(actor, Action.PRESENT_EVIDENCE, hearing)
         stage = self._stage(hearing_id)
         if stage.showing is None:
             return self.state(hearing_id)
-        if stage.showing.presenter_id != actor.id:
-            hearing = await self._hearings.store.get_hearing(hearing_id)
-            authorize(actor, Action.PRESENT_EVIDENCE, hearing)
-            if actor.role is not None and actor.role not in COURT_ROLES:
-                raise Forbidden("only the presenter or the court stops it", code="not_presenter")
+        if stage.showing.presenter_id != actor.id and actor.role not in COURT_ROLES:
+            raise Forbidden("only the presenter or the court stops it", code="not_presenter")
         await self._end(actor, hearing_id, "stopped")
         await self._announce(hearing_id)
         return self.state(hearing_id)

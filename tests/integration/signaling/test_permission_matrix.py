@@ -108,6 +108,22 @@ CASES = [
         lambda p, role: {"participant_ids": [p["钱律师" if role is Role.PARTY else "张三"].id]},
     ),
     Case("open_caucus", Action.OPEN_CAUCUS, lambda p, role: {"side": "defendant"}),
+    # Evidence: the floor to present; presenting (a party needs the floor, and there is no
+    # such exhibit: the domain's refusals); moving and stopping (nothing is shown).
+    Case("grant_presenting", Action.GRANT_PRESENTING, _pid(TARGET)),
+    Case(
+        "present",
+        Action.PRESENT_EVIDENCE,
+        lambda p, role: {"exhibit_id": "no-such-exhibit"},
+        frozenset({"not_granted", "not_found"}),
+    ),
+    Case(
+        "presentation_move",
+        Action.PRESENT_EVIDENCE,
+        lambda p, role: {"page": 2},
+        frozenset({"not_presenting"}),
+    ),
+    Case("stop_presenting", Action.PRESENT_EVIDENCE, lambda p, role: {}),
 ]
 
 
