@@ -10,6 +10,7 @@ with a title and purpose. Bytes stream to disk; a file is never held in memory.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from hearing_server.core.errors import NotFound
 from hearing_server.core.evidence import ExhibitSide, Verdict
 from hearing_server.keys import EVIDENCE
 from hearing_server.schema import Field, Schema
+from hearing_server.service.evidence import TICKET_TTL_S
 
 from .auth import join_claims, staff_actor
 from .errors import ApiError
@@ -161,6 +163,27 @@ async def download(request: web.Request) -> web.StreamResponse:
             "Repr-Digest": f"sha-256=:{digest}:",
             "X-Content-SHA256": exhibit.sha256,
             "Cache-Control": "private, max-age=3600, immutable",
+        },
+    )
+
+
+async def ticket(request: web.Request) -> web.Response:
+    actor, exhibit_id = await _exhibit_in_hearing(request)
+    value = await request.app[EVIDENCE].ticket(actor, exhibit_id, time.time())
+    return web.json_response({"url": f"/api/evidence-files/{value}", "expires_in_s": TICKET_TTL_S})
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """An exhibit's file by ticket, with ranges (a player seeks without fetching it all)."""
+    exhibit, path = await request.app[EVIDENCE].file_by_ticket(
+        request.match_info["ticket"], time.time()
+    )
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": exhibit.media_type,
+            "X-Content-SHA256": exhibit.sha256,
+            "Cache-Control": "private, max-age=600",
         },
     )
 

@@ -55,6 +55,8 @@ def _evidence_routes() -> tuple[Route, ...]:
         ("GET", "/{exhibit_id}/file", evidence.download,
          "An exhibit's sealed file, its SHA-256 in Repr-Digest and X-Content-SHA256", None,
          200),
+        ("POST", "/{exhibit_id}/ticket", evidence.ticket,
+         "A 10-minute link to stream an audio or video exhibit (ranges)", None, 200),
         ("GET", "/{exhibit_id}/pages/{page}", evidence.page,
          "A page of a PDF or image exhibit as JPEG (?width=)", None, 200),
         ("POST", "/{exhibit_id}/release", evidence.release,
@@ -68,6 +70,15 @@ def _evidence_routes() -> tuple[Route, ...]:
                             status))  # fmt: skip
         routes.append(Route(method, f"/api/hearings/{{hearing_id}}/evidence{tail}", handler,
                             f"{summary} (staff)", "staff", body, status))  # fmt: skip
+    routes.append(
+        Route(
+            "GET",
+            "/api/evidence-files/{ticket}",
+            evidence.stream,
+            "An exhibit's file by a streaming ticket (ranges)",
+            "none",
+        )
+    )
     routes.append(
         Route(
             "GET",

@@ -11,6 +11,9 @@ told it does not exist.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import secrets
 import uuid
 from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
@@ -52,6 +55,8 @@ from .hearings import HearingService
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 #: The widest page picture a viewer may ask for.
 MAX_PAGE_WIDTH = 2400
+#: How long a streaming ticket for an audio or video exhibit lasts.
+TICKET_TTL_S = 600
 _UPLOAD_ERRORS = {"upload_not_found": NotFound, "offset_mismatch": Conflict}
 
 
@@ -111,6 +116,8 @@ class EvidenceService:
         self._max_bytes = max_bytes
         # hearing id -> the lock under which exhibit numbers are given (one node)
         self._numbering: dict[str, asyncio.Lock] = {}
+        # signs the streaming tickets; a restart ends the tickets given out (they last minutes)
+        self._ticket_key = secrets.token_bytes(32)
 
     @property
     def max_bytes(self) -> int:
@@ -372,6 +379,33 @@ class EvidenceService:
         media = MediaType(exhibit.media_type)
         path = self.sealed_path(exhibit)
         return await asyncio.to_thread(self._renderer.render, path, media, page - 1, box_w, box_h)
+
+    async def ticket(self, actor: Actor, exhibit_id: str, now: float) -> str:
+        """A short-lived ticket to stream an exhibit's file (audio and video players fetch by
+        URL, with ranges, and cannot send the join token). Bound to the exhibit and expiring
+        after :data:`TICKET_TTL_S`; it names no person, so it is only handed to someone who
+        may see the exhibit."""
+        exhibit = await self.exhibit(actor, exhibit_id)
+        expires = int(now + TICKET_TTL_S)
+        body = f"{exhibit.id}.{expires}"
+        mac = hmac.new(self._ticket_key, body.encode(), hashlib.sha256).hexdigest()
+        return f"{body}.{mac}"
+
+    async def file_by_ticket(self, ticket: str, now: float) -> tuple[Exhibit, Path]:
+        """The exhibit and file a valid, unexpired ticket names (``NotFound`` otherwise)."""
+        parts = ticket.split(".")
+        if len(parts) != 3 or not parts[1].isdigit():
+            raise NotFound("no such file", code="bad_ticket")
+        exhibit_id, expires, mac = parts
+        body = f"{exhibit_id}.{expires}"
+        good = hmac.new(self._ticket_key, body.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(good, mac) or int(expires) < now:
+            raise NotFound("the link expired or is not valid", code="bad_ticket")
+        exhibit = await self._hearings.store.get_exhibit(exhibit_id)
+        path = self._files.path_of(exhibit.hearing_id, exhibit.file_id)
+        if not path.is_file():
+            raise NotFound(f"the file of {exhibit.label} is missing", code="file_missing")
+        return exhibit, path
 
     def sealed_path(self, exhibit: Exhibit) -> Path:
         """Where the sealed file of ``exhibit`` lies (for the composite)."""

@@ -172,9 +172,10 @@ export function exhibitViewer(session, { mayStop = false } = {}) {
     const tag = ex.media_type.startsWith('audio') ? 'audio' : 'video';
     const player = h(tag, { controls: true, playsInline: true, class: 'exhibit-player', dataset: { testid: 'exhibit-player' } });
     media.append(player);
-    api(session.token, `/api/me/evidence/${ex.id}/file`)
-      .then((r) => r.blob())
-      .then((blob) => { player.src = URL.createObjectURL(blob); syncMedia(); })
+    // A short-lived link the player streams from (with ranges: seeking never fetches it all).
+    api(session.token, `/api/me/evidence/${ex.id}/ticket`, { method: 'POST' })
+      .then((r) => r.json())
+      .then(({ url }) => { player.src = url; player.addEventListener('loadedmetadata', syncMedia, { once: true }); })
       .catch((err) => toast(`error.${err.code || 'error'}`));
     if (amPresenter()) {
       const report = () => session.call('presentation_move', { playing: !player.paused, position_s: player.currentTime })

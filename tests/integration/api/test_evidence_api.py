@@ -342,3 +342,33 @@ async def test_bad_requests_get_clear_errors(
     )
     assert r.status == 422
     assert other != hid
+
+
+async def test_audio_and_video_stream_by_a_short_lived_ticket(client: TestClient) -> None:
+    """A player cannot send the join token: it streams by a ticket, with ranges; a forged or
+    altered ticket, or one asked for by someone who may not see the exhibit, gets nothing."""
+    _, people = await _case(client)
+    clip = files.mp4(1.0)
+    r = await upload(client, bearer(people["张三"]), clip, title="监控录像")
+    video = await r.json()
+    assert r.status == 201 and video["media_type"] == "video/mp4", video
+    r = await client.post(f"/api/me/evidence/{video['id']}/ticket", headers=bearer(people["李四"]))
+    assert r.status == 404  # the other side may not see it yet
+    r = await client.post(f"/api/me/evidence/{video['id']}/ticket", headers=bearer(people["张三"]))
+    url = (await r.json())["url"]
+    r = await client.get(url, headers={"Range": "bytes=100-199"})
+    assert r.status == 206 and await r.read() == clip[100:200]
+    assert r.headers["Content-Type"] == "video/mp4"
+    assert r.headers["X-Content-SHA256"] == video["sha256"]
+    r = await client.get(url)
+    assert r.status == 200 and await r.read() == clip
+    exhibit_id, expires, mac = url.rsplit("/", 1)[1].split(".")
+    for forged in (
+        f"{exhibit_id}.{int(expires) + 3600}.{mac}",  # a longer life
+        f"{exhibit_id}.{expires}.{'0' * 64}",
+        f"{exhibit_id}.{expires}",
+        "..",
+        f"{exhibit_id}.1.{mac}",
+    ):
+        r = await client.get(f"/api/evidence-files/{forged}")
+        assert r.status == 404, forged
