@@ -158,15 +158,25 @@ async def launch(
     started: list[Participant] = []
 
     async def start(
-        name: str, media: str, *, width: int, height: int, mobile: bool = False
+        name: str,
+        media: str,
+        *,
+        width: int,
+        height: int,
+        mobile: bool = False,
+        ask: bool = False,
     ) -> Participant:
+        """``ask``: the browser asks before opening the camera and microphone, as a real one
+        does, instead of granting them: its per-site settings decide (Browser.setPermission),
+        and an unanswered prompt is a refusal."""
         fake = fake_media[media]
+        flags = [f for f in CHROMIUM_FLAGS if not (ask and f == "--use-fake-ui-for-media-stream")]
         context = await playwright.chromium.launch_persistent_context(
             str(tmp_path / f"profile-{name}"),
             executable_path=CHROMIUM,
             headless=True,
             args=[
-                *CHROMIUM_FLAGS,
+                *flags,
                 f"--use-file-for-fake-video-capture={fake.video}",
                 f"--use-file-for-fake-audio-capture={fake.audio}",
             ],

@@ -14,48 +14,15 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from hearing_server.core.participant import Role
 from hearing_server.keys import LIVE
 from support.hearing import STAFF, make_hearing
 from support.journey import SERVER_MS
-from support.ui_audit import audit
+from support.ui_audit import LANGUAGES, VIEWPORTS, Auditor
 
 pytestmark = pytest.mark.browser
-
-VIEWPORTS = [(320, 568), (360, 640), (390, 844), (640, 360), (844, 390)]
-LANGUAGES = ["zh-CN", "en"]
-
-
-class Auditor:
-    """Audits the page as it is in every viewport and language; keeps every finding."""
-
-    def __init__(self, page: Page, logs: list[str], out: Path) -> None:
-        self.page = page
-        self.logs = logs
-        self.out = out
-        self.findings: list[dict[str, Any]] = []
-        self.screens = 0
-
-    async def screen(self, state: str, *, stage: bool = False) -> None:
-        page = self.page
-        for width, height in VIEWPORTS:
-            await page.set_viewport_size({"width": width, "height": height})
-            for lang in LANGUAGES:
-                # A tap on the language button, as a person switches.
-                await page.locator(f".lang-btn[lang='{lang}']:visible").first.tap()
-                await expect(page.locator("html")).to_have_attribute("lang", lang)
-                await page.evaluate("() => new Promise((r) => requestAnimationFrame(() => r()))")
-                where = f"{state} {width}x{height} {lang}"
-                for finding in await audit(page, stage=stage):
-                    self.findings.append({"where": where, **finding})
-                await page.screenshot(path=str(self.out / f"{state}-{width}x{height}-{lang}.png"))
-                self.screens += 1
-        errors = [line for line in self.logs if line.startswith(("[error]", "[pageerror]"))]
-        for line in errors:
-            self.findings.append({"where": state, "check": "console-error", "what": line})
-        self.logs.clear()
 
 
 async def test_every_party_screen_passes_the_audit_on_phones(
@@ -102,6 +69,9 @@ async def test_every_party_screen_passes_the_audit_on_phones(
         await check.screen("4-rules-declared")
         await page.locator("[data-action='enter-waiting']").tap()
         await expect(page.locator("[data-testid='waiting-room']")).to_be_visible(timeout=SERVER_MS)
+        # The server has them waiting (not only the page): then they can be admitted.
+        waiting = page.locator(".waiting-status[data-i18n='waiting.admitSoon']")
+        await expect(waiting).to_be_visible(timeout=SERVER_MS)
         await check.screen("5-waiting")
 
         live = server.app[LIVE]

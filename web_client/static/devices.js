@@ -12,9 +12,16 @@ export const MEDIA_CONSTRAINTS = {
 
 let shared = null;  // the one camera/microphone stream of this page
 
-/** Camera and microphone, asked for once per page. Falls back to microphone only. */
-export async function getLocalMedia() {
+/**
+ * Camera and microphone, asked for once per page. Falls back to microphone only when there is
+ * no camera; `audioOnly` asks for the microphone alone (the camera refused or not wanted).
+ */
+export async function getLocalMedia({ audioOnly = false } = {}) {
   if (shared && shared.getTracks().some((t) => t.readyState === 'live')) return shared;
+  if (audioOnly) {
+    shared = await navigator.mediaDevices.getUserMedia({ audio: MEDIA_CONSTRAINTS.audio });
+    return shared;
+  }
   try {
     shared = await navigator.mediaDevices.getUserMedia(MEDIA_CONSTRAINTS);
   } catch (err) {

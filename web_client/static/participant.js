@@ -21,6 +21,7 @@ import { noticeInbox } from './notices.js';
 import { evidencePanel, exhibitViewer } from './evidence.js';
 import { listeningControl } from './interpretation.js';
 import { selfViewControls } from './selfview.js';
+import { blockedCard } from './blocked.js';
 
 /**
  * The steps before the hearing, in order. A step whose `skip(ctx)` is true is passed over and
@@ -38,6 +39,9 @@ export const FLOW = [
 // Set once the steps before the waiting room are done, so a reload (or a dropped phone
 // browser) goes straight back to the hearing instead of repeating the checks.
 const DONE_KEY = 'hearing.preJoinDone';
+// How the party chose to take part after the camera or microphone failed: 'audio' (the
+// microphone alone) or 'none' (watch and listen); a reload asks for no more than that.
+const MEDIA_KEY = 'hearing.mediaChoice';
 
 export async function runParticipant(root, ctx) {
   let steps = FLOW.filter((s) => !(typeof s.skip === 'function' ? s.skip(ctx) : s.skip));
@@ -45,9 +49,10 @@ export async function runParticipant(root, ctx) {
     // The identity step stays if the server still says it is pending (it is filtered out
     // above once cleared): a reload never gets anyone past it.
     steps = steps.filter((s) => s.id === 'hearing' || s.id === 'identity');
-    if (mayDo(ctx.info, 'publish_video')) {
+    const choice = sessionStorage.getItem(MEDIA_KEY);
+    if (mayDo(ctx.info, 'publish_video') && choice !== 'none') {
       try {
-        ctx.localStream = await getLocalMedia();
+        ctx.localStream = await getLocalMedia({ audioOnly: choice === 'audio' });
       } catch (err) {
         console.warn('camera/microphone unavailable', err);
       }
@@ -140,7 +145,18 @@ async function selfTestStep(shell, ctx) {
   const net = check('selftest.network', 'wifi');
   setResult(net.status, 'pending', 'selftest.networkChecking');
 
-  body.append(cam.card, mic.card, spk.card, net.card);
+  // The way forward when the camera or microphone cannot be opened (blocked.js).
+  const blocked = blockedCard({
+    onRetry: () => startMedia(),
+    onAudioOnly: () => startMedia({ audioOnly: true }),
+    onListenOnly: async () => {
+      ctx.listenOnly = true;
+      sessionStorage.setItem(MEDIA_KEY, 'none');
+      blocked.done('blocked.listenOnlyOk');
+      update();
+    },
+  });
+  body.append(blocked.el, cam.card, mic.card, spk.card, net.card);
   const next = h('button', { type: 'button', class: 'primary', dataset: { action: 'continue' }, t: 'selftest.continue', disabled: true });
   // While the button is grey the hint names what is still to do and takes the party there
   // (the speaker check is below the fold on a phone).
@@ -148,10 +164,10 @@ async function selfTestStep(shell, ctx) {
   actions.append(hint, next);
   const cards = { camera: cam, microphone: mic, speaker: spk, network: net };
   const missing = () => Object.keys(cards).filter((k) => results[k] === null
-    || (k === 'microphone' && results[k] === 'fail'));
+    || (k === 'microphone' && results[k] === 'fail' && !ctx.listenOnly));
   hint.addEventListener('click', () => {
     const first = missing()[0];
-    if (first) goTo(cards[first].card);
+    if (first) goTo(first === 'microphone' && !blocked.el.hidden ? blocked.el : cards[first].card);
   });
 
   // The results go to the clerk's board, which alerts the clerk to someone who cannot join
@@ -169,7 +185,7 @@ async function selfTestStep(shell, ctx) {
     api(ctx.token, '/api/me/self-test', { method: 'POST', json: body }).catch(() => { reported = null; });
   };
   const update = () => {
-    const mediaOk = results.microphone !== 'fail';
+    const mediaOk = results.microphone !== 'fail' || ctx.listenOnly === true;
     const done = results.camera !== null && results.speaker !== null && results.network !== null;
     next.disabled = !(mediaOk && done);
     hint.hidden = !next.disabled;
@@ -184,13 +200,21 @@ async function selfTestStep(shell, ctx) {
 
   let stopMeter = () => {};
   let heardVoice = false;
-  async function startMedia() {
+  async function startMedia({ audioOnly = false } = {}) {
     retry.hidden = true;
-    setResult(cam.status, 'pending', 'selftest.starting');
+    if (!audioOnly) setResult(cam.status, 'pending', 'selftest.starting');
     setResult(mic.status, 'pending', 'selftest.starting');
     try {
-      const stream = await getLocalMedia();
+      const stream = await getLocalMedia({ audioOnly });
       ctx.localStream = stream;
+      ctx.listenOnly = false;
+      if (audioOnly) {
+        sessionStorage.setItem(MEDIA_KEY, 'audio');
+        blocked.done('blocked.audioOnlyOk');
+      } else {
+        sessionStorage.removeItem(MEDIA_KEY);
+        blocked.hide();
+      }
       preview.srcObject = stream;
       preview.play().catch(() => {});
       if (stream.getVideoTracks().length) {
@@ -198,7 +222,7 @@ async function selfTestStep(shell, ctx) {
         setResult(cam.status, 'ok', 'selftest.cameraOk');
       } else {
         results.camera = 'fail';
-        setResult(cam.status, 'warn', 'selftest.noCamera');
+        setResult(cam.status, 'warn', audioOnly ? 'blocked.audioOnlyOk' : 'selftest.noCamera');
       }
       results.microphone = 'ok';
       setResult(mic.status, 'pending', 'selftest.micSpeak');
@@ -212,15 +236,20 @@ async function selfTestStep(shell, ctx) {
       });
     } catch (err) {
       console.warn('getUserMedia failed', err);
-      results.camera = 'fail';
       results.microphone = 'fail';
-      setResult(cam.status, 'fail', mediaErrorKey(err));
       setResult(mic.status, 'fail', mediaErrorKey(err));
+      if (audioOnly) {
+        blocked.offerListenOnly();
+      } else {
+        results.camera = 'fail';
+        setResult(cam.status, 'fail', mediaErrorKey(err));
+        blocked.show(mediaErrorKey(err));
+      }
       retry.hidden = false;
     }
     update();
   }
-  retry.addEventListener('click', startMedia);
+  retry.addEventListener('click', () => startMedia());
 
   play.addEventListener('click', async () => {
     play.disabled = true;
@@ -551,9 +580,10 @@ function roomView(session, ctx, lookup) {
     const camOn = Boolean(video && video.enabled);
     cam.btn.disabled = !video;
     cam.btn.setAttribute('aria-pressed', String(!camOn));
-    cam.btn.classList.toggle('off', !camOn);
+    // Voice only (no camera, or the camera refused): say so rather than offer to start it.
+    cam.btn.classList.toggle('off', Boolean(video) && !camOn);
     setIcon(cam.btn, camOn ? 'camera' : 'cameraOff');
-    setT(cam.label, camOn ? 'room.cameraOff' : 'room.cameraOn');
+    setT(cam.label, !video ? 'room.noCamera' : camOn ? 'room.cameraOff' : 'room.cameraOn');
     hand.btn.hidden = !mayDo(ctx.info, 'raise_hand');
     hand.btn.setAttribute('aria-pressed', String(Boolean(me.hand_raised)));
     hand.btn.classList.toggle('active', Boolean(me.hand_raised));
