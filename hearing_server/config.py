@@ -74,6 +74,9 @@ class Settings:
     # (Mandarin, Simplified characters), en, or auto (detected per utterance).
     transcription_language: str = "zh-CN"
     court_timezone: str | None = None  # IANA name, e.g. Asia/Shanghai; default: server's zone
+    # The court's phone number for a participant who is stuck (the self-test, the end and
+    # error screens show it next to "ask the clerk for help"); empty: none shown.
+    court_phone: str = ""
     recording_segment_seconds: float = 10.0
     recording_key_path: Path | None = None  # default: <data_dir>/recording_ed25519.key
     livestream_dir: Path | None = None  # default: <data_dir>/livestream
@@ -277,6 +280,11 @@ def _convert(name: str, raw: Any) -> Any:
                     )
                 )
             return servers
+        if name == "court_phone":
+            phone = str(raw or "").strip()
+            if len(phone) > 32 or any(c not in "0123456789+-() " for c in phone):
+                raise ValueError("must be a phone number: digits, spaces, + - ( ), at most 32")
+            return phone
         if name == "court_timezone":
             if raw in (None, ""):
                 return None

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from hearing_server.keys import BOARD
 from hearing_server.schema import Field, Schema
+from hearing_server.service.board import HELP_REASONS
 
 from .auth import join_claims, staff_actor
 from .schemas import read_json
@@ -21,6 +22,12 @@ SELF_TEST = Schema(
         Field("speaker", "enum", enum=_RESULT, required=False, nullable=True),
         Field("network", "enum", enum=("good", "poor", "bad"), required=False, nullable=True),
     ),
+)
+
+
+HELP_REQUEST = Schema(
+    "HelpRequest",
+    (Field("reason", "enum", enum=HELP_REASONS, description="what the participant is stuck on"),),
 )
 
 
@@ -40,3 +47,9 @@ async def my_self_test(request: web.Request) -> web.Response:
     body = await read_json(request, SELF_TEST)
     results = {k: v for k, v in body.items() if v is not None}
     return web.json_response(await request.app[BOARD].report_self_test(claims.actor, results))
+
+
+async def my_help(request: web.Request) -> web.Response:
+    claims = await join_claims(request)
+    body = await read_json(request, HELP_REQUEST)
+    return web.json_response(await request.app[BOARD].request_help(claims.actor, body["reason"]))

@@ -290,6 +290,14 @@ ROUTES: tuple[Route, ...] = (
         "join",
         board.SELF_TEST,
     ),
+    Route(
+        "POST",
+        "/api/me/help",
+        board.my_help,
+        "Ask the clerk for help: alerts the board and the staff's consoles",
+        "join",
+        board.HELP_REQUEST,
+    ),
     Route("GET", "/api/board", board.board, "The clerk's board: today's hearings, alerts", "staff"),
     Route(
         "POST",

@@ -223,4 +223,6 @@ async def me(request: web.Request) -> web.Response:
     # Where the participant stands in the identity step: the client shows that step only
     # while the server says it is pending.
     view["identity"] = await request.app[IDENTITY].view(claims.participant_id)
+    # The court's number for someone stuck (shown with "ask the clerk for help"); "" if unset.
+    view["help_phone"] = request.app[SETTINGS].court_phone
     return web.json_response(view)

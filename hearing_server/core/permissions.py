@@ -56,6 +56,7 @@ class Action(StrEnum):
     PRESENT_EVIDENCE = "present_evidence"  # show an exhibit on every screen (a party: when granted)
     GRANT_PRESENTING = "grant_presenting"  # let a party or counsel present, or stop them
     RECORD_OPINION = "record_opinion"  # the other side's opinion on an exhibit (质证意见)
+    ASK_FOR_HELP = "ask_for_help"  # alert the clerk: stuck with the devices, the link, anything
 
 
 _JUDICIAL = frozenset(
@@ -103,6 +104,7 @@ _PARTICIPATE = frozenset(
         Action.RECEIVE_MEDIA,
         Action.RAISE_HAND,
         Action.VIEW_EVIDENCE,
+        Action.ASK_FOR_HELP,
     }
 )
 _SEES_ALL = frozenset(
@@ -133,7 +135,9 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.WITNESS: _PARTICIPATE | {Action.TAKE_OATH},
     Role.EXPERT: _PARTICIPATE | {Action.TAKE_OATH},
     Role.INTERPRETER: _PARTICIPATE,
-    Role.OBSERVER: frozenset({Action.VIEW_HEARING, Action.RECEIVE_MEDIA, Action.VIEW_EVIDENCE}),
+    Role.OBSERVER: frozenset(
+        {Action.VIEW_HEARING, Action.RECEIVE_MEDIA, Action.VIEW_EVIDENCE, Action.ASK_FOR_HELP}
+    ),
     Role.COURTROOM_DISPLAY: frozenset(
         {Action.VIEW_HEARING, Action.RECEIVE_MEDIA, Action.VIEW_EVIDENCE}
     ),

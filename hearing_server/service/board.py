@@ -23,8 +23,10 @@ from hearing_server.core.audit import AuditEvent
 from hearing_server.core.errors import Forbidden, NotFound, ValidationError
 from hearing_server.core.hearing import Hearing, HearingState
 from hearing_server.core.participant import Participant, ParticipantState, Role
+from hearing_server.core.permissions import Action, authorize
 
 from .events import (
+    HelpRequested,
     IdentityAlertRaised,
     ParticipantChanged,
     RecordingAlertRaised,
@@ -46,6 +48,13 @@ _MISSING_STATES = frozenset(
 _LIVE_STATES = frozenset(
     {HearingState.OPEN, HearingState.IN_SESSION, HearingState.PAUSED, HearingState.SUSPENDED}
 )
+
+
+#: Why a participant asks for help: the camera or microphone refused, no device, the hearing
+#: ended or they were removed, anything else.
+HELP_REASONS = ("media_blocked", "no_device", "ended", "other")
+#: Asking again within this many seconds alerts nobody again.
+HELP_REPEAT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +102,7 @@ class _State:
     alerts: deque[Alert] = field(default_factory=lambda: deque(maxlen=MAX_ALERTS))
     network: dict[str, _Network] = field(default_factory=dict)
     disconnects: dict[str, deque[float]] = field(default_factory=dict)
+    help_at: dict[str, datetime] = field(default_factory=dict)  # participant id -> last asked
 
 
 class BoardService:
@@ -239,6 +249,38 @@ class BoardService:
                 display_name=p.display_name,
             )
         return {"problems": problems, "alerted": alert is not None}
+
+    async def request_help(self, actor: Actor, reason: str) -> dict[str, Any]:
+        """The participant asks the clerk for help (``reason``: one of :data:`HELP_REASONS`):
+        an alert on the board, at once on the staff's consoles, and on the record. Asking again
+        within :data:`HELP_REPEAT_S` seconds tells nobody again (the clerk has been told)."""
+        if reason not in HELP_REASONS:
+            raise ValidationError(f"reason must be one of {', '.join(HELP_REASONS)}")
+        if actor.hearing_id is None:
+            raise Forbidden("only a participant asks for help")
+        hearing = await self._hearings.store.get_hearing(actor.hearing_id)
+        authorize(actor, Action.ASK_FOR_HELP, hearing)
+        p = await self._hearings.store.get_participant(actor.id)
+        now = self._hearings.now()
+        last = self._state.help_at.get(p.id)
+        if last is not None and (now - last).total_seconds() < HELP_REPEAT_S:
+            return {"alerted": False}
+        self._state.help_at[p.id] = now
+        await self._hearings.audit(
+            hearing.id, actor, AuditEvent.HELP_REQUESTED, {"participant_id": p.id, "reason": reason}
+        )
+        alert = self._raise(
+            hearing.id,
+            "help_requested",
+            f"{p.display_name} asks for help ({reason})",
+            key=f"help:{p.id}",
+            participant_id=p.id,
+            display_name=p.display_name,
+        )
+        await self._hearings.events.publish(
+            HelpRequested(hearing.id, {**alert.to_json(), "reason": reason})
+        )
+        return {"alerted": True}
 
     # -- reading and acknowledging ---------------------------------------------------------------
 

@@ -119,6 +119,15 @@ class IdentityAlertRaised:
 
 
 @dataclass(frozen=True, slots=True)
+class HelpRequested:
+    """A participant asks the clerk for help (a refused camera, a lost link, anything): the
+    staff's consoles are told at once. ``alert`` is the board's alert as JSON plus ``reason``."""
+
+    hearing_id: str
+    alert: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class RoomsChanged:
     """A private room of the hearing opened, closed, changed members or ran out of time.
 
@@ -198,6 +207,7 @@ ServiceEvent = (
     | IdentityChanged
     | IdentityProgress
     | IdentityAlertRaised
+    | HelpRequested
     | RoomsChanged
     | AgreementChanged
     | ConsultationChanged

@@ -23,6 +23,7 @@ from hearing_server.service.events import (
     ConsultationChanged,
     EvidenceChanged,
     HearingChanged,
+    HelpRequested,
     IdentityAlertRaised,
     IdentityChanged,
     IdentityProgress,
@@ -646,6 +647,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 await self.emit("identity_progress", progress, room=participant_room(pid))
             case IdentityAlertRaised(hearing_id=hid, alert=alert):
                 await self.emit("identity_alert", alert, room=staff_room(hid))
+            case HelpRequested(hearing_id=hid, alert=alert):
+                await self.emit("help_request", alert, room=staff_room(hid))
             case AgreementChanged(hearing_id=hid, full=full, for_parties=partial, recipients=to):
                 await self.emit("agreement_updated", full, room=staff_room(hid))
                 for pid in to:

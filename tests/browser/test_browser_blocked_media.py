@@ -1,11 +1,13 @@
 """A party whose browser refuses the camera and the microphone is never stuck: the self-test
-shows what to do in this browser and the ways forward; the microphone alone, once allowed,
-takes them through the waiting room into the hearing room by voice only. The blocked screen
-passes the phone audit (test-artifacts/ui-audit/blocked-*)."""
+shows what to do in this browser, the court's phone number and the ways forward; asking the
+clerk for help reaches the clerk's console; the microphone alone, once allowed, takes them
+through the waiting room into the hearing room by voice only. The blocked screen passes the
+phone audit (test-artifacts/ui-audit/blocked-*)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import BrowserContext, Page, expect
 
+from hearing_server.config import Settings
 from hearing_server.core.participant import Role
 from hearing_server.keys import LIVE
 from support.hearing import STAFF, make_hearing
@@ -20,6 +23,13 @@ from support.journey import SERVER_MS
 from support.ui_audit import Auditor
 
 pytestmark = pytest.mark.browser
+
+COURT_PHONE = "010-8765 4321"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return replace(settings, court_phone=COURT_PHONE)
 
 
 async def set_permission(
@@ -38,11 +48,16 @@ async def set_permission(
 async def test_refused_camera_and_microphone_lead_on_to_an_audio_only_hearing(
     server: TestServer, launch: Any, artifacts: Path
 ) -> None:
-    hid, people = await make_hearing(
-        server.app, [(Role.JUDGE, "王审判员"), (Role.PARTY, "张三")], state="open"
-    )
-    party = people["张三"]
     base = f"http://127.0.0.1:{server.port}"
+    hid, people = await make_hearing(
+        server.app,
+        [(Role.JUDGE, "王审判员"), (Role.CLERK, "李书记员"), (Role.PARTY, "张三")],
+        state="open",
+    )
+    clerk = await launch("clerk", "judge", width=1024, height=700)
+    await clerk.page.goto(f"{base}/join#token={people['李书记员'].token}")
+    await expect(clerk.page.locator(".screen.console")).to_be_visible()
+    party = people["张三"]
     person = await launch("party", "party", width=390, height=844, mobile=True, ask=True)
     page, context = person.page, person.context
     for device in ("camera", "microphone"):
@@ -60,6 +75,15 @@ async def test_refused_camera_and_microphone_lead_on_to_an_audio_only_hearing(
     check = Auditor(page, person.logs, out)
     await check.screen("blocked-1")
     await page.locator(".lang-btn[lang='zh-CN']").tap()
+
+    # The court's number, and the clerk told at once on their console.
+    await expect(card.locator("[data-testid='court-phone']")).to_contain_text(COURT_PHONE)
+    await card.locator("[data-action='ask-help']").tap()
+    await expect(card.locator(".help-status")).to_contain_text("已通知书记员")
+    help_alert = clerk.page.locator("[data-testid='help-alert']")
+    await expect(help_alert).to_contain_text("张三", timeout=SERVER_MS)
+    await expect(help_alert).to_contain_text("摄像头或麦克风")
+    await clerk.page.screenshot(path=str(out / "blocked-help-on-clerk-console-1024x700.png"))
 
     # The microphone alone, still refused: then neither is offered as well.
     await page.locator("[data-action='audio-only']").tap()

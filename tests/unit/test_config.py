@@ -43,6 +43,7 @@ def test_file_then_environment(tmp_path: Path) -> None:
         ({"HEARING_ICE_SERVERS": "{not json"}, "ice_servers"),
         ({"HEARING_ICE_SERVERS": '[{"username": "x"}]'}, "ice_servers"),
         ({"HEARING_COURT_TIMEZONE": "Mars/Olympus"}, "court_timezone"),
+        ({"HEARING_COURT_PHONE": "call 010-1234"}, "court_phone"),
         ({"HEARING_COMPOSITE_ENABLED": "maybe"}, "composite_enabled"),
         ({"HEARING_SHUTDOWN_GRACE_SECONDS": "0"}, "shutdown_grace_seconds"),
         ({"HEARING_DATABASE_URL": "mysql://db/hearings"}, "database_url"),

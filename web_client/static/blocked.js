@@ -41,11 +41,15 @@ export function blockedCard({ onRetry, onAudioOnly, onListenOnly }) {
   audioOnly.addEventListener('click', () => busy(audioOnly, onAudioOnly));
   listenOnly.addEventListener('click', () => busy(listenOnly, onListenOnly));
 
+  let shown = 'selftest.blocked';
   return {
     el,
+    /** The help request's reason for what failed. */
+    reason: () => (shown === 'selftest.blocked' ? 'media_blocked' : 'no_device'),
     /** Where the page puts more ways out (the clerk's help). */
     extra,
     show(reason) {
+      shown = reason;
       el.hidden = false;
       setT(lead, reason);
       clear(steps);

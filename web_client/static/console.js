@@ -574,6 +574,15 @@ export async function runConsole(root, ctx) {
   session.addEventListener('me', () => { renderSelf(); renderPeople(); });
   session.addEventListener('streams', (ev) => grid.setStreams(ev.detail));
   session.addEventListener('identity', () => { renderPeople(); loadOutbox(); });
+  // Someone stuck asks for help (their self-test, an end screen): it stays in the alert box
+  // until newer alerts push it out, and a toast makes sure it is seen.
+  session.addEventListener('helprequest', (ev) => {
+    const a = ev.detail;
+    alertBox.append(h('p', { class: 'console-alert error', dataset: { testid: 'help-alert' },
+      t: `help.alert.${a.reason}`, tp: { name: a.display_name } }));
+    while (alertBox.children.length > 3) alertBox.firstElementChild.remove();
+    toast(`help.alert.${a.reason}`, { name: a.display_name }, 10000);
+  });
   session.addEventListener('identityalert', (ev) => {
     const a = ev.detail;
     toast(`identity.alert.${a.kind}`, { name: a.display_name }, 10000);

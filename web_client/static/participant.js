@@ -22,6 +22,7 @@ import { evidencePanel, exhibitViewer } from './evidence.js';
 import { listeningControl } from './interpretation.js';
 import { selfViewControls } from './selfview.js';
 import { blockedCard } from './blocked.js';
+import { helpBlock } from './help.js';
 
 /**
  * The steps before the hearing, in order. A step whose `skip(ctx)` is true is passed over and
@@ -156,6 +157,7 @@ async function selfTestStep(shell, ctx) {
       update();
     },
   });
+  blocked.extra.append(helpBlock(ctx, () => blocked.reason()));
   body.append(blocked.el, cam.card, mic.card, spk.card, net.card);
   const next = h('button', { type: 'button', class: 'primary', dataset: { action: 'continue' }, t: 'selftest.continue', disabled: true });
   // While the button is grey the hint names what is still to do and takes the party there
@@ -380,11 +382,18 @@ function showEnded(root, reason, ctx) {
   } else if (reason === 'dismissed') {
     messageScreen(root, { titleKey: 'ended.dismissedTitle', bodyKey: 'ended.dismissedBody', actions: [rejoin] });
   } else if (reason === 'removed') {
-    messageScreen(root, { titleKey: 'ended.removedTitle', bodyKey: 'ended.removedBody', kind: 'error' });
+    // The link no longer works, so no request can be sent: the court's number is the way on.
+    messageScreen(root, { titleKey: 'ended.removedTitle', bodyKey: 'ended.removedBody', kind: 'error',
+      actions: [helpBlock(ctx, 'ended', { ask: false })] });
   } else if (reason === 'hearing_closed') {
     messageScreen(root, { titleKey: 'ended.closedTitle', bodyKey: 'ended.closedBody' });
   } else {
-    messageScreen(root, { titleKey: 'error.title', bodyKey: `error.${reason}`, kind: 'error' });
+    // Opened on another device, or anything else: take the session back here (joining again
+    // replaces the other connection) or ask the clerk.
+    const again = h('button', { type: 'button', class: 'primary', dataset: { action: 'take-back' },
+      t: reason === 'replaced' ? 'ended.takeBack' : 'error.retry', on: { click: () => location.reload() } });
+    messageScreen(root, { titleKey: 'error.title', bodyKey: `error.${reason}`, kind: 'error',
+      actions: [again, helpBlock(ctx, 'ended')] });
   }
   ctx.app.ended = reason;
 }

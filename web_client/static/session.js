@@ -12,6 +12,7 @@
 //   servererror   {code, message, event}
 //   identity      someone's identity check changed (this.identity: Map participant id -> status)
 //   identityalert {kind, participant_id, display_name, message, ...} (staff only)
+//   helprequest {id, participant_id, display_name, reason, at, ...} (staff only)
 //   rooms         {reason, rooms}: caucus rooms opened, closed, changed (this.rooms)
 //   agreement     the mediation agreement changed (this.agreement; a draft only to the mediator)
 //   consultation  {status, request, by?, room_id?}: a consultation asked for or answered
@@ -284,6 +285,7 @@ export class Session extends EventTarget {
       this._emit('identity', this.identity);
     });
     socket.on('identity_alert', (a) => this._emit('identityalert', a));
+    socket.on('help_request', (a) => this._emit('helprequest', a));
     socket.on('rooms_updated', (d) => { this.rooms = d.rooms || []; this._emit('rooms', d); });
     socket.on('agreement_updated', (a) => { this.agreement = a; this._emit('agreement', a); });
     socket.on('consultation', (d) => this._emit('consultation', d));

@@ -135,3 +135,59 @@ async def test_the_board_shows_todays_hearings_and_the_alerts(
 
 async def _state(server: TestServer, pid: str, state: str) -> bool:
     return (await server.app[STORE].get_participant(pid)).state.value == state
+
+
+async def test_asking_for_help_reaches_the_clerks_console_and_the_board(
+    server: TestServer, make_client: MakeClient, admin_headers: dict[str, str]
+) -> None:
+    base = f"http://127.0.0.1:{server.port}"
+    hid, people = await make_hearing(
+        server.app,
+        [
+            (Role.CLERK, "赵书记员"),
+            (Role.PARTY, "钱五"),
+            (Role.OBSERVER, "旁听者"),
+            (Role.COURTROOM_DISPLAY, "法庭屏幕"),
+        ],
+        state="open",
+    )
+    clerk = make_client(people["赵书记员"].token)
+    await clerk.connect()
+    await clerk.join()
+    url = f"{base}/api/me/help"
+
+    def auth(name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {people[name].token}"}
+
+    async with aiohttp.ClientSession() as http:
+        # A party still in the self-test (not connected): the clerk's console hears at once.
+        async with http.post(url, json={"reason": "media_blocked"}, headers=auth("钱五")) as r:
+            assert r.status == 200 and (await r.json())["alerted"] is True
+        alert = await clerk.wait_for_event(
+            "help_request", lambda a: a["participant_id"] == people["钱五"].id
+        )
+        assert alert["reason"] == "media_blocked" and alert["display_name"] == "钱五"
+        # Again at once: the clerk has been told; nobody is alerted twice.
+        async with http.post(url, json={"reason": "media_blocked"}, headers=auth("钱五")) as r:
+            assert r.status == 200 and (await r.json())["alerted"] is False
+        board = await _board(http, base, admin_headers)
+        asks = [a for a in board["alerts"] if a["kind"] == "help_requested"]
+        assert [a["display_name"] for a in asks] == ["钱五"]
+        # An observer may ask too; the courtroom display may not (the permission table).
+        async with http.post(url, json={"reason": "other"}, headers=auth("旁听者")) as r:
+            assert r.status == 200
+        async with http.post(url, json={"reason": "other"}, headers=auth("法庭屏幕")) as r:
+            assert r.status == 403
+        # Bad input: a clear 4xx, nothing recorded.
+        async with http.post(url, json={"reason": "bored"}, headers=auth("旁听者")) as r:
+            assert r.status == 422
+        async with http.post(url, json={}, headers=auth("旁听者")) as r:
+            assert r.status == 422
+        async with http.post(url, json={"reason": "other"}) as r:
+            assert r.status == 401
+        # The court's number comes with the participant's view ("" when none is set).
+        async with http.get(f"{base}/api/me", headers=auth("钱五")) as r:
+            assert (await r.json())["help_phone"] == ""
+    log = await server.app[HEARINGS].audit_log(Actor.staff("t"), hid)
+    asked = [e.data["reason"] for e in log if e.event == "help_requested"]
+    assert asked == ["media_blocked", "other"]

@@ -63,6 +63,7 @@ ACTIONS = [
     "present_evidence",
     "grant_presenting",
     "record_opinion",
+    "ask_for_help",
 ]
 ROLES = [
     "judge",
@@ -84,8 +85,10 @@ TAKE_PART = {
     "receive_media",
     "raise_hand",
     "view_evidence",
+    "ask_for_help",
 }
-# Observers and the courtroom display watch, presented exhibits included.
+# Observers and the courtroom display watch, presented exhibits included; an observer who is
+# stuck may ask the clerk for help, the wall screen has nobody to ask.
 WATCH = {"view_hearing", "receive_media", "view_evidence"}
 # The court receives, releases and presents evidence and records the opinions on it.
 COURT_EVIDENCE = {"upload_evidence", "release_evidence", "present_evidence", "record_opinion"}
@@ -145,7 +148,7 @@ EXPECTED: dict[HearingKind, dict[str, set[str]]] = {
         "witness": TAKE_PART | {"take_oath"},
         "expert": TAKE_PART | {"take_oath"},
         "interpreter": TAKE_PART,
-        "observer": WATCH,
+        "observer": WATCH | {"ask_for_help"},
         "courtroom_display": WATCH,
     },
     HearingKind.MEDIATION: {
@@ -160,7 +163,7 @@ EXPECTED: dict[HearingKind, dict[str, set[str]]] = {
         "witness": TAKE_PART,
         "expert": TAKE_PART,
         "interpreter": TAKE_PART,
-        "observer": WATCH,
+        "observer": WATCH | {"ask_for_help"},
         "courtroom_display": WATCH,
     },
 }
