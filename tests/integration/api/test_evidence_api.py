@@ -17,6 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
+from hearing_server.app import create_app
 from hearing_server.config import Settings
 from hearing_server.core.participant import PartySide, Role
 from hearing_server.keys import HEARINGS, STORE
@@ -372,3 +373,42 @@ async def test_audio_and_video_stream_by_a_short_lived_ticket(client: TestClient
     ):
         r = await client.get(f"/api/evidence-files/{forged}")
         assert r.status == 404, forged
+
+
+async def test_an_upload_resumes_after_the_server_restarts(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    """Half a file arrives, the server restarts (a deploy, a crash), the phone asks where it
+    stands and sends the rest: one exhibit, the whole file, the right hash."""
+    first = await aiohttp_client(create_app(settings))
+    _, people = await _case(first)
+    zhang = bearer(people["张三"])
+    contract = files.pdf(3)
+    r = await first.post(
+        "/api/me/evidence/uploads", json={"size": len(contract), "filename": "a.pdf"}, headers=zhang
+    )
+    up = (await r.json())["upload_id"]
+    half = len(contract) // 2
+    octets = {**zhang, "Content-Type": "application/offset+octet-stream"}
+    r = await first.patch(
+        f"/api/me/evidence/uploads/{up}",
+        data=contract[:half],
+        headers={**octets, "Upload-Offset": "0"},
+    )
+    assert r.status == 200
+    await first.close()
+
+    second = await aiohttp_client(create_app(settings))
+    r = await second.get(f"/api/me/evidence/uploads/{up}", headers=zhang)
+    assert (await r.json())["offset"] == half
+    r = await second.patch(
+        f"/api/me/evidence/uploads/{up}",
+        data=contract[half:],
+        headers={**octets, "Upload-Offset": str(half)},
+    )
+    assert (await r.json())["offset"] == len(contract)
+    r = await second.post(
+        f"/api/me/evidence/uploads/{up}/complete", json={"title": "借款合同"}, headers=zhang
+    )
+    exhibit = await r.json()
+    assert r.status == 201 and exhibit["sha256"] == hashlib.sha256(contract).hexdigest()
