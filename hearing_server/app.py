@@ -25,6 +25,7 @@ from hearing_server.wiring.exhibit_view import install_exhibit_view
 from hearing_server.wiring.face import install_face
 from hearing_server.wiring.foundation import install_foundation
 from hearing_server.wiring.identity import install_identity
+from hearing_server.wiring.jobs import install_jobs
 from hearing_server.wiring.livestream import install_livestream
 from hearing_server.wiring.media import install_media
 from hearing_server.wiring.overload import install_overload
@@ -44,6 +45,7 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     app[keys.SETTINGS] = settings
     install_foundation(app)  # store, tokens, service bus, hearings, presence
     install_identity(app)  # identity checks before the waiting room; the message sender
+    install_jobs(app)  # the durable job queue: messages sent later or again, reminders
     install_board(app)  # the clerk's board: today's hearings, alerts
     install_agreements(app)  # mediation agreements: signing authority, timestamps, PDFs
     install_evidence(app)  # the exhibit bundle: uploads, sealed files, pages

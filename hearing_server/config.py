@@ -116,6 +116,13 @@ class Settings:
     message_http_url: str = ""
     message_http_auth_header: str | None = None  # "Name: value"
     message_http_body_template: str = '{"to": "{recipient}", "text": "{text}"}'
+    # the durable job queue (messages sent later or again, reminders): docs/jobs.md
+    jobs_enabled: bool = True  # run due jobs in this server (off: jobs wait in the store)
+    jobs_lease_seconds: float = 120.0  # a claimed job is taken again after this (crash)
+    jobs_poll_seconds: float = 5.0  # look for jobs other servers enqueued this often
+    jobs_retry_seconds: float = 30.0  # the first retry's wait, then twice that, up to 1 h
+    jobs_max_attempts: int = 6
+    jobs_concurrency: int = 4  # jobs run at once
     # mediation agreements: who seals them, the signing CA and the timestamp authority
     agreement_organisation: str = "人民调解委员会"
     signing_dir: Path | None = None  # default: <data_dir>/esign (the embedded CA and TSA)
@@ -206,6 +213,8 @@ def _convert(name: str, raw: Any) -> Any:
             "message_smtp_port",
             "message_send_attempts",
             "evidence_max_bytes",
+            "jobs_max_attempts",
+            "jobs_concurrency",
         }:
             value = int(raw)
             if value <= 0:
@@ -216,6 +225,7 @@ def _convert(name: str, raw: Any) -> Any:
             "composite_enabled",
             "transcription_enabled",
             "face_checks_enabled",
+            "jobs_enabled",
         }:
             if isinstance(raw, bool):
                 return raw
@@ -237,6 +247,9 @@ def _convert(name: str, raw: Any) -> Any:
             "database_connect_timeout_seconds",
             "biometrics_retention_days",
             "biometrics_purge_interval_seconds",
+            "jobs_lease_seconds",
+            "jobs_poll_seconds",
+            "jobs_retry_seconds",
         }:
             value_f = float(raw)
             if value_f <= 0:

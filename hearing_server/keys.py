@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from hearing_server.service.evidence import EvidenceService
     from hearing_server.service.hearings import HearingService
     from hearing_server.service.identity import IdentityGate, IdentityService
+    from hearing_server.service.jobs import JobRunner
     from hearing_server.service.live import LiveHearings
     from hearing_server.service.notices import NoticeService
     from hearing_server.service.presenting import PresentingService
@@ -37,6 +38,7 @@ HEARINGS: web.AppKey[HearingService] = web.AppKey("hearings")
 LIVE: web.AppKey[LiveHearings] = web.AppKey("live")
 PRIVATE_ROOMS: web.AppKey[PrivateRooms] = web.AppKey("private_rooms")
 NOTICES: web.AppKey[NoticeService] = web.AppKey("notices")
+JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")
 BOARD: web.AppKey[BoardService] = web.AppKey("board")
 EVIDENCE: web.AppKey[EvidenceService] = web.AppKey("evidence")
 PRESENTING: web.AppKey[PresentingService] = web.AppKey("presenting")

@@ -8,11 +8,17 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A short text for one recipient: a phone number or an e-mail address."""
+    """A short text for one recipient: a phone number or an e-mail address.
+
+    ``key``, when set, names the message for good: a message sent again with the same key is
+    a repeat of the first, not a new one (the HTTP sender sends it as ``Idempotency-Key`` and
+    ``{key}``, the SMTP sender builds the Message-ID from it).
+    """
 
     recipient: str
     subject: str
     text: str
+    key: str = ""
 
 
 @dataclass(frozen=True, slots=True)

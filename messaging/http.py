@@ -1,8 +1,9 @@
 """An SMS gateway's HTTP API: POST a JSON body made from a template, with an auth header.
 
-The template is JSON in which any string may hold ``{recipient}``, ``{subject}`` and
-``{text}``; they are substituted inside the parsed structure, so a message with quotes or
-newlines cannot break the JSON. Any 2xx answer means the gateway took the message.
+The template is JSON in which any string may hold ``{recipient}``, ``{subject}``, ``{text}``
+and ``{key}`` (the message's idempotency key, also sent as the ``Idempotency-Key`` header so a
+gateway can drop a repeat); they are substituted inside the parsed structure, so a message
+with quotes or newlines cannot break the JSON. Any 2xx answer means the gateway took the message.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import aiohttp
 
 from .base import Message, Receipt, SendError
 
-_PLACEHOLDERS = ("{recipient}", "{subject}", "{text}")
+_PLACEHOLDERS = ("{recipient}", "{subject}", "{text}", "{key}")
 
 
 def render_template(template: Any, message: Message) -> Any:
@@ -22,7 +23,9 @@ def render_template(template: Any, message: Message) -> Any:
     if isinstance(template, str):
         out = template
         for key, value in zip(
-            _PLACEHOLDERS, (message.recipient, message.subject, message.text), strict=True
+            _PLACEHOLDERS,
+            (message.recipient, message.subject, message.text, message.key),
+            strict=True,
         ):
             out = out.replace(key, value)
         return out
@@ -72,7 +75,10 @@ class HttpSender:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         body = render_template(self._template, message)
         try:
-            async with self._session.post(self._url, json=body, headers=self._headers) as resp:
+            headers = dict(self._headers)
+            if message.key:
+                headers["Idempotency-Key"] = message.key
+            async with self._session.post(self._url, json=body, headers=headers) as resp:
                 text = (await resp.text(errors="replace"))[:500]
                 if 200 <= resp.status < 300:
                     return Receipt(self.name, text or str(resp.status))

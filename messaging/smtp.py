@@ -54,7 +54,12 @@ class SmtpSender:
         mail["From"] = self._from
         mail["To"] = message.recipient
         mail["Subject"] = message.subject
-        mail["Message-ID"] = make_msgid(domain=self._from.rpartition("@")[2] or None)
+        domain = self._from.rpartition("@")[2] or None
+        # A repeat of a keyed message carries the same Message-ID, which mail readers use to
+        # show it once.
+        mail["Message-ID"] = (
+            f"<{message.key}@{domain or 'localhost'}>" if message.key else make_msgid(domain=domain)
+        )
         mail.set_content(message.text)
         try:
             await asyncio.to_thread(self._deliver, mail)

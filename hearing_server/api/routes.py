@@ -15,6 +15,7 @@ from . import (
     board,
     evidence,
     identity,
+    jobs,
     recordings,
     schemas,
     timestamps,
@@ -113,6 +114,13 @@ ROUTES: tuple[Route, ...] = (
         201,
     ),
     Route("GET", "/api/hearings", views.list_hearings, "List hearings", "staff"),
+    Route(
+        "GET",
+        "/api/jobs",
+        jobs.list_jobs,
+        "The job queue: counts by state, the runner's health, jobs (?state=&kind=&limit=)",
+        "admin",
+    ),
     Route("GET", "/api/hearings/{hearing_id}", views.get_hearing, "Read a hearing", "staff"),
     Route(
         "PATCH",

@@ -10,7 +10,8 @@ an implementation can be written (and a consumer typed) one aggregate at a time:
 - :class:`~hearing_server.store.transcript.TranscriptStore`: the transcript chain;
 - :class:`~hearing_server.store.tokens.TokenStore`: revoked tokens;
 - :class:`~hearing_server.store.identity.IdentityStore`: identity policies, registrations and
-  each participant's progress.
+  each participant's progress;
+- :class:`~hearing_server.store.jobs.JobStore`: the durable job queue.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .audit import AuditStore
 from .evidence import EvidenceStore
 from .hearings import HearingStore
 from .identity import IdentityStore
+from .jobs import JobStore
 from .lifecycle import StoreLifecycle, StoreUnavailable
 from .notices import NoticeStore
 from .tokens import TokenStore
@@ -33,6 +35,7 @@ __all__ = [
     "EvidenceStore",
     "HearingStore",
     "IdentityStore",
+    "JobStore",
     "NoticeStore",
     "Store",
     "StoreLifecycle",
@@ -52,6 +55,7 @@ class Store(
     AgreementStore,
     NoticeStore,
     EvidenceStore,
+    JobStore,
     Protocol,
 ):
     """Persistence of hearings, participants, the audit log, the transcript, revoked tokens

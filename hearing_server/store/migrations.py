@@ -468,4 +468,49 @@ MIGRATIONS: tuple[Migration, ...] = (
         FOR EACH ROW EXECUTE FUNCTION refuse_append_only_change('opinions are append-only');
         """,
     ),
+    Migration(
+        10,
+        # The durable job queue (issue 17): messages to send, retries, reminders. Times in
+        # SQLite are written with microseconds always, so text order is time order.
+        sqlite="""
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            job_key TEXT UNIQUE,
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL,
+            last_error TEXT,
+            locked_by TEXT,
+            locked_until TEXT,
+            finished_at TEXT
+        );
+        CREATE INDEX jobs_due ON jobs (state, due_at);
+        CREATE INDEX jobs_leases ON jobs (state, locked_until);
+        CREATE INDEX jobs_created ON jobs (created_at);
+        """,
+        postgresql="""
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            job_key TEXT UNIQUE,
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL,
+            due_at TIMESTAMPTZ NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL,
+            last_error TEXT,
+            locked_by TEXT,
+            locked_until TIMESTAMPTZ,
+            finished_at TIMESTAMPTZ
+        );
+        CREATE INDEX jobs_due ON jobs (due_at) WHERE state = 'pending';
+        CREATE INDEX jobs_leases ON jobs (locked_until) WHERE state = 'running';
+        CREATE INDEX jobs_created ON jobs (created_at);
+        """,
+    ),
 )

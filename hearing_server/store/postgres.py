@@ -24,6 +24,7 @@ from .postgres_audit import PostgresAudit
 from .postgres_evidence import PostgresEvidence
 from .postgres_hearings import PostgresHearings
 from .postgres_identity import PostgresIdentity
+from .postgres_jobs import PostgresJobs
 from .postgres_notices import PostgresNotices
 from .postgres_tokens import PostgresTokens
 from .postgres_transcript import PostgresTranscript
@@ -53,6 +54,7 @@ class PostgresStore(
     PostgresAgreements,
     PostgresNotices,
     PostgresEvidence,
+    PostgresJobs,
 ):
     """A :class:`~hearing_server.store.base.Store` on one PostgreSQL database.
 

@@ -20,6 +20,7 @@ from .sqlite_audit import SQLiteAudit
 from .sqlite_evidence import SQLiteEvidence
 from .sqlite_hearings import SQLiteHearings
 from .sqlite_identity import SQLiteIdentity
+from .sqlite_jobs import SQLiteJobs
 from .sqlite_notices import SQLiteNotices
 from .sqlite_tokens import SQLiteTokens
 from .sqlite_transcript import SQLiteTranscript
@@ -34,6 +35,7 @@ class SQLiteStore(
     SQLiteAgreements,
     SQLiteNotices,
     SQLiteEvidence,
+    SQLiteJobs,
 ):
     """A :class:`~hearing_server.store.base.Store` on one SQLite file (WAL mode).
 

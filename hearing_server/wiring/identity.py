@@ -22,11 +22,10 @@ from messaging import (
 )
 
 
-def build_sender(settings: Settings) -> MessageSender:
-    """The sender ``message_sender`` names, retried ``message_send_attempts`` times."""
-    inner: MessageSender
+def build_channel_sender(settings: Settings) -> MessageSender:
+    """The sender ``message_sender`` names, trying each message once."""
     if settings.message_sender == "smtp":
-        inner = SmtpSender(
+        return SmtpSender(
             host=settings.message_smtp_host,
             port=settings.message_smtp_port,
             sender=settings.message_smtp_from,
@@ -35,17 +34,21 @@ def build_sender(settings: Settings) -> MessageSender:
             security=SmtpSecurity(settings.message_smtp_security),
             timeout_s=settings.message_timeout_seconds,
         )
-    elif settings.message_sender == "http":
-        inner = HttpSender(
+    if settings.message_sender == "http":
+        return HttpSender(
             url=settings.message_http_url,
             body_template=settings.message_http_body_template,
             auth_header=settings.message_http_auth_header,
             timeout_s=settings.message_timeout_seconds,
         )
-    else:
-        inner = OutboxSender(settings.effective_outbox_dir)
+    return OutboxSender(settings.effective_outbox_dir)
+
+
+def build_sender(settings: Settings) -> MessageSender:
+    """The sender ``message_sender`` names, retried ``message_send_attempts`` times (for
+    messages someone is waiting for, such as one-time codes)."""
     return RetryingSender(
-        inner,
+        build_channel_sender(settings),
         attempts=settings.message_send_attempts,
         backoff_s=settings.message_retry_seconds,
     )

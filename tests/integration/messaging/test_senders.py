@@ -186,6 +186,26 @@ async def test_http_gateway_gets_the_rendered_template_and_the_auth_header(
     }
 
 
+async def test_a_keyed_message_names_itself_to_the_gateway_and_in_its_message_id(
+    gateway: tuple[Gateway, str], smtp_server: tuple[Mailbox, int]
+) -> None:
+    gw, url = gateway
+    keyed = replace(MESSAGE, key="job-0123abcd")
+    sender = HttpSender(url=url, body_template='{"to": "{recipient}", "ref": "{key}"}')
+    try:
+        await sender.send(keyed)
+        await sender.send(MESSAGE)
+    finally:
+        await sender.close()
+    (headers, body), (plain_headers, plain_body) = gw.requests
+    assert headers["Idempotency-Key"] == "job-0123abcd" and body["ref"] == "job-0123abcd"
+    assert "Idempotency-Key" not in plain_headers and plain_body["ref"] == ""
+    box, port = smtp_server
+    receipt = await smtp_sender(port).send(replace(keyed, recipient="zhang@example.com"))
+    assert receipt.reference == "<job-0123abcd@hearings.example>"
+    assert box.mails[0][1]["Message-ID"] == "<job-0123abcd@hearings.example>"
+
+
 async def test_http_gateway_errors_are_retried_or_not(gateway: tuple[Gateway, str]) -> None:
     gw, url = gateway
 
