@@ -30,6 +30,7 @@ from hearing_server.wiring.livestream import install_livestream
 from hearing_server.wiring.media import install_media
 from hearing_server.wiring.overload import install_overload
 from hearing_server.wiring.recording import install_recording
+from hearing_server.wiring.serving import install_serving
 from hearing_server.wiring.signaling import install_signaling
 from hearing_server.wiring.transcription import install_transcription
 from transcription import STT
@@ -46,6 +47,7 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     install_foundation(app)  # store, tokens, service bus, hearings, presence
     install_identity(app)  # identity checks before the waiting room; the message sender
     install_jobs(app)  # the durable job queue: messages sent later or again, reminders
+    install_serving(app)  # electronic service of documents, on the job queue
     install_board(app)  # the clerk's board: today's hearings, alerts
     install_agreements(app)  # mediation agreements: signing authority, timestamps, PDFs
     install_evidence(app)  # the exhibit bundle: uploads, sealed files, pages

@@ -123,6 +123,12 @@ class Settings:
     jobs_retry_seconds: float = 30.0  # the first retry's wait, then twice that, up to 1 h
     jobs_max_attempts: int = 6
     jobs_concurrency: int = 4  # jobs run at once
+    # electronic service (电子送达): docs/serving.md
+    serving_link_days: float = 7.0  # a tracking link opens for this long
+    serving_follow_up_days: float = 3.0  # not opened after this: on the clerk's call list
+    serving_max_document_bytes: int = 20 * 1024 * 1024
+    serving_callback_secret: str | None = None  # HMAC key of the SMS gateway's callbacks
+    serving_key_path: Path | None = None  # default: <data_dir>/serving_hmac.key
     # mediation agreements: who seals them, the signing CA and the timestamp authority
     agreement_organisation: str = "人民调解委员会"
     signing_dir: Path | None = None  # default: <data_dir>/esign (the embedded CA and TSA)
@@ -180,6 +186,15 @@ class Settings:
         return self.biometrics_dir or self.data_dir / "biometrics"
 
     @property
+    def effective_serving_key_path(self) -> Path:
+        return self.serving_key_path or self.data_dir / "serving_hmac.key"
+
+    @property
+    def effective_court_timezone(self) -> str:
+        """The court's zone for times in messages: ``court_timezone`` or Asia/Shanghai."""
+        return self.court_timezone or "Asia/Shanghai"
+
+    @property
     def effective_outbox_dir(self) -> Path:
         return self.message_outbox_dir or self.data_dir / "outbox"
 
@@ -215,6 +230,7 @@ def _convert(name: str, raw: Any) -> Any:
             "evidence_max_bytes",
             "jobs_max_attempts",
             "jobs_concurrency",
+            "serving_max_document_bytes",
         }:
             value = int(raw)
             if value <= 0:
@@ -250,6 +266,8 @@ def _convert(name: str, raw: Any) -> Any:
             "jobs_lease_seconds",
             "jobs_poll_seconds",
             "jobs_retry_seconds",
+            "serving_link_days",
+            "serving_follow_up_days",
         }:
             value_f = float(raw)
             if value_f <= 0:
@@ -273,6 +291,7 @@ def _convert(name: str, raw: Any) -> Any:
             "biometrics_dir",
             "signing_pkcs11_module",
             "signing_pkcs11_pin_file",
+            "serving_key_path",
         }:
             return Path(raw) if raw not in (None, "") else None
         if name == "media_announced_addresses":
@@ -356,6 +375,7 @@ def _convert(name: str, raw: Any) -> Any:
             "signing_pkcs11_token",
             "signing_pkcs11_key",
             "signing_pkcs11_pin",
+            "serving_callback_secret",
         }:
             return str(raw) if raw not in (None, "") else None
         return str(raw)

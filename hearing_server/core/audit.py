@@ -128,6 +128,15 @@ class AuditEvent(StrEnum):
     PRESENTING_GRANTED = "presenting_granted"
     PRESENTING_WITHDRAWN = "presenting_withdrawn"
     EVIDENCE_OPINION_RECORDED = "evidence_opinion_recorded"
+    # electronic service of documents (core/serving.py)
+    SERVICE_DOCUMENT_ADDED = "service_document_added"
+    SERVICE_QUEUED = "service_queued"
+    SERVICE_SENT = "service_sent"
+    SERVICE_DELIVERED = "service_delivered"
+    SERVICE_OPENED = "service_opened"
+    SERVICE_CONFIRMED = "service_confirmed"
+    SERVICE_FAILED = "service_failed"
+    SERVICE_RECORDED = "service_recorded"  # served by phone or post, recorded by the clerk
 
 
 @dataclass(frozen=True, slots=True)

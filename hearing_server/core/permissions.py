@@ -47,6 +47,7 @@ class Action(StrEnum):
     DRAFT_AGREEMENT = "draft_agreement"
     SIGN = "sign"
     SEND_NOTICE = "send_notice"
+    SERVE_DOCUMENTS = "serve_documents"  # electronic service: serve, follow up, record by hand
     VERIFY_IDENTITY = "verify_identity"  # confirm someone's identity by hand, with a reason
     WAIVE_IDENTITY = "waive_identity"  # let someone in without the identity check, with reason
     # evidence (core/evidence.py): who sees which exhibit is the domain's visible_to
@@ -108,7 +109,13 @@ _PARTICIPATE = frozenset(
     }
 )
 _SEES_ALL = frozenset(
-    {Action.VIEW_ALL_STATES, Action.LIST_RECORDINGS, Action.READ_TRANSCRIPT, Action.SEND_NOTICE}
+    {
+        Action.VIEW_ALL_STATES,
+        Action.LIST_RECORDINGS,
+        Action.READ_TRANSCRIPT,
+        Action.SEND_NOTICE,
+        Action.SERVE_DOCUMENTS,
+    }
 )
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {

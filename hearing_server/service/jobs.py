@@ -150,13 +150,16 @@ class JobRunner:
         self._loop_task = asyncio.create_task(self._loop(), name=f"jobs:{self._worker}")
         self._loop_task.add_done_callback(self._loop_ended)
 
-    async def drain(self, timeout: float) -> bool:
-        """Wait until no job is due or in flight (tests and benchmarks); False on timeout."""
+    async def drain(self, timeout: float, *, horizon_s: float = 0.0) -> bool:
+        """Wait until no job is in flight and none is due within ``horizon_s`` seconds
+        (retries waiting for their backoff included); for tests and benchmarks. False on
+        timeout."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             due = await self._store.next_job_due()
-            if not self.health.in_flight and (due is None or due > self._now()):
+            horizon = self._now() + timedelta(seconds=horizon_s)
+            if not self.health.in_flight and (due is None or due > horizon):
                 return True
             self._wake.set()
             await asyncio.sleep(0.02)

@@ -11,7 +11,9 @@ an implementation can be written (and a consumer typed) one aggregate at a time:
 - :class:`~hearing_server.store.tokens.TokenStore`: revoked tokens;
 - :class:`~hearing_server.store.identity.IdentityStore`: identity policies, registrations and
   each participant's progress;
-- :class:`~hearing_server.store.jobs.JobStore`: the durable job queue.
+- :class:`~hearing_server.store.jobs.JobStore`: the durable job queue;
+- :class:`~hearing_server.store.serving.ServingStore`: electronic service (documents served,
+  each recipient's delivery).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .identity import IdentityStore
 from .jobs import JobStore
 from .lifecycle import StoreLifecycle, StoreUnavailable
 from .notices import NoticeStore
+from .serving import ServingStore
 from .tokens import TokenStore
 from .transcript import TRANSCRIPT_FINALISED, TranscriptStore
 
@@ -37,6 +40,7 @@ __all__ = [
     "IdentityStore",
     "JobStore",
     "NoticeStore",
+    "ServingStore",
     "Store",
     "StoreLifecycle",
     "StoreUnavailable",
@@ -56,6 +60,7 @@ class Store(
     NoticeStore,
     EvidenceStore,
     JobStore,
+    ServingStore,
     Protocol,
 ):
     """Persistence of hearings, participants, the audit log, the transcript, revoked tokens

@@ -513,4 +513,87 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX jobs_created ON jobs (created_at);
         """,
     ),
+    Migration(
+        11,
+        # Electronic service (issue 17): documents served and each recipient's delivery by
+        # each channel, with the hash of its tracking link's token.
+        sqlite="""
+        CREATE TABLE served_documents (
+            id TEXT PRIMARY KEY,
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX served_documents_by_hearing ON served_documents (hearing_id, created_at);
+        CREATE TABLE deliveries (
+            id TEXT PRIMARY KEY,
+            document_id TEXT NOT NULL REFERENCES served_documents(id),
+            hearing_id TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            participant_id TEXT,
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            token_hash TEXT UNIQUE,
+            expires_at TEXT,
+            status TEXT NOT NULL,
+            queued_at TEXT NOT NULL,
+            sent_at TEXT,
+            delivered_at TEXT,
+            opened_at TEXT,
+            confirmed_at TEXT,
+            failed_at TEXT,
+            failure TEXT,
+            gateway_ref TEXT,
+            note TEXT,
+            recorded_by TEXT
+        );
+        CREATE INDEX deliveries_by_hearing ON deliveries (hearing_id, queued_at);
+        CREATE INDEX deliveries_by_document ON deliveries (document_id);
+        CREATE INDEX deliveries_by_status ON deliveries (status, queued_at);
+        """,
+        postgresql="""
+        CREATE TABLE served_documents (
+            id TEXT PRIMARY KEY,
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX served_documents_by_hearing ON served_documents (hearing_id, created_at);
+        CREATE TABLE deliveries (
+            id TEXT PRIMARY KEY,
+            document_id TEXT NOT NULL REFERENCES served_documents(id),
+            hearing_id TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            participant_id TEXT,
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            token_hash TEXT UNIQUE,
+            expires_at TIMESTAMPTZ,
+            status TEXT NOT NULL,
+            queued_at TIMESTAMPTZ NOT NULL,
+            sent_at TIMESTAMPTZ,
+            delivered_at TIMESTAMPTZ,
+            opened_at TIMESTAMPTZ,
+            confirmed_at TIMESTAMPTZ,
+            failed_at TIMESTAMPTZ,
+            failure TEXT,
+            gateway_ref TEXT,
+            note TEXT,
+            recorded_by TEXT
+        );
+        CREATE INDEX deliveries_by_hearing ON deliveries (hearing_id, queued_at);
+        CREATE INDEX deliveries_by_document ON deliveries (document_id);
+        CREATE INDEX deliveries_by_status ON deliveries (status, queued_at);
+        """,
+    ),
 )

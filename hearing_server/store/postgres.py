@@ -26,6 +26,7 @@ from .postgres_hearings import PostgresHearings
 from .postgres_identity import PostgresIdentity
 from .postgres_jobs import PostgresJobs
 from .postgres_notices import PostgresNotices
+from .postgres_serving import PostgresServing
 from .postgres_tokens import PostgresTokens
 from .postgres_transcript import PostgresTranscript
 
@@ -55,6 +56,7 @@ class PostgresStore(
     PostgresNotices,
     PostgresEvidence,
     PostgresJobs,
+    PostgresServing,
 ):
     """A :class:`~hearing_server.store.base.Store` on one PostgreSQL database.
 

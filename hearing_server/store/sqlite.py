@@ -22,6 +22,7 @@ from .sqlite_hearings import SQLiteHearings
 from .sqlite_identity import SQLiteIdentity
 from .sqlite_jobs import SQLiteJobs
 from .sqlite_notices import SQLiteNotices
+from .sqlite_serving import SQLiteServing
 from .sqlite_tokens import SQLiteTokens
 from .sqlite_transcript import SQLiteTranscript
 
@@ -36,6 +37,7 @@ class SQLiteStore(
     SQLiteNotices,
     SQLiteEvidence,
     SQLiteJobs,
+    SQLiteServing,
 ):
     """A :class:`~hearing_server.store.base.Store` on one SQLite file (WAL mode).
 

@@ -14,6 +14,14 @@ def format_dt(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
 
 
+def sortable_dt(value: datetime | None) -> str | None:
+    """A time as the newer tables keep it: UTC, always with microseconds, so that comparing
+    the text compares the times (``isoformat`` leaves out zero microseconds)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
 def parse_dt(value: str | None) -> datetime | None:
     """A stored time read back (``None`` stays ``None``)."""
     return datetime.fromisoformat(value) if value is not None else None

@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from hearing_server.core.errors import Conflict, NotFound
 from hearing_server.core.jobs import Job, JobState
 
 from .sqlite_connection import SQLiteConnection
+from .sqlite_connection import sortable_dt as _at
 
 _COLS = (
     "id, kind, job_key, payload, state, due_at, created_at, attempts, max_attempts, "
     "last_error, locked_by, locked_until, finished_at"
 )
-
-
-def _at(value: datetime | None) -> str | None:
-    """A time as the jobs table keeps it: UTC, always with microseconds, so that comparing
-    the text compares the times."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def _read_at(value: str | None) -> datetime | None:

@@ -55,6 +55,7 @@ ACTIONS = [
     "draft_agreement",
     "sign",
     "send_notice",
+    "serve_documents",
     "verify_identity",
     "waive_identity",
     "view_evidence",
@@ -118,6 +119,7 @@ PRESIDE_HEARING = {
     "list_recordings",
     "read_transcript",
     "send_notice",
+    "serve_documents",
     "verify_identity",
     "waive_identity",
     "grant_presenting",
@@ -129,6 +131,7 @@ CLERK = {
     "list_recordings",
     "read_transcript",
     "send_notice",
+    "serve_documents",
     "help_participant",
     "suspend_hearing",  # technical problem (docs/domain.md "Hearing states")
     "correct_transcript",

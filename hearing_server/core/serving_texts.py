@@ -1,0 +1,53 @@
+"""What electronic service says, in Chinese and English: the message with the tracking link,
+and the tracking page's words. Chinese text, with full-width punctuation on purpose."""
+
+from __future__ import annotations
+
+
+def service_message(
+    *, court: str, case_number: str, recipient: str, title: str, link: str, until: str
+) -> tuple[str, str]:
+    """The subject and text of the message that serves a document (both languages; the
+    link's expiry ``until`` names its time zone)."""
+    subject = f"{court} 送达：{title}"
+    text = (
+        f"【{court}】{recipient}：您有一份法律文书《{title}》（案号 {case_number}）待签收。"
+        f"请打开链接查看并确认收到：{link} 链接有效期至 {until}。\n"
+        f"{court}: a court document ({title}, case {case_number}) has been served on you. "
+        f"Open it and confirm receipt: {link} (valid until {until})."
+    )
+    return subject, text
+
+
+PAGE: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "title": "电子送达",
+        "served_on": "受送达人",
+        "document": "文书",
+        "case": "案号",
+        "court": "法院",
+        "sha256": "文书摘要 (SHA-256)",
+        "open_document": "查看文书 (PDF)",
+        "confirm": "我确认已收到",
+        "confirmed": "您已确认收到，谢谢。",
+        "confirmed_at": "确认时间",
+        "valid_until": "链接有效期至",
+        "expired": "此链接已过期，请与法院联系。",
+        "not_found": "链接无效。",
+    },
+    "en": {
+        "title": "Electronic service",
+        "served_on": "Served on",
+        "document": "Document",
+        "case": "Case",
+        "court": "Court",
+        "sha256": "Document digest (SHA-256)",
+        "open_document": "Open the document (PDF)",
+        "confirm": "I confirm receipt",
+        "confirmed": "You have confirmed receipt. Thank you.",
+        "confirmed_at": "Confirmed at",
+        "valid_until": "This link is valid until",
+        "expired": "This link has expired; please contact the court.",
+        "not_found": "This link is not valid.",
+    },
+}
