@@ -33,6 +33,7 @@ from .errors import (
     ImageError,
     SigningStateError,
 )
+from .receipt import RECEIPT_SEAL_FIELD, ServiceReceipt, render_receipt, seal_receipt
 from .render import (
     CERTIFICATION_FIELD,
     SEAL_FIELD,
@@ -68,6 +69,7 @@ __all__ = [
     "CONTENT_TYPE_QUERY",
     "CONTENT_TYPE_REPLY",
     "EVENT_CERT_VALIDITY",
+    "RECEIPT_SEAL_FIELD",
     "SEAL_FIELD",
     "AgreementDocument",
     "AuthorityConfig",
@@ -83,6 +85,7 @@ __all__ = [
     "Payment",
     "RenderedAgreement",
     "Report",
+    "ServiceReceipt",
     "SignatureBox",
     "SignatureReport",
     "SignatureState",
@@ -103,7 +106,9 @@ __all__ = [
     "party_field",
     "render",
     "render_confirmation",
+    "render_receipt",
     "seal",
+    "seal_receipt",
     "sign_as",
     "signature_state",
     "verify",

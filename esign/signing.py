@@ -180,8 +180,11 @@ def _format_time(when: datetime.datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S ") + f"UTC{offset[:3]}:{offset[3:]}"
 
 
-def default_seal_pdf(organisation: str, size: float = 120.0) -> bytes:
-    """A red round seal with a star and ``organisation`` along the rim, drawn in vector.
+def default_seal_pdf(
+    organisation: str, size: float = 120.0, *, purpose: str = "调解专用章"
+) -> bytes:
+    """A red round seal with a star, ``organisation`` along the rim and ``purpose`` under the
+    star, drawn in vector.
 
     The usual form of a Chinese organisation's seal; drawn here, no image is copied.
     """
@@ -222,7 +225,7 @@ def default_seal_pdf(organisation: str, size: float = 120.0) -> bytes:
         c.drawCentredString(0, -font_size * 0.35, ch)
         c.restoreState()
     c.setFont(FONT_NAME, font_size * 0.8)
-    c.drawCentredString(cx, cy - r * 0.62, "调解专用章")
+    c.drawCentredString(cx, cy - r * 0.62, purpose)
     c.showPage()
     c.save()
     return out.getvalue()

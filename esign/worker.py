@@ -22,6 +22,7 @@ import lifeline
 from .authority import SigningAuthority
 from .document import AgreementDocument
 from .errors import AuthorityError
+from .receipt import ServiceReceipt, seal_receipt
 from .render import render
 from .signing import certify, seal, sign_as
 from .token import TokenKey
@@ -105,6 +106,13 @@ def _child_seal(pdf: bytes, organisation: str | None) -> bytes:
     )
 
 
+def _child_seal_receipt(receipt: ServiceReceipt, organisation: str | None) -> bytes:
+    authority = _child_authority()
+    return seal_receipt(
+        receipt, authority, make_timestamper(authority, _timestamp_url), organisation=organisation
+    )
+
+
 class SigningWorker:
     """Render-and-certify, sign and seal, one at a time, in a child process.
 
@@ -152,6 +160,10 @@ class SigningWorker:
     async def seal(self, pdf: bytes, organisation: str | None = None) -> bytes:
         """The organisation's seal: nothing may change after it."""
         return await self._run(_child_seal, pdf, organisation)
+
+    async def seal_receipt(self, receipt: ServiceReceipt, organisation: str | None = None) -> bytes:
+        """The service receipt (送达回证), rendered and sealed (no changes after it)."""
+        return await self._run(_child_seal_receipt, receipt, organisation)
 
     async def close(self) -> None:
         """Stop the child (waiting for a step in progress). Idempotent."""

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from esign import TimeStampResponder
+    from esign import SigningWorker, TimeStampResponder
     from hearing_server.auth.tokens import TokenService
     from hearing_server.config import Settings
     from hearing_server.media.events import MediaEvent
@@ -46,6 +46,7 @@ EVIDENCE: web.AppKey[EvidenceService] = web.AppKey("evidence")
 PRESENTING: web.AppKey[PresentingService] = web.AppKey("presenting")
 AGREEMENTS: web.AppKey[AgreementService] = web.AppKey("agreements")
 TIMESTAMPS: web.AppKey[TimeStampResponder] = web.AppKey("timestamps")
+SIGNING_WORKER: web.AppKey[SigningWorker] = web.AppKey("signing_worker")
 MEDIA: web.AppKey[MediaRouter] = web.AppKey("media")
 MEDIA_EVENTS: web.AppKey[EventBus[MediaEvent]] = web.AppKey("media_events")
 COMPOSITES: web.AppKey[Composites | None] = web.AppKey("composites")

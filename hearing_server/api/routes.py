@@ -149,6 +149,13 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET",
+        "/api/hearings/{hearing_id}/service/{delivery_id}/receipt",
+        serving.receipt,
+        "The service receipt (送达回证) of one delivery, sealed (PDF)",
+        "staff",
+    ),
+    Route(
+        "GET",
         "/api/service/follow-up",
         serving.follow_up,
         "Deliveries to follow up by phone (failed, or not opened in time)",

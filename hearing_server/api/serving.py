@@ -94,6 +94,17 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response({"documents": documents})
 
 
+async def receipt(request: web.Request) -> web.Response:
+    actor = await staff_actor(request)
+    delivery_id = request.match_info["delivery_id"]
+    pdf = await request.app[SERVING].receipt(actor, request.match_info["hearing_id"], delivery_id)
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="receipt-{delivery_id}.pdf"'},
+    )
+
+
 async def follow_up(request: web.Request) -> web.Response:
     actor = await staff_actor(request)
     deliveries = await request.app[SERVING].follow_up(actor)

@@ -137,6 +137,7 @@ class AuditEvent(StrEnum):
     SERVICE_CONFIRMED = "service_confirmed"
     SERVICE_FAILED = "service_failed"
     SERVICE_RECORDED = "service_recorded"  # served by phone or post, recorded by the clerk
+    SERVICE_RECEIPT_ISSUED = "service_receipt_issued"  # the sealed 送达回证 (its hash)
 
 
 @dataclass(frozen=True, slots=True)

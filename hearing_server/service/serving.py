@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from hearing_server.core.actors import Actor
@@ -58,6 +58,32 @@ _AUDIT = {
     DeliveryStatus.OPENED: AuditEvent.SERVICE_OPENED,
     DeliveryStatus.CONFIRMED: AuditEvent.SERVICE_CONFIRMED,
     DeliveryStatus.FAILED: AuditEvent.SERVICE_FAILED,
+}
+
+
+class ReceiptPrinter(Protocol):
+    """Renders and seals the service receipt (送达回证) with the court's certificate."""
+
+    async def print_receipt(
+        self,
+        *,
+        court: str,
+        case_number: str,
+        document_title: str,
+        document_sha256: str,
+        recipient: str,
+        rows: tuple[tuple[str, str], ...],
+        issued_at: str,
+    ) -> bytes:
+        """The sealed PDF."""
+        ...
+
+
+_CHANNEL_LABEL = {
+    Channel.SMS: "短信 SMS",
+    Channel.EMAIL: "电子邮件 E-mail",
+    Channel.PHONE: "电话 Telephone",
+    Channel.POST: "邮寄 Post",
 }
 
 
@@ -128,6 +154,7 @@ class ServingService:
         follow_up_after: timedelta = timedelta(days=3),
         max_document_bytes: int = 20 * 1024 * 1024,
         callback_secret: str | None = None,
+        receipts: ReceiptPrinter | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._hearings = hearings
@@ -143,6 +170,7 @@ class ServingService:
         self._follow_up_after = follow_up_after
         self.max_document_bytes = max_document_bytes
         self._callback_secret = callback_secret
+        self._receipts = receipts
         self._now = clock
         jobs.register(SERVING_JOB, self._send_job)
 
@@ -462,6 +490,53 @@ class ServingService:
              "channel": how.value, "note": d.note},
         )  # fmt: skip
         return d
+
+    async def receipt(self, actor: Actor, hearing_id: str, delivery_id: str) -> bytes:
+        """The service receipt (送达回证) of one delivery: the document, its SHA-256, the
+        recipient, the channel and every time, sealed with the court's certificate."""
+        hearing = await self._store.get_hearing(hearing_id)
+        authorize(actor, Action.SERVE_DOCUMENTS, hearing)
+        if self._receipts is None:
+            raise Conflict("service receipts need the signing authority, which is not set up")
+        d = await self._store.get_delivery(delivery_id)
+        if d.hearing_id != hearing.id:
+            raise NotFound(f"no delivery {delivery_id} in this hearing")
+        doc = await self._store.get_served_document(d.document_id)
+
+        def when(value: datetime | None) -> str:
+            local = value.astimezone(self.zone) if value else None
+            return f"{local:%Y-%m-%d %H:%M:%S} ({self.time_zone})" if local else ""
+
+        rows: list[tuple[str, str]] = [
+            ("送达方式 Channel", _CHANNEL_LABEL[d.channel]),
+            ("送达地址 Address", d.address),
+            ("状态 Status", d.status.value),
+            ("交付发送 Queued", when(d.queued_at)),
+            ("已发送 Sent", when(d.sent_at)),
+            ("已送达 Delivered", when(d.delivered_at)),
+            ("已打开 Opened", when(d.opened_at)),
+            ("已确认收到 Confirmed", when(d.confirmed_at)),
+            ("失败 Failed", f"{when(d.failed_at)} {d.failure or ''}".strip()),
+            ("备注 Note", d.note or ""),
+            ("记录人 Recorded by", d.recorded_by or ""),
+        ]
+        pdf = await self._receipts.print_receipt(
+            court=hearing.court,
+            case_number=hearing.case_number,
+            document_title=doc.title,
+            document_sha256=doc.sha256,
+            recipient=d.recipient,
+            rows=tuple((k, v) for k, v in rows if v),
+            issued_at=when(self._now()),
+        )
+        await self._hearings.audit(
+            hearing.id,
+            actor,
+            AuditEvent.SERVICE_RECEIPT_ISSUED,
+            {"delivery_id": d.id, "status": d.status.value,
+             "receipt_sha256": hashlib.sha256(pdf).hexdigest()},
+        )  # fmt: skip
+        return pdf
 
 
 class LinkExpired(NotFound):

@@ -204,6 +204,7 @@ def install_agreements(app: web.Application) -> None:
         timezone=ZoneInfo(settings.court_timezone) if settings.court_timezone else None,
     )
     app[keys.TIMESTAMPS] = TimeStampResponder.from_authority(authority)
+    app[keys.SIGNING_WORKER] = worker  # electronic service seals its receipts with it too
     app[keys.AGREEMENTS] = AgreementService(
         app[keys.HEARINGS],
         app[keys.IDENTITY],

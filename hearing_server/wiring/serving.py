@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from esign import ServiceReceipt, SigningWorker
 from hearing_server import keys
 from hearing_server.auth.keys import load_or_create_secret
 from hearing_server.config import Settings
@@ -45,8 +46,33 @@ def build_channel_senders(settings: Settings) -> dict[Channel, MessageSender]:
     return {Channel.SMS: sms, Channel.EMAIL: email}
 
 
+class EsignReceipts:
+    """The service receipt, rendered and sealed in the signing worker's child process."""
+
+    def __init__(self, worker: SigningWorker, organisation: str | None) -> None:
+        self._worker = worker
+        self._organisation = organisation
+
+    async def print_receipt(
+        self,
+        *,
+        court: str,
+        case_number: str,
+        document_title: str,
+        document_sha256: str,
+        recipient: str,
+        rows: tuple[tuple[str, str], ...],
+        issued_at: str,
+    ) -> bytes:
+        receipt = ServiceReceipt(
+            court, case_number, document_title, document_sha256, recipient, rows, issued_at
+        )
+        return await self._worker.seal_receipt(receipt, self._organisation)
+
+
 def install_serving(app: web.Application) -> None:
-    """``keys.SERVING``; registers its job kind on the runner (install after the jobs)."""
+    """``keys.SERVING``; registers its job kind on the runner. Installed after the jobs and
+    the agreements (whose signing worker seals the receipts)."""
     settings = app[keys.SETTINGS]
     senders = build_channel_senders(settings)
     secret = load_or_create_secret(settings.effective_serving_key_path)
@@ -62,6 +88,7 @@ def install_serving(app: web.Application) -> None:
         follow_up_after=timedelta(days=settings.serving_follow_up_days),
         max_document_bytes=settings.serving_max_document_bytes,
         callback_secret=settings.serving_callback_secret,
+        receipts=EsignReceipts(app[keys.SIGNING_WORKER], None),
     )
 
     async def close_senders(_: web.Application) -> AsyncIterator[None]:
