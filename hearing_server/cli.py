@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -19,6 +20,7 @@ from hearing_server.app import create_app
 from hearing_server.config import ConfigError, Settings, load_settings
 from hearing_server.core.actors import Actor
 from hearing_server.core.errors import DomainError
+from hearing_server.core.evidence import ExhibitSide
 from hearing_server.core.hearing import Hearing, HearingAction, HearingKind, Visibility
 from hearing_server.core.identity import POLICY_PRESETS, IdentityPolicy, IdType
 from hearing_server.core.participant import PartySide, Role
@@ -31,6 +33,7 @@ from hearing_server.store.base import StoreUnavailable
 from identitykit import check_digit
 from messaging import read_outbox
 from recording.cli import main as verify_recording_main
+from transcription.pdf import CJK_FONT_PATH
 
 T = TypeVar("T")
 
@@ -57,6 +60,63 @@ async def _with_identity(
     await store.open()
     try:
         return await fn(app[HEARINGS], app[IDENTITY])
+    finally:
+        await store.close()
+
+
+def _demo_contract_pdf() -> bytes:
+    """A two-page sales contract for the demo's exhibit (made up)."""
+    from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
+    from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+    from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
+    from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
+
+    pdfmetrics.registerFont(TTFont("DemoCJK", str(CJK_FONT_PATH), subfontIndex=0))
+    out = io.BytesIO()
+    c = canvas.Canvas(out, pagesize=A4)
+    pages = [
+        ["买卖合同", "甲方（卖方）：李四", "乙方（买方）：张三",
+         "第一条 甲方向乙方出售二手轿车一辆，价款人民币八万元。",
+         "第二条 乙方于合同签订之日支付全部价款，甲方于收款后三日内交付车辆。"],
+        ["第三条 车辆存在未告知的重大事故的，乙方有权解除合同。",
+         "第四条 因本合同发生的争议，提交北京市朝阳区人民法院诉讼解决。",
+         "甲方：李四          乙方：张三", "2026年3月1日"],
+    ]  # fmt: skip
+    for lines in pages:
+        c.setFont("DemoCJK", 20)
+        c.drawString(72, 760, lines[0])
+        c.setFont("DemoCJK", 12)
+        for i, line in enumerate(lines[1:]):
+            c.drawString(72, 720 - i * 24, line)
+        c.showPage()
+    c.save()
+    return out.getvalue()
+
+
+async def _add_demo_exhibit(settings: Settings, hearing_id: str) -> str:
+    """The demo's plaintiff exhibit, filed by the clerk (so the bundle is not empty)."""
+    app = create_app(settings)
+    store = app[STORE]
+    await store.open()
+    try:
+        evidence = app[EVIDENCE]
+        data = _demo_contract_pdf()
+        state = await evidence.begin_upload(
+            CLI_ACTOR, hearing_id, size=len(data), filename="买卖合同.pdf"
+        )
+
+        async def whole() -> AsyncIterator[bytes]:
+            yield data
+
+        await evidence.append(CLI_ACTOR, state.upload_id, 0, whole())
+        exhibit = await evidence.complete(
+            CLI_ACTOR,
+            state.upload_id,
+            title="买卖合同",
+            purpose="证明原告与被告之间存在车辆买卖合同关系",
+            side=ExhibitSide.PLAINTIFF,
+        )
+        return exhibit.label
     finally:
         await store.close()
 
@@ -171,7 +231,9 @@ async def _create_demo(settings: Settings) -> list[tuple[str, Links]]:
         ]
 
     hearing, sections = await _with_identity(settings, run)
+    exhibit = await _add_demo_exhibit(settings, hearing.id)
     print(f"Demo hearing {hearing.case_number} — {hearing.title}")
+    print(f"  exhibit: {exhibit} 买卖合同 (the console's evidence tab: the judge may present it)")
     print(f"  id: {hearing.id}")
     print("Identity check (ID number, then a code: `hearing-server outbox` shows it):")
     for name, (number, phone) in DEMO_IDENTITIES.items():
