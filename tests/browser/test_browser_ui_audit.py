@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from hearing_server.core.participant import Role
 from hearing_server.keys import LIVE
@@ -23,6 +23,22 @@ from support.journey import SERVER_MS
 from support.ui_audit import LANGUAGES, VIEWPORTS, Auditor
 
 pytestmark = pytest.mark.browser
+
+
+async def large_text(page: Page, *, on: bool) -> None:
+    """Switch the large-text mode with a tap and check the page grew (or shrank back)."""
+    button = page.locator("[data-action='large-text']:visible").first
+    before = await button.bounding_box()
+    await button.tap()
+    html = expect(page.locator("html"))
+    if on:
+        await html.to_have_attribute("data-large", "on")
+    else:
+        await html.not_to_have_attribute("data-large", "on")
+    after = await button.bounding_box()
+    assert before and after
+    grew = after["height"] / before["height"]
+    assert (grew > 1.2) if on else (grew < 1 / 1.2), (before, after)
 
 
 async def test_every_party_screen_passes_the_audit_on_phones(
@@ -61,6 +77,10 @@ async def test_every_party_screen_passes_the_audit_on_phones(
             4, timeout=20_000
         )
         await check.screen("2-selftest-done")
+        # Large text (适老模式): everything larger, and the same audit holds.
+        await large_text(page, on=True)
+        await check.screen("2b-selftest-large")
+        await large_text(page, on=False)
         await page.locator("[data-action='continue']").tap()
         await expect(page.locator(".screen.flow[data-step='rules']")).to_be_visible()
         await check.screen("3-rules")
@@ -81,6 +101,9 @@ async def test_every_party_screen_passes_the_audit_on_phones(
             timeout=SERVER_MS
         )
         await check.screen("6-hearing", stage=True)
+        await large_text(page, on=True)
+        await check.screen("6c-hearing-large", stage=True)
+        await large_text(page, on=False)
         # The self-view: dragged to the top left it settles there; hidden, and brought back.
         self_view = page.locator(".tile-local")
         box = await self_view.bounding_box()
@@ -128,6 +151,6 @@ async def test_every_party_screen_passes_the_audit_on_phones(
         await check.screen("9-left")
     finally:
         (out / "findings.json").write_text(json.dumps(check.findings, ensure_ascii=False, indent=1))
-    assert check.screens == 9 * len(VIEWPORTS) * len(LANGUAGES)
+    assert check.screens == 11 * len(VIEWPORTS) * len(LANGUAGES)
     summary = "\n".join(json.dumps(f, ensure_ascii=False) for f in check.findings[:60])
     assert not check.findings, f"{len(check.findings)} findings:\n{summary}"

@@ -123,6 +123,17 @@
       }
       const range = document.createRange();
       range.selectNodeContents(n);
+      // Text spilling out of its button (over the next one) is as unreadable as cut text.
+      const control = el.closest('button, a[href]');
+      if (control) {
+        const box = control.getBoundingClientRect();
+        for (const r of range.getClientRects()) {
+          if (r.width && (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1)) {
+            findings.push({ check: 'text-out-of-control', what: describe(el), x: [Math.round(r.left), Math.round(r.right)], box: [Math.round(box.left), Math.round(box.right)] });
+            break;
+          }
+        }
+      }
       for (const r of range.getClientRects()) {
         if (r.width && (r.right > vw + 1 || r.left < -1)) {
           findings.push({ check: 'off-screen-text', what: describe(el), x: [Math.round(r.left), Math.round(r.right)] });

@@ -12,6 +12,8 @@ export const CATALOGUE = {
   'zh-CN': {
     'app.name': '在线庭审',
     'lang.label': '语言',
+    'large.label': '大字模式（适老模式）',
+    'large.short': '大字',
 
     'hearing.caseNumber': '案号',
     'hearing.scheduled': '开庭时间',
@@ -748,6 +750,8 @@ export const CATALOGUE = {
   en: {
     'app.name': 'Online hearing',
     'lang.label': 'Language',
+    'large.label': 'Large text',
+    'large.short': 'A+',
 
     'hearing.caseNumber': 'Case number',
     'hearing.scheduled': 'Scheduled',

@@ -78,7 +78,7 @@ function flowShell(root, steps, current) {
       'aria-current': i === index ? 'step' : undefined,
     }, h('span', { class: 'step-num', text: String(i + 1) }), h('span', { class: 'step-name', t: s.titleKey }))));
   const page = h('div', { class: 'screen flow', dataset: { step: current.id } },
-    h('header', { class: 'topbar' }, h('span', { class: 'brand', t: 'app.name' }), languageSwitcher()),
+    h('header', { class: 'topbar' }, h('span', { class: 'brand', t: 'app.name' }), languageSwitcher({ largeText: true })),
     nav, h('main', { class: 'step-main' }, body), actions);
   root.append(page);
   return { root, page, body, actions, nav };
@@ -410,7 +410,7 @@ function waitingView(session, ctx) {
   });
   const status = h('p', { class: 'waiting-status', t: 'waiting.connecting' });
   const el = h('div', { class: 'waiting', dataset: { testid: 'waiting-room' } },
-    h('header', { class: 'topbar' }, h('span', { class: 'brand', t: 'app.name' }), languageSwitcher()),
+    h('header', { class: 'topbar' }, h('span', { class: 'brand', t: 'app.name' }), languageSwitcher({ largeText: true })),
     h('main', { class: 'step-main' },
       h('div', { class: 'step-body' },
         h('div', { class: 'card waiting-card' },
@@ -536,7 +536,7 @@ function roomView(session, ctx, lookup) {
       h('div', { class: 'room-info' }, caseNo, where),
       h('div', { class: 'room-state' }, badge, timer),
       listen.el,
-      languageSwitcher()),
+      languageSwitcher({ largeText: true })),
     banner.el,
     h('main', { class: 'stage-wrap' }, stage, empty, sound, selfView.show, viewer.el, captions.bar),
     lockNote,

@@ -3,10 +3,41 @@ import { h, clear, setT } from './dom.js';
 import { icon } from './icons.js';
 import { LANGUAGES, getLang, setLang, onLangChange, fmtDateTime, fmtDuration } from './i18n.js';
 
-export function languageSwitcher() {
+const LARGE_KEY = 'hearing.largeText';
+
+/**
+ * The large-text mode (适老模式): the whole page scaled up by a quarter (CSS zoom on the root,
+ * so the layouts reflow as on a narrower phone), remembered in this browser. Returns the button
+ * that switches it; creating one applies the remembered choice.
+ */
+export function largeTextToggle() {
+  const read = () => { try { return localStorage.getItem(LARGE_KEY) === 'on'; } catch { return false; } };
+  const apply = (on) => {
+    if (on) document.documentElement.dataset.large = 'on';
+    else delete document.documentElement.dataset.large;
+  };
+  apply(read());
+  const btn = h('button', { type: 'button', class: 'lang-btn large-btn', dataset: { action: 'large-text' },
+    tattr: { 'aria-label': 'large.label', title: 'large.label' }, t: 'large.short' });
+  const show = () => btn.setAttribute('aria-pressed', String(read()));
+  btn.addEventListener('click', () => {
+    const on = !read();
+    try { localStorage.setItem(LARGE_KEY, on ? 'on' : 'off'); } catch { /* this page only */ }
+    apply(on);
+    for (const b of document.querySelectorAll('[data-action="large-text"]')) b.setAttribute('aria-pressed', String(on));
+  });
+  show();
+  return btn;
+}
+
+/** The language buttons; `largeText`: the large-text switch in front of them (the party's
+ * screens). */
+export function languageSwitcher({ largeText = false } = {}) {
   const group = h('div', { class: 'lang', role: 'group', tattr: { 'aria-label': 'lang.label' } });
+  const large = largeText ? largeTextToggle() : null;
   const render = () => {
     clear(group);
+    if (large) group.append(large);
     for (const [code, label] of LANGUAGES) {
       group.append(h('button', {
         type: 'button',
@@ -83,7 +114,7 @@ export function connectionBanner(session) {
 export function messageScreen(root, { titleKey, bodyKey, params, kind = 'info', actions = [] }) {
   clear(root);
   root.append(h('main', { class: 'screen message', dataset: { kind } },
-    h('div', { class: 'topbar plain' }, h('span', { class: 'brand', t: 'app.name' }), languageSwitcher()),
+    h('div', { class: 'topbar plain' }, h('span', { class: 'brand', t: 'app.name' }), languageSwitcher({ largeText: true })),
     h('div', { class: 'message-body' },
       h('h1', { t: titleKey, tp: params }),
       bodyKey ? h('p', { t: bodyKey, tp: params }) : null,
