@@ -11,7 +11,7 @@ from aiohttp import web
 
 from hearing_server.core.errors import NotFound
 from hearing_server.core.serving_texts import PAGE
-from hearing_server.keys import SERVING
+from hearing_server.keys import SERVING, STORE
 from hearing_server.service.serving import (
     CallbackRefused,
     LinkExpired,
@@ -25,6 +25,17 @@ from .auth import staff_actor
 from .errors import ApiError
 
 _CHUNK = 64 * 1024
+# The link's token is in the URL: never sent on as a referrer, never cached; the page has no
+# script at all.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
@@ -108,9 +119,19 @@ async def receipt(request: web.Request) -> web.Response:
 async def follow_up(request: web.Request) -> web.Response:
     actor = await staff_actor(request)
     deliveries = await request.app[SERVING].follow_up(actor)
+    cases: dict[str, str] = {}
+    for d in deliveries:  # the clerk calls about a case: name it by its number
+        if d.hearing_id not in cases:
+            cases[d.hearing_id] = (await request.app[STORE].get_hearing(d.hearing_id)).case_number
     return web.json_response(
-        {"deliveries": [{**delivery_json(d, True), "hearing_id": d.hearing_id} for d in deliveries]}
-    )
+        {
+            "deliveries": [
+                {**delivery_json(d, True), "hearing_id": d.hearing_id,
+                 "case_number": cases[d.hearing_id]}
+                for d in deliveries
+            ]
+        }
+    )  # fmt: skip
 
 
 async def callback(request: web.Request) -> web.Response:
@@ -154,7 +175,7 @@ def _page(lang: str, body: str, status: int = 200) -> web.Response:
         "button{font-size:1.2em;padding:.5em 1em}</style>"
         f"</head><body><h1>{html.escape(words['title'])}</h1>{body}</body></html>"
     )
-    return web.Response(text=text, content_type="text/html", status=status)
+    return web.Response(text=text, content_type="text/html", status=status, headers=_PAGE_HEADERS)
 
 
 def _view_html(view: TrackingView, token: str, lang: str, zone: Any) -> str:
@@ -230,5 +251,5 @@ async def tracking_document(request: web.Request) -> web.Response:
     return web.Response(
         body=data,
         content_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{doc.id}.pdf"'},
+        headers={**_PAGE_HEADERS, "Content-Disposition": f'inline; filename="{doc.id}.pdf"'},
     )

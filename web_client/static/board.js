@@ -1,9 +1,10 @@
 // The clerk's board (/board#token=<staff token>): today's hearings with who is connected,
 // missing or waiting, their identity checks and network health; the alerts to act on, each
-// with an acknowledge button; a jump into any hearing's console. Refreshed every few seconds.
+// with an acknowledge button; a jump into any hearing's console; the electronic service to
+// follow up by phone, each with "served by phone" and a note. Refreshed every few seconds.
 import { api } from './api.js';
 import { h, clear, setT } from './dom.js';
-import { fmtClock, fmtDateTime, onLangChange } from './i18n.js';
+import { fmtClock, fmtDateTime, onLangChange, t } from './i18n.js';
 import { languageSwitcher, messageScreen, stateBadge, toast } from './ui.js';
 import { roleKey } from './roles.js';
 
@@ -33,6 +34,8 @@ export async function runBoard(root, app) {
   const alerts = h('ul', { class: 'board-alerts', dataset: { testid: 'board-alerts' } });
   const noAlerts = h('p', { class: 'hint', t: 'board.noAlerts' });
   const hearings = h('div', { class: 'board-hearings', dataset: { testid: 'board-hearings' } });
+  const followUp = h('ul', { class: 'board-alerts', dataset: { testid: 'board-follow-up' } });
+  const noFollowUp = h('p', { class: 'hint', t: 'board.noFollowUp' });
   const date = h('span', { class: 'board-date' });
   clear(root).append(h('div', { class: 'screen board' },
     h('header', { class: 'console-bar board-bar' },
@@ -40,8 +43,38 @@ export async function runBoard(root, app) {
       updated, languageSwitcher()),
     h('main', { class: 'board-main' },
       h('section', { class: 'panel board-alert-panel' }, h('h2', { t: 'board.alerts' }), noAlerts, alerts),
+      h('section', { class: 'panel board-alert-panel' }, h('h2', { t: 'board.followUp' }), noFollowUp, followUp),
       hearings)));
   let last = null;
+  let pending = [];
+
+  async function servedByPhone(d, button) {
+    const note = window.prompt(t('board.phoneNote'));
+    if (!note || !note.trim()) return;
+    button.disabled = true;
+    try {
+      await api(token, `/api/hearings/${encodeURIComponent(d.hearing_id)}/documents/${encodeURIComponent(d.document_id)}/manual-service`,
+        { method: 'POST', json: { recipient: d.recipient, channel: 'phone', note: note.trim() } });
+      await refresh();
+    } catch (err) {
+      toast(`error.${err.code}`);
+      button.disabled = false;
+    }
+  }
+
+  function renderFollowUp(names) {
+    noFollowUp.hidden = pending.length > 0;
+    followUp.replaceChildren(...pending.map((d) => {
+      const done = h('button', { type: 'button', class: 'secondary small', dataset: { action: 'served-by-phone' }, t: 'board.servedByPhone' });
+      done.addEventListener('click', () => servedByPhone(d, done));
+      return h('li', { class: `board-alert ${d.status === 'failed' ? 'critical' : 'warning'}`, dataset: { deliveryId: d.id, status: d.status } },
+        h('time', { text: fmtDateTime(d.queued_at) }),
+        h('span', { class: 'board-alert-kind', t: `board.delivery.${d.status}` }),
+        h('span', { class: 'board-alert-case', text: d.case_number || names.get(d.hearing_id) || '' }),
+        h('span', { class: 'board-alert-text', text: `${d.recipient} · ${d.address}${d.failure ? ` · ${d.failure}` : ''}` }),
+        h('span', { class: 'board-alert-kind', t: `board.channel.${d.channel}` }), done);
+    }));
+  }
 
   async function acknowledge(alert, button) {
     button.disabled = true;
@@ -116,11 +149,13 @@ export async function runBoard(root, app) {
     setT(updated, 'board.updated', { time: fmtClock(new Date()) });
     renderAlerts(last);
     renderHearings(last);
+    renderFollowUp(new Map(last.hearings.map((x) => [x.id, x.case_number])));
   }
 
   async function refresh() {
     try {
       last = await (await api(token, '/api/board')).json();
+      pending = (await (await api(token, '/api/service/follow-up')).json()).deliveries;
       app.board = last;
       render();
     } catch (err) {

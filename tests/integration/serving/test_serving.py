@@ -131,6 +131,8 @@ async def test_a_summons_served_by_sms_and_email_is_followed_to_confirmation(
     page = await client.get(path_of(sms_link), headers={"Accept-Language": "en-GB"})
     text = await page.text()
     assert page.status == 200 and "I confirm receipt" in text and doc["sha256"] in text
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert "script-src" not in page.headers["Content-Security-Policy"]
     zh = await (await client.get(path_of(sms_link))).text()
     assert "我确认已收到" in zh
     got = await client.get(path_of(sms_link) + "/document")
