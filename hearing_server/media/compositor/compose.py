@@ -45,8 +45,8 @@ from .layout import (
     TilePlacement,
     fit_rect,
     place,
-    presiding_pid,
     role_label,
+    titled_presiding,
 )
 from .participants import Latest, Room, Scaled, Slot
 
@@ -92,7 +92,7 @@ class Composer:
         slots = room.snapshot()
         layout = room.layout
         seats = [Seat(s.pid, s.role, s.side, s.joined, s.beside) for s in slots.values()]
-        presiding = presiding_pid(seats)
+        presiding = titled_presiding(seats)
         speaker = room.speaker
         spotlight = room.spotlight
         exhibit = room.exhibit

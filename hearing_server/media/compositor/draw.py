@@ -243,8 +243,13 @@ class TextRenderer:
         return x
 
 
+#: The smallest caption on the 1280x720 canvas: 19 px is 28.5 px on a 1080p courtroom screen,
+#: readable across the room (issue 27).
+MIN_LABEL_PX = 19
+
+
 def label_font_size(tile_h: int) -> int:
-    return max(14, min(26, round(tile_h * 0.075)))
+    return max(MIN_LABEL_PX, min(26, round(tile_h * 0.075)))
 
 
 def render_label(

@@ -152,7 +152,7 @@ _SIDE_LABELS = {
     PartySide.THIRD_PARTY: "第三人",
 }
 _ROLE_LABELS = {
-    Role.JUDGE: "法官",
+    Role.JUDGE: "审判员",
     Role.CLERK: "书记员",
     Role.MEDIATOR: "调解员",
     Role.PARTY: "当事人",
@@ -240,6 +240,14 @@ def presiding_pid(seats: Sequence[Seat]) -> str | None:
         if found:
             return min(found, key=lambda s: s.joined).pid
     return None
+
+
+def titled_presiding(seats: Sequence[Seat]) -> str | None:
+    """Who is captioned 审判长: the presiding judge of a collegiate panel (two or more judges
+    in the room). A judge sitting alone is 审判员, as on every participant's screen."""
+    if sum(1 for s in seats if s.role is Role.JUDGE) < 2:
+        return None
+    return presiding_pid(seats)
 
 
 def place(

@@ -11,6 +11,7 @@ from hearing_server.media.compositor.draw import (
     TextRenderer,
     blit,
     find_cjk_font,
+    label_font_size,
     render_frozen_banner,
     render_header,
     render_label,
@@ -114,3 +115,9 @@ def test_name_card_banner_and_header_sizes(text: TextRenderer) -> None:
         text, "北京市朝阳区人民法院", "(2026)京0105民初1234号", "", "12:00", 1280, 44
     )
     assert header[0].shape == (44, 1280)
+
+
+@pytest.mark.parametrize("tile_h", [120, 200, 330, 680])
+def test_captions_are_readable_across_a_courtroom(tile_h: int) -> None:
+    # The 720p canvas fills a 1080p screen: every caption is at least 28 px there (issue 27).
+    assert label_font_size(tile_h) * 1080 / 720 >= 28

@@ -21,6 +21,7 @@ from hearing_server.media.compositor.layout import (
     place,
     presiding_pid,
     role_label,
+    titled_presiding,
 )
 
 
@@ -103,6 +104,14 @@ def test_order_puts_the_bench_first_then_plaintiff_before_defendant() -> None:
     assert presiding_pid(people) == "p3"  # the earliest judge
 
 
+def test_only_a_collegiate_panels_presiding_judge_is_captioned_shenpanzhang() -> None:
+    # A judge alone is 审判员 on the display as on the parties' screens (issue 27).
+    assert titled_presiding(seats((Role.JUDGE, None), (Role.PARTY, PartySide.PLAINTIFF))) is None
+    panel = seats((Role.PARTY, None), (Role.JUDGE, None), (Role.JUDGE, None))
+    assert titled_presiding(panel) == "p1"
+    assert titled_presiding(seats((Role.MEDIATOR, None), (Role.PARTY, None))) is None
+
+
 def test_presiding_falls_back_to_the_mediator_then_nobody() -> None:
     assert presiding_pid(seats((Role.PARTY, None), (Role.MEDIATOR, None))) == "p1"
     assert presiding_pid(seats((Role.PARTY, None))) is None
@@ -151,7 +160,7 @@ def test_grid_has_no_focus_and_no_participants_means_no_tiles() -> None:
     ("role", "side", "presiding", "label"),
     [
         (Role.JUDGE, None, True, "审判长"),
-        (Role.JUDGE, None, False, "法官"),
+        (Role.JUDGE, None, False, "审判员"),
         (Role.CLERK, None, False, "书记员"),
         (Role.MEDIATOR, None, True, "调解员"),
         (Role.PARTY, PartySide.PLAINTIFF, False, "原告"),
