@@ -178,6 +178,13 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET",
+        "/s/{token}/calendar.ics",
+        serving.tracking_calendar,
+        "The hearing's calendar file (.ics), through the recipient's link",
+        "none",
+    ),
+    Route(
+        "GET",
         "/s/{token}/document",
         serving.tracking_document,
         "The served document (PDF), through the recipient's link",

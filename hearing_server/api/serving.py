@@ -198,7 +198,12 @@ def _view_html(view: TrackingView, token: str, lang: str, zone: Any) -> str:
     until = d.expires_at.astimezone(zone) if d.expires_at else None
     if until is not None:
         rows += row("valid_until", f"{until:%Y-%m-%d %H:%M} ({view.time_zone})")
-    link = f'<p><a id="open-document" href="/s/{token}/document">{words["open_document"]}</a></p>'
+    start = hearing.scheduled_start.astimezone(zone)
+    rows += row("hearing_at", f"{start:%Y-%m-%d %H:%M} ({view.time_zone})", "hearing-at")
+    link = (
+        f'<p><a id="open-document" href="/s/{token}/document">{words["open_document"]}</a></p>'
+        f'<p><a id="calendar" href="/s/{token}/calendar.ics">{words["calendar"]}</a></p>'
+    )
     if d.confirmed_at is not None:
         at = d.confirmed_at.astimezone(zone)
         action = (
@@ -237,6 +242,21 @@ async def tracking_confirm(request: web.Request) -> web.Response:
     except NotFound:
         return _page(lang, f'<p id="error">{PAGE[lang]["not_found"]}</p>', 404)
     raise web.HTTPSeeOther(f"/s/{token}?lang={lang}")
+
+
+async def tracking_calendar(request: web.Request) -> web.Response:
+    lang = _language(request)
+    try:
+        name, text = await request.app[SERVING].calendar_for(request.match_info["token"])
+    except LinkExpired:
+        return _page(lang, f'<p id="error">{PAGE[lang]["expired"]}</p>', 410)
+    except NotFound:
+        return _page(lang, f'<p id="error">{PAGE[lang]["not_found"]}</p>', 404)
+    return web.Response(
+        text=text,
+        content_type="text/calendar",
+        headers={**_PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 async def tracking_document(request: web.Request) -> web.Response:

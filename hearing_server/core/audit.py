@@ -138,6 +138,8 @@ class AuditEvent(StrEnum):
     SERVICE_FAILED = "service_failed"
     SERVICE_RECORDED = "service_recorded"  # served by phone or post, recorded by the clerk
     SERVICE_RECEIPT_ISSUED = "service_receipt_issued"  # the sealed 送达回证 (its hash)
+    SERVICE_REMINDER_SENT = "service_reminder_sent"  # 24 h or 1 h before the hearing
+    SERVICE_RESCHEDULE_SENT = "service_reschedule_sent"  # the hearing's new time, told
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,43 @@ def service_message(
     return subject, text
 
 
+def reminder_message(
+    *,
+    court: str,
+    case_number: str,
+    recipient: str,
+    title: str,
+    when: str,
+    hours: int,
+    link: str,
+    calendar: str,
+) -> tuple[str, str]:
+    """The subject and text of a reminder ``hours`` before the hearing; ``when`` names the
+    court's time zone."""
+    subject = f"{court} 开庭提醒：{when}"
+    text = (
+        f"【{court}】{recipient}：案号 {case_number}《{title}》定于 {when} 开庭，"
+        f"距开庭约{hours}小时。文书与确认：{link} 日历文件：{calendar}\n"
+        f"{court}: reminder, case {case_number} ({title}) is heard at {when}, in about "
+        f"{hours} h. Documents: {link} Calendar file: {calendar}"
+    )
+    return subject, text
+
+
+def rescheduled_message(
+    *, court: str, case_number: str, recipient: str, when: str, link: str, calendar: str
+) -> tuple[str, str]:
+    """The subject and text of the notice that the hearing's time changed."""
+    subject = f"{court} 开庭时间变更：{when}"
+    text = (
+        f"【{court}】{recipient}：案号 {case_number} 的开庭时间已变更为 {when}。"
+        f"文书与确认：{link} 新的日历文件：{calendar}\n"
+        f"{court}: the hearing of case {case_number} has been moved to {when}. "
+        f"Documents: {link} New calendar file: {calendar}"
+    )
+    return subject, text
+
+
 PAGE: dict[str, dict[str, str]] = {
     "zh-CN": {
         "title": "电子送达",
@@ -34,6 +71,8 @@ PAGE: dict[str, dict[str, str]] = {
         "valid_until": "链接有效期至",
         "expired": "此链接已过期，请与法院联系。",
         "not_found": "链接无效。",
+        "hearing_at": "开庭时间",
+        "calendar": "加入日历 (.ics)",
     },
     "en": {
         "title": "Electronic service",
@@ -49,5 +88,7 @@ PAGE: dict[str, dict[str, str]] = {
         "valid_until": "This link is valid until",
         "expired": "This link has expired; please contact the court.",
         "not_found": "This link is not valid.",
+        "hearing_at": "Hearing",
+        "calendar": "Add to calendar (.ics)",
     },
 }

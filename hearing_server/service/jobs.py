@@ -159,7 +159,9 @@ class JobRunner:
         while loop.time() < deadline:
             due = await self._store.next_job_due()
             horizon = self._now() + timedelta(seconds=horizon_s)
-            if not self.health.in_flight and (due is None or due > horizon):
+            # Running jobs in the store too: a batch is claimed before it is in flight here.
+            running = (await self._store.count_jobs())[JobState.RUNNING]
+            if not self.health.in_flight and not running and (due is None or due > horizon):
                 return True
             self._wake.set()
             await asyncio.sleep(0.02)

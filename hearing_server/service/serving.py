@@ -17,12 +17,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent
 from hearing_server.core.errors import Conflict, Forbidden, NotFound, ValidationError
-from hearing_server.core.hearing import Hearing
+from hearing_server.core.hearing import Hearing, HearingState
+from hearing_server.core.ics import hearing_event
 from hearing_server.core.jobs import Job
 from hearing_server.core.permissions import Action, authorize
 from hearing_server.core.serving import (
@@ -40,15 +42,29 @@ from hearing_server.core.serving import (
     normalise_address,
     token_hash,
 )
-from hearing_server.core.serving_texts import service_message
+from hearing_server.core.serving_texts import (
+    reminder_message,
+    rescheduled_message,
+    service_message,
+)
 from messaging import Message, MessageSender, SendError
 
+from .events import HearingChanged
 from .hearings import HearingService
 from .jobs import JobError, JobRunner
 from .served_files import ServedFiles
 
 SERVING_JOB = "serving.send"
 """The kind of the jobs that send one delivery's message."""
+
+REMINDER_JOB = "serving.remind"
+"""The kind of the jobs that remind a recipient of the hearing, 24 h and 1 h before."""
+
+REMINDER_HOURS = (24, 1)
+
+RESCHEDULE_JOB = "serving.rescheduled"
+"""The kind of the jobs that tell the served recipients of a hearing its new time (one job per
+hearing and start time: the time it was served at holds one that does nothing)."""
 
 MAX_RECIPIENTS = 50
 
@@ -173,6 +189,8 @@ class ServingService:
         self._receipts = receipts
         self._now = clock
         jobs.register(SERVING_JOB, self._send_job)
+        jobs.register(REMINDER_JOB, self._remind_job)
+        jobs.register(RESCHEDULE_JOB, self._rescheduled_job)
 
     # -- documents ---------------------------------------------------------------------------
 
@@ -269,7 +287,146 @@ class ServingService:
                  "channel": d.channel.value, "address": d.address},
             )  # fmt: skip
             await self._jobs.enqueue(SERVING_JOB, {"delivery_id": d.id}, key=f"serve:{d.id}")
+            await self._plan_reminders(d, hearing, now)
+        # The time served at: a later change to another time is news, this one is not.
+        await self._jobs.enqueue(
+            RESCHEDULE_JOB,
+            {"hearing_id": hearing.id, "start": _utc_text(hearing.scheduled_start),
+             "served": True},
+            key=f"resched:{hearing.id}:{_utc_text(hearing.scheduled_start)}",
+        )  # fmt: skip
         return deliveries
+
+    async def on_service_event(self, event: object) -> None:
+        """A hearing's time changed: its served recipients are told, durably (one job per
+        new time; the listener only enqueues)."""
+        if not isinstance(event, HearingChanged):
+            return
+        try:
+            start = _utc_text(datetime.fromisoformat(str(event.data.get("scheduled_start"))))
+        except ValueError:
+            return
+        if not await self._store.list_deliveries(hearing_id=event.hearing_id, limit=1):
+            return
+        await self._jobs.enqueue(
+            RESCHEDULE_JOB,
+            {"hearing_id": event.hearing_id, "start": start},
+            key=f"resched:{event.hearing_id}:{start}",
+        )
+
+    async def _rescheduled_job(self, job: Job) -> None:
+        if job.payload.get("served"):
+            return
+        hearing = await self._store.get_hearing(str(job.payload.get("hearing_id", "")))
+        if _utc_text(hearing.scheduled_start) != job.payload.get("start"):
+            return  # changed again since: the newer time has its own job
+        now = self._now()
+        told: set[tuple[Channel, str]] = set()
+        for d in await self._store.list_deliveries(hearing_id=hearing.id, limit=10_000):
+            if d.channel not in ELECTRONIC_CHANNELS or d.status is DeliveryStatus.FAILED:
+                continue
+            if (d.channel, d.address) in told:
+                continue  # one notice per address, whatever was served to it
+            told.add((d.channel, d.address))
+            await self._plan_reminders(d, hearing, now)
+            sender = self._senders.get(d.channel)
+            if sender is None:
+                continue
+            subject, text = rescheduled_message(
+                court=hearing.court,
+                case_number=hearing.case_number,
+                recipient=d.recipient,
+                when=self.local_time(hearing.scheduled_start),
+                link=self.link_for(d.id),
+                calendar=f"{self.link_for(d.id)}/calendar.ics",
+            )
+            key = f"{d.id}:t{_utc_text(hearing.scheduled_start)}"
+            try:
+                await sender.send(Message(d.address, subject, text, key=key))
+            except SendError as exc:
+                raise JobError(exc.message, retryable=exc.retryable) from exc
+            await self._hearings.audit(
+                hearing.id,
+                Actor.system(),
+                AuditEvent.SERVICE_RESCHEDULE_SENT,
+                {"delivery_id": d.id, "channel": d.channel.value,
+                 "start": hearing.scheduled_start.isoformat()},
+            )  # fmt: skip
+
+    async def _plan_reminders(self, d: Delivery, hearing: Hearing, now: datetime) -> None:
+        """Reminder jobs 24 h and 1 h before the hearing (those still ahead). Keyed by the
+        start time: a reminder of a time that has since changed is skipped when due."""
+        start = _utc_text(hearing.scheduled_start)
+        for hours in REMINDER_HOURS:
+            due = hearing.scheduled_start - timedelta(hours=hours)
+            if due <= now:
+                continue
+            await self._jobs.enqueue(
+                REMINDER_JOB,
+                {"delivery_id": d.id, "hours": hours, "start": start},
+                due_at=due,
+                key=f"remind:{d.id}:{hours}:{start}",
+            )
+
+    def local_time(self, value: datetime) -> str:
+        """A time as every message states it: in the court's zone, named."""
+        return f"{value.astimezone(self.zone):%Y-%m-%d %H:%M} ({self.time_zone})"
+
+    async def _remind_job(self, job: Job) -> None:
+        try:
+            d = await self._store.get_delivery(str(job.payload.get("delivery_id", "")))
+        except NotFound:
+            raise JobError("the reminder's delivery is gone", retryable=False) from None
+        hearing = await self._store.get_hearing(d.hearing_id)
+        if _utc_text(hearing.scheduled_start) != job.payload.get("start"):
+            return  # rescheduled since: this reminder is of a time that no longer holds
+        if hearing.state is HearingState.CLOSED:
+            return
+        sender = self._senders.get(d.channel)
+        if sender is None:
+            raise JobError(f"no sender for {d.channel}", retryable=False)
+        doc = await self._store.get_served_document(d.document_id)
+        hours = int(job.payload.get("hours", 0))
+        subject, text = reminder_message(
+            court=hearing.court,
+            case_number=hearing.case_number,
+            recipient=d.recipient,
+            title=doc.title,
+            when=self.local_time(hearing.scheduled_start),
+            hours=hours,
+            link=self.link_for(d.id),
+            calendar=f"{self.link_for(d.id)}/calendar.ics",
+        )
+        try:
+            await sender.send(Message(d.address, subject, text, key=f"{d.id}:r{hours}"))
+        except SendError as exc:
+            raise JobError(exc.message, retryable=exc.retryable) from exc
+        await self._hearings.audit(
+            hearing.id,
+            Actor.system(),
+            AuditEvent.SERVICE_REMINDER_SENT,
+            {"delivery_id": d.id, "channel": d.channel.value, "hours": hours},
+        )
+
+    async def calendar_for(self, token: str) -> tuple[str, str]:
+        """The hearing's calendar file for the recipient's link: (file name, text)."""
+        d = await self._by_token(token)
+        hearing = await self._store.get_hearing(d.hearing_id)
+        doc = await self._store.get_served_document(d.document_id)
+        text = hearing_event(
+            uid=f"{hearing.id}@{urlsplit(self._public_url).hostname or 'hearing-server'}",
+            start=hearing.scheduled_start,
+            end=hearing.scheduled_end,
+            summary=f"{hearing.court} {hearing.case_number} 开庭 / hearing",
+            description=(
+                f"{hearing.title}\n{doc.title}\n"
+                f"{self.local_time(hearing.scheduled_start)} - "
+                f"{self.local_time(hearing.scheduled_end)}\n{self.link_for(d.id)}"
+            ),
+            location=hearing.court,
+            stamp=self._now(),
+        )
+        return f"hearing-{hearing.id}.ics", text
 
     def token_for(self, delivery_id: str) -> str:
         """The delivery's tracking token (rebuilt from the serving key, never stored)."""
@@ -551,6 +708,11 @@ class CallbackRefused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def _utc_text(value: datetime) -> str:
+    """A start time as job keys hold it: one spelling per instant, whatever its zone."""
+    return value.astimezone(UTC).isoformat()
 
 
 def _recipient(d: Delivery) -> Actor:

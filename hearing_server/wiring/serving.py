@@ -76,7 +76,7 @@ def install_serving(app: web.Application) -> None:
     settings = app[keys.SETTINGS]
     senders = build_channel_senders(settings)
     secret = load_or_create_secret(settings.effective_serving_key_path)
-    app[keys.SERVING] = ServingService(
+    service = ServingService(
         app[keys.HEARINGS],
         app[keys.JOBS],
         ServedFiles(settings.data_dir / "served"),
@@ -90,6 +90,8 @@ def install_serving(app: web.Application) -> None:
         callback_secret=settings.serving_callback_secret,
         receipts=EsignReceipts(app[keys.SIGNING_WORKER], None),
     )
+    app[keys.SERVING] = service
+    app[keys.EVENTS].subscribe(service.on_service_event)
 
     async def close_senders(_: web.Application) -> AsyncIterator[None]:
         yield

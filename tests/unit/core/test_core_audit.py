@@ -48,7 +48,7 @@ EVENTS = {
     # electronic service: each delivery's steps, and service recorded by hand
     "service_document_added", "service_queued", "service_sent", "service_delivered",
     "service_opened", "service_confirmed", "service_failed", "service_recorded",
-    "service_receipt_issued",
+    "service_receipt_issued", "service_reminder_sent", "service_reschedule_sent",
     # identity checks: the method and the outcome, never the ID number or the code
     "identity_policy_set", "identity_registered", "identity_locked", "identity_code_sent",
     "identity_code_send_failed", "identity_help_requested", "identity_verified",
