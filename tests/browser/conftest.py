@@ -17,7 +17,14 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import BrowserContext, ConsoleMessage, Page, Playwright, async_playwright
+from playwright.async_api import (
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    async_playwright,
+    expect,
+)
 
 from hearing_server.app import create_app
 from hearing_server.config import Settings
@@ -39,6 +46,11 @@ CHROMIUM_FLAGS = [
     "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+# An assertion without its own timeout waits this long (Playwright's default is 5 s): on a
+# loaded two-core machine a page that follows the server's push can take longer, and a
+# check that is never true still fails, only later.
+expect.set_options(timeout=15_000)
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
 
 
