@@ -152,11 +152,24 @@ def normalise_address(channel: Channel, address: str) -> str:
     return address.strip()[:MAX_NOTE]
 
 
+def check_text(value: str, what: str, limit: int, *, lines: bool = False) -> str:
+    """``value`` stripped; ``ValidationError`` when empty, too long, or holding what no store
+    or message should carry (control characters, lone surrogates; newlines only if
+    ``lines``)."""
+    text = value.strip()
+    if not text or len(text) > limit:
+        raise ValidationError(f"{what} must be 1 to {limit} characters")
+    for ch in text:
+        code = ord(ch)
+        if 0xD800 <= code <= 0xDFFF or (
+            (code < 0x20 or code == 0x7F) and not (lines and ch in "\n\t")
+        ):
+            raise ValidationError(f"{what} holds a character that is not text: {code:#x}")
+    return text
+
+
 def check_title(title: str) -> str:
-    title = title.strip()
-    if not title or len(title) > MAX_TITLE:
-        raise ValidationError(f"a document needs a title of at most {MAX_TITLE} characters")
-    return title
+    return check_text(title, "a document's title", MAX_TITLE)
 
 
 def advance(

@@ -36,6 +36,7 @@ from hearing_server.core.serving import (
     DeliveryStatus,
     DocumentKind,
     ServedDocument,
+    check_text,
     check_title,
     expired,
     needs_follow_up,
@@ -137,19 +138,20 @@ def parse_recipients(raw: Any) -> list[Recipient]:
         if not isinstance(item, Mapping):
             raise ValidationError(f"recipient {n + 1} must be an object")
         name = item.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            raise ValidationError(f"recipient {n + 1} needs a name of at most 100 characters")
+        if not isinstance(name, str):
+            raise ValidationError(f"recipient {n + 1} needs a name")
+        name = check_text(name, f"recipient {n + 1}'s name", 100)
         values: dict[str, str | None] = {}
         for key in ("phone", "email", "participant_id"):
             value = item.get(key)
             if value is not None and not isinstance(value, str):
                 raise ValidationError(f"recipient {n + 1}: {key} must be text")
-            values[key] = value or None
+            values[key] = check_text(value, f"recipient {n + 1}'s {key}", 320) if value else None
         if values["phone"] is None and values["email"] is None:
             raise ValidationError(f"recipient {n + 1} ({name}) needs a phone or an e-mail")
         phone = normalise_address(Channel.SMS, values["phone"]) if values["phone"] else None
         email = normalise_address(Channel.EMAIL, values["email"]) if values["email"] else None
-        out.append(Recipient(name.strip(), phone, email, values["participant_id"]))
+        out.append(Recipient(name, phone, email, values["participant_id"]))
     return out
 
 
@@ -618,16 +620,14 @@ class ServingService:
         if how not in MANUAL_CHANNELS:
             raise ValidationError("channel must be phone or post")
         assert how is not None
-        if not recipient.strip() or len(recipient) > 100:
-            raise ValidationError("a recipient name of at most 100 characters is needed")
-        if not note.strip() or len(note) > MAX_NOTE:
-            raise ValidationError(f"a note of at most {MAX_NOTE} characters is needed")
+        recipient = check_text(recipient, "the recipient's name", 100)
+        note = check_text(note, "the note", MAX_NOTE, lines=True)
         now = self._now()
         d = Delivery(
             id=f"dl-{secrets.token_hex(10)}",
             document_id=doc.id,
             hearing_id=hearing.id,
-            recipient=recipient.strip(),
+            recipient=recipient,
             channel=how,
             address="",
             token_hash=None,
@@ -635,7 +635,7 @@ class ServingService:
             status=DeliveryStatus.CONFIRMED,
             queued_at=now,
             confirmed_at=now,
-            note=note.strip(),
+            note=note,
             recorded_by=actor.id,
         )
         await self._store.add_delivery(d)

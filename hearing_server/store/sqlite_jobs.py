@@ -85,12 +85,24 @@ class SQLiteJobs(SQLiteConnection):
     ) -> list[Job]:
         at = _at(now)
         async with self._write_lock:
+            # Pick, then update, then read back, each statement run to its end (no RETURNING:
+            # a RETURNING statement shares the connection with readers and is best avoided).
             async with self.db.execute(
+                "SELECT id FROM jobs WHERE (state = 'pending' AND due_at <= ?) "
+                "OR (state = 'running' AND locked_until <= ?) ORDER BY due_at, id LIMIT ?",
+                (at, at, limit),
+            ) as cur:
+                ids = [r[0] for r in await cur.fetchall()]
+            if not ids:
+                return []
+            marks = ", ".join("?" for _ in ids)
+            await self.db.execute(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = ?, "
-                "locked_until = ? WHERE id IN (SELECT id FROM jobs WHERE "
-                "(state = 'pending' AND due_at <= ?) OR (state = 'running' AND locked_until <= ?) "
-                f"ORDER BY due_at, id LIMIT ?) RETURNING {_COLS}",
-                (worker, _at(lease_until), at, at, limit),
+                f"locked_until = ? WHERE id IN ({marks})",
+                (worker, _at(lease_until), *ids),
+            )
+            async with self.db.execute(
+                f"SELECT {_COLS} FROM jobs WHERE id IN ({marks})", ids
             ) as cur:
                 rows = await cur.fetchall()
             await self.db.commit()

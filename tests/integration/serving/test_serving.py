@@ -205,6 +205,10 @@ async def test_bad_documents_and_recipients_are_refused(
     )
     assert resp.status == 422
     assert (await upload(client, admin_headers, "h-none", summons_pdf())).status == 404
+    resp = await client.post(
+        f"/api/hearings/{hid}/documents?title=%00", data=summons_pdf(), headers=admin_headers
+    )
+    assert resp.status == 422
     assert (await upload(client, {}, hid, summons_pdf())).status == 401
     doc = await (await upload(client, admin_headers, hid, summons_pdf())).json()
     serve = f"/api/hearings/{hid}/documents/{doc['id']}/service"
@@ -215,6 +219,9 @@ async def test_bad_documents_and_recipients_are_refused(
         [{"name": "张三", "phone": "23800138000"}],
         [{"name": "张三", "email": "not-an-address"}],
         [{"name": "", "phone": "13800138000"}],
+        [{"name": "张\ud800", "phone": "13800138000"}],
+        [{"name": "张\u0000三", "phone": "13800138000"}],
+        [{"name": "张三", "phone": 13800138000}],
         "张三",
     ):
         resp = await client.post(serve, json={"recipients": recipients}, headers=admin_headers)
