@@ -161,6 +161,19 @@ class ExhibitFiles:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
+    def open_uploads(self, key: str, value: str) -> int:
+        """How many unsealed uploads have ``meta[key] == value`` (e.g. one person's)."""
+        if not self._uploads.is_dir():
+            return 0
+        count = 0
+        for sidecar in self._uploads.glob("*.json"):
+            try:
+                meta = json.loads(sidecar.read_text(encoding="utf-8"))["meta"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            count += meta.get(key) == value
+        return count
+
     def discard_older_than(self, age_s: float) -> list[str]:
         """Forget uploads started more than ``age_s`` seconds ago and never sealed."""
         gone: list[str] = []

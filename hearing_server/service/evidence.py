@@ -55,6 +55,8 @@ from .hearings import HearingService
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 #: The widest page picture a viewer may ask for.
 MAX_PAGE_WIDTH = 2400
+#: Unfinished uploads one person may have at a time.
+MAX_OPEN_UPLOADS = 4
 #: How long a streaming ticket for an audio or video exhibit lasts.
 TICKET_TTL_S = 600
 _UPLOAD_ERRORS = {"upload_not_found": NotFound, "offset_mismatch": Conflict}
@@ -168,6 +170,12 @@ class EvidenceService:
             raise Conflict("the hearing is over: its bundle is closed", code="hearing_closed")
         if size > self._max_bytes:
             raise TooLarge(f"exhibits are limited to {self._max_bytes} bytes")
+        # Unfinished uploads hold disk space: a few at a time per person.
+        if self._files.open_uploads("owner", actor.id) >= MAX_OPEN_UPLOADS:
+            raise Conflict(
+                f"finish or cancel your {MAX_OPEN_UPLOADS} unfinished uploads first",
+                code="too_many_uploads",
+            )
         try:
             return self._files.begin(
                 size,

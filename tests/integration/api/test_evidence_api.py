@@ -327,6 +327,16 @@ async def test_bad_requests_get_clear_errors(
         headers={**zhang, "Upload-Offset": "x", "Content-Type": "application/offset+octet-stream"},
     )  # fmt: skip
     assert r.status == 400
+    # Unfinished uploads hold disk space: a few at a time per person (the one above is one).
+    announce = {"size": 10, "filename": "a.pdf"}
+    for _ in range(3):
+        assert (await status("POST", "/api/me/evidence/uploads", zhang, json=announce))[0] == 201
+    assert await status("POST", "/api/me/evidence/uploads", zhang, json=announce) == (
+        409,
+        "too_many_uploads",
+    )
+    assert (await status("DELETE", f"/api/me/evidence/uploads/{up}", zhang))[0] == 204
+    assert (await status("POST", "/api/me/evidence/uploads", zhang, json=announce))[0] == 201
     assert (await status("GET", "/api/me/evidence/uploads/..%2F..%2Fetc", zhang))[0] == 404
     assert (await status("GET", "/api/me/evidence/uploads/" + "a" * 32, zhang))[0] == 404
     # An exhibit of another case is not there for this hearing's people, nor via its path.
