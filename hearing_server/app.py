@@ -49,9 +49,9 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     install_jobs(app)  # the durable job queue: messages sent later or again, reminders
     install_board(app)  # the clerk's board: today's hearings, alerts
     install_agreements(app)  # mediation agreements: signing authority, timestamps, PDFs
-    install_evidence(app)  # the exhibit bundle: uploads, sealed files, pages
     install_serving(app)  # electronic service on the job queue; receipts sealed by esign
     install_media(app)  # the SFU
+    install_evidence(app)  # the exhibit bundle, presenting (a shared screen is the SFU's)
     install_face(app)  # face match and liveness on the participant's own camera
     install_composite(app)  # the courtroom view (display, recording, livestream)
     install_exhibit_view(app)  # the evidence layout: the presented exhibit in the large tile

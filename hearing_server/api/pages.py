@@ -84,9 +84,11 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
-    # Camera and microphone for this origin only; nothing else a hearing page needs.
+    # Camera, microphone and screen capture (a shared screen is evidence) for this origin
+    # only; nothing else a hearing page needs.
     "Permissions-Policy": (
-        "camera=(self), microphone=(self), display-capture=(), geolocation=(), payment=(), usb=()"
+        "camera=(self), microphone=(self), display-capture=(self), geolocation=(), payment=(), "
+        "usb=()"
     ),
 }
 

@@ -206,6 +206,11 @@ class _Output:
         self.started = False  # has had its first frame: a subscriber still joining has not
 
 
+def screen_stream_id(pid: str) -> str:
+    """The stream a participant's shared screen arrives in at subscribers."""
+    return f"{pid}~screen"
+
+
 class TrackForwarder:
     """Receives one publisher track's RTP (``on_rtp``, called by aiortc's receive loop
     through the hooks) and fans complete frames out to subscriber tracks.
@@ -234,9 +239,13 @@ class TrackForwarder:
         max_queued_frames: int,
         decoders: DecoderRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
+        screen: bool = False,
     ) -> None:
         self.publisher_pid = publisher_pid
         self.track_id = track_id
+        # A shared screen (a second video track, presented as evidence): subscribers receive
+        # it in its own stream (msid "<publisher>~screen"), apart from the camera.
+        self.screen = screen
         self.codec = codec
         self.kind: MediaKind = codec.kind
         self.enabled = True
@@ -426,6 +435,11 @@ class TrackForwarder:
     @property
     def shed_subscribers(self) -> frozenset[str]:
         return frozenset(self._shed)
+
+    @property
+    def stream_id(self) -> str:
+        """The msid stream id subscribers receive this track in."""
+        return screen_stream_id(self.publisher_pid) if self.screen else self.publisher_pid
 
     def set_enabled(self, enabled: bool) -> None:
         """Mute/unmute at the forwarding level (no renegotiation)."""

@@ -149,8 +149,11 @@ class PublisherPeer:
         self._closed = False
         _watch_state(self.pc, on_state)
 
-    async def negotiate(self, offer_sdp: str) -> tuple[str, list[TrackForwarder]]:
-        """Apply the client's offer; returns the answer and the newly published tracks."""
+    async def negotiate(
+        self, offer_sdp: str, screen_mid: str | None = None
+    ) -> tuple[str, list[TrackForwarder]]:
+        """Apply the client's offer; returns the answer and the newly published tracks. The
+        new video section ``screen_mid`` (if any) is a shared screen, not the camera."""
         if self._closed:
             raise MediaError("closed", "publish connection is closed")
         if self.pc.signalingState != "stable":
@@ -176,9 +179,11 @@ class PublisherPeer:
         for media, codec in sections:
             transceiver = self.pc.addTransceiver(codec.kind, direction="recvonly")
             transceiver.setCodecPreferences(codec.preferences())
+            screen = codec.kind == "video" and media.rtp.muxId == screen_mid
             forwarder = TrackForwarder(
                 publisher_pid=self.pid,
-                track_id=f"{self.pid}-{codec.kind}-{media.rtp.muxId}",
+                track_id=f"{self.pid}-{'screen' if screen else codec.kind}-{media.rtp.muxId}",
+                screen=screen,
                 codec=codec,
                 counters=self._counters,
                 tasks=self._tasks,
@@ -541,7 +546,7 @@ class SubscriberPeer:
         retired = [s for s in self._slots if s.state == "retired" and s.codec == forwarder.codec]
         for match in (
             lambda s: s.track_id == forwarder.track_id,
-            lambda s: s.stream_id == forwarder.publisher_pid,
+            lambda s: s.stream_id == forwarder.stream_id,
             lambda s: True,
         ):
             for slot in retired:
@@ -560,7 +565,7 @@ class SubscriberPeer:
             transceiver.sender,
             PassThroughEncoder(self._counters),
             slot.on_keyframe_request,
-            stream_id=forwarder.publisher_pid,
+            stream_id=forwarder.stream_id,
         )
         self._slots.append(slot)
         return slot
@@ -570,10 +575,10 @@ class SubscriberPeer:
             slot.forwarder.detach(self.pid)
         slot.forwarder = forwarder
         slot.track_id = forwarder.track_id
-        slot.stream_id = forwarder.publisher_pid
+        slot.stream_id = forwarder.stream_id
         slot.track.bind(forwarder.attach(self.pid), forwarder.track_id)
         # the msid of the section: "<publisher> <track id>"
-        hooks.set_stream_id(slot.transceiver.sender, forwarder.publisher_pid)
+        hooks.set_stream_id(slot.transceiver.sender, forwarder.stream_id)
         slot.transceiver.sender.replaceTrack(slot.track)
 
     def _unbind(self, slot: _Slot) -> None:

@@ -84,7 +84,7 @@ class MediaRouter:
 
     # --- publishing -----------------------------------------------------------------------
 
-    async def publish(self, pid: str, offer_sdp: str) -> str:
+    async def publish(self, pid: str, offer_sdp: str, *, screen_mid: str | None = None) -> str:
         """Apply participant ``pid``'s offer on its publish connection; return the answer.
 
         The answer carries the server's candidates (gathering completes first). Calling it
@@ -111,7 +111,7 @@ class MediaRouter:
                 )
                 self._publishers[pid] = peer
             try:
-                answer, published = await peer.negotiate(offer_sdp)
+                answer, published = await peer.negotiate(offer_sdp, screen_mid)
                 self._check_open()
             except asyncio.CancelledError:
                 if created:
@@ -124,7 +124,10 @@ class MediaRouter:
                     raise
                 raise MediaError("negotiation_failed", f"publish failed: {exc!r}") from exc
             for forwarder in published:
-                forwarder.set_enabled((pid, forwarder.kind) not in self._muted)
+                # A shared screen reaches nobody until it is presented (set_screen_forwarding).
+                forwarder.set_enabled(
+                    not forwarder.screen and (pid, forwarder.kind) not in self._muted
+                )
                 self._apply_shed(forwarder)
                 self._emit(self._published_event(forwarder))
             if published:
@@ -227,7 +230,7 @@ class MediaRouter:
         else:
             self._muted.add((publisher_pid, kind))
         for forwarder in self._forwarders_of(publisher_pid):
-            if forwarder.kind == kind:
+            if forwarder.kind == kind and not forwarder.screen:
                 forwarder.set_enabled(enabled)
 
     def set_video_shed(self, subscriber_pid: str, publisher_pids: Iterable[str]) -> None:
@@ -358,8 +361,20 @@ class MediaRouter:
                 forwarder.request_keyframe()
 
     def published_kinds(self, pid: str) -> set[MediaKind]:
-        """The kinds of track ``pid`` publishes now (a participant or a server source)."""
-        return {forwarder.kind for forwarder in self._forwarders_of(pid)}
+        """The kinds of track ``pid`` publishes now (a participant or a server source); a
+        shared screen is not counted (it is not the participant's camera)."""
+        return {f.kind for f in self._forwarders_of(pid) if not f.screen}
+
+    def screen_track_id(self, pid: str) -> str | None:
+        """The id of the screen ``pid`` shares now, if any."""
+        return next((f.track_id for f in self._forwarders_of(pid) if f.screen), None)
+
+    def set_screen_forwarding(self, pid: str, enabled: bool) -> None:
+        """Forward ``pid``'s shared screen to its subscribers, or hold it back (the judge
+        stopped it): the track stays negotiated, no packet of it leaves the server."""
+        for forwarder in self._forwarders_of(pid):
+            if forwarder.screen:
+                forwarder.set_enabled(enabled)
 
     def _tap_target(
         self, pid: str, kind: MediaKind, track_id: str | None, max_queued: int
@@ -373,7 +388,8 @@ class MediaRouter:
         candidates = [
             f
             for f in self._forwarders_of(pid)
-            if f.kind == kind and (track_id is None or f.track_id == track_id)
+            if f.kind == kind
+            and (f.track_id == track_id if track_id is not None else not f.screen)
         ]
         if not candidates:
             raise MediaError("unknown_track", f"{pid} publishes no such {kind} track")

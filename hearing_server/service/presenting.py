@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent
@@ -35,11 +35,20 @@ from .live import LiveHearings
 MIN_ZOOM, MAX_ZOOM = 1.0, 4.0
 
 
+class ScreenPort(Protocol):
+    """The SFU as presenting needs it: whose screen is published, and holding one back."""
+
+    def screen_track_id(self, pid: str) -> str | None: ...
+
+    def set_screen_forwarding(self, pid: str, enabled: bool) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Showing:
-    """What is on every screen: the exhibit, where the presenter is in it."""
+    """What is on every screen: an exhibit and where the presenter is in it, or the
+    presenter's shared screen (``screen_track``, with no exhibit)."""
 
-    exhibit: Exhibit
+    exhibit: Exhibit | None
     presenter_id: str
     presenter_name: str
     page: int = 1
@@ -51,10 +60,15 @@ class Showing:
     position_s: float = 0.0  # where playback was at ``at_ms``
     at_ms: int = 0  # server time (ms since the epoch) of ``position_s``
     seq: int = 0  # every change counts up: a client drops a stale one
+    screen_track: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "exhibit": self.exhibit.to_json(),
+            "exhibit": self.exhibit.to_json() if self.exhibit else None,
+            # the presenter's screen arrives at subscribers in the stream "<pid>~screen"
+            "screen": {"stream_id": f"{self.presenter_id}~screen", "track_id": self.screen_track}
+            if self.screen_track
+            else None,
             "presenter_id": self.presenter_id,
             "presenter_name": self.presenter_name,
             "page": self.page,
@@ -89,8 +103,11 @@ def _point(value: Any, name: str) -> tuple[float, float]:
 class PresentingService:
     """Who may present, what is shown, and who follows it, per hearing on this node."""
 
-    def __init__(self, live: LiveHearings, evidence: EvidenceService) -> None:
+    def __init__(
+        self, live: LiveHearings, evidence: EvidenceService, screens: ScreenPort | None = None
+    ) -> None:
         self._live = live
+        self._screens = screens
         self._hearings = live.service
         self._evidence = evidence
         self._stages: dict[str, _Stage] = {}
@@ -196,6 +213,8 @@ class PresentingService:
             raise ValidationError(f"{exhibit.label} has {pages} page(s)")
         exhibit = await self._evidence.mark_presented(actor, exhibit)
         stage = self._stage(hearing_id)
+        if stage.showing is not None and stage.showing.screen_track is not None:
+            await self._end(actor, hearing_id, "replaced")
         stage.seq += 1
         stage.showing = Showing(exhibit, actor.id, name, page=page, at_ms=_now_ms(), seq=stage.seq)
         await self._hearings.audit(
@@ -213,6 +232,28 @@ class PresentingService:
         await self._announce(hearing_id)
         return self.state(hearing_id)
 
+    async def present_screen(self, actor: Actor, hearing_id: str) -> dict[str, Any]:
+        """Put the presenter's shared screen (published first, as a screen section) on every
+        screen in the hearing room; the composite shows it large."""
+        name = await self._presenter(actor, hearing_id)
+        track = self._screens.screen_track_id(actor.id) if self._screens else None
+        if track is None:
+            raise Conflict("share your screen first", code="no_screen")
+        assert self._screens is not None
+        self._screens.set_screen_forwarding(actor.id, True)
+        stage = self._stage(hearing_id)
+        if stage.showing is not None:
+            await self._end(actor, hearing_id, "replaced")
+        stage.seq += 1
+        stage.showing = Showing(
+            None, actor.id, name, at_ms=_now_ms(), seq=stage.seq, screen_track=track
+        )
+        await self._hearings.audit(
+            hearing_id, actor, AuditEvent.EVIDENCE_PRESENTED, {"screen": True, "presenter": name}
+        )
+        await self._announce(hearing_id)
+        return self.state(hearing_id)
+
     async def move(self, actor: Actor, hearing_id: str, change: dict[str, Any]) -> dict[str, Any]:
         """The presenter turns a page, zooms, pans, points, plays or pauses."""
         hearing = await self._hearings.store.get_hearing(hearing_id)
@@ -226,7 +267,7 @@ class PresentingService:
         updated = showing
         if "page" in change:
             page = change["page"]
-            pages = showing.exhibit.pages or 1
+            pages = (showing.exhibit.pages or 1) if showing.exhibit else 1
             if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= pages:
                 raise ValidationError(f"page is 1..{pages}")
             updated = replace(updated, page=page)
@@ -283,11 +324,16 @@ class PresentingService:
             return
         stage.showing = None
         stage.seq += 1
+        if showing.screen_track is not None and self._screens is not None:
+            # Stopped by the judge or not: no packet of the screen leaves the server now.
+            self._screens.set_screen_forwarding(showing.presenter_id, False)
+        what = (
+            {"exhibit_id": showing.exhibit.id, "label": showing.exhibit.label}
+            if showing.exhibit
+            else {"screen": True}
+        )
         await self._hearings.audit(
-            hearing_id,
-            actor,
-            AuditEvent.EVIDENCE_PRESENTATION_ENDED,
-            {"exhibit_id": showing.exhibit.id, "label": showing.exhibit.label, "reason": reason},
+            hearing_id, actor, AuditEvent.EVIDENCE_PRESENTATION_ENDED, {**what, "reason": reason}
         )
 
     async def on_service_event(self, event: ServiceEvent) -> None:

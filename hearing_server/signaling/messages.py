@@ -20,6 +20,8 @@ CLIENT_EVENTS: dict[str, Schema] = {
         (
             Field("type", "enum", enum=("offer",)),
             Field("sdp", "string", max_length=MAX_SDP, multiline=True),
+            # the new video section that carries a shared screen (docs/evidence.md)
+            Field("screen_mid", "string", max_length=32, required=False, nullable=True),
         ),
     ),
     "subscribe_answer": Schema(
@@ -92,6 +94,7 @@ CLIENT_EVENTS: dict[str, Schema] = {
         ),
     ),
     "stop_presenting": Schema("stop_presenting", ()),
+    "present_screen": Schema("present_screen", ()),
     "grant_presenting": Schema(
         "grant_presenting", (Field("participant_id", "string", max_length=64, nullable=True),)
     ),

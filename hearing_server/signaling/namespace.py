@@ -158,6 +158,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "present": self._present,
             "presentation_move": self._presentation_move,
             "stop_presenting": self._stop_presenting,
+            "present_screen": self._present_screen,
             "grant_presenting": self._grant_presenting,
             "spotlight": self._spotlight,
             "hearing_action": self._hearing_action,
@@ -357,7 +358,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def _publish_offer(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         assert actor.hearing_id is not None
         await self._live.check_publisher(actor, actor.hearing_id)
-        answer = await self._media.publish(actor.id, data["sdp"])
+        answer = await self._media.publish(actor.id, data["sdp"], screen_mid=data.get("screen_mid"))
         return {"type": "answer", "sdp": answer}
 
     async def _subscribe_answer(
@@ -482,6 +483,12 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     ) -> dict[str, Any]:
         assert actor.hearing_id is not None
         return await self._presenting.move(actor, actor.hearing_id, data)
+
+    async def _present_screen(
+        self, sid: str, actor: Actor, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        assert actor.hearing_id is not None
+        return await self._presenting.present_screen(actor, actor.hearing_id)
 
     async def _stop_presenting(
         self, sid: str, actor: Actor, data: dict[str, Any]

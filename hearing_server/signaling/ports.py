@@ -11,8 +11,11 @@ from hearing_server.core.actors import Actor
 class MediaPort(Protocol):
     """The SFU as seen by signaling: negotiate a participant's two peer connections."""
 
-    async def publish(self, participant_id: str, offer_sdp: str) -> str:
-        """Answer the participant's publish offer; returns the answer SDP."""
+    async def publish(
+        self, participant_id: str, offer_sdp: str, *, screen_mid: str | None = None
+    ) -> str:
+        """Answer the participant's publish offer; returns the answer SDP. ``screen_mid``
+        names a new video section that is a shared screen."""
 
     async def subscriber_answer(self, participant_id: str, answer_sdp: str, revision: int) -> None:
         """Apply the participant's answer to the server's subscriber offer ``revision``."""

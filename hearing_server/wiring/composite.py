@@ -40,7 +40,9 @@ RUNNING_STATES = frozenset({HearingState.IN_SESSION, HearingState.PAUSED, Hearin
 class CompositeMedia(Protocol):
     """What the coordinator needs from the media router."""
 
-    def open_decoded_tap(self, pid: str, kind: MediaKind) -> Tap[DecodedFrame]: ...
+    def open_decoded_tap(
+        self, pid: str, kind: MediaKind, *, track_id: str | None = None
+    ) -> Tap[DecodedFrame]: ...
 
     def published_kinds(self, pid: str) -> set[MediaKind]: ...
 
@@ -200,6 +202,14 @@ class CompositeCoordinator(PerHearingConsumer):
                 )
                 comp.set_muted(pid, p.audio_muted)
                 running.inputs[pid] = kinds
+
+    def open_screen(self, pid: str, track_id: str) -> Tap[DecodedFrame] | None:
+        """Decoded frames of ``pid``'s shared screen (None if it went away meanwhile)."""
+        try:
+            return self._media.open_decoded_tap(pid, "video", track_id=track_id)
+        except MediaError as exc:
+            log.info("no screen of %s to compose: %s", pid, exc)
+            return None
 
     def _open(self, pid: str, kind: MediaKind) -> Tap[DecodedFrame] | None:
         try:

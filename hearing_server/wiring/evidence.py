@@ -23,7 +23,7 @@ def install_evidence(app: web.Application) -> None:
     evidence = EvidenceService(
         app[keys.HEARINGS], files, PageRenderer(), max_bytes=settings.evidence_max_bytes
     )
-    presenting = PresentingService(app[keys.LIVE], evidence)
+    presenting = PresentingService(app[keys.LIVE], evidence, screens=app[keys.MEDIA])
     app[keys.EVENTS].subscribe(presenting.on_service_event)
     app[keys.EVIDENCE] = evidence
     app[keys.PRESENTING] = presenting

@@ -8,8 +8,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import cast
 
 from aiohttp import web
+from av import VideoFrame
 from PIL import Image
 
 from exhibits import MediaType
@@ -75,6 +77,19 @@ class ExhibitView:
                 compositor.clear_exhibit()
             return
         exhibit = showing.exhibit
+        if exhibit is None:
+            # A shared screen: its decoded frames go in the large tile as they come.
+            compositor = self._composites.compositor(hid)
+            tap = (
+                self._composites.open_screen(showing.presenter_id, showing.screen_track)
+                if compositor is not None and showing.screen_track
+                else None
+            )
+            if compositor is not None and tap is not None:
+                self._pages.pop(hid, None)
+                screen = cast("AsyncIterator[VideoFrame]", tap)
+                compositor.show_exhibit_video(screen, "屏幕共享", f"{showing.presenter_name}的屏幕")
+            return
         pages = exhibit.pages or 1
         caption = exhibit.label if pages == 1 else f"{exhibit.label} 第{showing.page}/{pages}页"
         title = f"{exhibit.title} · {showing.presenter_name}出示"

@@ -44,6 +44,8 @@ CHROMIUM_FLAGS = [
     "--autoplay-policy=no-user-gesture-required",
     "--allow-loopback-in-peer-connection",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
+    # getDisplayMedia (a shared screen as evidence) picks the (headless, fake) screen itself
+    "--auto-select-desktop-capture-source=Entire screen",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

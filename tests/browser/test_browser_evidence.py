@@ -1,7 +1,7 @@
-"""Evidence in Chromium (issue 26): a party on a phone uploads a PDF through the page, the
-judge gives them the floor to present from the console, the party presents it and turns the
-page, and the other party's phone and the judge's console follow. Screenshots go to
-test-artifacts/."""
+"""Evidence in Chromium (issue 26): a party uploads a PDF through the page, the judge gives
+them the floor to present from the console, the party presents it and turns the page, and the
+other party's phone and the judge's console follow; then the party shares their screen and the
+phone plays it. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ async def test_a_party_presents_a_pdf_and_the_others_follow(
     base = f"http://127.0.0.1:{server.port}"
     judge, zhang, lisi = await asyncio.gather(
         launch("judge", "judge", width=1440, height=900),
-        launch("zhang", "party", width=390, height=844, mobile=True),
+        # 张三 on a laptop (a phone's browser cannot share a screen), 李四 on a phone
+        launch("zhang", "party", width=1280, height=800),
         launch("lisi", "party", width=390, height=844, mobile=True),
     )
     await judge.page.goto(f"{base}/join#token={people['王法官'].token}")
@@ -62,7 +63,7 @@ async def test_a_party_presents_a_pdf_and_the_others_follow(
     await z.click("[data-action='upload-exhibit']")
     item = z.locator(".exhibit-item[data-label='原告证据1']")
     await expect(item).to_be_visible(timeout=SERVER_S)
-    await z.screenshot(path=str(artifacts / "evidence-1-uploaded-390x844.png"))
+    await z.screenshot(path=str(artifacts / "evidence-1-uploaded-1280x800.png"))
     # Not yet: the judge has not given the floor to present.
     await expect(item.locator("[data-action='present-exhibit']")).to_have_count(0)
 
@@ -110,6 +111,21 @@ async def test_a_party_presents_a_pdf_and_the_others_follow(
     await expect(lisi.page.locator("[data-testid='exhibit-view']")).to_be_hidden(
         timeout=SERVER_S
     )
+
+    # 张三 shares the screen (Chromium's fake capture): the other phone plays it in the
+    # viewer, as received video, until the judge stops it.
+    await z.click("[data-action='evidence']")
+    await z.click("[data-action='share-screen']", timeout=SERVER_S)
+    view = lisi.page.locator("[data-testid='exhibit-view']")
+    await expect(view).to_have_attribute("data-screen", "receiving", timeout=SERVER_S)
+    await lisi.page.wait_for_function(
+        """() => { const v = document.querySelector("[data-testid='exhibit-screen']");
+                   return v && v.videoWidth > 0 && v.currentTime > 0; }""",
+        timeout=SERVER_S,
+    )
+    await lisi.page.screenshot(path=str(artifacts / "evidence-4-screen-390x844.png"))
+    await j.click("[data-testid='exhibit-view'] [data-action='exhibit-stop']")
+    await expect(view).to_be_hidden(timeout=SERVER_S)
     print(f"page turn seen by the other phone after {turned_s * 1000:.0f} ms")
     for person in (judge, zhang, lisi):
         missing = await person.page.evaluate("[...window.hearingApp.missingKeys]")

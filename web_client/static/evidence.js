@@ -94,6 +94,8 @@ export function exhibitViewer(session, { mayStop = false } = {}) {
   const img = h('img', { class: 'exhibit-img', alt: '' });
   const pointer = h('span', { class: 'exhibit-pointer', hidden: true });
   const media = h('div', { class: 'exhibit-media', hidden: true });
+  const screenVideo = h('video', { class: 'exhibit-screen', autoplay: true, muted: true, playsInline: true,
+    hidden: true, dataset: { testid: 'exhibit-screen' } });
   const canvas = h('div', { class: 'exhibit-canvas' }, img, pointer);
   const btn = (action, key) => h('button', { type: 'button', class: 'ghost small', dataset: { action }, t: key });
   const prev = btn('exhibit-prev', 'evidence.prev');
@@ -105,7 +107,7 @@ export function exhibitViewer(session, { mayStop = false } = {}) {
   const el = h('section', { class: 'exhibit-view', hidden: true, dataset: { testid: 'exhibit-view' },
     'aria-label': 'exhibit' },
   h('header', { class: 'exhibit-bar' }, label, title, who),
-  h('div', { class: 'exhibit-frame' }, canvas, media),
+  h('div', { class: 'exhibit-frame' }, canvas, media, screenVideo),
   h('nav', { class: 'exhibit-controls' }, prev, pageNo, next, zoomOut, zoomIn, follow, stop));
 
   let showing = null;
@@ -120,6 +122,8 @@ export function exhibitViewer(session, { mayStop = false } = {}) {
     el.hidden = !showing;
     if (!showing) { shownKey = ''; delete el.dataset.page; return; }
     const ex = showing.exhibit;
+    if (!ex) { renderScreen(); return; }
+    screenVideo.hidden = true;
     label.textContent = labelOf(ex);
     title.textContent = ex.title;
     setT(who, 'evidence.presentedBy', { name: showing.presenter_name });
@@ -163,6 +167,28 @@ export function exhibitViewer(session, { mayStop = false } = {}) {
       toast(`error.${err.code || 'error'}`);
     }
   }
+
+  // A shared screen: the presenter's screen stream, received like any track (not a tile).
+  function renderScreen() {
+    setT(label, 'evidence.screen');
+    title.textContent = '';
+    setT(who, 'evidence.presentedBy', { name: showing.presenter_name });
+    pageNo.textContent = '';
+    for (const b of [prev, next, zoomIn, zoomOut, follow]) b.hidden = true;
+    stop.hidden = !(amPresenter() || mayStop);
+    canvas.hidden = true;
+    media.hidden = true;
+    screenVideo.hidden = false;
+    const stream = amPresenter() && session.screenTrack
+      ? new MediaStream([session.screenTrack])
+      : session.screens.get(showing.screen.stream_id);
+    if (stream && screenVideo.srcObject?.id !== stream.id) {
+      screenVideo.srcObject = stream;
+      screenVideo.play().catch(() => {});
+    }
+    el.dataset.screen = stream ? 'receiving' : 'waiting';
+  }
+  session.addEventListener('screens', () => { if (showing?.screen) renderScreen(); });
 
   let mediaFor = null;
   function renderMedia(ex) {
@@ -224,9 +250,13 @@ export function exhibitViewer(session, { mayStop = false } = {}) {
 
   function update(state) {
     const incoming = state?.showing || null;
-    if (incoming && showing && incoming.exhibit.id === showing.exhibit.id && incoming.seq < showing.seq) return;
-    if (!incoming || !showing || incoming.exhibit.id !== showing.exhibit.id) { localPage = null; mediaFor = null; }
+    const same = incoming && showing && incoming.exhibit?.id === showing.exhibit?.id;
+    if (same && incoming.seq < showing.seq) return;
+    if (!same) { localPage = null; mediaFor = null; }
+    // My shared screen is no longer shown (stopped by me or the court): stop sending it.
+    if (showing?.screen && showing.presenter_id === session.me?.id && !incoming?.screen) session.stopScreen();
     showing = incoming;
+    if (!showing) screenVideo.srcObject = null;
     render();
   }
   session.addEventListener('presentation', (ev) => update(ev.detail));
@@ -253,6 +283,8 @@ export function evidencePanel(session, { court = false, may = () => false } = {}
   const progress = h('progress', { max: '1', value: '0', hidden: true, dataset: { testid: 'upload-progress' } });
   const status = h('p', { class: 'hint upload-status', 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit', class: 'primary small', dataset: { action: 'upload-exhibit' }, t: 'evidence.upload' });
+  const shareBtn = h('button', { type: 'button', class: 'secondary small', dataset: { action: 'share-screen' },
+    t: 'evidence.shareScreen', hidden: true });
   const form = h('form', { class: 'exhibit-upload', hidden: !may('upload_evidence') },
     h('label', { class: 'field', for: 'exhibit-file' }, h('span', { t: 'evidence.file' }), file),
     h('label', { class: 'field', for: 'exhibit-title' }, h('span', { t: 'evidence.title' }), titleIn),
@@ -268,7 +300,7 @@ export function evidencePanel(session, { court = false, may = () => false } = {}
     h('label', { class: 'field', for: 'present-grantee' }, h('span', { t: 'evidence.grantTo' }), grantee),
     h('div', { class: 'row' }, grantBtn, withdrawBtn), grantLine);
   const el = h('section', { class: 'panel evidence-panel', dataset: { testid: 'evidence-panel' } },
-    h('h2', { t: 'evidence.bundle' }), grantBox, empty, list, form);
+    h('h2', { t: 'evidence.bundle' }), grantBox, shareBtn, empty, list, form);
 
   let bundle = { exhibits: [], opinions: [] };
   let presentation = session.presentation || null;
@@ -288,7 +320,14 @@ export function evidencePanel(session, { court = false, may = () => false } = {}
 
   async function act(button, fn) {
     button.disabled = true;
-    try { await fn(); } catch (err) { toast(`error.${err.code}`); } finally { button.disabled = false; }
+    try {
+      await fn();
+    } catch (err) {
+      // Our errors carry a code; a browser's (the screen picker cancelled) does not.
+      toast(`error.${typeof err.code === 'string' ? err.code : 'error'}`);
+    } finally {
+      button.disabled = false;
+    }
   }
 
   function opinionForm(ex) {
@@ -319,7 +358,18 @@ export function evidencePanel(session, { court = false, may = () => false } = {}
     return form;
   }
 
+  shareBtn.addEventListener('click', () => act(shareBtn, async () => {
+    await session.shareScreen();
+    await session.call('present_screen', {});
+  }));
+  session.addEventListener('screenended', () => {
+    if (session.presentation?.showing?.presenter_id === session.me?.id) {
+      session.call('stop_presenting', {}).catch(() => {});
+    }
+  });
+
   function renderList() {
+    shareBtn.hidden = !(mayPresentNow() && navigator.mediaDevices?.getDisplayMedia);
     clear(list);
     const shown = bundle.exhibits.filter((e) => !e.superseded_by);
     empty.hidden = shown.length > 0;

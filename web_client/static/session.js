@@ -229,6 +229,7 @@ export class Session extends EventTarget {
     this.ended = false;
     this.joined = false;
     this.publishPc = null;
+    this.screens = new Map();  // shared screens received, by stream id (evidence.js)
     this.subscriber = null;
     this.pendingOffers = [];
     this.publishQuality = null;
@@ -346,8 +347,14 @@ export class Session extends EventTarget {
     this._updateMe(result.me);
     this.subscriber = new Subscriber(this);
     this.subscriber.addEventListener('streams', (ev) => {
-      this.streams = ev.detail;
+      // A shared screen arrives in the stream "<pid>~screen": the viewer shows it, not a tile.
+      const tiles = new Map();
+      const screens = new Map();
+      for (const [id, stream] of ev.detail) (id.endsWith('~screen') ? screens : tiles).set(id, stream);
+      this.streams = tiles;
+      this.screens = screens;
       this._emit('streams', this.streams);
+      this._emit('screens', this.screens);
     });
     this.joined = true;
     for (const offer of this.pendingOffers.splice(0)) this.subscriber.handleOffer(offer);
@@ -463,6 +470,43 @@ export class Session extends EventTarget {
     const reply = await this.call('publish_offer', { type: 'offer', sdp: pc.localDescription.sdp });
     if (pc !== this.publishPc) return;
     await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
+  }
+
+  /**
+   * Share a screen or window (evidence.js): a second video section on the publish connection,
+   * named as the screen, so that subscribers receive it apart from the camera. The server
+   * forwards it only while it is presented. A second share replaces the track in place.
+   */
+  async shareScreen() {
+    const pc = this.publishPc;
+    if (!pc) throw new SignalingError('not_publishing', 'no publish connection');
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    const track = stream.getVideoTracks()[0];
+    this.screenTrack?.stop();
+    this.screenTrack = track;
+    track.addEventListener('ended', () => this._emit('screenended', track));
+    if (this.screenTransceiver && this._screenPc === pc) {
+      await this.screenTransceiver.sender.replaceTrack(track);
+      return track;
+    }
+    const transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    await pc.setLocalDescription(await pc.createOffer());
+    await waitForIceGathering(pc);
+    const reply = await this.call('publish_offer', {
+      type: 'offer', sdp: pc.localDescription.sdp, screen_mid: transceiver.mid,
+    });
+    await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
+    this.screenTransceiver = transceiver;
+    this._screenPc = pc;
+    return track;
+  }
+
+  /** Stop sending the shared screen (the section stays, sending nothing). */
+  stopScreen() {
+    if (!this.screenTrack) return;
+    this.screenTrack.stop();
+    this.screenTrack = null;
+    this.screenTransceiver?.sender.replaceTrack(null).catch(() => {});
   }
 
   /** Loss the server reports about what we send (RTCP receiver reports). */

@@ -142,15 +142,32 @@ class Compositor:
         e.g. an audio exhibit); ``caption`` (原告证据1) and ``title`` label it. Each call
         replaces the picture; takes effect with the next frame."""
         self._exhibit_seq += 1
+        if self._room.exhibit is not None and self._room.exhibit.video_input is not None:
+            self.clear_exhibit()
         slot = Slot(EXHIBIT_TILE, title, Role.COURTROOM_DISPLAY, None, caption, 0, still=True)
         if page is not None:
             slot.latest = Latest(page, time.monotonic(), self._exhibit_seq)
             slot.video_live = True
         self._room.exhibit = slot
 
+    def show_exhibit_video(
+        self, video: AsyncIterator[av.VideoFrame], caption: str, title: str
+    ) -> None:
+        """Like ``show_exhibit``, with a moving picture (a shared screen): the compositor owns
+        ``video`` and closes it when the exhibit is cleared or replaced."""
+        self.clear_exhibit()
+        slot = Slot(EXHIBIT_TILE, title, Role.COURTROOM_DISPLAY, None, caption, 0, still=True)
+        slot.video_input = video
+        slot.video_live = True
+        if self._loop is not None:
+            slot.video_task = self._loop.create_task(pump_video(slot, video))
+        self._room.exhibit = slot
+
     def clear_exhibit(self) -> None:
         """Back to the hearing's own layout."""
-        self._room.exhibit = None
+        old, self._room.exhibit = self._room.exhibit, None
+        if old is not None and old.video_input is not None:
+            stop_input(old, "video", self._loop)
 
     @property
     def exhibit_shown(self) -> bool:

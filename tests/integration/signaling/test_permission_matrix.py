@@ -124,6 +124,12 @@ CASES = [
         frozenset({"not_presenting"}),
     ),
     Case("stop_presenting", Action.PRESENT_EVIDENCE, lambda p, role: {}),
+    Case(
+        "present_screen",
+        Action.PRESENT_EVIDENCE,
+        lambda p, role: {},
+        frozenset({"not_granted", "no_screen"}),  # nobody shares a screen here
+    ),
 ]
 
 
