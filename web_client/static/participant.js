@@ -423,6 +423,8 @@ function waitingView(session, ctx) {
           h('h2', { t: 'waiting.yourCamera' }),
           h('div', { class: 'preview-box small' }, preview),
           h('p', { class: 'hint', t: 'waiting.privacy' })),
+        // Stuck or unsure while waiting (an elderly party, a broken camera): the clerk is told.
+        h('section', { class: 'card', dataset: { testid: 'waiting-help' } }, helpBlock(ctx, 'other')),
         h('div', { class: 'actions' }, leave))));
   const notice = (key, params) => {
     const time = fmtTime(new Date());
