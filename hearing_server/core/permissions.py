@@ -153,7 +153,10 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
 # Actions that only exist in one kind of session.
 # Signing means signing the mediation agreement: a court hearing has none.
 _MEDIATION_ONLY = frozenset({Action.OPEN_CAUCUS, Action.DRAFT_AGREEMENT, Action.SIGN})
-_HEARING_ONLY = frozenset({Action.CALL_WITNESS, Action.TAKE_OATH})
+# The undertaking (证人保证书) is a court's procedure. Witnesses and experts are still called in
+# and dismissed in a mediation, by the mediator who holds the judge's powers there: were calling
+# them hearing-only, one added to a mediation would wait outside with nobody able to let them in.
+_HEARING_ONLY = frozenset({Action.TAKE_OATH})
 
 # The permission each hearing state change needs. Resuming after a suspension is the judge's
 # call even though the clerk may suspend: the clerk fixes the problem, the judge decides

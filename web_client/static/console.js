@@ -463,7 +463,9 @@ export async function runConsole(root, ctx) {
     if (p.hand_raised) {
       flags.append(h('span', { class: 'flag hand', dataset: { flag: 'hand' } }, icon('hand'), h('span', { t: 'state.handRaised' })));
     }
-    if ((p.role === 'witness' || p.role === 'expert') && (p.sworn_at || state === 'in_hearing')) {
+    // The undertaking is given in a court hearing; a mediation calls witnesses in without one.
+    const swears = session.hearing?.kind !== 'mediation';
+    if (swears && (p.role === 'witness' || p.role === 'expert') && (p.sworn_at || state === 'in_hearing')) {
       flags.append(h('span', { class: `flag ${p.sworn_at ? 'sworn' : 'unsworn'}`,
         dataset: { flag: p.sworn_at ? 'sworn' : 'unsworn' }, t: p.sworn_at ? 'state.sworn' : 'state.unsworn' }));
     }

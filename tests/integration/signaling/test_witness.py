@@ -140,17 +140,50 @@ async def test_a_witness_is_called_sworn_dismissed_and_recalled(
     assert ("witness_dismissed", "waiting") in record and ("witness_dismissed", "out") in record
 
 
-async def test_no_undertaking_in_a_mediation(server: TestServer, make_client: MakeClient) -> None:
-    _, people = await make_hearing(
+async def test_a_mediation_calls_witnesses_in_without_the_undertaking(
+    server: TestServer, make_client: MakeClient
+) -> None:
+    hid, people = await make_hearing(
         server.app,
-        [(Role.MEDIATOR, "调解员"), (Role.WITNESS, "陈证人")],
+        [(Role.MEDIATOR, "调解员"), (Role.PARTY, "张三"), (Role.WITNESS, "陈证人")],
         state="in_session",
         kind=HearingKind.MEDIATION,
     )
-    mediator, witness = make_client(people["调解员"].token), make_client(people["陈证人"].token)
-    for client in (mediator, witness):
+    mediator, zhang, witness = (make_client(people[n].token) for n in ("调解员", "张三", "陈证人"))
+    m, w = people["调解员"].id, people["陈证人"].id
+    for client in (mediator, zhang, witness):
         await client.connect()
     await mediator.join()
+    await zhang.join()
+    await mediator.publish([ColourVideoTrack((40, 200, 40)), ToneAudioTrack(440.0)])
     info = await witness.join()
+    # Waiting outside like in a court, but no undertaking is given in a mediation.
+    assert info["me"]["state"] == "waiting"
     assert info["oath"] == [] and "take_oath" not in info["allowed_actions"]
     assert await refused(witness, "take_oath", {}) == "forbidden"
+    assert await refused(zhang, "admit", {"participant_id": w}) == "forbidden"
+
+    # The mediator calls the witness in (this was refused: nobody could let them in), who then
+    # receives the joint session's media; still no undertaking to give.
+    called = await mediator.call("admit", {"participant_id": w})
+    assert called["participant"]["state"] == "in_hearing"
+    await wait_until(
+        lambda: m in offered(witness),
+        30,
+        "the witness to receive the mediator",
+        lambda: str(offered(witness)),
+    )
+    assert await refused(witness, "take_oath", {}) == "forbidden"
+    # Dismissed back to the waiting room, recalled, then dismissed for good.
+    await mediator.call("dismiss_witness", {"participant_id": w, "to": "waiting"})
+    await wait_until(lambda: not offered(witness), 30, "the witness out of the joint session")
+    await mediator.call("admit", {"participant_id": w})
+    await mediator.call("dismiss_witness", {"participant_id": w, "to": "out"})
+    await witness.wait_for_event("dismissed")
+    assert (await server.app[STORE].get_participant(w)).state.value == "left"
+
+    log = await server.app[HEARINGS].audit_log(Actor.staff("t"), hid)
+    record = [(e.event, e.data.get("to")) for e in log if e.data.get("participant_id") == w]
+    assert record.count(("witness_called", None)) == 2
+    assert ("witness_dismissed", "waiting") in record and ("witness_dismissed", "out") in record
+    assert not any(event == "witness_sworn" for event, _ in record)

@@ -124,8 +124,8 @@ PRESIDE_HEARING = {
     "waive_identity",
     "grant_presenting",
 }
-# The same powers in a mediation: no witnesses are called there.
-PRESIDE_MEDIATION = PRESIDE_HEARING - {"call_witness"}
+# The same powers in a mediation (witnesses are called in there too, without the undertaking).
+PRESIDE_MEDIATION = PRESIDE_HEARING
 CLERK = {
     "view_all_states",
     "list_recordings",
@@ -283,9 +283,14 @@ def test_caucus_and_agreement_exist_only_in_mediation(role: str) -> None:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_witnesses_are_called_only_in_hearings(role: str) -> None:
-    assert not can(Role(role), Action.CALL_WITNESS, HearingKind.MEDIATION)
+def test_witnesses_are_called_in_both_kinds_and_sworn_only_in_hearings(role: str) -> None:
+    # A witness added to a mediation once waited outside for good: nobody could call them in.
     assert can(Role(role), Action.CALL_WITNESS, HearingKind.HEARING) is (role == "judge")
+    assert can(Role(role), Action.CALL_WITNESS, HearingKind.MEDIATION) is (
+        role in ("judge", "mediator")
+    )
+    assert can(Role(role), Action.TAKE_OATH, HearingKind.HEARING) is (role in ("witness", "expert"))
+    assert not can(Role(role), Action.TAKE_OATH, HearingKind.MEDIATION)
 
 
 def test_every_hearing_transition_has_its_permission() -> None:
