@@ -151,7 +151,9 @@ async def test_caucus_media_stays_in_the_room_and_is_not_recorded(
         await asyncio.sleep(1.5)
         assert (z.id, "video") not in li.client.received
         assert (z.id, "audio") not in li.client.received
-        # Recorder, transcriber and composite all take the joint session's members only.
+        # Recorder, transcriber and composite all take the joint session's members only (the
+        # transcript and the composite are checked from their own output in
+        # transcription_e2e/test_caucus_not_transcribed.py; the recording below).
         in_joint = await server.app[LIVE].hearing_room_members(hid)
         assert set(in_joint) == {li_p.id}
         caucus_started = asyncio.get_running_loop().time()
