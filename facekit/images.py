@@ -96,10 +96,3 @@ def fit(rgb: RGB, max_side: int) -> RGB:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     resized = Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR)
     return np.asarray(resized, dtype=np.uint8)
-
-
-def load_file(path: str, *, formats: frozenset[str] | None = None) -> RGB:
-    """A photo file as RGB (any format Pillow reads, 5 MB at most)."""
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_IMAGE_BYTES + 1)
-    return load_image(data, formats=formats)

@@ -7,7 +7,6 @@ curve measured on our test photos and their variants (docs/identity.md "Face mat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -67,12 +66,4 @@ class Matcher:
             return MatchResult(Decision.MULTIPLE_FACES, None, self.threshold)
         assert probe.encoding is not None, "analyse the probe with its encoding"
         dist = distance(reference, probe.encoding)
-        return MatchResult(self.decide(dist), dist, self.threshold)
-
-    def match_many(self, reference: Encoding, encodings: Sequence[Encoding]) -> MatchResult:
-        """Several frames of one face: their median distance decides (one blurred frame
-        neither passes nor fails a check)."""
-        if not encodings:
-            return MatchResult(Decision.NO_FACE, None, self.threshold)
-        dist = float(np.median([distance(reference, e) for e in encodings]))
         return MatchResult(self.decide(dist), dist, self.threshold)

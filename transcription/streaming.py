@@ -229,11 +229,6 @@ class AdapterStream(RecognizeStream):
         self._queue.discard()
         self._events.put_nowait(None)
 
-    async def wait_closed(self) -> None:
-        """Wait until every pending utterance has its final result (after end_input)."""
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(self._rec_task)
-
     # -- VAD ------------------------------------------------------------------------------
 
     async def _run_vad(self) -> None:

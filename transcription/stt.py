@@ -165,10 +165,6 @@ class STTStats:
     audio_s: float = 0.0
     processing_s: float = 0.0
 
-    @property
-    def real_time_factor(self) -> float:
-        return self.processing_s / self.audio_s if self.audio_s else 0.0
-
 
 @dataclass(frozen=True, slots=True)
 class Decoding:

@@ -72,15 +72,6 @@ def read_raw16k(path: Path) -> tuple[Samples, int]:
     return pcm16_to_samples(path.read_bytes()), 16000
 
 
-def write_wav(path: Path, samples: Samples, rate: int) -> None:
-    pcm = (np.clip(samples, -1, 1 - 1 / 32768) * 32768).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-
-
 def silence(seconds: float, rate: int = SAMPLE_RATE) -> Samples:
     return np.zeros(int(seconds * rate), dtype=np.float32)
 

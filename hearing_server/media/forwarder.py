@@ -433,10 +433,6 @@ class TrackForwarder:
             self.request_keyframe()
 
     @property
-    def shed_subscribers(self) -> frozenset[str]:
-        return frozenset(self._shed)
-
-    @property
     def stream_id(self) -> str:
         """The msid stream id subscribers receive this track in."""
         return screen_stream_id(self.publisher_pid) if self.screen else self.publisher_pid

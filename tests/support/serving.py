@@ -3,7 +3,6 @@ fails on demand and signs its delivery reports, a PDF to serve, and an app wired
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import io
@@ -151,10 +150,3 @@ def link_in(text: str) -> str:
     assert match is not None, text
     return match.group(0)
 
-
-async def wait_until(check: Any, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.05)

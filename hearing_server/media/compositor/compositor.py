@@ -169,10 +169,6 @@ class Compositor:
         if old is not None and old.video_input is not None:
             stop_input(old, "video", self._loop)
 
-    @property
-    def exhibit_shown(self) -> bool:
-        return self._room.exhibit is not None
-
     def set_hearing_info(
         self,
         *,
