@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from hearing_server.service.events import EventBus, ServiceEvent
     from hearing_server.service.evidence import EvidenceService
     from hearing_server.service.hearings import HearingService
-    from hearing_server.service.identity import IdentityGate, IdentityService
+    from hearing_server.service.identity import IdentityService
+    from hearing_server.service.identity_gate import IdentityGate
     from hearing_server.service.jobs import JobRunner
     from hearing_server.service.live import LiveHearings
     from hearing_server.service.notices import NoticeService

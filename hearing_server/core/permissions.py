@@ -212,3 +212,24 @@ def authorize(actor: Actor, action: Action, hearing: Hearing) -> None:
     if actor.role is None or actor.hearing_id != hearing.id:
         raise Forbidden("not a participant of this hearing")
     require(actor.role, action, hearing.kind)
+
+
+def is_authorized(actor: Actor, action: Action, hearing: Hearing) -> bool:
+    """Whether :func:`authorize` would let ``actor`` perform ``action`` on ``hearing``: for
+    deciding what someone is shown, not for guarding a change (use :func:`authorize`)."""
+    try:
+        authorize(actor, action, hearing)
+    except Forbidden:
+        return False
+    return True
+
+
+def require_staff(
+    actor: Actor, message: str = "only court staff may do this", *, system: bool = True
+) -> None:
+    """Actions of the court's staff that concern no one hearing's participants (creating
+    hearings, registering people, setting policies, the board): only court staff, and the
+    system unless ``system`` is False, may perform them. Raises :class:`Forbidden`."""
+    if actor.is_staff or (system and actor.is_system):
+        return
+    raise Forbidden(message)

@@ -45,7 +45,7 @@ from hearing_server.core.errors import (
 from hearing_server.core.hearing import Hearing, HearingKind
 from hearing_server.core.identity import CodeChallenge, IdType
 from hearing_server.core.participant import Role
-from hearing_server.core.permissions import Action, authorize, can
+from hearing_server.core.permissions import Action, authorize, is_authorized
 from identitykit import new_code
 from messaging import Message, SendError
 
@@ -444,14 +444,6 @@ class AgreementService:
             raise Conflict("only a mediation has an agreement", code="not_a_mediation")
         return hearing
 
-    @staticmethod
-    def _may_draft(actor: Actor, hearing: Hearing) -> bool:
-        if actor.is_staff or actor.is_system:
-            return True
-        if actor.hearing_id != hearing.id or actor.role is None:
-            return False
-        return can(actor.role, Action.DRAFT_AGREEMENT, hearing.kind)
-
     @contextlib.asynccontextmanager
     async def _changing(
         self, actor: Actor, hearing_id: str, action: Action
@@ -467,7 +459,7 @@ class AgreementService:
         """Check that ``actor`` may read the mediation's agreement; True if they may see a
         draft (those who draft), False for the parties and their counsel."""
         hearing = await self._mediation(hearing_id)
-        drafts = self._may_draft(actor, hearing)
+        drafts = is_authorized(actor, Action.DRAFT_AGREEMENT, hearing)
         if not drafts:
             authorize(actor, Action.SIGN, hearing)
         return drafts

@@ -23,7 +23,7 @@ from hearing_server.core.audit import AuditEvent
 from hearing_server.core.errors import Forbidden, NotFound, ValidationError
 from hearing_server.core.hearing import Hearing, HearingState
 from hearing_server.core.participant import Participant, ParticipantState, Role
-from hearing_server.core.permissions import Action, authorize
+from hearing_server.core.permissions import Action, authorize, require_staff
 
 from .events import (
     HelpRequested,
@@ -308,8 +308,7 @@ class BoardService:
         """Today's hearings (and any still running), each with its people's live state,
         identity and network health, and the alerts not yet acknowledged (plus the last
         acknowledged ones)."""
-        if not actor.is_staff:
-            raise Forbidden("the board is for the court's staff")
+        require_staff(actor, "the board is for the court's staff", system=False)
         today = self._today()
         hearings = [
             h

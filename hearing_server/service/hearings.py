@@ -15,7 +15,7 @@ from typing import Any
 from hearing_server.auth.tokens import JoinClaims, TokenService
 from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEntry, AuditEvent
-from hearing_server.core.errors import Conflict, Forbidden, NotFound, ValidationError
+from hearing_server.core.errors import Conflict, NotFound, ValidationError
 from hearing_server.core.hearing import (
     LAYOUTS,
     Hearing,
@@ -32,6 +32,7 @@ from hearing_server.core.permissions import (
     allowed_actions,
     authorize,
     can,
+    require_staff,
 )
 from hearing_server.store.base import Store
 
@@ -129,11 +130,6 @@ class HearingService:
     ) -> AuditEntry:
         return await self.store.append_audit(hearing_id, actor.id, event.value, data, self._now())
 
-    @staticmethod
-    def _require_staff(actor: Actor) -> None:
-        if not (actor.is_staff or actor.is_system):
-            raise Forbidden("only court staff may do this")
-
     # -- hearings ---------------------------------------------------------------------------
 
     async def create_hearing(
@@ -152,7 +148,7 @@ class HearingService:
     ) -> Hearing:
         """Create a hearing with ``identity_policy`` (default: the configured one) and the
         ``language`` of its captions and transcript (None: the server's default)."""
-        self._require_staff(actor)
+        require_staff(actor)
         hearing = Hearing(
             id=uuid.uuid4().hex,
             kind=kind,
@@ -178,7 +174,7 @@ class HearingService:
     async def list_hearings(
         self, actor: Actor, *, state: HearingState | None, limit: int, offset: int
     ) -> list[Hearing]:
-        self._require_staff(actor)
+        require_staff(actor)
         return await self.store.list_hearings(state=state, limit=limit, offset=offset)
 
     async def get_hearing(self, actor: Actor, hearing_id: str) -> Hearing:
@@ -191,7 +187,7 @@ class HearingService:
     ) -> Hearing:
         """Change schedule, title, court, case number, visibility or language (of captions
         and transcript) of a hearing not yet over."""
-        self._require_staff(actor)
+        require_staff(actor)
         hearing = await self.store.get_hearing(hearing_id)
         if hearing.is_terminal:
             raise Conflict(f"hearing is {hearing.state.value}; it can no longer be changed")
@@ -296,7 +292,7 @@ class HearingService:
         interprets_for: str | None = None,
         language: str | None = None,
     ) -> Participant:
-        self._require_staff(actor)
+        require_staff(actor)
         hearing = await self.store.get_hearing(hearing_id)
         if hearing.is_terminal:
             raise Conflict(f"hearing is {hearing.state.value}")
@@ -334,7 +330,7 @@ class HearingService:
         self, actor: Actor, participant_id: str, *, ttl: timedelta | None = None
     ) -> tuple[str, str, JoinClaims]:
         """Issue a join link; returns (url, token, claims)."""
-        self._require_staff(actor)
+        require_staff(actor)
         participant = await self.store.get_participant(participant_id)
         hearing = await self.store.get_hearing(participant.hearing_id)
         if hearing.is_terminal:
@@ -356,7 +352,7 @@ class HearingService:
 
     async def revoke_link(self, actor: Actor, token: str) -> JoinClaims:
         """Revoke a join link by its token (the jti goes on the deny-list)."""
-        self._require_staff(actor)
+        require_staff(actor)
         claims = await self.tokens.verify_join(token)
         await self.store.revoke_token(claims.jti, claims.expires_at)
         await self.audit(
@@ -383,6 +379,6 @@ class HearingService:
         }
 
     async def audit_log(self, actor: Actor, hearing_id: str) -> list[AuditEntry]:
-        self._require_staff(actor)
+        require_staff(actor)
         await self.store.get_hearing(hearing_id)
         return await self.store.list_audit(hearing_id)

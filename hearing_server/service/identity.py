@@ -1,11 +1,12 @@
 """Identity checks: the gate before the waiting room, and the checks that open it.
 
-:class:`IdentityGate` answers whether a participant is cleared (the hearing's policy and their
-progress); :class:`~.live.LiveHearings` asks it on every join and keeps anyone not cleared in
-the identity step (no room, no media, no admission). :class:`IdentityService` runs the checks
-(the ID number, the one-time code), the clerk's manual verification and the judge's waiver,
-writes every attempt to the audit log (the method and the outcome, never the ID number or the
-code) and tells the staff and the participant through typed events.
+:class:`~.identity_gate.IdentityGate` answers whether a participant is cleared (the hearing's
+policy and their progress); :class:`~.live.LiveHearings` asks it on every join and keeps anyone
+not cleared in the identity step (no room, no media, no admission). :class:`IdentityService`
+runs the checks (the ID number, the one-time code, the camera check), the clerk's manual
+verification and the judge's waiver, writes every attempt to the audit log (the method and the
+outcome, never the ID number or the code) and tells the staff and the participant through typed
+events. What they see of it is :func:`~.identity_view.identity_json`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent
 from hearing_server.core.errors import (
     Conflict,
-    Forbidden,
     NotFound,
     Unavailable,
     ValidationError,
@@ -41,30 +41,27 @@ from hearing_server.core.identity import (
     IdType,
     Registration,
     check_legal_name,
-    code_resend_at,
     enter_code,
     fail_step,
     issue_code,
-    mask_phone,
     name_key,
     normalise_email,
     normalise_phone,
     override,
     pass_step,
-    remaining_tries,
     require_attempt,
     require_code_send,
 )
 from hearing_server.core.participant import Participant
-from hearing_server.core.permissions import Action, authorize
-from hearing_server.store.base import Store
+from hearing_server.core.permissions import Action, authorize, require_staff
 from hearing_server.store.biometrics import BiometricFiles
-from identitykit import KeyedHasher, ResidentIdError, new_code, normalise_id_number
-from identitykit import validate_resident_id as _validate_resident_id
+from identitykit import KeyedHasher, new_code
 from messaging import Message, MessageSender, SendError
 
 from .events import IdentityAlertRaised, IdentityChanged, IdentityProgress
 from .hearings import HearingService
+from .identity_gate import IdentityGate, validate_id_number
+from .identity_view import identity_json, iso
 from .live import LiveHearings
 
 log = logging.getLogger(__name__)
@@ -92,63 +89,13 @@ class FaceChecks(Protocol):
 
     def running(self, participant_id: str) -> bool: ...
 
+
 # A second call for help within this time alerts nobody again (the clerk has been told).
 HELP_REPEAT = timedelta(seconds=30)
-
-_PASSPORT = re.compile(r"^[A-Z0-9]{5,20}$")
-_OTHER_ID = re.compile(r"^[A-Z0-9()]{1,40}$")
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
-
-
-def validate_id_number(id_type: IdType, number: str) -> str:
-    """``number`` normalised for ``id_type``, or :class:`ValidationError` with a code per
-    problem (``id_check_digit``, ``id_birth_date``, ``id_region``, ``id_length``, ...)."""
-    if id_type is IdType.RESIDENT_ID:
-        try:
-            return _validate_resident_id(number)
-        except ResidentIdError as exc:
-            raise ValidationError(exc.message, code=f"id_{exc.problem.value}") from None
-    text = normalise_id_number(number)
-    pattern = _PASSPORT if id_type is IdType.PASSPORT else _OTHER_ID
-    if not pattern.match(text):
-        what = "a passport number is 5 to 20 letters and digits"
-        if id_type is IdType.OTHER:
-            what = "an ID number is 1 to 40 letters and digits"
-        raise ValidationError(what, code="id_format")
-    return text
-
-
-class IdentityGate:
-    """Whether a participant may leave the identity step: their hearing's policy (stored when
-    the hearing was created; the configured default for hearings older than identity checks)
-    and their progress."""
-
-    def __init__(self, store: Store, default_policy: IdentityPolicy) -> None:
-        self._store = store
-        self._default = default_policy
-
-    @property
-    def default_policy(self) -> IdentityPolicy:
-        return self._default
-
-    async def policy(self, hearing_id: str) -> IdentityPolicy:
-        return await self._store.get_identity_policy(hearing_id) or self._default
-
-    async def status(self, p: Participant) -> IdentityStatus:
-        return await self._store.get_identity_status(p.id) or IdentityStatus(p.id, p.hearing_id)
-
-    async def cleared(self, p: Participant) -> bool:
-        required = (await self.policy(p.hearing_id)).required(p.role)
-        if not required:
-            return True
-        return (await self.status(p)).cleared(required)
 
 
 class IdentityService:
@@ -236,66 +183,14 @@ class IdentityService:
     ) -> dict[str, Any]:
         """A participant's identity as the console and the participant see it (no secrets:
         never the ID number, the code or its digest)."""
-        now = self._now()
-        required = policy.required(p.role)
-        code = status.code
-        ov = status.override
-        return {
-            "participant_id": p.id,
-            "required": [s.value for s in required],
-            "passed": [s.value for s in required if status.passed(s)],
-            "pending": [s.value for s in status.pending(required)],
-            # Steps a check can pass here; the others only the clerk or the judge can clear.
-            "checkable": [s.value for s in required if self._checkable(s)],
-            "outcome": status.outcome(required).value,
-            "locked": {
-                s.value: _iso(until)
-                for s in required
-                if (until := status.locked_until(s, now)) is not None
-            },
-            "tries_left": {
-                s.value: remaining_tries(status, s, self._rules)
-                for s in required
-                if s in CHECKABLE_STEPS
-            },
-            "registered": reg is not None,
-            "id_type": reg.id_type.value if reg else None,
-            "id_last4": reg.id_last4 if reg else None,
-            "phone_hint": mask_phone(reg.phone) if reg else None,
-            "code": None
-            if code is None
-            else {
-                "sent_at": _iso(code.issued_at),
-                "expires_at": _iso(code.expires_at),
-                "resend_at": _iso(code_resend_at(status, self._rules)),
-                "tries_left": max(0, self._rules.code_tries - code.tries),
-                "used": code.used,
-                "spent": code.spent,
-            },
-            "override": None
-            if ov is None
-            else {
-                "outcome": ov.outcome.value,
-                "by": ov.by,
-                "reason": ov.reason,
-                "at": _iso(ov.at),
-                "pending": [s.value for s in ov.pending],
-            },
-            "help_requested_at": _iso(status.help_requested_at),
-            "reference_photo": self._has_photo(p),
-            "face": None
-            if status.face is None
-            else {
-                "decision": status.face.decision,
-                "distance": status.face.distance,
-                "threshold": status.face.threshold,
-                "liveness": status.face.liveness,
-                "reason": status.face.reason,
-                "at": _iso(status.face.at),
-            },
-            "face_check_running": self._face is not None and self._face.running(p.id),
-            "now": _iso(now),
-        }
+        return identity_json(
+            p, policy, status, reg,
+            now=self._now(),
+            rules=self._rules,
+            checkable=self._checkable,
+            has_photo=self._has_photo(p),
+            face_check_running=self._face is not None and self._face.running(p.id),
+        )  # fmt: skip
 
     def _checkable(self, step: IdentityStep) -> bool:
         if step in CAMERA_STEPS and self._face is None:
@@ -340,7 +235,7 @@ class IdentityService:
                     "participant_id": p.id,
                     "display_name": p.display_name,
                     "message": message,
-                    "at": _iso(self._now()),
+                    "at": iso(self._now()),
                     **extra,
                 },
             )
@@ -361,8 +256,7 @@ class IdentityService:
     ) -> IdentityPolicy:
         """Replace the hearing's policy. Someone already past the identity step stays there;
         someone waiting in it whom the new policy clears goes on at once."""
-        if not (actor.is_staff or actor.is_system):
-            raise Forbidden("only court staff set the identity policy")
+        require_staff(actor, "only court staff set the identity policy")
         hearing = await self._store.get_hearing(hearing_id)
         if hearing.is_terminal:
             raise Conflict(f"hearing is {hearing.state.value}")
@@ -391,8 +285,7 @@ class IdentityService:
         The ID number is validated for its type (a resident ID by GB 11643-1999) and kept only
         as a keyed hash and its last four characters.
         """
-        if not (actor.is_staff or actor.is_system):
-            raise Forbidden("only court staff register the people on a case")
+        require_staff(actor, "only court staff register the people on a case")
         p = await self._store.get_participant(participant_id)
         hearing = await self._store.get_hearing(p.hearing_id)
         if hearing.is_terminal:
@@ -418,8 +311,7 @@ class IdentityService:
         return reg
 
     async def registration(self, actor: Actor, participant_id: str) -> Registration:
-        if not (actor.is_staff or actor.is_system):
-            raise Forbidden("only court staff read registrations")
+        require_staff(actor, "only court staff read registrations")
         await self._store.get_participant(participant_id)
         reg = await self._store.get_registration(participant_id)
         if reg is None:
@@ -588,15 +480,15 @@ class IdentityService:
     async def _locked(self, p: Participant, step: IdentityStep, status: IdentityStatus) -> None:
         until = status.record(step).locked_until
         await self._audit(
-            p, Actor.system(), AuditEvent.IDENTITY_LOCKED, step=step.value, until=_iso(until)
+            p, Actor.system(), AuditEvent.IDENTITY_LOCKED, step=step.value, until=iso(until)
         )
         await self._alert(
             p,
             "locked",
             f"{p.display_name}: {self._rules.max_failures} failed {step.value} checks; "
-            f"locked until {_iso(until)}",
+            f"locked until {iso(until)}",
             step=step.value,
-            until=_iso(until),
+            until=iso(until),
         )
 
     async def _after_step(
@@ -632,8 +524,7 @@ class IdentityService:
         """Store ``participant_id``'s reference photo (JPEG or PNG, 5 MB at most, exactly one
         face) and its encoding, owner-only under the data directory. Raises
         :class:`ValidationError` with ``image_invalid``, ``no_face`` or ``multiple_faces``."""
-        if not (actor.is_staff or actor.is_system):
-            raise Forbidden("only court staff register the people on a case")
+        require_staff(actor, "only court staff register the people on a case")
         checks, files = self._face_checks()
         p = await self._store.get_participant(participant_id)
         hearing = await self._store.get_hearing(p.hearing_id)

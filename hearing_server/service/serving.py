@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent
-from hearing_server.core.errors import Conflict, Forbidden, NotFound, ValidationError
+from hearing_server.core.errors import Conflict, NotFound, ValidationError
 from hearing_server.core.hearing import Hearing, HearingState
 from hearing_server.core.ics import hearing_event
 from hearing_server.core.jobs import Job
-from hearing_server.core.permissions import Action, authorize
+from hearing_server.core.permissions import Action, authorize, require_staff
 from hearing_server.core.serving import (
     ELECTRONIC_CHANNELS,
     MANUAL_CHANNELS,
@@ -580,8 +580,7 @@ class ServingService:
     async def follow_up(self, actor: Actor) -> list[Delivery]:
         """Deliveries not opened within the follow-up time, or failed, whose recipient has no
         delivery of the same document that was opened, confirmed or served by hand."""
-        if not (actor.is_staff or actor.is_system):
-            raise Forbidden("only court staff may do this")
+        require_staff(actor)
         now = self._now()
         candidates = await self._store.list_deliveries(open_only=True, limit=10_000)
         out = []

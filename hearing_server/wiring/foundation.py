@@ -16,7 +16,7 @@ from hearing_server.auth.tokens import TokenService
 from hearing_server.config import Settings
 from hearing_server.service.events import EventBus, ServiceEvent
 from hearing_server.service.hearings import HearingService
-from hearing_server.service.identity import IdentityGate
+from hearing_server.service.identity_gate import IdentityGate
 from hearing_server.service.live import LiveHearings
 from hearing_server.service.notices import NoticeService
 from hearing_server.service.private_rooms import PrivateRooms

@@ -17,7 +17,9 @@ from hearing_server.core.permissions import (
     allowed_actions,
     authorize,
     can,
+    is_authorized,
     require,
+    require_staff,
 )
 
 ACTIONS = [
@@ -246,6 +248,36 @@ def test_authorize_consults_the_table_for_the_hearings_kind() -> None:
             Action.VIEW_HEARING,
             _hearing(HearingKind.HEARING),
         )
+
+
+@pytest.mark.parametrize("kind", list(HearingKind))
+@pytest.mark.parametrize("role", ROLES)
+def test_is_authorized_answers_exactly_as_authorize(kind: HearingKind, role: str) -> None:
+    hearing = _hearing(kind)
+    actors = [
+        Actor(id="p1", role=Role(role), hearing_id="h1"),
+        Actor(id="p1", role=Role(role), hearing_id="other"),
+        Actor.staff("clerk-office"),
+        Actor.system(),
+    ]
+    for actor, action in itertools.product(actors, Action):
+        try:
+            authorize(actor, action, hearing)
+            allowed = True
+        except Forbidden:
+            allowed = False
+        assert is_authorized(actor, action, hearing) is allowed, (actor, action)
+
+
+def test_require_staff_admits_staff_and_the_system_only_when_asked() -> None:
+    require_staff(Actor.staff("clerk-office"))
+    require_staff(Actor.system())
+    require_staff(Actor.staff("clerk-office"), system=False)
+    with pytest.raises(Forbidden, match="the board is for the court's staff"):
+        require_staff(Actor.system(), "the board is for the court's staff", system=False)
+    for role in Role:
+        with pytest.raises(Forbidden, match="only court staff may do this"):
+            require_staff(Actor(id="p1", role=role, hearing_id="h1"))
 
 
 @pytest.mark.parametrize("kind", list(HearingKind))
