@@ -30,6 +30,7 @@ from hearing_server.wiring.livestream import install_livestream
 from hearing_server.wiring.media import install_media
 from hearing_server.wiring.overload import install_overload
 from hearing_server.wiring.recording import install_recording
+from hearing_server.wiring.scheduling import install_scheduling
 from hearing_server.wiring.serving import install_serving
 from hearing_server.wiring.signaling import install_signaling
 from hearing_server.wiring.transcription import install_transcription
@@ -50,6 +51,7 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     install_board(app)  # the clerk's board: today's hearings, alerts
     install_agreements(app)  # mediation agreements: signing authority, timestamps, PDFs
     install_serving(app)  # electronic service on the job queue; receipts sealed by esign
+    install_scheduling(app)  # bookings, clashes; reschedules and cancellations served
     install_media(app)  # the SFU
     install_evidence(app)  # the exhibit bundle, presenting (a shared screen is the SFU's)
     install_face(app)  # face match and liveness on the participant's own camera

@@ -129,6 +129,8 @@ class Settings:
     serving_max_document_bytes: int = 20 * 1024 * 1024
     serving_callback_secret: str | None = None  # HMAC key of the SMS gateway's callbacks
     serving_key_path: Path | None = None  # default: <data_dir>/serving_hmac.key
+    # scheduling: the court's courtrooms (names); empty: any name is taken. docs/scheduling.md
+    courtrooms: list[str] = field(default_factory=list)
     # mediation agreements: who seals them, the signing CA and the timestamp authority
     agreement_organisation: str = "人民调解委员会"
     signing_dir: Path | None = None  # default: <data_dir>/esign (the embedded CA and TSA)
@@ -294,6 +296,12 @@ def _convert(name: str, raw: Any) -> Any:
             "serving_key_path",
         }:
             return Path(raw) if raw not in (None, "") else None
+        if name == "courtrooms":
+            items = raw if isinstance(raw, list) else str(raw).split(",")
+            rooms = [str(a).strip() for a in items if str(a).strip()]
+            if any(len(r) > 100 or not r.isprintable() for r in rooms):
+                raise ValueError("each courtroom is a name of at most 100 printable characters")
+            return rooms
         if name == "media_announced_addresses":
             items = raw if isinstance(raw, list) else str(raw).split(",")
             return [str(a).strip() for a in items if str(a).strip()]

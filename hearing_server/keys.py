@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from hearing_server.service.notices import NoticeService
     from hearing_server.service.presenting import PresentingService
     from hearing_server.service.private_rooms import PrivateRooms
+    from hearing_server.service.scheduling import SchedulingService
     from hearing_server.service.serving import ServingService
     from hearing_server.service.transcripts import TranscriptService
     from hearing_server.signaling.ports import LivestreamPort, RecordingPort
@@ -42,6 +43,7 @@ PRIVATE_ROOMS: web.AppKey[PrivateRooms] = web.AppKey("private_rooms")
 NOTICES: web.AppKey[NoticeService] = web.AppKey("notices")
 JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")
 SERVING: web.AppKey[ServingService] = web.AppKey("serving")
+SCHEDULING: web.AppKey[SchedulingService] = web.AppKey("scheduling")
 BOARD: web.AppKey[BoardService] = web.AppKey("board")
 EVIDENCE: web.AppKey[EvidenceService] = web.AppKey("evidence")
 PRESENTING: web.AppKey[PresentingService] = web.AppKey("presenting")

@@ -16,6 +16,7 @@ from hearing_server.service.serving import (
     CallbackRefused,
     LinkExpired,
     TrackingView,
+    both_times,
     delivery_json,
     document_json,
     parse_recipients,
@@ -198,8 +199,8 @@ def _view_html(view: TrackingView, token: str, lang: str, zone: Any) -> str:
     until = d.expires_at.astimezone(zone) if d.expires_at else None
     if until is not None:
         rows += row("valid_until", f"{until:%Y-%m-%d %H:%M} ({view.time_zone})")
-    start = hearing.scheduled_start.astimezone(zone)
-    rows += row("hearing_at", f"{start:%Y-%m-%d %H:%M} ({view.time_zone})", "hearing-at")
+    start = both_times(hearing.scheduled_start, view.time_zone, d.time_zone)
+    rows += row("hearing_at", start, "hearing-at")
     link = (
         f'<p><a id="open-document" href="/s/{token}/document">{words["open_document"]}</a></p>'
         f'<p><a id="calendar" href="/s/{token}/calendar.ics">{words["calendar"]}</a></p>'

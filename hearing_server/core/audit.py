@@ -140,6 +140,12 @@ class AuditEvent(StrEnum):
     SERVICE_RECEIPT_ISSUED = "service_receipt_issued"  # the sealed 送达回证 (its hash)
     SERVICE_REMINDER_SENT = "service_reminder_sent"  # 24 h or 1 h before the hearing
     SERVICE_RESCHEDULE_SENT = "service_reschedule_sent"  # the hearing's new time, told
+    SERVICE_CANCELLATION_SENT = "service_cancellation_sent"  # the hearing is off, told
+    # scheduling (core/schedule.py)
+    HEARING_SCHEDULED = "hearing_scheduled"  # time, courtroom, people booked
+    HEARING_RESCHEDULED = "hearing_rescheduled"  # with the reason
+    HEARING_CANCELLED = "hearing_cancelled"  # with the reason
+    SCHEDULE_CONFLICT_OVERRIDDEN = "schedule_conflict_overridden"  # booked despite clashes
 
 
 @dataclass(frozen=True, slots=True)

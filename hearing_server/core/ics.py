@@ -41,16 +41,22 @@ def hearing_event(
     description: str,
     location: str,
     stamp: datetime,
+    sequence: int = 0,
+    cancelled: bool = False,
 ) -> str:
-    """The calendar file's text (CRLF line ends)."""
+    """The calendar file's text (CRLF line ends). ``sequence`` grows with each change of the
+    schedule, so a calendar replaces the event it holds under ``uid``; ``cancelled`` marks the
+    event cancelled."""
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         "PRODID:-//hearing-server//electronic service//ZH",
         "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
+        "METHOD:CANCEL" if cancelled else "METHOD:PUBLISH",
         "BEGIN:VEVENT",
         f"UID:{_escape(uid)}",
+        f"SEQUENCE:{sequence}",
+        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
         f"DTSTAMP:{_utc(stamp)}",
         f"DTSTART:{_utc(start)}",
         f"DTEND:{_utc(end)}",

@@ -58,6 +58,8 @@ class Action(StrEnum):
     GRANT_PRESENTING = "grant_presenting"  # let a party or counsel present, or stop them
     RECORD_OPINION = "record_opinion"  # the other side's opinion on an exhibit (质证意见)
     ASK_FOR_HELP = "ask_for_help"  # alert the clerk: stuck with the devices, the link, anything
+    SCHEDULE_HEARING = "schedule_hearing"  # book, reschedule, cancel (core/schedule.py)
+    OVERRIDE_SCHEDULE_CONFLICT = "override_schedule_conflict"  # book despite a clash, with reason
 
 
 _JUDICIAL = frozenset(
@@ -115,6 +117,10 @@ _SEES_ALL = frozenset(
         Action.READ_TRANSCRIPT,
         Action.SEND_NOTICE,
         Action.SERVE_DOCUMENTS,
+        # Court staff keep the calendar; a clash may be accepted on purpose (related cases
+        # heard one after the other by the same judge and parties), never by a party.
+        Action.SCHEDULE_HEARING,
+        Action.OVERRIDE_SCHEDULE_CONFLICT,
     }
 )
 

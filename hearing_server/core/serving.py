@@ -114,6 +114,8 @@ class Delivery:
     gateway_ref: str | None = None
     note: str | None = None
     recorded_by: str | None = None  # who recorded a manual service
+    # The recipient's own zone, when not the court's: messages state the time in both.
+    time_zone: str | None = None
 
     @property
     def open(self) -> bool:

@@ -43,15 +43,44 @@ def reminder_message(
 
 
 def rescheduled_message(
-    *, court: str, case_number: str, recipient: str, when: str, link: str, calendar: str
+    *,
+    court: str,
+    case_number: str,
+    recipient: str,
+    when: str,
+    link: str,
+    calendar: str,
+    courtroom: str | None = None,
+    reason: str | None = None,
 ) -> tuple[str, str]:
-    """The subject and text of the notice that the hearing's time changed."""
+    """The subject and text of the notice that the hearing's time (or courtroom) changed,
+    with the reason when the court gave one."""
     subject = f"{court} 开庭时间变更：{when}"
+    room_zh = f"，地点 {courtroom}" if courtroom else ""
+    room_en = f", in {courtroom}" if courtroom else ""
+    why_zh = f"变更原因：{reason}。" if reason else ""
+    why_en = f" Reason: {reason}." if reason else ""
     text = (
-        f"【{court}】{recipient}：案号 {case_number} 的开庭时间已变更为 {when}。"
-        f"文书与确认：{link} 新的日历文件：{calendar}\n"
-        f"{court}: the hearing of case {case_number} has been moved to {when}. "
-        f"Documents: {link} New calendar file: {calendar}"
+        f"【{court}】{recipient}：案号 {case_number} 的开庭时间已变更为 {when}{room_zh}。"
+        f"{why_zh}文书与确认：{link} 新的日历文件：{calendar}\n"
+        f"{court}: the hearing of case {case_number} has been moved to {when}{room_en}."
+        f"{why_en} Documents: {link} New calendar file: {calendar}"
+    )
+    return subject, text
+
+
+def cancelled_message(
+    *, court: str, case_number: str, recipient: str, when: str, reason: str, link: str
+) -> tuple[str, str]:
+    """The subject and text of the notice that the hearing of ``when`` will not sit."""
+    subject = f"{court} 取消开庭：{when}"
+    why_zh = f"原因：{reason}。" if reason else ""
+    why_en = f" Reason: {reason}." if reason else ""
+    text = (
+        f"【{court}】{recipient}：案号 {case_number} 原定于 {when} 的开庭已取消。{why_zh}"
+        f"详情：{link}\n"
+        f"{court}: the hearing of case {case_number} set for {when} is cancelled.{why_en} "
+        f"Details: {link}"
     )
     return subject, text
 

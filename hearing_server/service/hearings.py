@@ -183,14 +183,32 @@ class HearingService:
         return hearing
 
     async def update_hearing(
-        self, actor: Actor, hearing_id: str, changes: dict[str, Any]
+        self,
+        actor: Actor,
+        hearing_id: str,
+        changes: dict[str, Any],
+        *,
+        booked: bool = False,
     ) -> Hearing:
         """Change schedule, title, court, case number, visibility or language (of captions
-        and transcript) of a hearing not yet over."""
+        and transcript) of a hearing not yet over. The times of a hearing with a booking
+        (courtroom, people) change only through the scheduling service (``booked``), which
+        checks for clashes and asks for a reason."""
         require_staff(actor)
         hearing = await self.store.get_hearing(hearing_id)
         if hearing.is_terminal:
             raise Conflict(f"hearing is {hearing.state.value}; it can no longer be changed")
+        if not booked and {"scheduled_start", "scheduled_end"} & set(changes):
+            try:
+                await self.store.get_booking(hearing_id)
+            except NotFound:
+                pass
+            else:
+                raise Conflict(
+                    "this hearing is booked: reschedule it (POST .../schedule/reschedule "
+                    "with a reason), which checks the courtroom and the people",
+                    code="use_reschedule",
+                )
         allowed = {
             "case_number",
             "court",

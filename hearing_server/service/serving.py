@@ -27,6 +27,7 @@ from hearing_server.core.hearing import Hearing, HearingState
 from hearing_server.core.ics import hearing_event
 from hearing_server.core.jobs import Job
 from hearing_server.core.permissions import Action, authorize, require_staff
+from hearing_server.core.schedule import Booking, check_zone
 from hearing_server.core.serving import (
     ELECTRONIC_CHANNELS,
     MANUAL_CHANNELS,
@@ -44,6 +45,7 @@ from hearing_server.core.serving import (
     token_hash,
 )
 from hearing_server.core.serving_texts import (
+    cancelled_message,
     reminder_message,
     rescheduled_message,
     service_message,
@@ -65,7 +67,11 @@ REMINDER_HOURS = (24, 1)
 
 RESCHEDULE_JOB = "serving.rescheduled"
 """The kind of the jobs that tell the served recipients of a hearing its new time (one job per
-hearing and start time: the time it was served at holds one that does nothing)."""
+hearing, start time and schedule revision: the time it was served at holds one that does
+nothing)."""
+
+CANCEL_JOB = "serving.cancelled"
+"""The kind of the jobs that tell the served recipients of a hearing that it is cancelled."""
 
 MAX_RECIPIENTS = 50
 
@@ -112,6 +118,7 @@ class Recipient:
     phone: str | None = None
     email: str | None = None
     participant_id: str | None = None
+    time_zone: str | None = None  # theirs, when not the court's: times are stated in both
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +149,7 @@ def parse_recipients(raw: Any) -> list[Recipient]:
             raise ValidationError(f"recipient {n + 1} needs a name")
         name = check_text(name, f"recipient {n + 1}'s name", 100)
         values: dict[str, str | None] = {}
-        for key in ("phone", "email", "participant_id"):
+        for key in ("phone", "email", "participant_id", "time_zone"):
             value = item.get(key)
             if value is not None and not isinstance(value, str):
                 raise ValidationError(f"recipient {n + 1}: {key} must be text")
@@ -151,7 +158,8 @@ def parse_recipients(raw: Any) -> list[Recipient]:
             raise ValidationError(f"recipient {n + 1} ({name}) needs a phone or an e-mail")
         phone = normalise_address(Channel.SMS, values["phone"]) if values["phone"] else None
         email = normalise_address(Channel.EMAIL, values["email"]) if values["email"] else None
-        out.append(Recipient(name, phone, email, values["participant_id"]))
+        zone = check_zone(values["time_zone"]) if values["time_zone"] else None
+        out.append(Recipient(name, phone, email, values["participant_id"], zone))
     return out
 
 
@@ -193,6 +201,7 @@ class ServingService:
         jobs.register(SERVING_JOB, self._send_job)
         jobs.register(REMINDER_JOB, self._remind_job)
         jobs.register(RESCHEDULE_JOB, self._rescheduled_job)
+        jobs.register(CANCEL_JOB, self._cancelled_job)
 
     # -- documents ---------------------------------------------------------------------------
 
@@ -277,6 +286,7 @@ class ServingService:
                         expires_at=now + self._link_ttl,
                         status=DeliveryStatus.QUEUED,
                         queued_at=now,
+                        time_zone=r.time_zone,
                     )
                 )
         for d in deliveries:
@@ -291,13 +301,49 @@ class ServingService:
             await self._jobs.enqueue(SERVING_JOB, {"delivery_id": d.id}, key=f"serve:{d.id}")
             await self._plan_reminders(d, hearing, now)
         # The time served at: a later change to another time is news, this one is not.
+        revision = await self._revision(hearing.id)
         await self._jobs.enqueue(
             RESCHEDULE_JOB,
             {"hearing_id": hearing.id, "start": _utc_text(hearing.scheduled_start),
-             "served": True},
-            key=f"resched:{hearing.id}:{_utc_text(hearing.scheduled_start)}",
+             "revision": revision, "served": True},
+            key=_resched_key(hearing.id, hearing.scheduled_start, revision),
         )  # fmt: skip
         return deliveries
+
+    async def _booking(self, hearing_id: str) -> Booking | None:
+        try:
+            return await self._store.get_booking(hearing_id)
+        except NotFound:
+            return None
+
+    async def _revision(self, hearing_id: str) -> int:
+        booking = await self._booking(hearing_id)
+        return booking.revision if booking is not None else 0
+
+    async def tell_new_time(self, hearing_id: str, *, news: bool = True) -> None:
+        """The hearing was rescheduled (time or courtroom): its served recipients are told,
+        durably, once per schedule revision. Nothing is sent if nothing was served.
+        ``news=False``: the schedule's revision changed but not the time the recipients
+        know (a first booking at the served time), so they are told nothing."""
+        if not await self._store.list_deliveries(hearing_id=hearing_id, limit=1):
+            return
+        hearing = await self._store.get_hearing(hearing_id)
+        revision = await self._revision(hearing_id)
+        payload: dict[str, Any] = {"hearing_id": hearing_id, "revision": revision,
+                                   "start": _utc_text(hearing.scheduled_start)}  # fmt: skip
+        if not news:
+            payload["served"] = True
+        await self._jobs.enqueue(
+            RESCHEDULE_JOB,
+            payload,
+            key=_resched_key(hearing_id, hearing.scheduled_start, revision),
+        )
+
+    async def tell_cancelled(self, hearing_id: str) -> None:
+        """The hearing was cancelled: its served recipients are told, durably, once."""
+        if not await self._store.list_deliveries(hearing_id=hearing_id, limit=1):
+            return
+        await self._jobs.enqueue(CANCEL_JOB, {"hearing_id": hearing_id}, key=f"cancel:{hearing_id}")
 
     async def on_service_event(self, event: object) -> None:
         """A hearing's time changed: its served recipients are told, durably (one job per
@@ -310,10 +356,12 @@ class ServingService:
             return
         if not await self._store.list_deliveries(hearing_id=event.hearing_id, limit=1):
             return
+        # The same key as the scheduling service's own notice of this revision: one job.
+        revision = await self._revision(event.hearing_id)
         await self._jobs.enqueue(
             RESCHEDULE_JOB,
-            {"hearing_id": event.hearing_id, "start": start},
-            key=f"resched:{event.hearing_id}:{start}",
+            {"hearing_id": event.hearing_id, "start": start, "revision": revision},
+            key=_resched_key(event.hearing_id, datetime.fromisoformat(start), revision),
         )
 
     async def _rescheduled_job(self, job: Job) -> None:
@@ -322,6 +370,11 @@ class ServingService:
         hearing = await self._store.get_hearing(str(job.payload.get("hearing_id", "")))
         if _utc_text(hearing.scheduled_start) != job.payload.get("start"):
             return  # changed again since: the newer time has its own job
+        booking = await self._booking(hearing.id)
+        if booking is not None and booking.revision != job.payload.get("revision", 0):
+            return  # the schedule changed again since: its newer revision has its own job
+        if hearing.state is HearingState.CLOSED:
+            return  # cancelled or over: nobody is sent to a hearing that will not sit
         now = self._now()
         told: set[tuple[Channel, str]] = set()
         for d in await self._store.list_deliveries(hearing_id=hearing.id, limit=10_000):
@@ -338,11 +391,15 @@ class ServingService:
                 court=hearing.court,
                 case_number=hearing.case_number,
                 recipient=d.recipient,
-                when=self.local_time(hearing.scheduled_start),
+                when=self.time_for(d, hearing.scheduled_start),
                 link=self.link_for(d.id),
                 calendar=f"{self.link_for(d.id)}/calendar.ics",
+                courtroom=booking.courtroom if booking is not None else None,
+                reason=booking.reason if booking is not None else None,
             )
             key = f"{d.id}:t{_utc_text(hearing.scheduled_start)}"
+            if booking is not None:
+                key += f":r{booking.revision}"
             try:
                 await sender.send(Message(d.address, subject, text, key=key))
             except SendError as exc:
@@ -374,6 +431,44 @@ class ServingService:
         """A time as every message states it: in the court's zone, named."""
         return f"{value.astimezone(self.zone):%Y-%m-%d %H:%M} ({self.time_zone})"
 
+    def time_for(self, d: Delivery, value: datetime) -> str:
+        """A time as a recipient's message states it: in the court's zone, named, and in the
+        recipient's own zone too when they are elsewhere."""
+        return both_times(value, self.time_zone, d.time_zone)
+
+    async def _cancelled_job(self, job: Job) -> None:
+        hearing = await self._store.get_hearing(str(job.payload.get("hearing_id", "")))
+        booking = await self._booking(hearing.id)
+        reason = booking.reason if booking is not None and not booking.active else None
+        told: set[tuple[Channel, str]] = set()
+        for d in await self._store.list_deliveries(hearing_id=hearing.id, limit=10_000):
+            if d.channel not in ELECTRONIC_CHANNELS or d.status is DeliveryStatus.FAILED:
+                continue
+            if (d.channel, d.address) in told:
+                continue
+            told.add((d.channel, d.address))
+            sender = self._senders.get(d.channel)
+            if sender is None:
+                continue
+            subject, text = cancelled_message(
+                court=hearing.court,
+                case_number=hearing.case_number,
+                recipient=d.recipient,
+                when=self.time_for(d, hearing.scheduled_start),
+                reason=reason or "",
+                link=self.link_for(d.id),
+            )
+            try:
+                await sender.send(Message(d.address, subject, text, key=f"{d.id}:cancel"))
+            except SendError as exc:
+                raise JobError(exc.message, retryable=exc.retryable) from exc
+            await self._hearings.audit(
+                hearing.id,
+                Actor.system(),
+                AuditEvent.SERVICE_CANCELLATION_SENT,
+                {"delivery_id": d.id, "channel": d.channel.value},
+            )
+
     async def _remind_job(self, job: Job) -> None:
         try:
             d = await self._store.get_delivery(str(job.payload.get("delivery_id", "")))
@@ -383,7 +478,7 @@ class ServingService:
         if _utc_text(hearing.scheduled_start) != job.payload.get("start"):
             return  # rescheduled since: this reminder is of a time that no longer holds
         if hearing.state is HearingState.CLOSED:
-            return
+            return  # cancelled or over
         sender = self._senders.get(d.channel)
         if sender is None:
             raise JobError(f"no sender for {d.channel}", retryable=False)
@@ -394,7 +489,7 @@ class ServingService:
             case_number=hearing.case_number,
             recipient=d.recipient,
             title=doc.title,
-            when=self.local_time(hearing.scheduled_start),
+            when=self.time_for(d, hearing.scheduled_start),
             hours=hours,
             link=self.link_for(d.id),
             calendar=f"{self.link_for(d.id)}/calendar.ics",
@@ -415,6 +510,10 @@ class ServingService:
         d = await self._by_token(token)
         hearing = await self._store.get_hearing(d.hearing_id)
         doc = await self._store.get_served_document(d.document_id)
+        booking = await self._booking(hearing.id)
+        room = booking.courtroom if booking is not None else None
+        # A calendar updates the event it has by UID when the sequence grows: a reschedule
+        # moves it, a cancellation strikes it out.
         text = hearing_event(
             uid=f"{hearing.id}@{urlsplit(self._public_url).hostname or 'hearing-server'}",
             start=hearing.scheduled_start,
@@ -422,11 +521,13 @@ class ServingService:
             summary=f"{hearing.court} {hearing.case_number} 开庭 / hearing",
             description=(
                 f"{hearing.title}\n{doc.title}\n"
-                f"{self.local_time(hearing.scheduled_start)} - "
-                f"{self.local_time(hearing.scheduled_end)}\n{self.link_for(d.id)}"
+                f"{self.time_for(d, hearing.scheduled_start)} - "
+                f"{self.time_for(d, hearing.scheduled_end)}\n{self.link_for(d.id)}"
             ),
-            location=hearing.court,
+            location=f"{hearing.court} {room}" if room else hearing.court,
             stamp=self._now(),
+            sequence=booking.revision if booking is not None else 0,
+            cancelled=booking is not None and not booking.active,
         )
         return f"hearing-{hearing.id}.ics", text
 
@@ -714,6 +815,25 @@ def _utc_text(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
+def _resched_key(hearing_id: str, start: datetime, revision: int) -> str:
+    """One reschedule notice per hearing, start and schedule revision (0: never booked)."""
+    key = f"resched:{hearing_id}:{_utc_text(start)}"
+    return key if revision == 0 else f"{key}:r{revision}"
+
+
+def both_times(value: datetime, court_zone: str, own_zone: str | None) -> str:
+    """``value`` in the court's zone, named; followed by the same instant in ``own_zone``
+    when that is another zone (``2026-12-08 09:30 (Asia/Shanghai) = 2026-12-08 02:30
+    (Europe/Berlin)``)."""
+    court = f"{value.astimezone(ZoneInfo(court_zone)):%Y-%m-%d %H:%M} ({court_zone})"
+    if not own_zone or own_zone == court_zone:
+        return court
+    own = value.astimezone(ZoneInfo(own_zone))
+    if own.utcoffset() == value.astimezone(ZoneInfo(court_zone)).utcoffset():
+        return court
+    return f"{court} = {own:%Y-%m-%d %H:%M} ({own_zone})"
+
+
 def _recipient(d: Delivery) -> Actor:
     return Actor(id=f"recipient:{d.id}")
 
@@ -754,6 +874,7 @@ def delivery_json(d: Delivery, follow_up: bool = False) -> dict[str, Any]:
         "expires_at": _at(d.expires_at),
         "note": d.note,
         "recorded_by": d.recorded_by,
+        "time_zone": d.time_zone,
         "follow_up": follow_up,
         "electronic": d.channel in ELECTRONIC_CHANNELS,
     }

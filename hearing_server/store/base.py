@@ -13,7 +13,9 @@ an implementation can be written (and a consumer typed) one aggregate at a time:
   each participant's progress;
 - :class:`~hearing_server.store.jobs.JobStore`: the durable job queue;
 - :class:`~hearing_server.store.serving.ServingStore`: electronic service (documents served,
-  each recipient's delivery).
+  each recipient's delivery);
+- :class:`~hearing_server.store.schedule.ScheduleStore`: each hearing's booking (time,
+  courtroom, people).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .identity import IdentityStore
 from .jobs import JobStore
 from .lifecycle import StoreLifecycle, StoreUnavailable
 from .notices import NoticeStore
+from .schedule import ScheduleStore
 from .serving import ServingStore
 from .tokens import TokenStore
 from .transcript import TRANSCRIPT_FINALISED, TranscriptStore
@@ -40,6 +43,7 @@ __all__ = [
     "IdentityStore",
     "JobStore",
     "NoticeStore",
+    "ScheduleStore",
     "ServingStore",
     "Store",
     "StoreLifecycle",
@@ -61,6 +65,7 @@ class Store(
     EvidenceStore,
     JobStore,
     ServingStore,
+    ScheduleStore,
     Protocol,
 ):
     """Persistence of hearings, participants, the audit log, the transcript, revoked tokens

@@ -596,4 +596,45 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX deliveries_by_status ON deliveries (status, queued_at);
         """,
     ),
+    Migration(
+        12,
+        # Scheduling (issue 17): each hearing's booking (time, courtroom, the people who must
+        # attend, as JSON), and a served recipient's own time zone.
+        sqlite="""
+        CREATE TABLE schedule_bookings (
+            hearing_id TEXT PRIMARY KEY REFERENCES hearings(id),
+            kind TEXT NOT NULL,
+            start_at TEXT NOT NULL,
+            end_at TEXT NOT NULL,
+            courtroom TEXT,
+            people TEXT NOT NULL,
+            status TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            reason TEXT,
+            override TEXT,
+            updated_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX schedule_bookings_time ON schedule_bookings (status, start_at);
+        ALTER TABLE deliveries ADD COLUMN time_zone TEXT;
+        """,
+        postgresql="""
+        CREATE TABLE schedule_bookings (
+            hearing_id TEXT PRIMARY KEY REFERENCES hearings(id),
+            kind TEXT NOT NULL,
+            start_at TIMESTAMPTZ NOT NULL,
+            end_at TIMESTAMPTZ NOT NULL,
+            courtroom TEXT,
+            people TEXT NOT NULL,
+            status TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            reason TEXT,
+            override TEXT,
+            updated_by TEXT NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX schedule_bookings_time ON schedule_bookings (status, start_at);
+        ALTER TABLE deliveries ADD COLUMN time_zone TEXT;
+        """,
+    ),
 )

@@ -26,6 +26,7 @@ from .postgres_hearings import PostgresHearings
 from .postgres_identity import PostgresIdentity
 from .postgres_jobs import PostgresJobs
 from .postgres_notices import PostgresNotices
+from .postgres_schedule import PostgresSchedule
 from .postgres_serving import PostgresServing
 from .postgres_tokens import PostgresTokens
 from .postgres_transcript import PostgresTranscript
@@ -57,6 +58,7 @@ class PostgresStore(
     PostgresEvidence,
     PostgresJobs,
     PostgresServing,
+    PostgresSchedule,
 ):
     """A :class:`~hearing_server.store.base.Store` on one PostgreSQL database.
 

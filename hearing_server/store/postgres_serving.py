@@ -24,7 +24,7 @@ _DOC = "id, hearing_id, kind, title, media_type, size, sha256, created_by, creat
 _DEL = (
     "id, document_id, hearing_id, recipient, participant_id, channel, address, token_hash, "
     "expires_at, status, queued_at, sent_at, delivered_at, opened_at, confirmed_at, failed_at, "
-    "failure, gateway_ref, note, recorded_by"
+    "failure, gateway_ref, note, recorded_by, time_zone"
 )
 _DEL_MARKS = ", ".join(f"${n + 1}" for n in range(len(_DEL.split(","))))
 
@@ -65,6 +65,7 @@ def _delivery(row: Any) -> Delivery:
         gateway_ref=row["gateway_ref"],
         note=row["note"],
         recorded_by=row["recorded_by"],
+        time_zone=row["time_zone"],
     )
 
 
@@ -90,6 +91,7 @@ def _delivery_row(d: Delivery) -> tuple[Any, ...]:
         d.gateway_ref,
         d.note,
         d.recorded_by,
+        d.time_zone,
     )
 
 

@@ -22,6 +22,7 @@ from .sqlite_hearings import SQLiteHearings
 from .sqlite_identity import SQLiteIdentity
 from .sqlite_jobs import SQLiteJobs
 from .sqlite_notices import SQLiteNotices
+from .sqlite_schedule import SQLiteSchedule
 from .sqlite_serving import SQLiteServing
 from .sqlite_tokens import SQLiteTokens
 from .sqlite_transcript import SQLiteTranscript
@@ -38,6 +39,7 @@ class SQLiteStore(
     SQLiteEvidence,
     SQLiteJobs,
     SQLiteServing,
+    SQLiteSchedule,
 ):
     """A :class:`~hearing_server.store.base.Store` on one SQLite file (WAL mode).
 

@@ -23,7 +23,7 @@ _DOC = "id, hearing_id, kind, title, media_type, size, sha256, created_by, creat
 _DEL = (
     "id, document_id, hearing_id, recipient, participant_id, channel, address, token_hash, "
     "expires_at, status, queued_at, sent_at, delivered_at, opened_at, confirmed_at, failed_at, "
-    "failure, gateway_ref, note, recorded_by"
+    "failure, gateway_ref, note, recorded_by, time_zone"
 )
 _DEL_MARKS = ", ".join("?" for _ in _DEL.split(","))
 
@@ -60,6 +60,7 @@ def _delivery(row: Any) -> Delivery:
         gateway_ref=row[17],
         note=row[18],
         recorded_by=row[19],
+        time_zone=row[20],
     )
 
 
@@ -85,6 +86,7 @@ def _delivery_row(d: Delivery) -> tuple[Any, ...]:
         d.gateway_ref,
         d.note,
         d.recorded_by,
+        d.time_zone,
     )
 
 

@@ -67,6 +67,8 @@ ACTIONS = [
     "grant_presenting",
     "record_opinion",
     "ask_for_help",
+    "schedule_hearing",
+    "override_schedule_conflict",
 ]
 ROLES = [
     "judge",
@@ -122,6 +124,8 @@ PRESIDE_HEARING = {
     "read_transcript",
     "send_notice",
     "serve_documents",
+    "schedule_hearing",
+    "override_schedule_conflict",
     "verify_identity",
     "waive_identity",
     "grant_presenting",
@@ -134,6 +138,8 @@ CLERK = {
     "read_transcript",
     "send_notice",
     "serve_documents",
+    "schedule_hearing",
+    "override_schedule_conflict",
     "help_participant",
     "suspend_hearing",  # technical problem (docs/domain.md "Hearing states")
     "correct_transcript",
