@@ -153,9 +153,16 @@ class SQLiteJobs(SQLiteConnection):
 
     async def count_jobs(self) -> dict[JobState, int]:
         counts = dict.fromkeys(JobState, 0)
-        async with self.db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state") as cur:
-            for row in await cur.fetchall():
-                counts[JobState(row[0])] = int(row[1])
+        # Under the write lock: a write on this one connection between the query's first step
+        # and its last (aiosqlite runs them as separate calls) left SQLite's grouping
+        # undefined, and a count once came back with a state of NULL (a drain failed on it).
+        async with (
+            self._write_lock,
+            self.db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state") as cur,
+        ):
+            rows = await cur.fetchall()
+        for row in rows:
+            counts[JobState(row[0])] = int(row[1])
         return counts
 
     async def next_job_due(self) -> datetime | None:
