@@ -4,9 +4,9 @@ Detection and encoding are ~0.1 s of CPU each, in C++ holding the GIL part of th
 server's process that would stall the event loop, and with it forwarding, ICE and DTLS. So they
 run in one child process (``spawn``: a fresh interpreter), at a lower CPU priority than the
 server, started on first use and loading the models once. If the server dies, even by SIGKILL,
-the child exits on its own (:func:`lifeline.guard` is the first thing it runs), as the
-transcription engine's child does. If the child dies, the call fails with
-:class:`FaceWorkerError` and the next call starts a new one.
+the child exits on its own (:func:`lifeline.guarded_pool`: the guard is the first thing it
+runs), as the transcription engine's and the signing worker's children do. If the child dies,
+the call fails with :class:`FaceWorkerError` and the next call starts a new one.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -50,8 +49,8 @@ def analyse_photo_bytes(data: bytes, formats: frozenset[str] | None) -> PhotoRes
     return PhotoResult(None, engine.analyse_photo(rgb))
 
 
-def _child_init(parent: lifeline.Parent, nice: int) -> None:
-    lifeline.guard(parent, "face worker")
+def _child_init(nice: int) -> None:
+    # Runs after lifeline's guard (guarded_pool): a worker never outlives the server.
     if nice:
         with contextlib.suppress(OSError):
             os.nice(nice)
@@ -83,13 +82,9 @@ class FaceWorker:
         if self._closed:
             raise FaceWorkerError("the face worker is closed")
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_child_init,
-                # Taken here, in the thread that submits and so starts the worker.
-                initargs=(lifeline.Parent.current(), self._nice),
-            )
+            # Made here, in the thread that submits and so starts the worker (the parent
+            # its guard watches is taken in this thread).
+            self._pool = lifeline.guarded_pool("face worker", _child_init, (self._nice,))
         return self._pool
 
     def _reset(self) -> None:

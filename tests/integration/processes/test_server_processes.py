@@ -24,8 +24,10 @@ import aiohttp
 import numpy as np
 import pytest
 
+from hearing_server.serve import longest_shutdown
 from signaling.client import HearingClient
 from support.api import HEARING_BODY
+from support.waiting import wait_until
 from transcription.testing import SpeechTrack, have_flite, silence, synthesize
 from transcription.wer import wer
 
@@ -191,8 +193,28 @@ async def _orphans_after(children: list[Proc], limit: float) -> tuple[float, lis
         await asyncio.sleep(0.01)
 
 
-async def _engine_hears_speech(server: Server) -> str:
-    """A judge opens a hearing on ``server``, starts it and speaks; returns the final caption."""
+@dataclass
+class Speaking:
+    """A judge who has begun to speak ``SENTENCE`` into a running hearing."""
+
+    client: HearingClient
+    token: str
+    track: SpeechTrack
+    said_by: float  # seconds into the track when the sentence has been spoken
+
+    async def said(self) -> None:
+        """Wait until the whole sentence has been sent to the server."""
+        await wait_until(lambda: self.track.started is not None, 60, "the microphone to start")
+        assert self.track.started is not None
+        await asyncio.sleep(max(0.0, self.track.started + self.said_by - _loop_time()))
+
+
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
+async def _judge_speaks(server: Server) -> Speaking:
+    """A judge opens a hearing on ``server``, starts it and begins to speak ``SENTENCE``."""
     headers = {"X-API-Key": ADMIN_KEY}
     async with aiohttp.ClientSession(server.url, headers=headers) as http:
 
@@ -207,17 +229,53 @@ async def _engine_hears_speech(server: Server) -> str:
         link = await post(f"/api/participants/{judge['id']}/links")
         await post(f"/api/hearings/{hearing['id']}/transitions", {"action": "open"})
     client = HearingClient(server.url, str(link["token"]))
+    await client.connect()
+    await client.join()
+    await client.call("hearing_action", {"action": "start"})
+    samples, rate = synthesize(SENTENCE, "slt")
+    speech = np.concatenate([silence(1.0, rate), samples, silence(1.5, rate)])
+    track = SpeechTrack(speech, rate)
+    await client.publish([track])
+    return Speaking(client, str(link["token"]), track, 1.0 + samples.size / rate)
+
+
+async def _engine_hears_speech(server: Server) -> str:
+    """A judge opens a hearing on ``server``, starts it and speaks; returns the final caption."""
+    client = (await _judge_speaks(server)).client
     try:
-        await client.connect()
-        await client.join()
-        await client.call("hearing_action", {"action": "start"})
-        samples, rate = synthesize(SENTENCE, "slt")
-        speech = np.concatenate([silence(1.0, rate), samples, silence(1.5, rate)])
-        await client.publish([SpeechTrack(speech, rate)])
         caption = await client.wait_for_event("caption", lambda d: d["final"], timeout=60)
     finally:
         await client.close()
     return str(caption["text"])
+
+
+def _cpu_ticks(pid: int) -> int:
+    """User and system CPU time of ``pid`` so far, in clock ticks (0 once it is gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return 0
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    return int(fields[11]) + int(fields[12])
+
+
+async def _kill_while_recognising(
+    server: Server, engine: Proc, speaking: Speaking, sig: signal.Signals
+) -> None:
+    """Once the sentence has been spoken, send ``sig`` to ``server`` at a moment its engine is
+    busy recognising: its CPU time grew since the last look (it is idle but for recognition
+    once its model is loaded). Fails if the engine does nothing within a minute."""
+    await speaking.said()
+    deadline = time.monotonic() + 60
+    last = _cpu_ticks(engine.pid)
+    while True:
+        await asyncio.sleep(0.02)
+        now = _cpu_ticks(engine.pid)
+        if now > last:
+            os.kill(server.pid, sig)
+            return
+        last = now
+        assert time.monotonic() < deadline, "the engine never started recognising"
 
 
 async def test_sigkill_leaves_no_child_and_the_next_server_starts_cleanly(
@@ -241,6 +299,61 @@ async def test_sigkill_leaves_no_child_and_the_next_server_starts_cleanly(
     if have_flite():
         heard = await _engine_hears_speech(second)
         assert wer(SENTENCE, heard).rate <= 0.35, heard
+    os.kill(second.pid, signal.SIGTERM)
+    assert await second.exit_status(GRACE_S + 10) == 0, second.output()
+
+
+async def test_sigkill_while_recognising_speech_leaves_no_child(
+    start_server: StartServer,
+) -> None:
+    """The engine busy in its model (C code) when the server dies: it goes all the same."""
+    if not have_flite():
+        pytest.skip("needs Debian flite")
+    server = await start_server()
+    children = _engine_and_tracker(server)
+    (engine,) = [p for p in children if p.is_engine]
+    speaking = await _judge_speaks(server)
+    try:
+        await _kill_while_recognising(server, engine, speaking, signal.SIGKILL)
+        assert await server.exit_status(10) == -signal.SIGKILL
+        _, alive = await _orphans_after(children, ORPHANS_GONE_S)
+        assert not alive, f"still running {ORPHANS_GONE_S} s after the server's SIGKILL: {alive}"
+    finally:
+        async with asyncio.timeout(30):
+            await speaking.client.close()
+
+
+async def test_sigterm_while_recognising_finishes_the_speech_and_exits_0(
+    start_server: StartServer,
+) -> None:
+    """What was said before the SIGTERM reaches the transcript before the server exits."""
+    if not have_flite():
+        pytest.skip("needs Debian flite")
+    # A grace long enough for a busy machine: this test is about what the shutdown finishes.
+    server = await start_server(grace=120.0)
+    children = _engine_and_tracker(server)
+    (engine,) = [p for p in children if p.is_engine]
+    speaking = await _judge_speaks(server)
+    try:
+        await _kill_while_recognising(server, engine, speaking, signal.SIGTERM)
+        assert await server.exit_status(120.0 + 10) == 0, server.output()
+    finally:
+        async with asyncio.timeout(30):
+            await speaking.client.close()
+    _, alive = await _orphans_after(children, ORPHANS_GONE_S)
+    assert not alive, alive
+
+    second = await start_server()
+    assert "did not shut down cleanly" not in second.output()
+    auth = {"Authorization": f"Bearer {speaking.token}"}
+    async with (
+        aiohttp.ClientSession(second.url, headers=auth) as http,
+        http.get("/api/me/transcript/json") as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+        doc = await resp.json()
+    said = " ".join(s["text"] for s in doc["segments"] if s.get("status", "ok") == "ok")
+    assert wer(SENTENCE, said).rate <= 0.35, doc["segments"]
     os.kill(second.pid, signal.SIGTERM)
     assert await second.exit_status(GRACE_S + 10) == 0, second.output()
 
@@ -272,9 +385,11 @@ async def test_a_child_that_hangs_is_stopped_after_the_grace_and_the_exit_is_not
     status = await server.exit_status(grace + 15)
     took = time.monotonic() - t0
     assert status == 1, server.output()
-    # The grace, SIGTERM then SIGKILL 2 s later, the rest of the cleanup: well before the
-    # deadline (grace + 8 s) that would have cut everything off.
-    assert grace <= took <= grace + 5, (took, server.output())
+    # The grace, SIGTERM then SIGKILL 2 s later, the rest of the cleanup: the orderly path, not
+    # the deadline that would have cut everything off (it says so). How long each step takes
+    # is the machine's; the deadline bounds the whole.
+    assert "exiting now" not in server.output(), server.output()
+    assert grace <= took <= longest_shutdown(grace) + 2, (took, server.output())
     assert f"child process {engine.pid} still running at exit, killed" in server.output()
     _, alive = await _orphans_after(children, ORPHANS_GONE_S)
     assert not alive, alive
