@@ -101,6 +101,7 @@ class _Track:
     pumps: list[asyncio.Task[None]] = field(default_factory=list)
     supervisor: asyncio.Task[None] | None = None
     reason: str = "ended"
+    ending: bool = False  # no frame is taken any more; the last segment is being finished
     stats: TrackStats | None = None
 
 
@@ -254,9 +255,7 @@ class RecordingSession:
             self._state = SessionState.STOPPING
             handles = list(self._tracks.values())
             for handle in handles:
-                handle.reason = "recording stopped"
-                for pump in handle.pumps:
-                    pump.cancel()
+                _stop_taking(handle, "recording stopped")  # a track ending already keeps its reason
             for handle in handles:
                 if handle.supervisor is not None:
                     await asyncio.gather(handle.supervisor, return_exceptions=True)
@@ -322,7 +321,7 @@ class RecordingSession:
             raise ValueError(f"kind must be audio or video, not {kind!r}")
         for key, handle in list(self._tracks.items()):
             ident = handle.recorder.identity
-            if ident.pid == pid and ident.kind == kind:
+            if ident.pid == pid and ident.kind == kind and not handle.ending:
                 await self._end_track(key, "replaced")
         return self._add(pid, kind, name, role, [kind], [frames], request_keyframe)
 
@@ -343,10 +342,23 @@ class RecordingSession:
     async def remove_track(self, pid: str, kind: str | None = None) -> None:
         """Finish the tracks of ``pid`` (only its ``kind`` track if given); returns when
         their last segments are in the manifest."""
-        for key, handle in list(self._tracks.items()):
+        finishing = self.end_tracks(pid, kind)
+        if finishing:
+            await asyncio.gather(*finishing, return_exceptions=True)
+
+    def end_tracks(self, pid: str, kind: str | None = None) -> list[asyncio.Task[None]]:
+        """Stop recording the tracks of ``pid`` (only its ``kind`` track if given) now: no
+        frame that arrives after this call is written. Returns their finishing (the last
+        segment written, hashed and in the manifest), for the caller to await or to leave to
+        the background; :meth:`stop` waits for it in any case."""
+        finishing = []
+        for handle in list(self._tracks.values()):
             ident = handle.recorder.identity
             if ident.pid == pid and (kind is None or ident.kind == kind):
-                await self._end_track(key, "removed")
+                _stop_taking(handle, "removed")
+                if handle.supervisor is not None:
+                    finishing.append(handle.supervisor)
+        return finishing
 
     def _add(
         self,
@@ -389,9 +401,7 @@ class RecordingSession:
         handle = self._tracks.get(key)
         if handle is None:
             return
-        handle.reason = reason
-        for pump in handle.pumps:
-            pump.cancel()
+        _stop_taking(handle, reason)
         if handle.supervisor is not None:
             await asyncio.gather(handle.supervisor, return_exceptions=True)
 
@@ -543,6 +553,17 @@ class RecordingSession:
                 loop.call_soon_threadsafe(callback)
 
         return request
+
+
+def _stop_taking(handle: _Track, reason: str) -> None:
+    """Take no more frames for ``handle``'s track; its supervisor then finishes it with
+    ``reason``, unless it was ending already (the first reason stays)."""
+    if handle.ending:
+        return
+    handle.ending = True
+    handle.reason = reason
+    for pump in handle.pumps:
+        pump.cancel()
 
 
 def _dropped(frames: object) -> int:

@@ -267,8 +267,14 @@ class RecordingCoordinator:
             in_room = await self._live.hearing_room_speakers(hearing_id)
             wanted = {(pid, kind) for pid in in_room for kind in self._taps.published_kinds(pid)}
             for pid, kind in sorted(entry.recorded - wanted):
-                await entry.session.remove_track(pid, kind)
+                # Their media stops being recorded now; writing and signing the last segment
+                # takes a disk's while, which the move that took them out must not wait for.
+                finishing = entry.session.end_tracks(pid, kind)
                 entry.recorded.discard((pid, kind))
+                if finishing:
+                    self._work.start(
+                        hearing_id, _finished(finishing), what=f"finishing a {kind} track"
+                    )
             for pid, kind in sorted(wanted - entry.recorded):
                 p = in_room[pid]
                 try:
@@ -336,6 +342,12 @@ class RecordingCoordinator:
             except Exception:
                 log.exception("stopping the recording of hearing %s failed", hearing_id)
         await self._work.close()
+
+
+async def _finished(tracks: list[asyncio.Task[None]]) -> None:
+    # The session logs a track that does not stop cleanly; a write that fails on the way has
+    # alerted the judge and clerk already, as it happened.
+    await asyncio.gather(*tracks, return_exceptions=True)
 
 
 def install_recording(app: web.Application) -> None:

@@ -332,3 +332,67 @@ async def test_composite_audio_that_starts_late(
     (ended,) = _entries(rec.directory, "track_ended")
     assert ended["frames_lost"] == 0
     _check_files(rec.directory)
+
+
+class _SlowToClose(rm.FrameSource):
+    """A source whose close waits until the test lets it: the track's finishing takes as long
+    as the test wants, whatever the machine's speed."""
+
+    def __init__(self, frames: list[Any]) -> None:
+        super().__init__(frames)
+        self.may_close = asyncio.Event()
+
+    async def close(self) -> None:
+        await self.may_close.wait()
+        super().close()
+
+
+async def test_ending_a_track_returns_at_once_and_stop_waits_for_its_finish(
+    tmp_path: Path, signing_key: Ed25519PrivateKey
+) -> None:
+    """Someone leaves: their track takes no more frames at once, its last segment is finished
+    later (the coordinator leaves that to the background), and stopping the recording waits
+    for it and keeps its reason."""
+
+    async def on_alert(alert: RecordingAlert) -> None:
+        raise AssertionError(alert)
+
+    session = RecordingSession(
+        tmp_path, "h-leaving", signing_key=signing_key, on_alert=on_alert, options=OPTS
+    )
+    await session.start()
+    assert session.clock is not None
+    opus = rm.encode_audio("opus", seconds=10.0)
+    leaving = _SlowToClose(rm.as_frames(opus, pid="a", mono_start=session.clock.mono_start))
+    leaving.limit = 100
+    staying = rm.FrameSource(rm.as_frames(opus, pid="b", mono_start=session.clock.mono_start))
+    staying.limit = 100
+    await session.add_track("a", "audio", "A", "party", leaving)
+    await session.add_track("b", "audio", "B", "party", staying)
+    await wait_until(lambda: leaving.yielded == 100 and staying.yielded == 100)
+
+    (finishing,) = session.end_tracks("a")  # not awaited: it cannot finish before may_close
+    leaving.release(200)  # frames that arrive after the end are not taken
+    assert session.end_tracks("a") == [finishing]  # ending twice changes nothing
+    await asyncio.sleep(0.2)
+    assert not finishing.done() and leaving.yielded == 100
+    # "a" comes back before the old track has finished: a new track, without waiting for it.
+    back = rm.FrameSource(rm.as_frames(opus, pid="a", mono_start=session.clock.mono_start))
+    back.limit = 50
+    async with asyncio.timeout(5):
+        key = await session.add_track("a", "audio", "A", "party", back)
+    await wait_until(lambda: back.yielded == 50)
+
+    stopping = asyncio.create_task(session.stop())
+    await asyncio.sleep(0.2)
+    assert not stopping.done()  # the recording is not signed while a track is unfinished
+    leaving.may_close.set()
+    summary = await stopping
+    assert finishing.done()
+
+    ended = {d["track"]: d for d in _entries(summary.directory, "track_ended")}
+    assert ended["t001-audio-a"]["reason"] == "removed"
+    assert ended["t001-audio-a"]["frames_written"] == 100
+    assert ended[key]["reason"] == "recording stopped"
+    assert summary.tracks == 3
+    assert verify_recording(summary.directory) == []
