@@ -72,6 +72,8 @@ CASES = [
     ),
     Case("raise_hand", Action.RAISE_HAND, lambda p, role: {"raised": True}),
     Case("grant_floor", Action.GRANT_FLOOR, _pid(TARGET)),
+    # (nobody's hand is up: the domain's refusal for an allowed role)
+    Case("lower_hand", Action.GRANT_FLOOR, _pid(TARGET), frozenset({"hand_not_raised"})),
     Case("spotlight", Action.SET_LAYOUT, _pid(TARGET)),
     Case("set_layout", Action.SET_LAYOUT, lambda p, role: {"layout": "grid"}),
     Case("hearing_action", Action.PAUSE_HEARING, lambda p, role: {"action": "pause"}),
@@ -107,7 +109,23 @@ CASES = [
         # a party asks their counsel, counsel their party (anyone else: the party)
         lambda p, role: {"participant_ids": [p["钱律师" if role is Role.PARTY else "张三"].id]},
     ),
+    # The presiding judge lets a pending consultation go ahead, or calls one back: there is
+    # none here, so an allowed role meets not_found, everyone else forbidden first.
+    Case(
+        "allow_consultation",
+        Action.ADMIT,
+        lambda p, role: {"request_id": "cr-000000000000"},
+        frozenset({"not_found"}),
+    ),
+    Case(
+        "end_consultation",
+        Action.ADMIT,
+        lambda p, role: {"room_id": "consultation-none"},
+        frozenset({"not_found"}),
+    ),
     Case("open_caucus", Action.OPEN_CAUCUS, lambda p, role: {"side": "defendant"}),
+    # The public livestream (a public hearing): allowing a replay needs no running stream.
+    Case("livestream", Action.CONTROL_LIVESTREAM, lambda p, role: {"action": "allow_replay"}),
     # Evidence: the floor to present; presenting (a party needs the floor, and there is no
     # such exhibit: the domain's refusals); moving and stopping (nothing is shown).
     Case("grant_presenting", Action.GRANT_PRESENTING, _pid(TARGET)),
