@@ -280,21 +280,22 @@ class PrivateRooms:
         requester = await self._present(hearing_id, reg, request.requester)
         invitees = [await self._present(hearing_id, reg, pid) for pid in request.invitees]
         me = next(p for p in invitees if p.id == actor.id)
-        room = reg.open_consultation(requester, invitees, opened_at=self._now())
-        reg.accept_invitation(actor.id, room.id)
+        interpreters = await self._interpreters_of(hearing_id, reg, [requester, me])
+        room = reg.open_consultation(
+            requester, _unique([*invitees, *interpreters]), opened_at=self._now()
+        )
+        for p in (me, *interpreters):
+            reg.accept_invitation(p.id, room.id)
+        members = {p.id: p for p in (requester, me, *interpreters)}
         await self._service.audit(
             hearing_id,
             actor,
             AuditEvent.CONSULTATION_ACCEPTED,
-            {
-                "request_id": request_id,
-                "room_id": room.id,
-                "members": sorted([requester.id, me.id]),
-            },
+            {"request_id": request_id, "room_id": room.id, "members": sorted(members)},
         )
         await self._tell(request, "accepted", by=actor.id, room_id=room.id)
         await self._announce(hearing_id, "opened")
-        await self._moved(hearing, {requester.id: requester, me.id: me}, actor, reg)
+        await self._moved(hearing, members, actor, reg)
         return {"room": room_to_json(reg.room(room.id), self._now())}
 
     async def allow_consultation(
@@ -315,10 +316,12 @@ class PrivateRooms:
         requester = await self._present(hearing_id, reg, request.requester)
         invitees = [await self._present(hearing_id, reg, pid) for pid in request.invitees]
         del self._requests[request_id]
-        room = reg.open_consultation(requester, invitees, opened_at=self._now())
-        for p in invitees:
+        interpreters = await self._interpreters_of(hearing_id, reg, [requester, *invitees])
+        everyone = _unique([*invitees, *interpreters])
+        room = reg.open_consultation(requester, everyone, opened_at=self._now())
+        for p in everyone:
             reg.accept_invitation(p.id, room.id)
-        members = {requester.id: requester, **{p.id: p for p in invitees}}
+        members = {requester.id: requester, **{p.id: p for p in everyone}}
         await self._service.audit(
             hearing_id,
             actor,
@@ -396,6 +399,24 @@ class PrivateRooms:
         if not self._live.is_connected(hearing_id, pid) or room is None or room.is_private:
             raise Conflict(f"{p.display_name} is not available", code="not_available")
         return p
+
+    async def _interpreters_of(
+        self, hearing_id: str, reg: RoomRegistry, moving: list[Participant]
+    ) -> list[Participant]:
+        """The interpreters of those moving into a consultation who are here (connected, in
+        the hearing or waiting room): a party who needs an interpreter cannot consult without
+        them, so they go in together. An interpreter elsewhere stays where they are."""
+        ids = {p.id for p in moving}
+        return [
+            p
+            for p in await self._service.store.list_participants(hearing_id)
+            if p.role is Role.INTERPRETER
+            and p.interprets_for in ids
+            and p.id not in ids
+            and self._live.is_connected(hearing_id, p.id)
+            and (room := reg.room_of(p.id)) is not None
+            and not room.is_private
+        ]
 
     async def _closed_audit(self, hearing_id: str, actor: Actor, room: Room) -> None:
         duration = int((self._now() - room.opened_at).total_seconds()) if room.opened_at else None
@@ -557,6 +578,11 @@ def _side_present(present: list[Participant], side: PartySide) -> list[Participa
         if p.role is Role.INTERPRETER and (p.interprets_for or "") in chosen
     }
     return list(chosen.values())
+
+
+def _unique(people: list[Participant]) -> list[Participant]:
+    """``people`` without repeats (an interpreter may also have been asked by name)."""
+    return list({p.id: p for p in people}.values())
 
 
 def _same_rooms(a: tuple[dict[str, Any], ...], b: tuple[dict[str, Any], ...]) -> bool:

@@ -190,3 +190,62 @@ async def test_during_a_pause_the_judge_lets_a_consultation_go_ahead(
         e for e in await server.app[STORE].list_audit(hid) if e.event == "consultation_accepted"
     ]
     assert entry[-1].data["allowed_by_judge"] is True and entry[-1].actor == people["王法官"].id
+
+
+async def test_the_partys_interpreter_goes_into_the_consultation_with_them(
+    server: TestServer, make_client: MakeClient
+) -> None:
+    """张三 needs an interpreter: when counsel accepts, 周翻译 (interpreting for 张三) moves in
+    too and hears the consultation, while the other side's interpreter stays in court; the
+    judge's call back brings all three back."""
+    hid, people = await _court(server)
+    service = server.app[HEARINGS]
+    for name, principal in (("周翻译", "张三"), ("吴翻译", "李四")):
+        p = await service.add_participant(
+            STAFF, hid, role=Role.INTERPRETER, display_name=name,
+            interprets_for=people[principal].id,
+        )  # fmt: skip
+        _, token, _ = await service.issue_link(STAFF, p.id)
+        people[name] = Person(p.id, Role.INTERPRETER, name, token)
+    clients = {name: make_client(p.token) for name, p in people.items()}
+    for client in clients.values():
+        await client.connect()
+        await client.join()
+    await clients["张三"].publish([ColourVideoTrack((200, 40, 40)), ToneAudioTrack(500.0)])
+    await clients["王法官"].publish([ColourVideoTrack((40, 200, 40)), ToneAudioTrack(440.0)])
+    pid = {name: p.id for name, p in people.items()}
+
+    def offered(name: str) -> set[str]:
+        return {p for p, _ in clients[name].received}
+
+    await wait_until(
+        lambda: offered("周翻译") == {pid["王法官"], pid["张三"]}, 30, "the interpreter in court"
+    )
+    asked = await clients["张三"].call("request_consultation", {"participant_ids": [pid["王律师"]]})
+    room = (
+        await clients["王律师"].call(
+            "answer_consultation", {"request_id": asked["request"]["id"], "accept": True}
+        )
+    )["room"]
+    assert set(room["members"]) == {pid["张三"], pid["王律师"], pid["周翻译"]}
+    me = await clients["周翻译"].wait_for_event(
+        "me_updated", lambda d: d["state"] == "in_consultation"
+    )
+    assert me["room"] == "consultation"
+    await wait_until(
+        lambda: offered("周翻译") == {pid["张三"]} and offered("吴翻译") == {pid["王法官"]},
+        30,
+        "the interpreter hears the consultation, the other side's hears the court",
+        lambda: f"周 {offered('周翻译')}, 吴 {offered('吴翻译')}",
+    )
+    assert (await server.app[STORE].get_participant(pid["吴翻译"])).state.value == "in_hearing"
+    entry = [
+        e for e in await server.app[STORE].list_audit(hid) if e.event == "consultation_accepted"
+    ]
+    assert set(entry[-1].data["members"]) == {pid["张三"], pid["王律师"], pid["周翻译"]}
+
+    await clients["王法官"].call("end_consultation", {"room_id": room["id"]})
+    await wait_until(
+        lambda: offered("周翻译") == {pid["王法官"], pid["张三"]}, 30, "all back in court"
+    )
+    assert (await server.app[STORE].get_participant(pid["周翻译"])).state.value == "in_hearing"
