@@ -38,7 +38,7 @@ async def board(request: web.Request) -> web.Response:
 
 async def acknowledge_alert(request: web.Request) -> web.Response:
     actor = await staff_actor(request)
-    alert = request.app[BOARD].acknowledge(actor, request.match_info["alert_id"])
+    alert = await request.app[BOARD].acknowledge(actor, request.match_info["alert_id"])
     return web.json_response({"alert": alert.to_json()})
 
 

@@ -118,6 +118,7 @@ class AuditEvent(StrEnum):
     NOTICE_SENT = "notice_sent"
     SELF_TEST_REPORTED = "self_test_reported"
     HELP_REQUESTED = "help_requested"
+    ALERT_ACKNOWLEDGED = "alert_acknowledged"
     NOTICE_DELIVERED = "notice_delivered"
     NOTICE_READ = "notice_read"
     # evidence (the exhibit's hash goes on the chain: a swapped file no longer matches it)

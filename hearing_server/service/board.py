@@ -284,8 +284,11 @@ class BoardService:
 
     # -- reading and acknowledging ---------------------------------------------------------------
 
-    def acknowledge(self, actor: Actor, alert_id: str) -> Alert:
-        """The clerk has seen to it. Acknowledging twice keeps the first."""
+    async def acknowledge(self, actor: Actor, alert_id: str) -> Alert:
+        """The clerk has seen to it, on the hearing's record. Acknowledging twice keeps the
+        first (and records nothing more)."""
+        if not actor.is_staff:
+            raise Forbidden("alerts are acknowledged by the court's staff")
         for i, alert in enumerate(self._state.alerts):
             if alert.id == alert_id:
                 if alert.acknowledged_at is None:
@@ -293,6 +296,16 @@ class BoardService:
                         alert, acknowledged_by=actor.id, acknowledged_at=self._hearings.now()
                     )
                     self._state.alerts[i] = alert
+                    await self._hearings.audit(
+                        alert.hearing_id,
+                        actor,
+                        AuditEvent.ALERT_ACKNOWLEDGED,
+                        {
+                            "alert_id": alert.id,
+                            "kind": alert.kind,
+                            "participant_id": alert.participant_id,
+                        },
+                    )
                 return alert
         raise NotFound(f"no alert {alert_id}")
 

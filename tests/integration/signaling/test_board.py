@@ -105,6 +105,8 @@ async def test_the_board_shows_todays_hearings_and_the_alerts(
         async with http.post(ack, headers=admin_headers) as resp:
             assert resp.status == 200
             assert (await resp.json())["alert"]["acknowledged_by"] == "staff:admin"
+        async with http.post(ack, headers=admin_headers) as resp:  # again: nothing more
+            assert resp.status == 200
         board = await _board(http, base, admin_headers)
         assert [a["kind"] for a in board["alerts"]] == ["repeated_disconnects"]
         assert [a["id"] for a in board["acknowledged"]] == [alert["id"]]
@@ -130,6 +132,10 @@ async def test_the_board_shows_todays_hearings_and_the_alerts(
     assert info.value.code == "invalid_field"
     log = await server.app[HEARINGS].audit_log(Actor.staff("t"), open_id)
     assert [e.data["problems"] for e in log if e.event == "self_test_reported"] == [["microphone"]]
+    acked = [e for e in log if e.event == "alert_acknowledged"]
+    assert [(e.actor, e.data["kind"], e.data["alert_id"]) for e in acked] == [
+        ("staff:admin", "unable_to_join", alert["id"])
+    ]
     await asyncio.sleep(0)
 
 

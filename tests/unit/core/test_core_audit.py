@@ -34,7 +34,7 @@ EVENTS = {
     "joined", "left", "disconnected", "reconnected", "admitted", "returned_to_waiting",
     "removed", "hearing_state_changed", "muted", "unmuted", "hand_raised", "hand_lowered",
     "floor_granted", "spotlight_set", "layout_set", "witness_sworn", "notice_sent",
-    "self_test_reported", "help_requested",
+    "self_test_reported", "help_requested", "alert_acknowledged",
     "consultation_requested", "consultation_accepted", "consultation_rejected",
     "witness_called", "witness_dismissed", "recording_started", "recording_paused",
     "recording_resumed", "recording_stopped", "recording_failed", "livestream_started",
