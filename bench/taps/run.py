@@ -98,7 +98,6 @@ async def run_mode(mode: str, frames: list[bytes], seconds: float) -> dict[str, 
         send_pli=no_pli,
         keyframe_throttle_s=0.3,
         gap_timeout_s=0.5,
-        max_queued_frames=60,
         decoders=registry,
     )
     packer = Packetizer("VP8", 90000)

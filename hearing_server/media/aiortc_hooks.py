@@ -10,9 +10,16 @@ for. The hooks, all per instance except the host-address override:
   itself is left running because ``stop()`` and RTCP BYE end it with ``put(None)``; its
   queue is replaced by one that counts decode jobs, which is the evidence for
   ``decoded_frames``.
-* sender: its encoder is preset to a pass-through one whose ``pack`` returns the
-  forwarded payloads (``_next_encoded_frame`` calls ``pack`` for anything that is not an
-  ``av.Frame``); ``_send_keyframe`` (a subscriber's PLI/FIR) is redirected upstream;
+* sender: forwarded frames do not go through the sender's RTP task (a queue hop, an
+  ``RtpPacket`` built and serialized with its extensions, two datetime clock reads per
+  packet). ``DirectSender`` takes over: ``_run_rtp`` is replaced by a task that only marks
+  the sender started and ready, and each frame is sent by a direct call: the RTP header is
+  packed from a per-sender template (the extension block is aiortc's own, built once; only
+  abs-send-time changes, once per frame), protected by the DTLS transport's SRTP session and
+  written to the nominated ICE pair's socket. The sender's RTCP task stays aiortc's: the
+  sender report's counters are kept up to date, and ``_retransmit`` (a subscriber's NACK)
+  is replaced by one that resends from the direct sender's history (RTX-wrapped when RTX
+  was negotiated). ``_send_keyframe`` (a subscriber's PLI/FIR) is redirected upstream;
   ``_stream_id`` is set so the subscriber's msid names the publisher (and set again when
   a retired section is reused for another publisher's track; the msid's track id follows
   the public ``replaceTrack``, which stores ``track.id`` in ``_track_id``).
@@ -41,6 +48,8 @@ import contextvars
 import inspect
 import logging
 import queue
+import struct
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -50,10 +59,13 @@ import aioice.ice
 import aiortc
 import aiortc.rtcicetransport
 import aiortc.rtcpeerconnection
-from aiortc import RTCRtpReceiver, RTCRtpSender
-from aiortc.codecs.base import Encoder
+import pylibsrtp
+from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender
 from aiortc.jitterbuffer import JitterBuffer
-from aiortc.rtp import RtpPacket
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcrtpsender import random_sequence_number
+from aiortc.rtp import RTP_HISTORY_SIZE, HeaderExtensions, RtpPacket, wrap_rtx
+from aiortc.utils import random32
 
 from .errors import MediaError
 
@@ -69,9 +81,22 @@ _RECEIVER_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 _RECEIVER_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 _RECEIVER_SEND_PLI = "_send_rtcp_pli"
 _RECEIVER_HANDLE_RTP = "_handle_rtp_packet"
-_SENDER_ENCODER = "_RTCRtpSender__encoder"
 _SENDER_SEND_KEYFRAME = "_send_keyframe"
-_SENDER_NEXT_FRAME = "_next_encoded_frame"
+_SENDER_RUN_RTP = "_run_rtp"
+_SENDER_RETRANSMIT = "_retransmit"
+_SENDER_PRIVATE = {
+    "started": "_RTCRtpSender__rtp_started",
+    "exited": "_RTCRtpSender__rtp_exited",
+    "mid": "_RTCRtpSender__mid",
+    "extensions": "_RTCRtpSender__rtp_header_extensions_map",
+    "rtx_pt": "_RTCRtpSender__rtx_payload_type",
+    "ntp": "_RTCRtpSender__ntp_timestamp",
+    "rtp_ts": "_RTCRtpSender__rtp_timestamp",
+    "octets": "_RTCRtpSender__octet_count",
+    "packets": "_RTCRtpSender__packet_count",
+}
+_DTLS_TX_BYTES = "_RTCDtlsTransport__tx_bytes"
+_DTLS_TX_PACKETS = "_RTCDtlsTransport__tx_packets"
 _SENDER_STREAM_ID = "_stream_id"
 _SENDER_TRACK_ID = "_track_id"
 _OVERRIDE_MARK = "_hearing_server_host_override"
@@ -135,15 +160,26 @@ def verify() -> None:
     _require_method(JitterBuffer, "add", ["self", "packet"], is_async=False)
     _require_method(RTCRtpReceiver, _RECEIVER_SEND_PLI, ["self", "media_ssrc"], is_async=True)
 
-    # sender: pre-encoded data goes through encoder.pack; PLI/FIR calls _send_keyframe
-    next_frame = _require_method(RTCRtpSender, _SENDER_NEXT_FRAME, ["self", "codec"], is_async=True)
+    # sender: frames are sent by DirectSender instead of the RTP task; RTCP stays aiortc's
+    _require_method(RTCRtpSender, _SENDER_RUN_RTP, ["self", "codec"], is_async=True)
+    _require_method(RTCRtpSender, _SENDER_RETRANSMIT, ["self", "sequence_number"], is_async=True)
+    _require_names("RTCRtpSender.send", RTCRtpSender.send, [_SENDER_RUN_RTP])
     _require_names(
-        "RTCRtpSender.__init__", RTCRtpSender.__init__, [_SENDER_ENCODER, _SENDER_STREAM_ID]
+        "RTCRtpSender.__init__",
+        RTCRtpSender.__init__,
+        [_SENDER_STREAM_ID, "_ssrc", "_rtx_ssrc", *_SENDER_PRIVATE.values()],
     )
     _require_names(
-        "RTCRtpSender._next_encoded_frame", next_frame, [_SENDER_ENCODER, "pack", "encode"]
+        "RTCRtpSender._run_rtcp",
+        RTCRtpSender._run_rtcp,
+        [_SENDER_PRIVATE[k] for k in ("ntp", "rtp_ts", "octets", "packets")],
     )
     _require_method(RTCRtpSender, _SENDER_SEND_KEYFRAME, ["self"], is_async=False)
+    _require_names(
+        "RTCRtpSender._handle_rtcp_packet",
+        RTCRtpSender._handle_rtcp_packet,
+        [_SENDER_SEND_KEYFRAME, _SENDER_RETRANSMIT],
+    )
     # msid = "<sender._stream_id> <sender._track_id>", the latter set by replaceTrack
     _require_names(
         "aiortc.rtcpeerconnection.create_media_description_for_transceiver",
@@ -151,14 +187,27 @@ def verify() -> None:
         [_SENDER_STREAM_ID, _SENDER_TRACK_ID, "msid"],
     )
     _require_names("RTCRtpSender.replaceTrack", RTCRtpSender.replaceTrack, [_SENDER_TRACK_ID])
+    # the send path under the sender: SRTP session, ICE pair, socket
     _require_names(
-        "RTCRtpSender._handle_rtcp_packet",
-        RTCRtpSender._handle_rtcp_packet,
-        [_SENDER_SEND_KEYFRAME],
+        "RTCDtlsTransport._send_rtp", RTCDtlsTransport._send_rtp, ["_state", "_tx_srtp", "protect"]
     )
-    for name in ("encode", "pack"):
-        if not callable(getattr(Encoder, name, None)):
-            raise AiortcIncompatible(f"aiortc.codecs.base.Encoder.{name} is missing")
+    _require_names(
+        "RTCDtlsTransport.__init__", RTCDtlsTransport.__init__, [_DTLS_TX_BYTES, _DTLS_TX_PACKETS]
+    )
+    _require_names(
+        "RTCIceTransport.__init__", aiortc.rtcicetransport.RTCIceTransport.__init__, ["_connection"]
+    )
+    _require_names("aioice.ice.Connection.sendto", aioice.ice.Connection.sendto, ["_nominated"])
+    _require_names(
+        "aioice.ice.Connection.sendto",
+        aioice.ice.Connection.sendto,
+        ["protocol", "send_data", "remote_addr"],
+    )
+    _require_names(
+        "aioice.ice.StunProtocol.send_data",
+        aioice.ice.StunProtocol.send_data,
+        ["transport", "sendto"],
+    )
 
     # aioice: host candidates come from the module-level get_host_addresses
     gha = getattr(aioice.ice, "get_host_addresses", None)
@@ -264,25 +313,211 @@ async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
 
 # --- sender ---------------------------------------------------------------------------
 
+_NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)
+_RTP_HEADER = struct.Struct("!BBHLL")
+
+
+def _ntp_now() -> int:
+    """The wall clock as a 64-bit NTP timestamp, without aiortc's datetime arithmetic."""
+    return int((time.time() + _NTP_EPOCH_OFFSET) * 4294967296.0)
+
+
+class DirectSender:
+    """Sends forwarded frames on one ``RTCRtpSender`` by a direct call: no RTP task, no
+    queue, one RTP header template per sender.
+
+    ``on_ready`` is called once the sender has been started by aiortc (its DTLS transport is
+    connected and the negotiated parameters are known); ``send`` refuses frames before that
+    and after the sender stops. NACKed packets are resent from a history of the last
+    ``RTP_HISTORY_SIZE`` packets, as aiortc's own sender does.
+    """
+
+    def __init__(self, sender: RTCRtpSender, on_ready: Callable[[], None]) -> None:
+        self._sender: Any = sender
+        self._on_ready = on_ready
+        self.ready = False
+        self.closed = False
+        self.packets_sent = 0
+        self.retransmitted = 0
+        self.send_failures = 0
+        self._ssrc: int = sender._ssrc
+        self._sequence = random_sequence_number()
+        self._timestamp_origin = random32()
+        self._first_byte = 0x80
+        self._payload_type = 0
+        self._ext_head = b""  # extension header and elements before abs-send-time's value
+        self._ext_tail = b""  # the elements after it, and padding
+        self._abs_send_time = False
+        self._extensions_map: Any = None
+        self._rtx_payload_type: int | None = None
+        self._rtx_sequence = random_sequence_number()
+        self._history: list[bytes | None] = [None] * RTP_HISTORY_SIZE
+        self._relayed: set[asyncio.Future[None]] = set()
+        sender._run_rtp = self._run  # type: ignore[method-assign]
+        sender._retransmit = self._retransmit  # type: ignore[method-assign]
+
+    async def _run(self, codec: Any) -> None:
+        # takes the place of RTCRtpSender._run_rtp, which aiortc starts from send() once
+        # the transport is connected; stop() cancels it and waits for "exited"
+        s = self._sender
+        getattr(s, _SENDER_PRIVATE["started"]).set()
+        try:
+            self._configure(codec.payloadType)
+            self.ready = True
+            self._on_ready()
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            logger.exception("forwarding sender could not start; it sends nothing")
+        finally:
+            self.ready = False
+            self.closed = True
+            getattr(s, _SENDER_PRIVATE["exited"]).set()
+
+    def _configure(self, payload_type: int) -> None:
+        s = self._sender
+        self._payload_type = payload_type
+        self._extensions_map = getattr(s, _SENDER_PRIVATE["extensions"])
+        self._rtx_payload_type = getattr(s, _SENDER_PRIVATE["rtx_pt"])
+        mid = getattr(s, _SENDER_PRIVATE["mid"])
+        # aiortc's own extension block, built twice with abs-send-time all zeros and all
+        # ones: the bytes that differ are where each frame's send time goes
+        zeros = self._extension_block(mid, 0)
+        ones = self._extension_block(mid, 0xFFFFFF)
+        differ = [i for i in range(len(zeros)) if zeros[i] != ones[i]]
+        if not zeros:
+            self._first_byte, self._ext_head, self._ext_tail = 0x80, b"", b""
+        elif not differ:
+            self._first_byte, self._ext_head, self._ext_tail = 0x90, zeros, b""
+        elif len(differ) == 3 and differ[2] - differ[0] == 2:
+            self._first_byte = 0x90
+            self._ext_head, self._ext_tail = zeros[: differ[0]], zeros[differ[0] + 3 :]
+            self._abs_send_time = True
+        else:
+            raise AiortcIncompatible("the abs-send-time extension is not three bytes")
+
+    def _extension_block(self, mid: str | None, abs_send_time: int) -> bytes:
+        values = HeaderExtensions()
+        values.mid = mid
+        values.abs_send_time = abs_send_time
+        profile, value = self._extensions_map.set(values)
+        if not value:
+            return b""
+        return struct.pack("!HH", profile, len(value) >> 2) + bytes(value)
+
+    def send(self, payloads: Sequence[bytes], timestamp: int) -> int:
+        """Send one frame's payloads (the last one marked); returns the packets sent, 0 if
+        the sender is not ready or its transport is gone."""
+        if not self.ready:
+            return 0
+        s = self._sender
+        dtls: Any = s.transport
+        if dtls._state is not DtlsState.CONNECTED:
+            return 0
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None:
+            return 0
+        ntp = _ntp_now()
+        ext_head = self._ext_head
+        if self._abs_send_time:
+            ext_head += ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
+        ext_tail = self._ext_tail
+        rtp_timestamp = (self._timestamp_origin + timestamp) & 0xFFFFFFFF
+        first, pt, ssrc = self._first_byte, self._payload_type, self._ssrc
+        pack = _RTP_HEADER.pack
+        protect = dtls._tx_srtp.protect
+        protocol = pair.protocol
+        addr = pair.remote_addr
+        sendto = protocol.transport.sendto if type(protocol) is aioice.ice.StunProtocol else None
+        history = self._history
+        sequence = self._sequence
+        last = len(payloads) - 1
+        sent_bytes = octets = 0
+        try:
+            for i, payload in enumerate(payloads):
+                plain = b"".join(
+                    (
+                        pack(first, pt | 0x80 if i == last else pt, sequence, rtp_timestamp, ssrc),
+                        ext_head,
+                        ext_tail,
+                        payload,
+                    )
+                )
+                history[sequence % RTP_HISTORY_SIZE] = plain
+                data = protect(plain)
+                if sendto is not None:
+                    sendto(data, addr)
+                else:  # a relayed (TURN) pair: its protocol wraps the data itself
+                    self._send_relayed(protocol, data, addr)
+                sequence = (sequence + 1) & 0xFFFF
+                sent_bytes += len(data)
+                octets += len(payload)
+        except (pylibsrtp.Error, OSError, RuntimeError) as exc:
+            self._failed(exc)
+        count = (sequence - self._sequence) & 0xFFFF
+        self._sequence = sequence
+        if count:
+            self.packets_sent += count
+            for key, value in (("ntp", ntp), ("rtp_ts", rtp_timestamp)):
+                setattr(s, _SENDER_PRIVATE[key], value)
+            for key, add in (("octets", octets), ("packets", count)):
+                name = _SENDER_PRIVATE[key]
+                setattr(s, name, getattr(s, name) + add)
+            setattr(dtls, _DTLS_TX_BYTES, getattr(dtls, _DTLS_TX_BYTES) + sent_bytes)
+            setattr(dtls, _DTLS_TX_PACKETS, getattr(dtls, _DTLS_TX_PACKETS) + count)
+        return count
+
+    def _send_relayed(self, protocol: Any, data: bytes, addr: Any) -> None:
+        task = asyncio.ensure_future(protocol.send_data(data, addr))
+        self._relayed.add(task)
+        task.add_done_callback(self._relayed.discard)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.send_failures += 1
+        if self.send_failures <= 3 or self.send_failures % 1000 == 0:
+            logger.warning("forwarding send failed (%d so far): %r", self.send_failures, exc)
+
+    async def _retransmit(self, sequence_number: int) -> None:
+        # takes the place of RTCRtpSender._retransmit (a subscriber's NACK)
+        plain = self._history[sequence_number % RTP_HISTORY_SIZE]
+        if plain is None or int.from_bytes(plain[2:4], "big") != sequence_number:
+            return
+        if self._rtx_payload_type is not None:
+            packet = RtpPacket.parse(plain, self._extensions_map)
+            plain = wrap_rtx(
+                packet,
+                payload_type=self._rtx_payload_type,
+                sequence_number=self._rtx_sequence,
+                ssrc=self._sender._rtx_ssrc,
+            ).serialize(self._extensions_map)
+            self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
+        try:
+            await self._sender.transport._send_rtp(plain)
+        except ConnectionError:
+            return
+        self.retransmitted += 1
+
 
 def prepare_forwarding_sender(
     sender: RTCRtpSender,
-    encoder: Encoder,
     on_keyframe_request: Callable[[], None],
     stream_id: str,
-) -> None:
-    """Make ``sender`` send pre-packetized frames through ``encoder.pack``, report the
-    subscriber's PLI/FIR to ``on_keyframe_request`` and announce ``stream_id`` in msid.
+    on_ready: Callable[[], None],
+) -> DirectSender:
+    """Make ``sender`` send forwarded frames through the returned ``DirectSender``, report
+    the subscriber's PLI/FIR to ``on_keyframe_request`` and announce ``stream_id`` in msid.
 
     Must be called before the sender starts (before the offer is applied).
     """
-    if not hasattr(sender, _SENDER_ENCODER) or not hasattr(sender, _SENDER_STREAM_ID):
-        raise AiortcIncompatible("RTCRtpSender instance lacks the encoder/stream id slots")
-    if getattr(sender, _SENDER_ENCODER) is not None:
-        raise AiortcIncompatible("RTCRtpSender already has an encoder")
-    setattr(sender, _SENDER_ENCODER, encoder)
+    if not hasattr(sender, _SENDER_STREAM_ID):
+        raise AiortcIncompatible("RTCRtpSender instance lacks the stream id slot")
+    if getattr(sender, _SENDER_PRIVATE["started"]).is_set():
+        raise AiortcIncompatible("RTCRtpSender already started")
+    direct = DirectSender(sender, on_ready)
     setattr(sender, _SENDER_SEND_KEYFRAME, on_keyframe_request)
     setattr(sender, _SENDER_STREAM_ID, stream_id)
+    return direct
 
 
 def set_stream_id(sender: RTCRtpSender, stream_id: str) -> None:

@@ -6,13 +6,11 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Protocol
 
-from aiortc.codecs.base import Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtpPacket
-from av.frame import Frame
 
 from .codecs import TrackCodec
 from .events import MediaKind
@@ -24,77 +22,82 @@ from .tasks import TaskOwner
 logger = logging.getLogger(__name__)
 
 
-class ForwardedTrack(MediaStreamTrack):
-    """The track a subscriber's sender reads: forwarded frames, never decoded pixels.
+FrameSink = Callable[[ForwardedFrame], bool]
+"""Takes one forwarded frame; False if it could not be sent."""
 
-    Frames are only queued once the sender has started pulling, so a subscriber that is
-    still connecting does not get a burst of stale frames.
+
+class ForwardedOutput:
+    """One forwarder's frames for one subscriber: handed on by a direct call to the sink
+    connected to it (the subscriber's sender), nothing queued.
+
+    Nothing is delivered until a sink is connected, so a subscriber that is still
+    connecting gets no stale frames; the first connection calls ``on_start`` (the forwarder
+    asks for a keyframe then).
     """
 
     def __init__(
-        self,
-        kind: MediaKind,
-        track_id: str,
-        max_queued: int,
-        on_start: Callable[[], None] | None = None,
+        self, kind: MediaKind, track_id: str, on_start: Callable[[], None] | None = None
     ) -> None:
-        super().__init__()
         self.kind = kind
-        self._track_id = track_id
+        self.track_id = track_id
         self._on_start = on_start
-        self._queue: asyncio.Queue[ForwardedFrame | None] = asyncio.Queue(max_queued)
-        self.pulling = False
-        self._ended = False
+        self._sink: FrameSink | None = None
+        self._started = False
+        self.ended = False
 
     @property
-    def id(self) -> str:
-        return self._track_id
+    def connected(self) -> bool:
+        return self._sink is not None
 
-    async def recv(self) -> ForwardedFrame:  # type: ignore[override]
-        if self._ended or self.readyState != "live":
-            raise MediaStreamError
-        if not self.pulling:
-            self.pulling = True
+    def connect(self, sink: FrameSink) -> None:
+        """Deliver to ``sink`` from now on."""
+        if self.ended:
+            return
+        self._sink = sink
+        if not self._started:
+            self._started = True
             if self._on_start is not None:
                 self._on_start()
-        item = await self._queue.get()
-        if item is None:
-            self.stop()
-            raise MediaStreamError
-        return item
+
+    def disconnect(self) -> None:
+        self._sink = None
 
     def offer(self, frame: ForwardedFrame) -> bool:
-        """Queue ``frame``; False if the queue is full (the subscriber is congested)."""
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            return False
-        return True
-
-    def flush(self) -> None:
-        while not self._queue.empty():
-            self._queue.get_nowait()
+        """Send ``frame`` on; False if it could not be (no sink, or the sink refused)."""
+        sink = self._sink
+        return sink is not None and sink(frame)
 
     def end(self) -> None:
-        """No more frames: the sender's loop ends at the next recv()."""
-        if self._ended:
-            return
-        self._ended = True
-        self.flush()
-        self._queue.put_nowait(None)
+        """No more frames, ever."""
+        self.ended = True
+        self._sink = None
+
+
+class Sender(Protocol):
+    """What a ``SenderTrack`` sends through (``aiortc_hooks.DirectSender``)."""
+
+    ready: bool
+    closed: bool
+
+    def send(self, payloads: Sequence[bytes], timestamp: int) -> int: ...
 
 
 class SenderTrack(MediaStreamTrack):
-    """The one track a subscriber's sender ever reads; forwarded tracks are bound to it
-    and unbound again without the sender noticing.
+    """The track of one subscriber's sender (its msid); forwarded outputs are bound to it
+    and unbound again without the sender noticing, and its direct sender sends what the
+    bound output delivers.
 
     This is what lets a retired media section carry a returning publisher's track instead
     of a new section being added for every return: the sender, its SSRC and sequence
-    numbers stay, only the source changes. Frames flow only while a source is bound and
-    ``activate()`` was called (the client accepted the section). RTP timestamps continue
-    across a change of source (the new source is rebased on the wall clock), so the
-    receiver sees one stream moving forward (Chromium drops a keyframe whose timestamp is
-    older than what it already decoded).
+    numbers stay, only the source changes. Frames flow only while an output is bound,
+    ``activate()`` was called (the client accepted the section) and the sender is ready
+    (aiortc started it on a connected transport). RTP timestamps continue across a change
+    of source (the new source is rebased on the wall clock), so the receiver sees one
+    stream moving forward (Chromium drops a keyframe whose timestamp is older than what it
+    already decoded).
+
+    Nothing reads frames from this track (``recv``): the direct sender takes the place of
+    aiortc's RTP task.
     """
 
     def __init__(
@@ -102,16 +105,18 @@ class SenderTrack(MediaStreamTrack):
         kind: MediaKind,
         track_id: str,
         clock_rate: int,
+        counters: MediaCounters,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.kind = kind
         self._track_id = track_id
         self._clock_rate = clock_rate
+        self._counters = counters
         self._clock = clock
-        self._source: ForwardedTrack | None = None
+        self._source: ForwardedOutput | None = None
         self._active = False
-        self._changed = asyncio.Event()
+        self._sender: Sender | None = None
         self._offset: int | None = None  # of the bound source's timestamps; None: not yet
         self._last_timestamp: int | None = None
         self._last_at = 0.0
@@ -124,40 +129,62 @@ class SenderTrack(MediaStreamTrack):
     def active(self) -> bool:
         return self._active and self._source is not None
 
-    def bind(self, source: ForwardedTrack, track_id: str) -> None:
-        """Read ``source`` from now on (inactive until ``activate``)."""
+    def use_sender(self, sender: Sender) -> None:
+        """The direct sender that sends this track's frames."""
+        self._sender = sender
+
+    def sender_ready(self) -> None:
+        """The sender was started (called by it)."""
+        self._connect()
+
+    def bind(self, source: ForwardedOutput, track_id: str) -> None:
+        """Deliver ``source``'s frames from now on (inactive until ``activate``)."""
+        if self._source is not None:
+            self._source.disconnect()
         self._source = source
         self._track_id = track_id
         self._active = False
         self._offset = None
-        self._changed.set()
 
     def activate(self) -> None:
         self._active = True
-        self._changed.set()
+        self._connect()
 
     def unbind(self) -> None:
+        if self._source is not None:
+            self._source.disconnect()
         self._source = None
         self._active = False
-        self._changed.set()
+
+    def _connect(self) -> None:
+        source, sender = self._source, self._sender
+        if (
+            source is not None
+            and self._active
+            and sender is not None
+            and sender.ready
+            and self.readyState == "live"
+        ):
+            source.connect(self._deliver)
+
+    def _deliver(self, frame: ForwardedFrame) -> bool:
+        sender = self._sender
+        if sender is None or sender.closed:
+            return False
+        frame = self._rebase(frame)
+        sent = sender.send(frame.payloads, frame.timestamp)
+        if not sent:
+            return False
+        self._counters.forwarded_frames += 1
+        self._counters.forwarded_packets += sent
+        return True
 
     async def recv(self) -> ForwardedFrame:  # type: ignore[override]
-        while True:
-            if self.readyState != "live":
-                raise MediaStreamError
-            source = self._source
-            if source is None or not self._active:
-                self._changed.clear()
-                await self._changed.wait()
-                continue
-            try:
-                frame = await source.recv()
-            except MediaStreamError:
-                if source is self._source:  # it ended on its own: wait for the next one
-                    self._source = None
-                continue
-            if source is self._source and self._active:
-                return self._rebase(frame)
+        raise MediaStreamError  # never called: nothing reads this track
+
+    def stop(self) -> None:
+        self.unbind()
+        super().stop()
 
     def _rebase(self, frame: ForwardedFrame) -> ForwardedFrame:
         now = self._clock()
@@ -175,33 +202,11 @@ class SenderTrack(MediaStreamTrack):
         return dataclasses.replace(frame, timestamp=timestamp)
 
 
-class PassThroughEncoder(Encoder):
-    """The subscriber sender's "encoder": hands forwarded payloads through unchanged."""
-
-    def __init__(self, counters: MediaCounters) -> None:
-        self._counters = counters
-
-    def encode(self, frame: Frame, force_keyframe: bool = False) -> tuple[list[bytes], int]:
-        # Only reachable if a decoded frame got onto a forwarding track: count the
-        # evidence and send nothing rather than transcode.
-        self._counters.encoded_frames += 1
-        logger.error("a decoded frame reached a forwarding sender; dropped")
-        return [], 0
-
-    def pack(self, packet: object) -> tuple[list[bytes], int]:
-        if not isinstance(packet, ForwardedFrame):
-            logger.error("unexpected %s on a forwarding sender; dropped", type(packet).__name__)
-            return [], 0
-        self._counters.forwarded_frames += 1
-        self._counters.forwarded_packets += len(packet.payloads)
-        return list(packet.payloads), packet.timestamp
-
-
 class _Output:
-    __slots__ = ("need_keyframe", "started", "track")
+    __slots__ = ("need_keyframe", "output", "started")
 
-    def __init__(self, track: ForwardedTrack, need_keyframe: bool) -> None:
-        self.track = track
+    def __init__(self, output: ForwardedOutput, need_keyframe: bool) -> None:
+        self.output = output
         self.need_keyframe = need_keyframe
         self.started = False  # has had its first frame: a subscriber still joining has not
 
@@ -236,7 +241,6 @@ class TrackForwarder:
         send_pli: Callable[[int], Coroutine[Any, Any, None]],
         keyframe_throttle_s: float,
         gap_timeout_s: float,
-        max_queued_frames: int,
         decoders: DecoderRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
         screen: bool = False,
@@ -253,7 +257,6 @@ class TrackForwarder:
         self._tasks = tasks
         self._send_pli = send_pli
         self._throttle_s = keyframe_throttle_s
-        self._max_queued = max_queued_frames
         self._clock = clock
         self._outputs: dict[str, _Output] = {}
         # subscribers that do not get this (video) track for now: load shedding
@@ -320,7 +323,7 @@ class TrackForwarder:
         waiting = joining = False
         shed = self._shed
         for pid, out in self._outputs.items():
-            if not out.track.pulling or (shed and pid in shed):
+            if not out.output.connected or (shed and pid in shed):
                 continue
             if out.need_keyframe:
                 if not frame.keyframe:
@@ -329,11 +332,10 @@ class TrackForwarder:
                     continue
                 out.need_keyframe = False
             out.started = True
-            if not out.track.offer(frame):
+            if not out.output.offer(frame):
                 self._counters.dropped_frames += 1
                 if self.kind == "video":
                     # a partial stream would only decode to garbage: restart on a keyframe
-                    out.track.flush()
                     out.need_keyframe = True
                     waiting = True
         if waiting:
@@ -400,21 +402,19 @@ class TrackForwarder:
 
     # --- subscriber side ------------------------------------------------------------------
 
-    def attach(self, subscriber_pid: str) -> ForwardedTrack:
-        """A new output track for ``subscriber_pid`` (replacing any previous one)."""
+    def attach(self, subscriber_pid: str) -> ForwardedOutput:
+        """A new output for ``subscriber_pid`` (replacing any previous one)."""
         self.detach(subscriber_pid)
-        # the keyframe is asked for when the subscriber's sender starts pulling: one asked
+        # the keyframe is asked for when the subscriber's sender is connected: one asked
         # for now would arrive while the subscriber is still connecting, and be dropped
-        track = ForwardedTrack(
-            self.kind, self.track_id, self._max_queued, on_start=self._subscriber_started
-        )
+        track = ForwardedOutput(self.kind, self.track_id, on_start=self._subscriber_started)
         self._outputs[subscriber_pid] = _Output(track, need_keyframe=self.kind == "video")
         return track
 
     def detach(self, subscriber_pid: str) -> None:
         out = self._outputs.pop(subscriber_pid, None)
         if out is not None:
-            out.track.end()
+            out.output.end()
 
     def set_shed(self, subscriber_pid: str, shed: bool) -> None:
         """Stop (``shed``) or resume sending this video track to one subscriber, without
@@ -424,8 +424,6 @@ class TrackForwarder:
         out = self._outputs.get(subscriber_pid)
         if shed:
             self._shed.add(subscriber_pid)
-            if out is not None:
-                out.track.flush()
             return
         self._shed.discard(subscriber_pid)
         if out is not None:
@@ -459,6 +457,6 @@ class TrackForwarder:
             self._pli_timer.cancel()
             self._pli_timer = None
         for out in self._outputs.values():
-            out.track.end()
+            out.output.end()
         self._outputs.clear()
         self.taps.close()

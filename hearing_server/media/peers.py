@@ -24,7 +24,7 @@ from . import aiortc_hooks as hooks
 from .codecs import TrackCodec, choose_codec, supported_mime_types
 from .errors import MediaError
 from .events import MediaEvent, SubscriberOffer
-from .forwarder import PassThroughEncoder, SenderTrack, TrackForwarder
+from .forwarder import SenderTrack, TrackForwarder
 from .sdp_text import add_video_bitrate_hints, decline_remb, strip_inactive_msid
 from .settings import MediaSettings
 from .stats import MediaCounters
@@ -190,11 +190,6 @@ class PublisherPeer:
                 send_pli=self._pli_sender(transceiver),
                 keyframe_throttle_s=self._settings.keyframe_throttle_s,
                 gap_timeout_s=self._settings.video_gap_timeout_s,
-                max_queued_frames=(
-                    self._settings.max_queued_video_frames
-                    if codec.kind == "video"
-                    else self._settings.max_queued_audio_frames
-                ),
                 decoders=self._decoders,
             )
             hooks.tap_receiver(transceiver.receiver, forwarder, self._count_decode_job)
@@ -556,16 +551,21 @@ class SubscriberPeer:
 
     def _new_slot(self, pc: RTCPeerConnection, forwarder: TrackForwarder) -> _Slot:
         track = SenderTrack(
-            forwarder.kind, forwarder.track_id, forwarder.codec.capability.clockRate
+            forwarder.kind,
+            forwarder.track_id,
+            forwarder.codec.capability.clockRate,
+            self._counters,
         )
         transceiver = pc.addTransceiver(track, direction="sendonly")
         transceiver.setCodecPreferences(forwarder.codec.preferences())
         slot = _Slot(transceiver, track, forwarder.codec)
-        hooks.prepare_forwarding_sender(
-            transceiver.sender,
-            PassThroughEncoder(self._counters),
-            slot.on_keyframe_request,
-            stream_id=forwarder.stream_id,
+        track.use_sender(
+            hooks.prepare_forwarding_sender(
+                transceiver.sender,
+                slot.on_keyframe_request,
+                stream_id=forwarder.stream_id,
+                on_ready=track.sender_ready,
+            )
         )
         self._slots.append(slot)
         return slot

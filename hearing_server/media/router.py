@@ -337,11 +337,6 @@ class MediaRouter:
             counters=self._counters,
             tasks=self._tasks,
             decoders=self._decoders,
-            max_queued_frames=(
-                self._settings.max_queued_video_frames
-                if kind == "video"
-                else self._settings.max_queued_audio_frames
-            ),
             on_close=self._close_source,
             on_keyframe_request=on_keyframe_request,
         )

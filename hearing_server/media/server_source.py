@@ -44,7 +44,6 @@ class SourceForwarder(TrackForwarder):
         counters: MediaCounters,
         tasks: TaskOwner,
         decoders: DecoderRegistry,
-        max_queued_frames: int,
         on_keyframe_request: Callable[[], None],
     ) -> None:
         self._on_keyframe_request = on_keyframe_request
@@ -57,7 +56,6 @@ class SourceForwarder(TrackForwarder):
             send_pli=_no_pli,
             keyframe_throttle_s=0.0,
             gap_timeout_s=0.5,
-            max_queued_frames=max_queued_frames,
             decoders=decoders,
         )
 
@@ -91,7 +89,6 @@ class LocalServerSource:
         counters: MediaCounters,
         tasks: TaskOwner,
         decoders: DecoderRegistry,
-        max_queued_frames: int,
         on_close: Callable[[LocalServerSource], Awaitable[None]],
         on_keyframe_request: Callable[[], None] | None = None,
     ) -> None:
@@ -113,7 +110,6 @@ class LocalServerSource:
             counters=counters,
             tasks=tasks,
             decoders=decoders,
-            max_queued_frames=max_queued_frames,
             on_keyframe_request=self._keyframe_wanted,
         )
         self._closed = False

@@ -29,9 +29,6 @@ class MediaSettings:
     #: how long a missing video packet may be waited for (NACK/RTX) before giving up on it
     #: and waiting for a keyframe instead
     video_gap_timeout_s: float = 0.5
-    #: frames queued per subscriber track before it counts as congested
-    max_queued_video_frames: int = 60
-    max_queued_audio_frames: int = 100
     #: the bitrate range (kbps) a publisher's browser is asked to send video in, and where
     #: its estimate starts (x-google-*-bitrate in the publish answer; Chromium's default
     #: start of 300 kbps scales a 640x360 camera down for the first ~20 s); 0 leaves one out.

@@ -4,19 +4,25 @@ them, and check each hook does what forwarding needs."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import aioice.ice
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc import (
+    RTCConfiguration,
+    RTCDtlsTransport,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+)
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
 from aiortc.rtcrtpreceiver import RemoteStreamTrack
-from aiortc.rtp import RTCP_PSFB_PLI, RtcpByePacket, RtcpPsfbPacket, RtpPacket
-from av import VideoFrame
+from aiortc.rtp import RtcpByePacket, RtpPacket
 
 from hearing_server.media import aiortc_hooks as hooks
-from hearing_server.media.forwarder import ForwardedTrack, PassThroughEncoder, SenderTrack
+from hearing_server.media.forwarder import ForwardedOutput, SenderTrack
 from hearing_server.media.frames import ForwardedFrame
 from hearing_server.media.stats import MediaCounters
 
@@ -32,7 +38,8 @@ def test_installed_aiortc_has_every_hook() -> None:
     [
         (RTCRtpReceiver, "_handle_rtp_packet"),
         (RTCRtpReceiver, "_send_rtcp_pli"),
-        (RTCRtpSender, "_next_encoded_frame"),
+        (RTCRtpSender, "_run_rtp"),
+        (RTCRtpSender, "_retransmit"),
         (RTCRtpSender, "_send_keyframe"),
         (JitterBuffer, "add"),
     ],
@@ -65,12 +72,23 @@ def test_a_renamed_private_slot_fails_loudly(monkeypatch: pytest.MonkeyPatch) ->
         hooks.verify()
 
 
-def test_sender_that_stops_using_pack_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def _next_encoded_frame(self: Any, codec: Any) -> None:
+def test_sender_report_without_our_counters_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def _run_rtcp(self: Any) -> None:  # an RTCP task that no longer reads them
         return None
 
-    monkeypatch.setattr(RTCRtpSender, "_next_encoded_frame", _next_encoded_frame)
-    with pytest.raises(hooks.AiortcIncompatible, match="pack"):
+    monkeypatch.setattr(RTCRtpSender, "_run_rtcp", _run_rtcp)
+    with pytest.raises(hooks.AiortcIncompatible, match="__packet_count"):
+        hooks.verify()
+
+
+def test_dtls_transport_without_its_srtp_session_fails_loudly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def _send_rtp(self: Any, data: bytes) -> None:
+        return None
+
+    monkeypatch.setattr(RTCDtlsTransport, "_send_rtp", _send_rtp)
+    with pytest.raises(hooks.AiortcIncompatible, match="_tx_srtp"):
         hooks.verify()
 
 
@@ -144,55 +162,186 @@ def test_decode_jobs_are_counted_at_the_decoder_queue() -> None:
     assert q.get() == ("codec", "frame") and q.get() is None
 
 
-async def test_forwarding_sender_packs_payloads_and_reports_pli() -> None:
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+async def _connected_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[RTCPeerConnection, RTCPeerConnection, SenderTrack, hooks.DirectSender, Any, _Sink]:
+    """A server peer sending one VP8 section through the direct sender, and a client peer
+    whose receiver is tapped (it records the RTP packets it gets), over loopback."""
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+    server = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    track = SenderTrack("video", "alice-video-0", 90000, MediaCounters())
+    transceiver = server.addTransceiver(track, direction="sendonly")
+    transceiver.setCodecPreferences(
+        [
+            c
+            for c in RTCRtpSender.getCapabilities("video").codecs
+            if c.mimeType in ("video/VP8", "video/rtx")
+        ]
+    )
+    keyframe_requests: list[int] = []
+    direct = hooks.prepare_forwarding_sender(
+        transceiver.sender,
+        lambda: keyframe_requests.append(1),
+        stream_id="alice",
+        on_ready=track.sender_ready,
+    )
+    track.use_sender(direct)
+    sink = _Sink()
+
+    @client.on("track")
+    def on_track(remote: Any) -> None:
+        for t in client.getTransceivers():
+            if t.receiver.track is remote:
+                hooks.tap_receiver(t.receiver, sink, lambda: None)
+
+    await server.setLocalDescription(await server.createOffer())
+    assert "a=msid:alice alice-video-0" in server.localDescription.sdp
+    await client.setRemoteDescription(server.localDescription)
+    await client.setLocalDescription(await client.createAnswer())
+    await server.setRemoteDescription(client.localDescription)
+    for _ in range(200):
+        if direct.ready:
+            break
+        await asyncio.sleep(0.02)
+    assert direct.ready
+    return server, client, track, direct, keyframe_requests, sink
+
+
+async def test_direct_sender_sends_frames_that_the_client_receives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server, client, track, direct, keyframe_requests, sink = await _connected_pair(monkeypatch)
     try:
-        track = ForwardedTrack("video", "alice-video-0", 10)
-        transceiver = pc.addTransceiver(track, direction="sendonly")
-        counters = MediaCounters()
-        requests: list[int] = []
-        hooks.prepare_forwarding_sender(
-            transceiver.sender, PassThroughEncoder(counters), lambda: requests.append(1), "alice"
-        )
-        offer = await pc.createOffer()
-        assert "a=msid:alice alice-video-0" in offer.sdp
+        source = ForwardedOutput("video", "alice-video-0")
+        track.bind(source, "alice-video-0")
+        track.activate()
+        frames = [
+            ((b"\x10a", b"\x00b", b"\x00c"), 0),
+            ((b"\x11d",), 3000),
+            ((b"\x11e", b"\x01f"), 6000),
+        ]
+        for payloads, ts in frames:
+            assert source.offer(ForwardedFrame(payloads, ts, keyframe=ts == 0))
+        for _ in range(100):
+            if len(sink.packets) >= 6:
+                break
+            await asyncio.sleep(0.02)
+        got = sink.packets
+        assert [p.payload for p in got] == [
+            b"\x10a",
+            b"\x00b",
+            b"\x00c",
+            b"\x11d",
+            b"\x11e",
+            b"\x01f",
+        ]
+        assert [p.marker for p in got] == [0, 0, 1, 1, 0, 1]  # the last packet of each frame
+        seqs = [p.sequence_number for p in got]
+        assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
+        stamps = [p.timestamp for p in got]
+        assert (stamps[3] - stamps[0]) & 0xFFFFFFFF == 3000
+        assert all(p.ssrc == _sender_ssrc(server) for p in got)
+        # the header extensions the client negotiated: its mid, and a send time
+        assert {p.extensions.mid for p in got} == {client.getTransceivers()[0].mid}
+        assert all(p.extensions.abs_send_time is not None for p in got)
+        assert direct.packets_sent == 6
 
-        track.offer(ForwardedFrame((b"one", b"two"), 1234, keyframe=True))
-        encoded = await transceiver.sender._next_encoded_frame(VP8)
-        assert encoded is not None
-        assert encoded.payloads == [b"one", b"two"] and encoded.timestamp == 1234
-        assert counters.forwarded_frames == 1 and counters.forwarded_packets == 2
+        # the subscriber's PLI reaches the forwarder's callback
+        receiver = client.getTransceivers()[0].receiver
+        await receiver._send_rtcp_pli(_sender_ssrc(server))
+        for _ in range(100):
+            if keyframe_requests:
+                break
+            await asyncio.sleep(0.02)
+        assert keyframe_requests == [1]
 
-        pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=transceiver.sender._ssrc)
-        await transceiver.sender._handle_rtcp_packet(pli)
-        assert requests == [1]
-        assert counters.encoded_frames == 0
+        # aiortc's RTCP task reports what the direct sender sent (sender report)
+        for _ in range(150):
+            stats = await receiver.getStats()
+            sent = [s for s in stats.values() if s.type == "remote-outbound-rtp"]
+            if sent:
+                break
+            await asyncio.sleep(0.05)
+        assert sent and sent[0].packetsSent == 6
     finally:
-        await pc.close()
+        await server.close()
+        await client.close()
+    assert direct.closed and not direct.ready
+    assert not source.offer(ForwardedFrame((b"\x11g",), 9000, keyframe=False))
+
+
+def _sender_ssrc(pc: RTCPeerConnection) -> int:
+    return int(pc.getTransceivers()[0].sender._ssrc)
+
+
+async def test_a_nacked_packet_is_sent_again_through_rtx(monkeypatch: pytest.MonkeyPatch) -> None:
+    server, client, track, direct, _requests, sink = await _connected_pair(monkeypatch)
+    try:
+        # the client loses the second packet it receives (dropped once decrypted, unparsed)
+        dtls = client.getTransceivers()[0].receiver.transport
+        original = dtls._handle_rtp_data
+        dropped: list[int] = []
+
+        async def lossy(data: bytes, arrival_time_ms: int) -> None:
+            seq = int.from_bytes(data[2:4], "big")
+            if (
+                len(dropped) == 0
+                and (data[1] & 0x7F) != _rtx_payload_type(client)
+                and _packet_count(sink) == 1
+            ):
+                dropped.append(seq)
+                return
+            await original(data, arrival_time_ms)
+
+        monkeypatch.setattr(dtls, "_handle_rtp_data", lossy)
+        source = ForwardedOutput("video", "alice-video-0")
+        track.bind(source, "alice-video-0")
+        track.activate()
+        for i in range(6):  # the client's NACK needs a later packet to see the gap
+            assert source.offer(
+                ForwardedFrame((bytes([0x10 if i == 0 else 0x11, i]),), i * 3000, keyframe=i == 0)
+            )
+            await asyncio.sleep(0.03)
+        for _ in range(100):
+            if dropped and dropped[0] in {p.sequence_number for p in sink.packets}:
+                break
+            await asyncio.sleep(0.02)
+        assert dropped, "no packet was dropped"
+        assert dropped[0] in {p.sequence_number for p in sink.packets}  # recovered from RTX
+        assert direct.retransmitted >= 1
+    finally:
+        await server.close()
+        await client.close()
+
+
+def _packet_count(sink: _Sink) -> int:
+    return len(sink.packets)
+
+
+def _rtx_payload_type(pc: RTCPeerConnection) -> int:
+    for codec in pc.getTransceivers()[0]._codecs:
+        if codec.mimeType == "video/rtx" and codec.payloadType is not None:
+            return codec.payloadType
+    return -1
 
 
 async def test_msid_follows_the_stream_id_and_replaced_track() -> None:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     try:
-        track = SenderTrack("video", "alice-video-0", 90000)
+        track = SenderTrack("video", "alice-video-0", 90000, MediaCounters())
         transceiver = pc.addTransceiver(track, direction="sendonly")
         hooks.prepare_forwarding_sender(
-            transceiver.sender, PassThroughEncoder(MediaCounters()), lambda: None, "alice"
+            transceiver.sender, lambda: None, stream_id="alice", on_ready=track.sender_ready
         )
         assert "a=msid:alice alice-video-0\r\n" in (await pc.createOffer()).sdp
         # the section is reused for another publisher's track
-        track.bind(ForwardedTrack("video", "carol-video-2", 10), "carol-video-2")
+        track.bind(ForwardedOutput("video", "carol-video-2"), "carol-video-2")
         hooks.set_stream_id(transceiver.sender, "carol")
         transceiver.sender.replaceTrack(track)
         assert "a=msid:carol carol-video-2\r\n" in (await pc.createOffer()).sdp
     finally:
         await pc.close()
-
-
-def test_an_encode_call_is_counted_not_performed() -> None:
-    counters = MediaCounters()
-    payloads, _ts = PassThroughEncoder(counters).encode(VideoFrame(16, 16, "yuv420p"))
-    assert payloads == [] and counters.encoded_frames == 1
 
 
 def test_host_override_is_scoped(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from aiortc import RTCRtpSender
@@ -11,7 +11,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
 from hearing_server.media.codecs import TrackCodec
-from hearing_server.media.forwarder import ForwardedTrack, SenderTrack, TrackForwarder
+from hearing_server.media.forwarder import ForwardedOutput, SenderTrack, TrackForwarder
 from hearing_server.media.frames import ForwardedFrame
 from hearing_server.media.stats import MediaCounters
 from hearing_server.media.tasks import TaskOwner
@@ -45,7 +45,6 @@ def _forwarder(
     upstream: Upstream,
     *,
     kind: str = "video",
-    max_queued: int = 10,
     throttle: float = 0.1,
 ) -> tuple[TrackForwarder, MediaCounters]:
     counters = MediaCounters()
@@ -59,9 +58,27 @@ def _forwarder(
         send_pli=upstream.send,
         keyframe_throttle_s=throttle,
         gap_timeout_s=0.5,
-        max_queued_frames=max_queued,
     )
     return fwd, counters
+
+
+class Sink:
+    """What a subscriber's sender received by direct call; ``accept`` False: it refuses."""
+
+    def __init__(self) -> None:
+        self.frames: list[ForwardedFrame] = []
+        self.accept = True
+
+    def __call__(self, frame: ForwardedFrame) -> bool:
+        if self.accept:
+            self.frames.append(frame)
+        return self.accept
+
+
+def _connected(output: ForwardedOutput) -> Sink:
+    sink = Sink()
+    output.connect(sink)
+    return sink
 
 
 class Feed:
@@ -86,18 +103,17 @@ async def test_video_subscriber_starts_on_a_keyframe(tasks: TaskOwner) -> None:
     fwd, _ = _forwarder(tasks, up)
     feed = Feed(fwd)
     feed.frame(KEY)  # before anyone subscribes
-    track = fwd.attach("bob")
-    feed.frame(KEY)  # bob's sender is not pulling yet: nothing queued, nothing asked
+    output = fwd.attach("bob")
+    feed.frame(KEY)  # bob's sender is not connected yet: nothing sent, nothing asked
     await asyncio.sleep(0)
     assert up.plis == []
-    first = asyncio.ensure_future(track.recv())  # the sender starts: ask for a keyframe
+    bob = _connected(output)  # the sender is ready: ask for a keyframe
     await asyncio.sleep(0.01)
     assert up.plis == [42]
     feed.frame(DELTA)  # not decodable on its own: held back
     feed.frame(KEY)
     feed.frame(DELTA)
-    assert (await asyncio.wait_for(first, 1)).keyframe
-    assert not (await asyncio.wait_for(track.recv(), 1)).keyframe
+    assert [f.keyframe for f in bob.frames] == [True, False]
     assert len(up.plis) <= 2
 
 
@@ -141,8 +157,7 @@ async def test_an_answered_request_does_not_hold_back_a_new_subscriber(
     fwd.on_subscriber_keyframe_request()  # a subscriber's PLI: waits for the window
     await asyncio.sleep(0)
     assert len(up.plis) == 1
-    track = fwd.attach("carol")
-    first = asyncio.ensure_future(track.recv())  # carol's sender starts after that keyframe
+    _connected(fwd.attach("carol"))  # carol's sender starts after that keyframe
     await asyncio.sleep(0.01)
     assert len(up.plis) == 2  # at once (this also ends the pending trailing request's wait)
     fwd.request_keyframe(new_subscriber=True)  # right after a request: throttled again
@@ -150,7 +165,6 @@ async def test_an_answered_request_does_not_hold_back_a_new_subscriber(
     assert len(up.plis) == 2
     await asyncio.sleep(0.25)
     assert len(up.plis) == 3 and counters.keyframe_requests_sent_upstream == 3
-    first.cancel()
 
 
 async def test_a_joining_subscriber_asks_again_on_the_next_frame(tasks: TaskOwner) -> None:
@@ -162,89 +176,103 @@ async def test_a_joining_subscriber_asks_again_on_the_next_frame(tasks: TaskOwne
     feed.frame(DELTA)
     fwd.request_keyframe()
     await asyncio.sleep(0)
-    feed.frame(KEY)  # answers it; nobody is pulling yet
-    track = fwd.attach("dave")
-    first = asyncio.ensure_future(track.recv())
+    feed.frame(KEY)  # answers it; nobody is connected yet
+    dave = _connected(fwd.attach("dave"))
     await asyncio.sleep(0.01)
     assert len(up.plis) == 1  # only 10 ms after the last request: deferred
     await asyncio.sleep(0.05)
     feed.frame(DELTA)  # dave is still waiting for his first frame
     await asyncio.sleep(0)
     assert len(up.plis) == 2
+    assert dave.frames == []
     feed.frame(KEY)
-    assert (await asyncio.wait_for(first, 1)).keyframe
+    assert [f.keyframe for f in dave.frames] == [True]
 
 
 async def test_mute_stops_forwarding_and_unmute_waits_for_keyframe(tasks: TaskOwner) -> None:
     up = Upstream()
     fwd, _ = _forwarder(tasks, up)
     feed = Feed(fwd)
-    track = fwd.attach("bob")
-    track.pulling = True
+    bob = _connected(fwd.attach("bob"))
     feed.frame(KEY)
-    assert (await asyncio.wait_for(track.recv(), 1)).keyframe
     fwd.set_enabled(False)
     feed.frame(DELTA)
     fwd.set_enabled(True)
     feed.frame(DELTA)  # not decodable after a gap: dropped
     feed.frame(KEY)
-    assert (await asyncio.wait_for(track.recv(), 1)).keyframe
+    assert [f.keyframe for f in bob.frames] == [True, True]
 
 
 async def test_audio_mute(tasks: TaskOwner) -> None:
     fwd, _ = _forwarder(tasks, Upstream(), kind="audio")
     feed = Feed(fwd)
-    track = fwd.attach("bob")
-    track.pulling = True
+    bob = _connected(fwd.attach("bob"))
     fwd.set_enabled(False)
     feed.frame(b"muted")
     fwd.set_enabled(True)
     feed.frame(b"spoken")
-    assert (await asyncio.wait_for(track.recv(), 1)).payloads == (b"spoken",)
+    assert [f.payloads for f in bob.frames] == [(b"spoken",)]
 
 
-async def test_congested_subscriber_is_restarted_on_a_keyframe(tasks: TaskOwner) -> None:
+async def test_a_refused_frame_restarts_the_subscriber_on_a_keyframe(tasks: TaskOwner) -> None:
     up = Upstream()
-    fwd, counters = _forwarder(tasks, up, max_queued=2)
+    fwd, counters = _forwarder(tasks, up)
     feed = Feed(fwd)
-    track = fwd.attach("bob")
-    track.pulling = True
+    bob = _connected(fwd.attach("bob"))
     feed.frame(KEY)
-    feed.frame(DELTA)
-    feed.frame(DELTA)  # queue full: dropped, queue flushed, wait for a keyframe
+    bob.accept = False
+    feed.frame(DELTA)  # the sender could not send it: wait for a keyframe
     assert counters.dropped_frames == 1
+    bob.accept = True
     feed.frame(DELTA)
     feed.frame(KEY)
-    assert (await asyncio.wait_for(track.recv(), 1)).keyframe
+    assert [f.keyframe for f in bob.frames] == [True, True]
 
 
-async def test_not_yet_pulling_subscriber_gets_no_backlog(tasks: TaskOwner) -> None:
+async def test_not_yet_connected_subscriber_gets_no_backlog(tasks: TaskOwner) -> None:
     fwd, _ = _forwarder(tasks, Upstream(), kind="audio")
     feed = Feed(fwd)
-    track = fwd.attach("bob")
+    output = fwd.attach("bob")
     for _ in range(5):
         feed.frame(b"old")
-    recv = asyncio.ensure_future(track.recv())
-    await asyncio.sleep(0)
+    bob = _connected(output)
     feed.frame(b"new")
-    assert (await asyncio.wait_for(recv, 1)).payloads == (b"new",)
+    assert [f.payloads for f in bob.frames] == [(b"new",)]
 
 
-async def test_detach_and_close_end_the_subscriber_tracks(tasks: TaskOwner) -> None:
-    fwd, _ = _forwarder(tasks, Upstream())
-    bob = fwd.attach("bob")
-    carol = fwd.attach("carol")
+async def test_shed_subscriber_gets_nothing_and_resumes_on_a_keyframe(tasks: TaskOwner) -> None:
+    up = Upstream()
+    fwd, _ = _forwarder(tasks, up, throttle=0.0)
+    feed = Feed(fwd)
+    bob = _connected(fwd.attach("bob"))
+    feed.frame(KEY)
+    fwd.set_shed("bob", True)
+    feed.frame(DELTA)
+    fwd.set_shed("bob", False)
+    feed.frame(DELTA)
+    feed.frame(KEY)
+    assert [f.keyframe for f in bob.frames] == [True, True]
+
+
+async def test_detach_and_close_end_the_outputs(tasks: TaskOwner) -> None:
+    fwd, _ = _forwarder(tasks, Upstream(), kind="audio")
+    feed = Feed(fwd)
+    bob_out = fwd.attach("bob")
+    carol_out = fwd.attach("carol")
+    bob, carol = _connected(bob_out), _connected(carol_out)
     fwd.detach("bob")
-    with pytest.raises(MediaStreamError):
-        await asyncio.wait_for(bob.recv(), 1)
+    feed.frame(b"one")
+    assert bob_out.ended and bob.frames == [] and len(carol.frames) == 1
     fwd.close()
     fwd.close()
-    with pytest.raises(MediaStreamError):
-        await asyncio.wait_for(carol.recv(), 1)
+    feed.frame(b"two")
+    assert carol_out.ended and len(carol.frames) == 1
+    carol_out.connect(Sink())  # an ended output stays ended
+    assert not carol_out.connected
     assert fwd.subscriber_pids == []
 
 
-# --- the subscriber sender's track: sources bound and unbound ---------------------------
+# --- the subscriber sender's track: outputs bound and unbound ---------------------------
 
 
 class Clock:
@@ -255,70 +283,96 @@ class Clock:
         return self.now
 
 
-async def _next(track: SenderTrack, timeout: float = 1.0) -> ForwardedFrame:
-    return await asyncio.wait_for(track.recv(), timeout)
+class Sent:
+    """Stands in for the socket-level DirectSender (tested with real peers in
+    test_aiortc_hooks.py): records what the track hands it."""
+
+    def __init__(self, ready: bool = True) -> None:
+        self.ready = ready
+        self.closed = False
+        self.frames: list[tuple[tuple[bytes, ...], int]] = []
+
+    def send(self, payloads: Sequence[bytes], timestamp: int) -> int:
+        self.frames.append((tuple(payloads), timestamp))
+        return len(payloads)
 
 
-async def test_sender_track_sends_only_while_bound_and_active() -> None:
-    track = SenderTrack("video", "first", 90000)
-    source = ForwardedTrack("video", "alice-video-0", 10)
+def _sender_track(kind: str = "video", clock: Clock | None = None) -> tuple[SenderTrack, Sent]:
+    counters = MediaCounters()
+    rate = 90000 if kind == "video" else 48000
+    track = SenderTrack(
+        "video" if kind == "video" else "audio", "x", rate, counters, clock=clock or Clock()
+    )
+    sent = Sent()
+    track.use_sender(sent)
+    return track, sent
+
+
+async def test_sender_track_sends_only_while_bound_active_and_ready() -> None:
+    track, sent = _sender_track()
+    sent.ready = False
+    source = ForwardedOutput("video", "alice-video-0")
     track.bind(source, "alice-video-0")
     assert track.id == "alice-video-0" and not track.active
-    source.offer(ForwardedFrame((b"k",), 1000, keyframe=True))
-    with pytest.raises(TimeoutError):
-        await _next(track, 0.1)  # bound, not yet accepted by the client
+    assert not source.offer(ForwardedFrame((b"k",), 1000, keyframe=True))  # not accepted yet
     track.activate()
-    frame = await _next(track)
-    assert frame.payloads == (b"k",) and frame.timestamp == 1000  # first source: unchanged
+    assert not source.connected  # the sender has not started
+    sent.ready = True
+    track.sender_ready()
+    assert source.offer(ForwardedFrame((b"k",), 1000, keyframe=True))
+    assert sent.frames == [((b"k",), 1000)]  # first source: timestamps unchanged
     track.unbind()
-    source.offer(ForwardedFrame((b"d",), 4000, keyframe=False))
-    with pytest.raises(TimeoutError):
-        await _next(track, 0.1)
+    assert not source.offer(ForwardedFrame((b"d",), 4000, keyframe=False))
+    assert len(sent.frames) == 1
 
 
-async def test_sender_track_waits_through_a_source_ending_and_takes_the_next() -> None:
+async def test_sender_track_rebases_the_next_source_on_the_wall_clock() -> None:
     clock = Clock()
-    track = SenderTrack("video", "x", 90000, clock=clock)
-    first = ForwardedTrack("video", "alice-video-0", 10)
+    track, sent = _sender_track(clock=clock)
+    first = ForwardedOutput("video", "alice-video-0")
     track.bind(first, "alice-video-0")
     track.activate()
     first.offer(ForwardedFrame((b"a",), 5000, keyframe=True))
-    assert (await _next(track)).timestamp == 5000
-
-    pending = asyncio.ensure_future(track.recv())
-    await asyncio.sleep(0.01)
-    first.end()  # the publisher left: the sender keeps waiting, nothing ends
-    await asyncio.sleep(0.01)
-    assert not pending.done() and track.readyState == "live"
+    first.end()  # the publisher left: the track stays live
+    assert track.readyState == "live"
 
     clock.now += 2.0  # two seconds later, another source (its own timestamps)
-    second = ForwardedTrack("video", "carol-video-0", 10)
+    second = ForwardedOutput("video", "carol-video-0")
     track.bind(second, "carol-video-0")
     track.activate()
     second.offer(ForwardedFrame((b"b",), 77, keyframe=True))
     second.offer(ForwardedFrame((b"c",), 77 + 3000, keyframe=False))
-    frame = await asyncio.wait_for(pending, 1)
     # rebased: the stream moves on by the time that passed, not back to 77
-    assert frame.payloads == (b"b",) and frame.timestamp == 5000 + 2 * 90000
-    assert (await _next(track)).timestamp == 5000 + 2 * 90000 + 3000
+    assert [ts for _, ts in sent.frames] == [5000, 5000 + 2 * 90000, 5000 + 2 * 90000 + 3000]
     assert track.id == "carol-video-0"
 
 
-async def test_sender_track_drops_frames_of_a_replaced_source() -> None:
-    track = SenderTrack("audio", "x", 48000)
-    first = ForwardedTrack("audio", "alice-audio-1", 10)
+async def test_sender_track_takes_nothing_from_a_replaced_source() -> None:
+    track, sent = _sender_track("audio")
+    first = ForwardedOutput("audio", "alice-audio-1")
     track.bind(first, "alice-audio-1")
     track.activate()
-    first.offer(ForwardedFrame((b"old",), 960, keyframe=True))
-    second = ForwardedTrack("audio", "alice-audio-1", 10)
-    track.bind(second, "alice-audio-1")  # swapped before the sender read
+    second = ForwardedOutput("audio", "alice-audio-1")
+    track.bind(second, "alice-audio-1")
     track.activate()
-    second.offer(ForwardedFrame((b"new",), 50_000, keyframe=True))
-    assert (await _next(track)).payloads == (b"new",)
+    assert not first.offer(ForwardedFrame((b"old",), 960, keyframe=True))
+    assert second.offer(ForwardedFrame((b"new",), 50_000, keyframe=True))
+    assert [p for p, _ in sent.frames] == [(b"new",)]
 
 
-async def test_sender_track_ends_when_stopped() -> None:
-    track = SenderTrack("video", "x", 90000)
+async def test_sender_track_counts_what_it_forwards_and_stops() -> None:
+    counters = MediaCounters()
+    track = SenderTrack("video", "x", 90000, counters)
+    sent = Sent()
+    track.use_sender(sent)
+    source = ForwardedOutput("video", "alice-video-0")
+    track.bind(source, "alice-video-0")
+    track.activate()
+    source.offer(ForwardedFrame((b"1", b"2", b"3"), 0, keyframe=True))
+    assert counters.forwarded_frames == 1 and counters.forwarded_packets == 3
+    sent.closed = True
+    assert not source.offer(ForwardedFrame((b"4",), 3000, keyframe=False))
     track.stop()
+    assert not source.connected and track.readyState == "ended"
     with pytest.raises(MediaStreamError):
-        await _next(track)
+        await track.recv()

@@ -108,7 +108,6 @@ def _forwarder(
         send_pli=upstream.send,
         keyframe_throttle_s=0.0,
         gap_timeout_s=0.5,
-        max_queued_frames=10,
         decoders=registry,
     )
     return fwd, counters, registry
