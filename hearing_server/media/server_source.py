@@ -1,7 +1,7 @@
 """Tracks the server publishes itself from pre-encoded frames (the courtroom composite).
 
 A server source is a ``TrackForwarder`` fed by ``push`` instead of RTP: subscribers get
-its frames through the same pass-through senders as any participant's (packetized by
+its frames through the same direct senders as any participant's (packetized by
 aiortc's own VP8/H.264 packetizers, Opus as one packet per payload), and its taps work
 like a participant track's. Keyframe requests (subscriber PLI/FIR, a new subscriber, a
 decoder starting) go to the source's owner instead of upstream.

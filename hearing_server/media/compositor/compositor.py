@@ -253,6 +253,8 @@ class Compositor:
             keyframes=self._keyframes,
             encoder=encoder,
             stats=self.stats,
+            idle=self._room.idle,
+            keyframe_interval_s=self.config.keyframe_interval_s,
         )
         video.divisor = self._frame_divisor
         audio = AudioLoop(

@@ -59,6 +59,7 @@ class CompositorStats:
     audio_underruns: int = 0  # input blocks padded with silence
     audio_limited_blocks: int = 0  # mix blocks the limiter turned down
     errors: int = 0
+    idle: bool = False  # nobody sends anything: one frame a second
     compose_ms: float = 0.0  # moving averages of the video thread's per-frame work
     encode_ms: float = 0.0
 

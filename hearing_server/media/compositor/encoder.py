@@ -42,6 +42,16 @@ class KeyframeGate:
     def request(self) -> None:
         self._wanted = True
 
+    def due(self, now: float) -> bool:
+        """Whether ``take(now)`` would give a keyframe."""
+        return self._wanted and now - self._last >= self._min_gap_s
+
+    def request_if_older(self, now: float, age_s: float) -> None:
+        """Ask for one if the last was ``age_s`` ago or more (the encoder's own schedule
+        counts frames, which are rare while the compositor idles)."""
+        if now - self._last >= age_s:
+            self._wanted = True
+
     def take(self, now: float) -> bool:
         """Whether the frame composed at ``now`` must be an IDR."""
         if self._wanted and now - self._last >= self._min_gap_s:

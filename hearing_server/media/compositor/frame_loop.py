@@ -3,13 +3,16 @@ frames, handed to the encoder thread.
 
 A short stall is caught up (frames go out back to back with their own timestamps); three
 frame periods behind, the missed ticks are skipped (counted in
-``stats.video_frames_dropped``).
+``stats.video_frames_dropped``). While nobody sends anything (``idle``), one frame a second
+is composed and encoded: the view still shows the room and its clock, the recording and the
+livestream go on, and an empty hearing costs little.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from av.video.frame import PictureType
 
@@ -33,8 +36,12 @@ class FrameLoop:
         keyframes: KeyframeGate,
         encoder: VideoEncoder,
         stats: CompositorStats,
+        idle: Callable[[], bool] = lambda: False,
+        keyframe_interval_s: float = 2.0,
     ) -> None:
         self._fps = fps
+        self._idle = idle
+        self._keyframe_interval_s = keyframe_interval_s
         self._clock = clock
         self._composer = composer
         self._keyframes = keyframes
@@ -57,6 +64,14 @@ class FrameLoop:
                 st.video_frames_dropped += behind
                 tick += behind
             divisor = self.divisor
+            idle = self._idle()
+            st.idle = idle
+            if idle:
+                # keyframes stay on time (segments, late joiners), and one asked for is
+                # not held back a second
+                self._keyframes.request_if_older(now, self._keyframe_interval_s)
+                if not self._keyframes.due(now):
+                    divisor = max(divisor, self._fps)
             if divisor > 1 and tick % divisor:
                 tick += 1  # shed: the frame rate falls, the timestamps stay on the clock
                 continue

@@ -96,6 +96,14 @@ class Room:
         with self.lock:
             return dict(self.slots)
 
+    def idle(self) -> bool:
+        """Nobody sends anything: no live video or audio input, no moving exhibit."""
+        exhibit = self.exhibit
+        if exhibit is not None and exhibit.video_input is not None and exhibit.video_live:
+            return False
+        with self.lock:
+            return not any(s.video_live or s.has_audio for s in self.slots.values())
+
 
 def stop_input(
     slot: Slot, kind: Literal["video", "audio"], loop: asyncio.AbstractEventLoop | None
@@ -149,6 +157,8 @@ async def pump_audio(slot: Slot, source: AsyncIterator[av.AudioFrame]) -> None:
     except Exception:
         log.exception("audio input of %s failed", slot.pid)
     finally:
+        if slot.audio_input is source:
+            slot.has_audio = False
         with contextlib.suppress(Exception):
             await close_source(source)
 

@@ -249,3 +249,35 @@ async def test_close_is_idempotent_and_stops_output(
     assert compositor.participants == []
     with pytest.raises(RuntimeError):
         await compositor.start()
+
+
+async def test_an_empty_room_idles_at_a_frame_a_second_and_wakes_up(
+    compositor: Compositor, output: CompositeOutput
+) -> None:
+    """Nobody sending: one frame a second (keyframes still every 2 s, one asked for at
+    once); someone sending again: the full rate at once."""
+    await compositor.start()
+    await asyncio.sleep(0.5)
+    start = len(output.video)
+    await asyncio.sleep(4.0)
+    idle = output.video[start:]
+    assert compositor.stats.idle
+    assert 3 <= len(idle) <= 7, len(idle)  # 4 s at 1 fps, plus keyframes due
+    keys = [f.rtp_timestamp for f in output.video if f.keyframe]
+    assert len(keys) >= 2 and all(b - a <= 3 * 90_000 for a, b in itertools.pairwise(keys))
+
+    asked = time.monotonic()
+    compositor.request_keyframe()
+    await wait_until(
+        lambda: any(f.keyframe and f.arrival > asked for f in output.video), 1.0, "a keyframe"
+    )
+    assert next(f for f in output.video if f.keyframe and f.arrival > asked).arrival - asked < 0.3
+
+    compositor.add_participant("j1", "王建国", "judge", solid_video(COLOURS[0]))
+    await wait_until(lambda: not compositor.stats.idle, 2.0, "the compositor to wake up")
+    woke = len(output.video)
+    await asyncio.sleep(1.0)
+    assert len(output.video) - woke >= 15  # 25 fps, with room for a busy machine
+
+    compositor.remove_participant("j1")
+    await wait_until(lambda: compositor.stats.idle, 2.0, "idle again")
