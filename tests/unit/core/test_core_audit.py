@@ -49,6 +49,10 @@ EVENTS = {
     "service_document_added", "service_queued", "service_sent", "service_delivered",
     "service_opened", "service_confirmed", "service_failed", "service_recorded",
     "service_receipt_issued", "service_reminder_sent", "service_reschedule_sent",
+    "service_cancellation_sent",
+    # scheduling: bookings, their changes with the reason, clashes accepted on purpose
+    "hearing_scheduled", "hearing_rescheduled", "hearing_cancelled",
+    "schedule_conflict_overridden",
     # identity checks: the method and the outcome, never the ID number or the code
     "identity_policy_set", "identity_registered", "identity_locked", "identity_code_sent",
     "identity_code_send_failed", "identity_help_requested", "identity_verified",
