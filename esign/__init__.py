@@ -33,6 +33,7 @@ from .errors import (
     ImageError,
     SigningStateError,
 )
+from .notice import HearingNotice, render_notice
 from .receipt import RECEIPT_SEAL_FIELD, ServiceReceipt, render_receipt, seal_receipt
 from .render import (
     CERTIFICATION_FIELD,
@@ -79,6 +80,7 @@ __all__ = [
     "EsignError",
     "EventCredential",
     "FontMissingError",
+    "HearingNotice",
     "ImageError",
     "InProcessTimeStamper",
     "Party",
@@ -106,6 +108,7 @@ __all__ = [
     "party_field",
     "render",
     "render_confirmation",
+    "render_notice",
     "render_receipt",
     "seal",
     "seal_receipt",

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from hearing_server.service.private_rooms import PrivateRooms
     from hearing_server.service.scheduling import SchedulingService
     from hearing_server.service.serving import ServingService
+    from hearing_server.service.slots import SlotService
+    from hearing_server.service.summons import SummonsService
     from hearing_server.service.transcripts import TranscriptService
     from hearing_server.signaling.ports import LivestreamPort, RecordingPort
     from hearing_server.store.base import Store
@@ -44,6 +46,8 @@ NOTICES: web.AppKey[NoticeService] = web.AppKey("notices")
 JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")
 SERVING: web.AppKey[ServingService] = web.AppKey("serving")
 SCHEDULING: web.AppKey[SchedulingService] = web.AppKey("scheduling")
+SUMMONS: web.AppKey[SummonsService] = web.AppKey("summons")
+SLOTS: web.AppKey[SlotService] = web.AppKey("slots")
 BOARD: web.AppKey[BoardService] = web.AppKey("board")
 EVIDENCE: web.AppKey[EvidenceService] = web.AppKey("evidence")
 PRESENTING: web.AppKey[PresentingService] = web.AppKey("presenting")

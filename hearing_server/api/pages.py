@@ -26,6 +26,8 @@ from aiohttp import web
 DEFAULT_WEB_CLIENT_DIR = Path(__file__).resolve().parents[2] / "web_client"
 
 PAGE_PATHS = ("/join", "/console", "/display", "/board")
+# The party's slot-picking page (``/pick#token=...``): a page of its own, no hearing room.
+PICK_PATH = "/pick"
 _PREFIXES = ("/static/", "/vendor/")
 # Each vendored package: where npm puts its build, and only the files the page loads (and
 # their source maps), not the whole package.
@@ -94,7 +96,7 @@ SECURITY_HEADERS = {
 
 
 def _is_page_path(path: str) -> bool:
-    return path in PAGE_PATHS or path.startswith(_PREFIXES)
+    return path in PAGE_PATHS or path == PICK_PATH or path.startswith(_PREFIXES)
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -104,7 +106,7 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     response.headers.setdefault("Content-Security-Policy", content_security_policy(request.host))
-    if request.path in PAGE_PATHS:
+    if request.path in PAGE_PATHS or request.path == PICK_PATH:
         response.headers["Cache-Control"] = "no-store"
     else:
         # Revalidate every time (Last-Modified / ETag): a new release is picked up at once.
@@ -122,6 +124,9 @@ def setup_pages(app: web.Application, web_client_dir: Path | None = None) -> Non
     async def join_page(_: web.Request) -> web.StreamResponse:
         return web.FileResponse(page)
 
+    async def pick_page(_: web.Request) -> web.StreamResponse:
+        return web.FileResponse(static / "pick.html")
+
     async def vendor_file(request: web.Request) -> web.StreamResponse:
         package = _VENDOR.get(request.match_info["package"])
         name = request.match_info["name"]
@@ -138,6 +143,7 @@ def setup_pages(app: web.Application, web_client_dir: Path | None = None) -> Non
 
     for path in PAGE_PATHS:
         app.router.add_get(path, join_page)
+    app.router.add_get(PICK_PATH, pick_page)
     app.router.add_get("/vendor/{package}/{name}", vendor_file)
     app.router.add_static("/static/", static, show_index=False, follow_symlinks=False)
     app.on_response_prepare.append(_security_headers)

@@ -147,6 +147,7 @@ class AuditEvent(StrEnum):
     HEARING_RESCHEDULED = "hearing_rescheduled"  # with the reason
     HEARING_CANCELLED = "hearing_cancelled"  # with the reason
     SCHEDULE_CONFLICT_OVERRIDDEN = "schedule_conflict_overridden"  # booked despite clashes
+    SLOT_LINK_ISSUED = "slot_link_issued"  # a party may pick the mediation's time
 
 
 @dataclass(frozen=True, slots=True)

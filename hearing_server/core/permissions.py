@@ -60,6 +60,7 @@ class Action(StrEnum):
     ASK_FOR_HELP = "ask_for_help"  # alert the clerk: stuck with the devices, the link, anything
     SCHEDULE_HEARING = "schedule_hearing"  # book, reschedule, cancel (core/schedule.py)
     OVERRIDE_SCHEDULE_CONFLICT = "override_schedule_conflict"  # book despite a clash, with reason
+    PICK_SLOT = "pick_slot"  # a party books their mediation in a mediator's published window
 
 
 _JUDICIAL = frozenset(
@@ -143,8 +144,12 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     | _SEES_ALL
     | _COURT_EVIDENCE
     | {Action.HELP_PARTICIPANT, Action.OPEN_CAUCUS, Action.DRAFT_AGREEMENT},
-    Role.PARTY: _PARTICIPATE | _SIDE_EVIDENCE | {Action.REQUEST_CONSULTATION, Action.SIGN},
-    Role.COUNSEL: _PARTICIPATE | _SIDE_EVIDENCE | {Action.REQUEST_CONSULTATION, Action.SIGN},
+    Role.PARTY: _PARTICIPATE
+    | _SIDE_EVIDENCE
+    | {Action.REQUEST_CONSULTATION, Action.SIGN, Action.PICK_SLOT},
+    Role.COUNSEL: _PARTICIPATE
+    | _SIDE_EVIDENCE
+    | {Action.REQUEST_CONSULTATION, Action.SIGN, Action.PICK_SLOT},
     Role.WITNESS: _PARTICIPATE | {Action.TAKE_OATH},
     Role.EXPERT: _PARTICIPATE | {Action.TAKE_OATH},
     Role.INTERPRETER: _PARTICIPATE,
@@ -158,7 +163,11 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
 
 # Actions that only exist in one kind of session.
 # Signing means signing the mediation agreement: a court hearing has none.
-_MEDIATION_ONLY = frozenset({Action.OPEN_CAUCUS, Action.DRAFT_AGREEMENT, Action.SIGN})
+# A party picks a slot among a mediator's after-hours windows; a court hearing is set by the
+# court.
+_MEDIATION_ONLY = frozenset(
+    {Action.OPEN_CAUCUS, Action.DRAFT_AGREEMENT, Action.SIGN, Action.PICK_SLOT}
+)
 # The undertaking (证人保证书) is a court's procedure. Witnesses and experts are still called in
 # and dismissed in a mediation, by the mediator who holds the judge's powers there: were calling
 # them hearing-only, one added to a mediation would wait outside with nobody able to let them in.

@@ -80,7 +80,8 @@ class SchedulingService:
         self.courtrooms = tuple(courtrooms)
         self._now = clock
 
-    def _courtroom(self, value: object) -> str | None:
+    def check_courtroom(self, value: object) -> str | None:
+        """A courtroom as a booking holds it: one of the court's, or None (online)."""
         if value is None:
             return None  # online only: no room held
         room = check_text(value, "courtroom", 100)
@@ -136,6 +137,35 @@ class SchedulingService:
         for times in the past, a bad duration, an unknown courtroom or too many people."""
         hearing = await self._store.get_hearing(hearing_id)
         override = await self._authorize(actor, hearing, override_reason)
+        return await self._book_new(actor, hearing, start, end, courtroom, people, override)
+
+    async def schedule_picked(
+        self,
+        actor: Actor,
+        hearing_id: str,
+        *,
+        start: datetime,
+        end: datetime,
+        courtroom: str | None,
+        people: list[ScheduledPerson],
+    ) -> Booking:
+        """A party booked their mediation by picking a slot from their link (``pick_slot``):
+        no clash is ever accepted."""
+        hearing = await self._store.get_hearing(hearing_id)
+        authorize(actor, Action.PICK_SLOT, hearing)
+        booking, _ = await self._book_new(actor, hearing, start, end, courtroom, people, None)
+        return booking
+
+    async def _book_new(
+        self,
+        actor: Actor,
+        hearing: Hearing,
+        start: datetime,
+        end: datetime,
+        courtroom: object,
+        people: list[ScheduledPerson],
+        override: str | None,
+    ) -> tuple[Booking, list[Clash]]:
         if hearing.state not in _MOVABLE:
             raise Conflict(f"hearing is {hearing.state.value}; it cannot be scheduled")
         now = self._now()
@@ -147,7 +177,7 @@ class SchedulingService:
             kind=hearing.kind,
             start=start,
             end=end,
-            courtroom=self._courtroom(courtroom),
+            courtroom=self.check_courtroom(courtroom),
             people=tuple(people),
             updated_by=actor.id,
             updated_at=now,
@@ -162,8 +192,13 @@ class SchedulingService:
         found = await self._book(booking, 0, override)
         moved = (start, end) != (hearing.scheduled_start, hearing.scheduled_end)
         if moved:
+            # The booking was authorized above; the hearing's times follow it (a party who
+            # picked a slot is not staff, so the system writes them).
             await self._hearings.update_hearing(
-                actor, hearing.id, {"scheduled_start": start, "scheduled_end": end}, booked=True
+                Actor.system(),
+                hearing.id,
+                {"scheduled_start": start, "scheduled_end": end},
+                booked=True,
             )
         await self._hearings.audit(
             hearing.id, actor, AuditEvent.HEARING_SCHEDULED, booking_json(booking)
@@ -200,7 +235,7 @@ class SchedulingService:
             old,
             start=start,
             end=end,
-            courtroom=old.courtroom if keep_courtroom else self._courtroom(courtroom),
+            courtroom=old.courtroom if keep_courtroom else self.check_courtroom(courtroom),
             revision=old.revision + 1,
             reason=why,
             updated_by=actor.id,

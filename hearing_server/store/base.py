@@ -15,7 +15,8 @@ an implementation can be written (and a consumer typed) one aggregate at a time:
 - :class:`~hearing_server.store.serving.ServingStore`: electronic service (documents served,
   each recipient's delivery);
 - :class:`~hearing_server.store.schedule.ScheduleStore`: each hearing's booking (time,
-  courtroom, people).
+  courtroom, people);
+- :class:`~hearing_server.store.slots.SlotStore`: mediators' windows and parties' slot links.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .lifecycle import StoreLifecycle, StoreUnavailable
 from .notices import NoticeStore
 from .schedule import ScheduleStore
 from .serving import ServingStore
+from .slots import SlotStore
 from .tokens import TokenStore
 from .transcript import TRANSCRIPT_FINALISED, TranscriptStore
 
@@ -45,6 +47,7 @@ __all__ = [
     "NoticeStore",
     "ScheduleStore",
     "ServingStore",
+    "SlotStore",
     "Store",
     "StoreLifecycle",
     "StoreUnavailable",
@@ -66,6 +69,7 @@ class Store(
     JobStore,
     ServingStore,
     ScheduleStore,
+    SlotStore,
     Protocol,
 ):
     """Persistence of hearings, participants, the audit log, the transcript, revoked tokens

@@ -637,4 +637,55 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE deliveries ADD COLUMN time_zone TEXT;
         """,
     ),
+    Migration(
+        13,
+        # Mediators' after-hours windows, and the links a party picks a slot from (issue 17):
+        # the link's token is never stored, only its hash.
+        sqlite="""
+        CREATE TABLE mediator_windows (
+            id TEXT PRIMARY KEY,
+            mediator_key TEXT NOT NULL,
+            mediator_name TEXT NOT NULL,
+            start_at TEXT NOT NULL,
+            end_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX mediator_windows_time ON mediator_windows (mediator_key, start_at);
+        CREATE TABLE slot_links (
+            id TEXT PRIMARY KEY,
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            token_hash TEXT NOT NULL UNIQUE,
+            data TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            picked_at TEXT,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX slot_links_by_hearing ON slot_links (hearing_id);
+        """,
+        postgresql="""
+        CREATE TABLE mediator_windows (
+            id TEXT PRIMARY KEY,
+            mediator_key TEXT NOT NULL,
+            mediator_name TEXT NOT NULL,
+            start_at TIMESTAMPTZ NOT NULL,
+            end_at TIMESTAMPTZ NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX mediator_windows_time ON mediator_windows (mediator_key, start_at);
+        CREATE TABLE slot_links (
+            id TEXT PRIMARY KEY,
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            token_hash TEXT NOT NULL UNIQUE,
+            data TEXT NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL,
+            picked_at TIMESTAMPTZ,
+            created_by TEXT NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX slot_links_by_hearing ON slot_links (hearing_id);
+        """,
+    ),
 )

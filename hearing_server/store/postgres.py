@@ -28,6 +28,7 @@ from .postgres_jobs import PostgresJobs
 from .postgres_notices import PostgresNotices
 from .postgres_schedule import PostgresSchedule
 from .postgres_serving import PostgresServing
+from .postgres_slots import PostgresSlots
 from .postgres_tokens import PostgresTokens
 from .postgres_transcript import PostgresTranscript
 
@@ -59,6 +60,7 @@ class PostgresStore(
     PostgresJobs,
     PostgresServing,
     PostgresSchedule,
+    PostgresSlots,
 ):
     """A :class:`~hearing_server.store.base.Store` on one PostgreSQL database.
 

@@ -24,6 +24,7 @@ from .sqlite_jobs import SQLiteJobs
 from .sqlite_notices import SQLiteNotices
 from .sqlite_schedule import SQLiteSchedule
 from .sqlite_serving import SQLiteServing
+from .sqlite_slots import SQLiteSlots
 from .sqlite_tokens import SQLiteTokens
 from .sqlite_transcript import SQLiteTranscript
 
@@ -40,6 +41,7 @@ class SQLiteStore(
     SQLiteJobs,
     SQLiteServing,
     SQLiteSchedule,
+    SQLiteSlots,
 ):
     """A :class:`~hearing_server.store.base.Store` on one SQLite file (WAL mode).
 

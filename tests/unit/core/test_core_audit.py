@@ -52,7 +52,7 @@ EVENTS = {
     "service_cancellation_sent",
     # scheduling: bookings, their changes with the reason, clashes accepted on purpose
     "hearing_scheduled", "hearing_rescheduled", "hearing_cancelled",
-    "schedule_conflict_overridden",
+    "schedule_conflict_overridden", "slot_link_issued",
     # identity checks: the method and the outcome, never the ID number or the code
     "identity_policy_set", "identity_registered", "identity_locked", "identity_code_sent",
     "identity_code_send_failed", "identity_help_requested", "identity_verified",

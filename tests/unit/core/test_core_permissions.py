@@ -69,6 +69,7 @@ ACTIONS = [
     "ask_for_help",
     "schedule_hearing",
     "override_schedule_conflict",
+    "pick_slot",
 ]
 ROLES = [
     "judge",
@@ -169,8 +170,9 @@ EXPECTED: dict[HearingKind, dict[str, set[str]]] = {
         | PRESIDE_MEDIATION
         | COURT_EVIDENCE
         | {"open_caucus", "draft_agreement"},
-        "party": TAKE_PART | SIDE_EVIDENCE | {"request_consultation", "sign"},
-        "counsel": TAKE_PART | SIDE_EVIDENCE | {"request_consultation", "sign"},
+        # A party (or their counsel) picks the mediation's slot from their link.
+        "party": TAKE_PART | SIDE_EVIDENCE | {"request_consultation", "sign", "pick_slot"},
+        "counsel": TAKE_PART | SIDE_EVIDENCE | {"request_consultation", "sign", "pick_slot"},
         "witness": TAKE_PART,
         "expert": TAKE_PART,
         "interpreter": TAKE_PART,
