@@ -25,7 +25,7 @@ from aiohttp import web
 # The checkout's web_client/ (hearing_server/api/pages.py -> repository root).
 DEFAULT_WEB_CLIENT_DIR = Path(__file__).resolve().parents[2] / "web_client"
 
-PAGE_PATHS = ("/join", "/console", "/display", "/board")
+PAGE_PATHS = ("/join", "/console", "/display", "/board", "/calendar")
 # The party's slot-picking page (``/pick#token=...``): a page of its own, no hearing room.
 PICK_PATH = "/pick"
 _PREFIXES = ("/static/", "/vendor/")

@@ -10,6 +10,7 @@ import { runConsole } from './console.js';
 import { runDisplay } from './display.js';
 import { runRecord } from './transcript.js';
 import { runBoard } from './board.js';
+import { runCalendar } from './calendar.js';
 
 // Read-only handle for diagnostics (and the browser tests): the live session, the view and
 // the transcript panel (staff).
@@ -56,6 +57,13 @@ async function main() {
     app.view = 'board';
     document.body.dataset.view = 'board';
     await runBoard(root, app);
+    return;
+  }
+  if (location.pathname === '/calendar') {
+    // The clerk's calendar of hearings, with the staff token like the board.
+    app.view = 'calendar';
+    document.body.dataset.view = 'board';
+    await runCalendar(root);
     return;
   }
   const token = readToken();

@@ -11,7 +11,8 @@ import { roleKey } from './roles.js';
 const STAFF_KEY = 'hearing.staffToken';
 const REFRESH_MS = 3000;
 
-function readStaffToken() {
+/** The staff token from the page's fragment (kept for the tab's session), or the one kept. */
+export function readStaffToken() {
   const params = new URLSearchParams(location.hash.slice(1));
   let token = params.get('token');
   if (token) {
@@ -40,6 +41,7 @@ export async function runBoard(root, app) {
   clear(root).append(h('div', { class: 'screen board' },
     h('header', { class: 'console-bar board-bar' },
       h('div', {}, h('strong', { t: 'board.title' }), ' ', date),
+      h('a', { class: 'board-link', href: '/calendar', dataset: { testid: 'to-calendar' }, t: 'calendar.title' }),
       updated, languageSwitcher()),
     h('main', { class: 'board-main' },
       h('section', { class: 'panel board-alert-panel' }, h('h2', { t: 'board.alerts' }), noAlerts, alerts),
