@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from .errors import ValidationError
-from .participant import Participant, PartySide, Role
+from .participant import Participant, PartySide, Role, party_side_of
 
 MAX_TITLE = 200
 MAX_PURPOSE = 2000
@@ -191,18 +191,8 @@ def clean_filename(name: str) -> str:
 def side_of(p: Participant, people: Mapping[str, Participant]) -> ExhibitSide | None:
     """The side ``p`` stands for: a party's own, counsel's client's, an interpreter's
     principal's; ``None`` for everyone else (the court, witnesses, observers)."""
-    if p.role is Role.PARTY:
-        return ExhibitSide.of(p.side) if p.side is not None else None
-    if p.role is Role.COUNSEL:
-        client = people.get(p.represents or "")
-        if client is not None and client.role is Role.PARTY and client.side is not None:
-            return ExhibitSide.of(client.side)
-        return None
-    if p.role is Role.INTERPRETER:
-        principal = people.get(p.interprets_for or "")
-        if principal is not None and principal.role is not Role.INTERPRETER:
-            return side_of(principal, people)
-    return None
+    side = party_side_of(p, people)
+    return ExhibitSide.of(side) if side is not None else None
 
 
 def visible_to(exhibit: Exhibit, role: Role | None, side: ExhibitSide | None) -> bool:

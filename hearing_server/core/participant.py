@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -204,3 +205,21 @@ class Participant:
         if self.role in ALWAYS_WAIT_ROLES or not hearing_in_session:
             return ParticipantState.WAITING
         return ParticipantState.IN_HEARING
+
+
+def party_side_of(p: Participant, people: Mapping[str, Participant]) -> PartySide | None:
+    """The side ``p`` stands for: a party's own, counsel's client's, an interpreter's
+    principal's; ``None`` for everyone else (the court, witnesses, observers). ``people``:
+    the hearing's participants by id."""
+    if p.role is Role.PARTY:
+        return p.side
+    if p.role is Role.COUNSEL:
+        client = people.get(p.represents or "")
+        if client is not None and client.role is Role.PARTY:
+            return client.side
+        return None
+    if p.role is Role.INTERPRETER:
+        principal = people.get(p.interprets_for or "")
+        if principal is not None and principal.role is not Role.INTERPRETER:
+            return party_side_of(principal, people)
+    return None

@@ -29,7 +29,7 @@ from enum import StrEnum
 
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .hearing import HearingKind
-from .participant import Participant, ParticipantState, PartySide, Role
+from .participant import Participant, ParticipantState, PartySide, Role, party_side_of
 from .permissions import Action, require
 
 
@@ -570,16 +570,4 @@ def _belongs_to(p: Participant, party_id: str | None, admitted: frozenset[str]) 
 
 
 def _on_side(p: Participant, side: PartySide, group: Mapping[str, Participant]) -> bool:
-    if p.role is Role.PARTY:
-        return p.side is side
-    if p.role is Role.COUNSEL:
-        party = group.get(p.represents or "")
-        return party is not None and party.role is Role.PARTY and party.side is side
-    if p.role is Role.INTERPRETER:
-        target = group.get(p.interprets_for or "")
-        return (
-            target is not None
-            and target.role is not Role.INTERPRETER
-            and _on_side(target, side, group)
-        )
-    return False
+    return party_side_of(p, group) is side

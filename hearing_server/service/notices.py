@@ -10,7 +10,13 @@ from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent
 from hearing_server.core.errors import Conflict, NotFound, ValidationError
 from hearing_server.core.notices import Audience, Notice, NoticeRecord, notice_text
-from hearing_server.core.participant import Participant, ParticipantState, PartySide, Role
+from hearing_server.core.participant import (
+    Participant,
+    ParticipantState,
+    PartySide,
+    Role,
+    party_side_of,
+)
 from hearing_server.core.permissions import Action, authorize, can
 
 from .events import NoticeChanged
@@ -22,14 +28,8 @@ _NOT_ADDRESSED = frozenset({Role.COURTROOM_DISPLAY})
 
 def _of_side(people: list[Participant], side: PartySide) -> list[Participant]:
     """A side's parties, the counsel who represent them and the interpreters for them."""
-    parties = {p.id for p in people if p.role is Role.PARTY and p.side is side}
-    return [
-        p
-        for p in people
-        if p.id in parties
-        or (p.role is Role.COUNSEL and p.represents in parties)
-        or (p.role is Role.INTERPRETER and p.interprets_for in parties)
-    ]
+    by_id = {p.id: p for p in people}
+    return [p for p in people if party_side_of(p, by_id) is side]
 
 
 class NoticeService:

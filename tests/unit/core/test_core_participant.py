@@ -13,6 +13,7 @@ from hearing_server.core.participant import (
     PartySide,
     Role,
     allowed_moves,
+    party_side_of,
 )
 
 STATES = [
@@ -34,7 +35,12 @@ STATES = [
 EXPECTED_MOVES: dict[str, set[str]] = {
     "not_joined": {"joining"},
     "joining": {
-        "identifying", "waiting", "in_hearing", "unable_to_join", "disconnected", "left",
+        "identifying",
+        "waiting",
+        "in_hearing",
+        "unable_to_join",
+        "disconnected",
+        "left",
     },
     "identifying": {"waiting", "in_hearing", "unable_to_join", "disconnected", "left"},
     "waiting": {"in_hearing", "in_consultation", "disconnected", "left"},
@@ -193,3 +199,31 @@ def test_links_on_the_right_roles_are_kept() -> None:
     assert make(role=Role.COUNSEL, represents="p2").represents == "p2"
     assert make(role=Role.INTERPRETER, interprets_for="p2").interprets_for == "p2"
     assert make(role=Role.PARTY, side=PartySide.DEFENDANT).side is PartySide.DEFENDANT
+
+
+def test_the_side_someone_stands_for() -> None:
+    def person(pid: str, role: Role, **extra: object) -> Participant:
+        return Participant(id=pid, hearing_id="h", role=role, display_name=pid, **extra)
+
+    people = {
+        p.id: p
+        for p in (
+            person("a", Role.PARTY, side=PartySide.APPLICANT),
+            person("c", Role.COUNSEL, represents="a"),
+            person("i", Role.INTERPRETER, interprets_for="c"),
+            person("i2", Role.INTERPRETER, interprets_for="i"),  # an interpreter's interpreter
+            person("w", Role.WITNESS),
+            person("j", Role.JUDGE),
+            person("lost", Role.COUNSEL, represents="nobody"),
+        )
+    }
+    sides = {pid: party_side_of(p, people) for pid, p in people.items()}
+    assert sides == {
+        "a": PartySide.APPLICANT,
+        "c": PartySide.APPLICANT,
+        "i": PartySide.APPLICANT,
+        "i2": None,
+        "w": None,
+        "j": None,
+        "lost": None,
+    }
