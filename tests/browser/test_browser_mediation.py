@@ -1,8 +1,9 @@
 """A whole mediation in Chromium: the mediator (desktop console) and two parties on phones run
 the joint session → caucus with the applicant → caucus with the respondent → joint session →
 draft → proposal → both accept → each draws a signature with touch events and enters the code
-from the outbox → the organisation seals → a party downloads the PDF, which validates.
-Screenshots go to test-artifacts/."""
+from the outbox, then they sign one after the other (the second's drawing and code survive the
+first's signature arriving) → the organisation seals → a party downloads the PDF, which
+validates. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -76,7 +77,6 @@ async def _mediation(server: TestServer) -> tuple[str, dict[str, Person]]:
     await service.transition(STAFF, hearing.id, HearingAction.OPEN)
     await service.transition(STAFF, hearing.id, HearingAction.START)
     return hearing.id, people
-
 
 
 async def _receives(page: Page, pid: str) -> bool:
@@ -207,7 +207,8 @@ async def test_a_whole_mediation_in_the_browser(
         "data-state", "signing", timeout=60_000
     )
 
-    # -- each signs: a drawn signature, the code from the outbox --
+    # -- both sign at once: each draws a signature and enters the code from the outbox, then
+    # 张三 signs first; 李四's drawing and code survive 张三's signature arriving on his phone --
     for seed, (party, phone) in enumerate(((zhang, ZHANG_PHONE), (li, LI_PHONE))):
         page = party.page
         await expect(page.locator("[data-testid='agreement-sheet']")).to_be_visible(
@@ -224,9 +225,18 @@ async def test_a_whole_mediation_in_the_browser(
             await page.screenshot(
                 path=str(artifacts / "mediation-5-signing-390x844.png"), full_page=True
             )
-        await page.click("[data-action='sign']")
-        # The signature is applied on the server (PAdES, a timestamp): allow a loaded machine.
-        await expect(page.locator(".agreement-panel .done")).to_be_visible(timeout=60_000)
+    li_code = await li.page.input_value("[data-field='code']")
+    li_ink = await li.page.evaluate(INKED)
+    await zhang.page.click("[data-action='sign']")
+    # The signature is applied on the server (PAdES, a timestamp): allow a loaded machine.
+    await expect(zhang.page.locator(".agreement-panel .done")).to_be_visible(timeout=60_000)
+    await expect(li.page.locator(".signatures li[data-signed='true']")).to_have_count(
+        1, timeout=SERVER_S
+    )
+    assert await li.page.input_value("[data-field='code']") == li_code
+    assert await li.page.evaluate(INKED) >= li_ink * 0.9, "李四's drawing was wiped"
+    await li.page.click("[data-action='sign']")
+    await expect(li.page.locator(".agreement-panel .done")).to_be_visible(timeout=60_000)
     await expect(med.locator("[data-action='seal']")).to_be_visible(timeout=60_000)
     await med.click("[data-action='seal']")
     await expect(med.locator(".agreement-panel")).to_have_attribute(
@@ -236,7 +246,7 @@ async def test_a_whole_mediation_in_the_browser(
     # -- a party downloads the sealed agreement; it validates --
     download_btn = li.page.locator("[data-action='download-agreement']")
     await expect(download_btn).to_be_visible(timeout=SERVER_S)
-    async with li.page.expect_download() as info:
+    async with li.page.expect_download(timeout=SERVER_S) as info:
         await download_btn.click()
     download = await info.value
     pdf = await asyncio.to_thread(Path(await download.path()).read_bytes)

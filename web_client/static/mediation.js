@@ -201,6 +201,9 @@ export function agreementPanel(session, ctx, { drafting }) {
   let pad = null;
   let resized = null;
   let codeSentAt = 0;
+  // A party's signing controls (drawing, code), kept while they still have to sign: another
+  // party's signature arriving meanwhile must not wipe what they drew and typed.
+  let signingParts = null;
 
   async function post(path, json, button) {
     if (button) button.disabled = true;
@@ -306,13 +309,19 @@ export function agreementPanel(session, ctx, { drafting }) {
           })),
       ];
     }
+    if (stillToSign(a)) return (signingParts ??= signing());
     const signedByMe = a.signatures.some((s) => s.participant_id === me.id);
-    if (a.state === 'signing' && !signedByMe) return signing();
     if (signedByMe && (a.state === 'signing' || a.state === 'signed')) {
       return [h('p', { class: 'done', t: a.state === 'signed' ? 'agreement.allSigned' : 'agreement.youSigned' })];
     }
     if (a.state === 'accepted') return [h('p', { class: 'done', t: 'agreement.waitSigning' })];
     return [];
+  }
+
+  function stillToSign(a) {
+    const me = session.me || ctx.info.me;
+    return !drafting && a?.state === 'signing' && a.parties.some((p) => p.participant_id === me.id)
+      && !a.signatures.some((s) => s.participant_id === me.id);
   }
 
   function signing() {
@@ -424,9 +433,12 @@ export function agreementPanel(session, ctx, { drafting }) {
       agreement.signatures.map((s) => s.participant_id), agreement.change_requests.length, agreement.pdf_revision]);
     if (before && sig === el.dataset.sig) return;
     el.dataset.sig = sig;
-    pad = null;
-    resized?.disconnect();
-    resized = null;
+    if (!(signingParts && stillToSign(agreement))) {
+      signingParts = null;
+      pad = null;
+      resized?.disconnect();
+      resized = null;
+    }
     const parts = [];
     if (drafting) {
       if (!agreement || agreement.state === 'draft') parts.push(draftForm());
