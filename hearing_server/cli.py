@@ -223,11 +223,12 @@ async def _create_demo(settings: Settings) -> list[tuple[str, Links]]:
         # The clerk's board of the day, with a staff token for the demo clerk.
         staff_token, _ = service.tokens.issue_staff("赵书记员 (demo)", timedelta(hours=12))
         board_url = f"{settings.effective_public_url}/board#token={staff_token}"
-        board = [("board", "赵书记员", board_url)]
+        calendar_url = f"{settings.effective_public_url}/calendar#token={staff_token}"
+        board = [("board", "赵书记员", board_url), ("calendar", "赵书记员", calendar_url)]
         return hearing, [
             (f"Demo hearing {hearing.case_number} (id {hearing.id})", hearing_links),
             (f"Demo mediation {mediation.case_number} (id {mediation.id})", mediation_links),
-            ("clerk's board of the day (staff link)", board),
+            ("clerk's board of the day and calendar of hearings (staff links)", board),
         ]
 
     hearing, sections = await _with_identity(settings, run)
