@@ -287,8 +287,7 @@ class BoardService:
     async def acknowledge(self, actor: Actor, alert_id: str) -> Alert:
         """The clerk has seen to it, on the hearing's record. Acknowledging twice keeps the
         first (and records nothing more)."""
-        if not actor.is_staff:
-            raise Forbidden("alerts are acknowledged by the court's staff")
+        require_staff(actor, "alerts are acknowledged by the court's staff", system=False)
         for i, alert in enumerate(self._state.alerts):
             if alert.id == alert_id:
                 if alert.acknowledged_at is None:
