@@ -79,9 +79,12 @@ class FaceCheck:
         return self._last_encoded is None or t - self._last_encoded >= every
 
     def finished(self) -> bool:
-        if self.judge.failed:
+        if self.judge.failed and self.judge.reason != "wrong_motion":
             return True
-        return self.judge.passed and len(self.distances) >= MIN_ENCODINGS
+        # A wrong motion ends liveness early, maybe before the face decision has its encodings:
+        # they are still taken (while the frames last), so that neither one frame decides the
+        # face nor a participant who turned the wrong way is told no face was seen.
+        return self.judge.done and len(self.distances) >= MIN_ENCODINGS
 
     def tick(self, t: float) -> None:
         if self._first is None:
@@ -93,7 +96,7 @@ class FaceCheck:
         """One analysed frame. Returns True when the participant's progress changed."""
         self.tick(t)
         self.frames += 1
-        before = self.judge.step
+        before = self.judge.step, self.judge.done
         if analysis.faces > 1:
             self.multiple_faces += 1
         if analysis.landmarks is not None:
@@ -102,7 +105,7 @@ class FaceCheck:
         if analysis.encoding is not None:
             self._last_encoded = t
             self.distances.append(distance(self.reference, analysis.encoding))
-        return self.judge.step != before or self.judge.done
+        return (self.judge.step, self.judge.done) != before
 
     def progress(self, t: float) -> dict[str, object]:
         deadline = self.judge.deadline()

@@ -16,7 +16,14 @@ face in each frame:
   person's left is the image's right, towards landmark 16, so turning left raises the yaw.
 
 A still photo or a static video held to the camera never changes either measure, so it fails
-at the time limit (``timeout``). Pure: time comes in with each frame.
+at the time limit (``timeout``). A head turn that was not asked (the other way, or any turn
+when a blink is asked) fails at once (``wrong_motion``): otherwise a recording that does every
+motion over and over would pass whatever order the server picks, and the random order would
+protect nothing. Two motions are not held against anyone: a blink while a turn is asked
+(people blink without meaning to every few seconds), and the turn just done, again (the head
+still coming back, or a person whose screen has not shown the next prompt yet doing it once
+more). Neither lets a recording fit an order it was not made for: the turns it does must
+still come in the order asked. Pure: time comes in with each frame.
 """
 
 from __future__ import annotations
@@ -104,6 +111,8 @@ class LivenessSettings:
     blink_open: float = 0.9  # and then at least this fraction again: open
     turn: float = 0.2  # yaw change from the frontal baseline that counts as a turn (~15°)
     frontal: float = 0.12  # within this of the baseline: facing the camera
+    # A turn this far from the baseline that was not asked fails the check (wrong_motion).
+    wrong_turn: float = 0.2
     baseline_frames: int = 2  # frames seen before a blink can count
 
 
@@ -120,7 +129,6 @@ class LivenessJudge:
     _ears: list[float] = field(default_factory=list)
     _yaws: list[float] = field(default_factory=list)
     _closed: bool = False
-    _frames_in_step: int = 0
 
     @property
     def passed(self) -> bool:
@@ -185,7 +193,11 @@ class LivenessJudge:
             return False
         challenge = self.challenges[self.step]
         base_yaw = self._baseline_yaw()
-        frontal = abs(y - base_yaw) <= self.settings.frontal
+        turned = y - base_yaw
+        frontal = abs(turned) <= self.settings.frontal
+        if len(self._yaws) >= self.settings.baseline_frames and self._wrong_turn(challenge, turned):
+            self.reason = "wrong_motion"
+            return False
         completed = False
         if challenge is Challenge.BLINK:
             base_ear = self._baseline_ear()
@@ -209,6 +221,19 @@ class LivenessJudge:
             self._closed = False
             self.completed_at.append(t)
         return completed
+
+    def _wrong_turn(self, challenge: Challenge, turned: float) -> bool:
+        """Is a head turned ``turned`` from the baseline a turn not asked for now, nor the
+        one just done?"""
+        limit = self.settings.wrong_turn
+        if turned >= limit:
+            direction = Challenge.TURN_LEFT
+        elif turned <= -limit:
+            direction = Challenge.TURN_RIGHT
+        else:
+            return False
+        just_done = self.challenges[self.step - 1] if self.step else None
+        return direction is not challenge and direction is not just_done
 
     def progress(self) -> dict[str, object]:
         return {

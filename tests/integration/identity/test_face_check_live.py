@@ -6,12 +6,14 @@ identity step (it reaches nobody); ``face/start`` answers with a random challeng
 the fake camera then acts it out (facekit/testing.py: a blink is the eyelid drawn over the
 eye, a head turn the nose's parallax across the face). The genuine person passes face match
 and liveness and goes on; another person fails the face match; a still photo of the genuine
-person matches but fails liveness at the 20 s limit.
+person matches but fails liveness at the 20 s limit; a recording of the genuine person doing
+the motions in another order fails liveness at its first turn the order did not ask for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import stat
@@ -42,6 +44,7 @@ PEOPLE = [
     (Role.PARTY, "张三"),
     (Role.PARTY, "李四"),
     (Role.PARTY, "王五"),
+    (Role.PARTY, "赵六"),
 ]
 
 
@@ -99,6 +102,7 @@ async def test_face_match_and_liveness_on_the_live_camera(
     h = await identity_hearing(server.app, PEOPLE, policy=POLICY, state="in_session")
     staff = await _staff_headers(http, base, admin_headers)
     zhang, li, wang = h.people["张三"], h.people["李四"], h.people["王五"]
+    zhao = h.people["赵六"]
 
     # Reference photos: exactly one face, JPEG or PNG, 5 MB at most.
     status, body = await _upload(http, base, staff, zhang.id, b"GIF89a not a photo")
@@ -114,7 +118,7 @@ async def test_face_match_and_liveness_on_the_live_camera(
     status, body = await _upload(http, base, staff, zhang.id, b"\xff\xd8" * (3 * 2**20))
     assert (status, body["code"]) == (422, "image_invalid")
     reference = face_bytes("obama.jpg")
-    for person in (zhang, li, wang):
+    for person in (zhang, li, wang, zhao):
         status, body = await _upload(http, base, staff, person.id, reference)
         assert status == 200, body
         assert body["identity"]["reference_photo"] is True
@@ -134,11 +138,26 @@ async def test_face_match_and_liveness_on_the_live_camera(
         still, landmarks = camera_of(photo)
         return still, every_motion(still, landmarks)
 
+    async def replay(
+        camera: ScriptedVideoTrack, challenges: list[str], motions: dict[str, list[np.ndarray]]
+    ) -> None:
+        """A recording of him doing the motions, played over and over whatever the prompts
+        say: made for another order (the asked one with left and right swapped), so its first
+        turn is one the order does not ask for. Each pose held 1.5 s: on a loaded machine the
+        check samples a frame a second or less, and a loop of whole seconds would show it the
+        same poses every time."""
+        swap = {"turn_left": "turn_right", "turn_right": "turn_left", "blink": "blink"}
+        recording = [f for c in challenges for f in motions[swap[c]]]
+        while True:
+            camera.play(recording)
+            await camera.drained()
+
     async def camera_check(
         person: Any,
         made: tuple[np.ndarray, dict[str, list[np.ndarray]]],
         act: bool,
         before: Callable[[], Any] | None = None,
+        recorded: bool = False,
     ) -> tuple[dict[str, Any], float]:
         still, motions = made
         camera = ScriptedVideoTrack(still)
@@ -168,7 +187,16 @@ async def test_face_match_and_liveness_on_the_live_camera(
         if act:
             await asyncio.sleep(1.0)  # looks at the prompt
             await act_out(client, camera, check["challenges"], motions)
-        result = await _wait_outcome(mine, person.id)
+        playing = None
+        if recorded:
+            playing = asyncio.create_task(replay(camera, check["challenges"], motions))
+        try:
+            result = await _wait_outcome(mine, person.id)
+        finally:
+            if playing is not None:
+                playing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await playing
         return result, time.monotonic() - started
 
     # The genuine person (another photo of him) does the challenges: passes, goes on. The
@@ -205,6 +233,7 @@ async def test_face_match_and_liveness_on_the_live_camera(
     )
     assert p99(lags) < 250
     face = result["face"]
+    print(f"genuine: {face}, after {took:.1f} s")
     assert face["decision"] == "same", face
     assert face["liveness"] == "passed", face
     assert face["distance"] < 0.5
@@ -240,6 +269,19 @@ async def test_face_match_and_liveness_on_the_live_camera(
     assert 19.0 < took < 30.0
     print(f"still photo: distance {face['distance']}, failed after {took:.1f} s")
 
+    # A recording of him doing every motion, in another order, played over and over: before
+    # the wrong-motion rule each step simply waited for its motion to come round, and it
+    # passed. Now its first turn the order did not ask for fails it.
+    slow = every_motion(genuine[0], camera_of("obama3.jpg")[1], hold=1.5)
+    result, took = await camera_check(zhao, (genuine[0], slow), act=False, recorded=True)
+    face = result["face"]
+    assert face["decision"] == "same", face
+    assert face["liveness"] == "failed", face
+    assert face["reason"] == "wrong_motion", face
+    assert result["passed"] == ["face"]
+    assert result["pending"] == ["liveness"]
+    print(f"recording in another order: distance {face['distance']}, failed after {took:.1f} s")
+
     # The record: method and distance, never a photo, an encoding or a frame.
     entries = await server.app[STORE].list_audit(h.hearing_id)
     checks = [
@@ -253,6 +295,8 @@ async def test_face_match_and_liveness_on_the_live_camera(
         (li.id, "identity_check_failed", "face", "different"),
         (wang.id, "identity_check_passed", "face", None),
         (wang.id, "identity_check_failed", "liveness", "timeout"),
+        (zhao.id, "identity_check_passed", "face", None),
+        (zhao.id, "identity_check_failed", "liveness", "wrong_motion"),
     ]
     for e in entries:
         text = json.dumps(e.data)
@@ -260,5 +304,5 @@ async def test_face_match_and_liveness_on_the_live_camera(
         if e.data.get("method") == "face":
             assert isinstance(e.data["distance"], float)
     assert sorted(p.name for p in stored.iterdir()) == sorted(
-        f"{p.id}{s}" for p in (zhang, li, wang) for s in (".photo", ".encoding.json")
+        f"{p.id}{s}" for p in (zhang, li, wang, zhao) for s in (".photo", ".encoding.json")
     )

@@ -98,3 +98,27 @@ def test_no_frames_and_no_face() -> None:
     result = check.result()
     assert result.match.decision is Decision.NO_FACE
     assert result.liveness_reason == "timeout"
+
+
+def test_a_wrong_motion_fails_liveness_and_the_face_still_gets_its_encodings() -> None:
+    """Turning right when a blink is asked ends liveness there; the check goes on only until
+    the face decision has its three encodings (not one frame's, and not 'no face')."""
+    check = FaceCheck(REF, (Challenge.BLINK, Challenge.TURN_LEFT, Challenge.TURN_RIGHT))
+    frames = [(face(), 0.3)] * 3 + [(face(turn=-t), 0.3) for t in (0.1, 0.2, 0.3, 0.3)]
+    frames += [(face(), 0.3)] * 30
+    changes = []
+    fed = 0
+    for i, (lm, d) in enumerate(frames):
+        t = i / 10
+        encoding = enc(d) if check.wants_encoding(t) else None
+        changes.append(check.feed(t, Analysis(1, lm, encoding)))
+        fed += 1
+        if check.finished():
+            break
+    assert check.judge.reason == "wrong_motion"
+    assert changes.count(True) == 1  # the participant is told once, not on every frame after
+    result = check.result()
+    assert not result.liveness_passed and result.liveness_reason == "wrong_motion"
+    assert result.match.decision is Decision.SAME
+    assert result.encoded == 3
+    assert fed < 20  # it stopped once the face had its encodings, not at the end

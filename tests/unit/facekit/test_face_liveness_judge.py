@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -78,12 +79,111 @@ def test_a_photo_moved_about_fails() -> None:
     assert judge.step == 0
 
 
-def test_turning_the_wrong_way_does_not_count() -> None:
+def test_turning_the_wrong_way_fails_at_once() -> None:
     challenges = (Challenge.TURN_LEFT, Challenge.BLINK)
     poses = still(5) + motion(Challenge.TURN_RIGHT) + motion(Challenge.BLINK) + still(5)
-    judge = judge_sequence(challenges, frames(poses))
-    assert not judge.passed
+    judge = LivenessJudge(challenges)
+    fed = 0
+    for t, faces, landmarks in frames(poses):
+        judge.feed(t, faces, landmarks)
+        fed += 1
+        if judge.done:
+            break
+    assert judge.reason == "wrong_motion"
     assert judge.step == 0
+    # Within the turn (its third frame, at 0.3 the wrong way), not at the time limit.
+    assert fed == 5 + 3
+
+
+def test_turning_when_a_blink_is_asked_fails() -> None:
+    for turn in (Challenge.TURN_LEFT, Challenge.TURN_RIGHT):
+        poses = still(5) + motion(turn) + motion(Challenge.BLINK) + still(5)
+        judge = judge_sequence(
+            (Challenge.BLINK, Challenge.TURN_LEFT, Challenge.TURN_RIGHT), frames(poses)
+        )
+        assert judge.reason == "wrong_motion", turn
+        assert judge.step == 0
+
+
+def test_a_recording_of_every_motion_over_and_over_fits_only_its_own_turn_order() -> None:
+    """A clip that blinks, turns left, turns right, again and again, within the time limit:
+    without the wrong-motion rule it passed every order the server could pick (each step just
+    waited for its motion to come round). Now a turn the order does not ask for fails it; only
+    the orders with its turns the way round it does them remain (blinks cannot be held against
+    anyone, see the next test)."""
+    recorded = [Challenge.BLINK, Challenge.TURN_LEFT, Challenge.TURN_RIGHT] * 4
+    poses = still(5)
+    for c in recorded:
+        poses += motion(c) + still(3)
+    assert len(poses) / 10 < 15  # well within the 20 s
+    outcomes = {}
+    for order in itertools.permutations(Challenge):
+        judge = judge_sequence(order, frames(poses))
+        outcomes[order] = judge.reason or "passed"
+    passed = {o for o, outcome in outcomes.items() if outcome == "passed"}
+    assert passed == {
+        (Challenge.BLINK, Challenge.TURN_LEFT, Challenge.TURN_RIGHT),
+        (Challenge.TURN_LEFT, Challenge.TURN_RIGHT, Challenge.BLINK),
+    }
+    assert list(outcomes.values()).count("wrong_motion") == 4
+
+
+def test_no_recording_fits_more_than_the_orders_of_its_own_turns() -> None:
+    """Every recording of up to four motions: an order it passes asks first for the turn it
+    does first, so it fits at most the three orders (of six) with its first turn first."""
+    for n in range(1, 5):
+        for recorded in itertools.product(list(Challenge), repeat=n):
+            poses = still(5)
+            for c in recorded:
+                poses += motion(c) + still(3)
+            fits = [
+                o
+                for o in itertools.permutations(Challenge)
+                if judge_sequence(o, frames(poses)).passed
+            ]
+            assert len(fits) <= 3, recorded
+            for order in fits:
+                first_turn = next(c for c in recorded if c is not Challenge.BLINK)
+                assert first_turn is next(c for c in order if c is not Challenge.BLINK)
+
+
+def test_blinking_while_a_turn_is_asked_is_no_wrong_motion() -> None:
+    """People blink without meaning to every few seconds: a blink during a turn is ignored."""
+    challenges = (Challenge.TURN_RIGHT, Challenge.BLINK, Challenge.TURN_LEFT)
+    poses = still(5) + motion(Challenge.BLINK) + motion(Challenge.TURN_RIGHT) + still(3)
+    poses += motion(Challenge.BLINK) + still(3)
+    poses += motion(Challenge.BLINK) + motion(Challenge.TURN_LEFT) + still(3)
+    judge = judge_sequence(challenges, frames(poses))
+    assert judge.passed, judge.reason
+
+
+def test_a_small_sway_the_other_way_is_no_wrong_motion() -> None:
+    """Settling in front of the camera moves the head a little either way: only a turn as
+    large as an asked one (0.2 of yaw, ~15 degrees) counts as the wrong motion."""
+    sway = [face(turn=t) for t in (0.05, 0.1, 0.15, 0.1, 0.05, 0.0, -0.05, -0.1, -0.15, -0.1)]
+    challenges = (Challenge.TURN_LEFT, Challenge.BLINK, Challenge.TURN_RIGHT)
+    poses = still(5) + sway + motion(Challenge.TURN_LEFT) + sway + motion(Challenge.BLINK)
+    poses += sway + motion(Challenge.TURN_RIGHT) + still(3)
+    judge = judge_sequence(challenges, frames(poses))
+    assert judge.passed, judge.reason
+
+
+def test_the_turn_just_done_again_is_no_wrong_motion() -> None:
+    """Right after 'turn left' is done the head is still left while the next challenge is
+    already asked, and a person whose screen has not shown the next prompt yet turns left once
+    more: neither counts against them. A turn the other way, when a blink is asked, does."""
+    for second in (Challenge.TURN_RIGHT, Challenge.BLINK):
+        held = [face(turn=0.3)] * 10  # slow to come back
+        done_left = still(5) + [face(turn=t) for t in (0.1, 0.2, 0.3)] + held
+        done_left += [face(turn=t) for t in (0.2, 0.1, 0.0)] + still(3)
+        again = motion(Challenge.TURN_LEFT) + still(3)
+        poses = done_left + again + again + motion(second) + still(3)
+        judge = judge_sequence((Challenge.TURN_LEFT, second), frames(poses))
+        assert judge.passed, (second, judge.reason)
+    poses = done_left + again + motion(Challenge.TURN_RIGHT) + still(3)
+    judge = judge_sequence((Challenge.TURN_LEFT, Challenge.BLINK), frames(poses))
+    assert judge.reason == "wrong_motion"
+    assert judge.step == 1
 
 
 def test_a_face_already_turned_does_not_pass_a_turn_without_moving() -> None:
@@ -102,7 +202,7 @@ def test_the_order_matters() -> None:
     judge = judge_sequence(
         (Challenge.TURN_RIGHT, Challenge.TURN_LEFT, Challenge.BLINK), frames(poses)
     )
-    assert not judge.passed
+    assert judge.reason == "wrong_motion"
 
 
 def test_closing_the_eyes_without_opening_them_is_no_blink() -> None:

@@ -42,9 +42,12 @@ def test_the_genuine_person_doing_the_challenges_passes(
 def test_the_same_clip_fails_another_order(
     capsys: pytest.CaptureFixture[str], genuine_clip: Path
 ) -> None:
+    """Asked to blink first, the clip turns right: the wrong motion fails it there and then
+    (not at the end of the clip), so a recording does not pass by doing every motion."""
     out = _run(capsys, "--video", str(genuine_clip), "--challenges", "blink,turn_left,turn_right")
     assert out["decision"] == "same"
     assert out["liveness"] == "failed"
+    assert out["liveness_reason"] == "wrong_motion"
 
 
 def test_a_static_photo_video_fails_liveness(
