@@ -5,11 +5,17 @@ from .captions import CaptionTrack, Cue
 from .publisher import (
     LIVE_WINDOW,
     MASTER_PLAYLIST,
-    REPLAY_PLAYLIST,
     DelayedPublisher,
     Entry,
     caption_name,
     render_playlist,
+)
+from .replay import (
+    REPLAY_PLAYLIST,
+    publish_replay,
+    replay_dir,
+    tidy_stopped,
+    withhold_replay,
 )
 from .segmenter import Segment, Segmenter
 from .slate import SLATE_LINES, SlateTemplate, encode_slate
@@ -31,5 +37,9 @@ __all__ = [
     "StreamOptions",
     "caption_name",
     "encode_slate",
+    "publish_replay",
     "render_playlist",
+    "replay_dir",
+    "tidy_stopped",
+    "withhold_replay",
 ]

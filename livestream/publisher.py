@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .captions import CaptionTrack
+from .replay import KEPT, PUBLIC, REPLAY_PLAYLIST, WITHHELD
 from .segmenter import Segment
 
 LIVE_WINDOW = 8  # segments listed in the live playlist
@@ -64,8 +66,9 @@ class DelayedPublisher:
         request_slate: Callable[[float, int], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.withheld_dir = root / "withheld"
-        self.public_dir = root / "public"
+        self.withheld_dir = root / WITHHELD
+        self.public_dir = root / PUBLIC
+        self.kept_dir = root / KEPT
         self.delay_s = delay_s
         self.target_s = target_s
         self._request_slate = request_slate
@@ -232,17 +235,25 @@ class DelayedPublisher:
         _write_atomically(self.public_dir / "captions.m3u8", self._captions_playlist)
         _write_atomically(self.public_dir / "master.m3u8", MASTER_PLAYLIST)
 
-    def write_replay(self) -> None:
-        """After the stop: ``replay.m3u8`` (the courtroom segments that were published, as
-        VOD, captions beside them in ``replay-captions.m3u8``) and the slates deleted."""
-        for e in self.entries:
-            if e.slate:
-                _delete(self.public_dir / e.name)
-                _delete(self.public_dir / caption_name(e.name))
+    def retire(self) -> None:
+        """After the stop: the courtroom segments that were published and their WebVTT move
+        to ``kept/`` with ``replay.m3u8`` (VOD); ``public/`` goes whole (live playlists,
+        slates), so nothing of the stream stays where a web server serves files from disk.
+        Whether the replay goes back to ``public/`` is the owner's call (``replay.py``)."""
+        if self.kept_dir.exists():
+            shutil.rmtree(self.kept_dir)
         text = self.replay_playlist()
-        if text is None:
-            return
-        _write_atomically(self.public_dir / REPLAY_PLAYLIST, text)
+        if text is not None:
+            self.kept_dir.mkdir(parents=True)
+            for e in self.entries:
+                if e.slate:
+                    continue
+                for name in (e.name, caption_name(e.name)):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.replace(self.public_dir / name, self.kept_dir / name)
+            _write_atomically(self.kept_dir / REPLAY_PLAYLIST, text)
+        if self.public_dir.exists():
+            shutil.rmtree(self.public_dir)
 
     def replay_playlist(self) -> str | None:
         """A VOD playlist of the courtroom segments that were published (no slates)."""
@@ -294,9 +305,6 @@ AUTOSELECT=NO,URI="captions.m3u8"
 #EXT-X-STREAM-INF:BANDWIDTH=3000000,CODECS="avc1.42c01f,mp4a.40.2",SUBTITLES="subs"
 index.m3u8
 """
-
-
-REPLAY_PLAYLIST = "replay.m3u8"
 
 
 def caption_name(segment_name: str) -> str:

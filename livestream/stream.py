@@ -2,7 +2,8 @@
 
 The owner feeds it the composite's encoded frames (``video``/``audio``: H.264 access units
 and Opus packets with their RTP timestamps), and calls ``cut``, ``resume`` and ``stop``.
-Everything on disk lives under ``root``: ``withheld/`` (never served) and ``public/``.
+Everything on disk lives under ``root``: ``withheld/`` (never served), ``public/`` (while
+live) and, after the stop, ``kept/`` (the replay, never served from disk; see replay.py).
 """
 
 from __future__ import annotations
@@ -130,8 +131,10 @@ class LiveStream:
         self._segmenter.set_epoch(self.publisher.epoch, live=True)
 
     async def stop(self, *, delete_all: bool = False) -> dict[str, Any]:
-        """Stop: withheld segments are deleted; ``delete_all`` also deletes what was
-        published (the hearing is no longer public). Waits for the segmenter thread."""
+        """Stop: withheld segments are deleted, the published courtroom segments move out of
+        ``public/`` into ``kept/`` with the replay playlist and ``public/`` is removed;
+        ``delete_all`` deletes everything instead (the hearing is no longer public). Waits
+        for the segmenter thread. A failure to clear ``public/`` is in ``retire_error``."""
         if self.stopped:
             return self.summary()
         self.stopped = True
@@ -146,10 +149,15 @@ class LiveStream:
         self.publisher.stop()
         # Anything left in withheld/ (a segment finishing during the stop) was never public.
         await asyncio.to_thread(shutil.rmtree, self.publisher.withheld_dir, True)
-        if not delete_all:
-            await asyncio.to_thread(self.publisher.write_replay)
         if delete_all:
             await asyncio.to_thread(shutil.rmtree, self.root, True)
+            return self.summary()
+        try:
+            await asyncio.to_thread(self.publisher.retire)
+        except OSError as exc:
+            # The files may still be where a web server serves them: the owner must know.
+            log.exception("livestream %s: taking the files out of public/ failed", self.root)
+            return {**self.summary(), "retire_error": repr(exc)}
         return self.summary()
 
     def summary(self) -> dict[str, Any]:

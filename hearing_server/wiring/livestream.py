@@ -45,7 +45,15 @@ from hearing_server.service.events import (
     ServiceEvent,
 )
 from hearing_server.service.hearings import HearingService
-from livestream import REPLAY_PLAYLIST, LiveStream, StreamOptions
+from livestream import (
+    REPLAY_PLAYLIST,
+    LiveStream,
+    StreamOptions,
+    publish_replay,
+    replay_dir,
+    tidy_stopped,
+    withhold_replay,
+)
 from mediakit import HearingClock
 
 log = logging.getLogger(__name__)
@@ -167,13 +175,28 @@ class LivestreamCoordinator:
 
     async def _set_replay(self, hearing_id: str, actor: Actor, *, allowed: bool) -> None:
         """Whether the published parts may be watched again once the stream has stopped.
-        The mark lives with the files, so it holds across restarts and goes with them."""
-        mark = self._stream_dir(hearing_id) / REPLAY_MARK
-        if allowed:
-            await asyncio.to_thread(mark.parent.mkdir, parents=True, exist_ok=True)
-            await asyncio.to_thread(mark.touch)
-        else:
-            await asyncio.to_thread(mark.unlink, True)
+        The mark lives with the files, so it holds across restarts and goes with them.
+        A stopped stream's replay is in ``public/`` (served from disk) only while allowed:
+        the mark is set before the files go there and removed after they left, so a crash
+        between the two never leaves an unallowed replay public."""
+        root = self._stream_dir(hearing_id)
+        mark = root / REPLAY_MARK
+        stopped = hearing_id not in self._running
+        try:
+            if allowed:
+                await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
+                await asyncio.to_thread(mark.touch)
+                if stopped:
+                    await asyncio.to_thread(publish_replay, root)
+            else:
+                if stopped:
+                    await asyncio.to_thread(withhold_replay, root)
+                await asyncio.to_thread(mark.unlink, True)
+        except OSError as exc:
+            log.error("livestream replay of %s cannot be changed: %s", hearing_id, exc)
+            raise Unavailable(
+                f"the replay cannot be changed: {exc}", code="livestream_failed"
+            ) from exc
         await self._changed(
             hearing_id, actor, AuditEvent.LIVESTREAM_REPLAY_CHANGED, {"allowed": allowed}
         )
@@ -274,6 +297,13 @@ class LivestreamCoordinator:
                     await task
         summary = await running.stream.stop(delete_all=delete_all)
         data = {"reason": reason, **summary}
+        root = self._stream_dir(hearing_id)
+        if not delete_all and "retire_error" not in summary and (root / REPLAY_MARK).exists():
+            try:
+                await asyncio.to_thread(publish_replay, root)
+            except OSError as exc:  # it stays in kept/: the app still serves it
+                log.error("livestream replay of %s cannot be published: %s", hearing_id, exc)
+                data["replay_error"] = repr(exc)
         if running.stream.failed is not None:
             data["error"] = repr(running.stream.failed)
         await self._changed(hearing_id, actor, AuditEvent.LIVESTREAM_STOPPED, data)
@@ -367,11 +397,11 @@ class LivestreamCoordinator:
         if hearing_id in self._running or not _HEARING_DIR.match(hearing_id):
             return None
         root = self._stream_dir(hearing_id)
-        path = root / "public" / REPLAY_PLAYLIST
         try:
             if not (root / REPLAY_MARK).exists():
                 return None
-            return path.read_text(encoding="utf-8")
+            where = replay_dir(root)
+            return None if where is None else (where / REPLAY_PLAYLIST).read_text("utf-8")
         except OSError:
             return None
 
@@ -384,9 +414,10 @@ class LivestreamCoordinator:
             return None
         listed = {line for line in text.splitlines() if line and not line.startswith("#")}
         segment = name.replace(".vtt", ".ts")
-        if segment not in listed:
+        where = replay_dir(self._stream_dir(hearing_id))
+        if segment not in listed or where is None:
             return None
-        return self._stream_dir(hearing_id) / "public" / name
+        return where / name
 
     def viewers(self, hearing_id: str) -> int:
         running = self._running.get(hearing_id)
@@ -401,6 +432,20 @@ class LivestreamCoordinator:
 
     def _stream_dir(self, hearing_id: str) -> Path:
         return self._root / hearing_id
+
+    async def tidy(self) -> None:
+        """At start-up no stream runs: whatever a crash (or an older version) left under a
+        ``public/`` goes out of it, except a replay the judge allowed."""
+        if not self._root.is_dir():
+            return
+        for root in sorted(self._root.iterdir()):
+            if not root.is_dir() or not _HEARING_DIR.match(root.name):
+                continue
+            try:
+                allowed = (root / REPLAY_MARK).exists()
+                await asyncio.to_thread(tidy_stopped, root, allowed=allowed)
+            except OSError:
+                log.exception("livestream files of %s cannot be tidied", root.name)
 
     async def close(self) -> None:
         """Stop every stream (withheld segments deleted). Idempotent."""
@@ -435,6 +480,7 @@ def install_livestream(app: web.Application) -> None:
     app[keys.LIVESTREAMS] = coordinator
 
     async def livestreams(_: web.Application) -> AsyncIterator[None]:
+        await coordinator.tidy()
         yield
         await coordinator.close()
 

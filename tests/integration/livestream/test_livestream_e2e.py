@@ -61,6 +61,10 @@ async def _say(server: TestServer, hid: str, text: str, ago: float = 0.0) -> Non
     await server.app[EVENTS].publish(CaptionPublished(hid, (), caption))
 
 
+def _vtt(segment: str) -> str:
+    return segment.removesuffix(".ts") + ".vtt"
+
+
 def _names(playlist: str) -> list[str]:
     return [line for line in playlist.splitlines() if line and not line.startswith("#")]
 
@@ -222,6 +226,11 @@ async def test_public_hearing_streams_after_the_delay_and_cut_is_retroactive(
         assert not (root / "withheld").exists()
         async with http.get(f"{base}/live/{hid}/replay.m3u8") as resp:
             assert resp.status == 404  # the judge did not allow a replay
+        # What nginx would serve from disk is gone too: no playlist, no segment, no WebVTT.
+        assert not public.exists(), sorted(p.name for p in public.iterdir())
+        kept = {p.name for p in (root / "kept").iterdir()}
+        assert "replay.m3u8" in kept and not {"index.m3u8", "master.m3u8"} & kept
+        assert not [n for n in kept if n.startswith("001")]  # the slates are deleted
 
     audit = [e.event for e in await server.app[STORE].list_audit(hid)]
     for event in (
@@ -341,7 +350,7 @@ async def test_bad_livestream_requests_get_clear_errors(
 
 
 async def test_replay_of_the_published_parts_when_the_judge_allows_it(
-    server: TestServer, make_client: MakeClient, settings: Settings
+    server: TestServer, make_client: MakeClient, settings: Settings, admin_headers: dict[str, str]
 ) -> None:
     hid, judge, party = await _start_session(server, make_client)
     with pytest.raises(SignalingError) as refused:
@@ -368,8 +377,13 @@ async def test_replay_of_the_published_parts_when_the_judge_allows_it(
         assert "#EXT-X-PLAYLIST-TYPE:VOD" in text and text.endswith("#EXT-X-ENDLIST\n")
         names = _names(text)
         assert names and all(n.startswith("000") for n in names), text  # no slate, no cut
-        public = settings.effective_livestream_dir / hid / "public"
-        assert not list(public.glob("001*"))  # the slates are gone
+        root = settings.effective_livestream_dir / hid
+        public = root / "public"
+        replay_files = {"replay.m3u8"} | {n for name in names for n in (name, _vtt(name))}
+        # What nginx serves from disk is the replay and nothing else (no live playlists,
+        # no slate), and it is the playlist the app answers.
+        assert {p.name for p in public.iterdir()} == replay_files
+        assert (public / "replay.m3u8").read_text() == text
         for name in names:
             async with http.get(f"{base}/live/{hid}/{name}") as resp:
                 assert resp.status == 200
@@ -381,9 +395,51 @@ async def test_replay_of_the_published_parts_when_the_judge_allows_it(
         for path in ("replay.m3u8", names[0]):
             async with http.get(f"{base}/live/{hid}/{path}") as resp:
                 assert resp.status == 404, path
+        assert not public.exists()  # nothing left for nginx
+        assert {p.name for p in (root / "kept").iterdir()} == replay_files
+        # Allowed again: the same replay, public on disk and through the app.
+        await judge.call("livestream", {"action": "allow_replay"})
+        assert {p.name for p in public.iterdir()} == replay_files
+        async with http.get(f"{base}/live/{hid}/{names[-1]}") as resp:
+            assert resp.status == 200
+            assert await resp.read() == (public / names[-1]).read_bytes()
+        # A hearing made sealed loses its replay, allowed or not.
+        async with http.patch(
+            f"{base}/api/hearings/{hid}", json={"visibility": "sealed"}, headers=admin_headers
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+        await eventually(
+            lambda: asyncio.sleep(0, not root.exists()), timeout=30, what="the files deleted"
+        )
     audit = await server.app[STORE].list_audit(hid)
     changes = [e.data["allowed"] for e in audit if e.event == "livestream_replay_changed"]
-    assert changes == [True, False]
+    assert changes == [True, False, True]
+
+
+async def test_files_left_in_public_by_a_crash_are_taken_out_at_start_up(
+    aiohttp_server: Any, settings: Settings
+) -> None:
+    """A server that died mid-stream (or an older version) left live files in public/; at
+    start-up only an allowed replay stays there."""
+    live = settings.effective_livestream_dir
+    crashed, replayed = live / "crashed-hearing", live / "replayed-hearing"
+    for root in (crashed, replayed):
+        (root / "public").mkdir(parents=True)
+        (root / "withheld").mkdir()
+        for name in ("index.m3u8", "master.m3u8", "000000001.ts", "000000001.vtt"):
+            (root / "public" / name).write_text("x")
+        (root / "withheld" / "000000002.ts").write_text("x")
+    (replayed / "replay-allowed").touch()
+    (replayed / "public" / "replay.m3u8").write_text("#EXTM3U\n000000001.ts\n#EXT-X-ENDLIST\n")
+    (replayed / "public" / "001000002.ts").write_text("a slate")
+    await aiohttp_server(create_app(settings), host="127.0.0.1")
+    assert not (crashed / "public").exists() and not (crashed / "withheld").exists()
+    assert {p.name for p in (replayed / "public").iterdir()} == {
+        "replay.m3u8",
+        "000000001.ts",
+        "000000001.vtt",
+    }
+    assert not (replayed / "withheld").exists()
 
 
 async def test_a_livestream_that_cannot_be_written_is_refused_clearly(
