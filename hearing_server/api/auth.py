@@ -46,3 +46,18 @@ async def join_claims(request: web.Request) -> JoinClaims:
     if token is None:
         raise TokenError("unauthorized", "send the join token as a bearer token")
     return await request.app[TOKENS].verify_join(token)
+
+
+async def court_actor(request: web.Request) -> Actor:
+    """The admin key, a staff token, or a participant's join token, or 401: for what court
+    staff do from anywhere and the court's own people of a hearing (the judge, the clerk) do
+    from its console. What the participant may do is the permission table's to say."""
+    if is_admin(request) or request.headers.get("X-API-Key"):
+        return await staff_actor(request)
+    token = _bearer(request)
+    if token is None:
+        raise ApiError(401, "unauthorized", "send X-API-Key, a staff token or a join token")
+    tokens = request.app[TOKENS]
+    if tokens.is_staff_token(token):
+        return await staff_actor(request)
+    return (await tokens.verify_join(token)).actor

@@ -24,7 +24,7 @@ from hearing_server.keys import IDENTITY, SETTINGS, STORE
 from hearing_server.schema import Field, Schema
 from messaging import read_outbox
 
-from .auth import join_claims, staff_actor
+from .auth import court_actor, join_claims, staff_actor
 from .errors import ApiError
 from .schemas import read_json
 
@@ -90,11 +90,11 @@ def registration_json(reg: Registration) -> dict[str, Any]:
     }
 
 
-# -- staff ------------------------------------------------------------------------------------
+# -- staff, and the judge or clerk of the participant's own hearing ------------------------------
 
 
 async def put_registration(request: web.Request) -> web.Response:
-    actor = await staff_actor(request)
+    actor = await court_actor(request)
     body = await read_json(request, REGISTRATION)
     reg = await request.app[IDENTITY].register(
         actor,
@@ -109,7 +109,7 @@ async def put_registration(request: web.Request) -> web.Response:
 
 
 async def get_registration(request: web.Request) -> web.Response:
-    actor = await staff_actor(request)
+    actor = await court_actor(request)
     reg = await request.app[IDENTITY].registration(actor, request.match_info["participant_id"])
     return web.json_response(registration_json(reg))
 
@@ -117,7 +117,7 @@ async def get_registration(request: web.Request) -> web.Response:
 async def put_reference_photo(request: web.Request) -> web.Response:
     """The participant's reference photo: the body is the JPEG or PNG itself (5 MB at most).
     422 ``image_invalid`` / ``no_face`` / ``multiple_faces``."""
-    actor = await staff_actor(request)
+    actor = await court_actor(request)
     chunks: list[bytes] = []
     size = 0
     # Read here rather than with request.read(): the app's body limit is for JSON (64 kB).

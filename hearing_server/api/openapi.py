@@ -20,6 +20,7 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "staff": [{"apiKey": []}, {"bearer": []}],
     "admin": [{"apiKey": []}],
     "join": [{"bearer": []}],
+    "court": [{"apiKey": []}, {"bearer": []}],
     "none": [],
 }
 

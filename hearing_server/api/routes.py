@@ -27,7 +27,8 @@ from . import (
 )
 from .openapi import build_openapi
 
-Auth = Literal["none", "staff", "admin", "join"]
+# "court": staff, or a participant's join token within what the permission table allows them
+Auth = Literal["none", "staff", "admin", "join", "court"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -414,8 +415,8 @@ ROUTES: tuple[Route, ...] = (
         "/api/participants/{participant_id}/registration",
         identity.put_registration,
         "Register who a participant is on the case (name, ID, phone); the ID number is kept "
-        "only as a keyed hash",
-        "staff",
+        "only as a keyed hash (staff; the judge or clerk of the participant's hearing)",
+        "court",
         identity.REGISTRATION,
     ),
     Route(
@@ -423,7 +424,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/participants/{participant_id}/registration",
         identity.get_registration,
         "Read a participant's registration (the ID number by its last 4 characters)",
-        "staff",
+        "court",
     ),
     Route(
         "PUT",
@@ -431,7 +432,7 @@ ROUTES: tuple[Route, ...] = (
         identity.put_reference_photo,
         "Store a participant's reference photo for the face match (the body is the JPEG or "
         "PNG, 5 MB at most, exactly one face); deleted after the hearing closes",
-        "staff",
+        "court",
     ),
     Route(
         "GET",

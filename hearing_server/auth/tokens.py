@@ -153,6 +153,15 @@ class TokenService:
             raise TokenError("token_revoked", "this link has been revoked")
         return claims
 
+    def is_staff_token(self, token: str) -> bool:
+        """Whether ``token`` says it is a staff token: only to choose the verifier, which then
+        checks everything (signature, times, revocation)."""
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            return False
+        return isinstance(claims, dict) and claims.get("typ") == TokenType.STAFF.value
+
     async def verify_staff(self, token: str) -> StaffClaims:
         p = self._decode(token, TokenType.STAFF)
         claims = StaffClaims(

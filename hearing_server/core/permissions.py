@@ -50,6 +50,8 @@ class Action(StrEnum):
     SERVE_DOCUMENTS = "serve_documents"  # electronic service: serve, follow up, record by hand
     VERIFY_IDENTITY = "verify_identity"  # confirm someone's identity by hand, with a reason
     WAIVE_IDENTITY = "waive_identity"  # let someone in without the identity check, with reason
+    # register who someone is on the case (name, ID, phone, reference photo) from the console
+    REGISTER_IDENTITY = "register_identity"
     # evidence (core/evidence.py): who sees which exhibit is the domain's visible_to
     VIEW_EVIDENCE = "view_evidence"  # the exhibits one may see, and what is presented
     UPLOAD_EVIDENCE = "upload_evidence"  # submit an exhibit (or a corrected version)
@@ -85,6 +87,7 @@ _JUDICIAL = frozenset(
         Action.FINALISE_TRANSCRIPT,
         Action.VERIFY_IDENTITY,
         Action.WAIVE_IDENTITY,
+        Action.REGISTER_IDENTITY,
         Action.GRANT_PRESENTING,
     }
 )
@@ -129,7 +132,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.JUDGE: _JUDICIAL | _PARTICIPATE | _SEES_ALL | _COURT_EVIDENCE | {Action.HELP_PARTICIPANT},
     # The clerk sees all and helps with technical problems, but holds no judicial power:
     # only suspending (technical problem) and correcting the transcript. Checking someone's
-    # identity by hand (video and ID card) is the clerk's work; waiving the check is not.
+    # identity by hand (video and ID card) is the clerk's work, and so is registering the
+    # people on the case; waiving the check is not.
     Role.CLERK: _PARTICIPATE
     | _SEES_ALL
     | _COURT_EVIDENCE
@@ -138,6 +142,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
         Action.SUSPEND_HEARING,
         Action.CORRECT_TRANSCRIPT,
         Action.VERIFY_IDENTITY,
+        Action.REGISTER_IDENTITY,
     },
     Role.MEDIATOR: _JUDICIAL
     | _PARTICIPATE
@@ -243,7 +248,7 @@ def require_staff(
     actor: Actor, message: str = "only court staff may do this", *, system: bool = True
 ) -> None:
     """Actions of the court's staff that concern no one hearing's participants (creating
-    hearings, registering people, setting policies, the board): only court staff, and the
+    hearings, setting policies, the board): only court staff, and the
     system unless ``system`` is False, may perform them. Raises :class:`Forbidden`."""
     if actor.is_staff or (system and actor.is_system):
         return

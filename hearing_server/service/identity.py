@@ -285,9 +285,9 @@ class IdentityService:
         The ID number is validated for its type (a resident ID by GB 11643-1999) and kept only
         as a keyed hash and its last four characters.
         """
-        require_staff(actor, "only court staff register the people on a case")
         p = await self._store.get_participant(participant_id)
         hearing = await self._store.get_hearing(p.hearing_id)
+        authorize(actor, Action.REGISTER_IDENTITY, hearing)
         if hearing.is_terminal:
             raise Conflict(f"hearing is {hearing.state.value}")
         number = validate_id_number(id_type, id_number)
@@ -311,8 +311,10 @@ class IdentityService:
         return reg
 
     async def registration(self, actor: Actor, participant_id: str) -> Registration:
-        require_staff(actor, "only court staff read registrations")
-        await self._store.get_participant(participant_id)
+        """``participant_id``'s registration, for court staff and for the judge or clerk of
+        their hearing (who register them)."""
+        p = await self._store.get_participant(participant_id)
+        authorize(actor, Action.REGISTER_IDENTITY, await self._store.get_hearing(p.hearing_id))
         reg = await self._store.get_registration(participant_id)
         if reg is None:
             raise NotFound("this participant is not registered", code="not_registered")
@@ -524,10 +526,10 @@ class IdentityService:
         """Store ``participant_id``'s reference photo (JPEG or PNG, 5 MB at most, exactly one
         face) and its encoding, owner-only under the data directory. Raises
         :class:`ValidationError` with ``image_invalid``, ``no_face`` or ``multiple_faces``."""
-        require_staff(actor, "only court staff register the people on a case")
-        checks, files = self._face_checks()
         p = await self._store.get_participant(participant_id)
         hearing = await self._store.get_hearing(p.hearing_id)
+        authorize(actor, Action.REGISTER_IDENTITY, hearing)
+        checks, files = self._face_checks()
         if hearing.is_terminal:
             raise Conflict(f"hearing is {hearing.state.value}")
         result = await checks.analyse_photo(data)

@@ -132,10 +132,15 @@ async def test_wrong_types_unknown_fields_and_huge_bodies(
         reg = await resp.json()
         assert reg["id_last4"] == LI_ID[-4:] and LI_ID not in str(reg)
         assert reg["phone"] == "139****9000"
-    # A participant's token is not a staff credential.
+    # A party's join token may not register anyone, not even themselves (the judge or clerk
+    # of the hearing may: test_registration_by_court.py); a token that is neither is 401.
     async with http.put(
-        base, json={}, headers={"Authorization": f"Bearer {h.people['李四'].token}"}
+        base,
+        json={"legal_name": "李四", "id_type": "passport", "id_number": "E1234567", "phone": "1"},
+        headers={"Authorization": f"Bearer {h.people['李四'].token}"},
     ) as resp:
+        assert resp.status == 403 and (await resp.json())["code"] == "forbidden"
+    async with http.put(base, json={}, headers={"Authorization": "Bearer nonsense"}) as resp:
         assert resp.status == 401
     async with http.put(
         f"http://127.0.0.1:{server.port}/api/hearings/{h.hearing_id}/identity-policy",

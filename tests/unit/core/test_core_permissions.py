@@ -60,6 +60,7 @@ ACTIONS = [
     "serve_documents",
     "verify_identity",
     "waive_identity",
+    "register_identity",
     "view_evidence",
     "upload_evidence",
     "release_evidence",
@@ -129,6 +130,7 @@ PRESIDE_HEARING = {
     "override_schedule_conflict",
     "verify_identity",
     "waive_identity",
+    "register_identity",
     "grant_presenting",
 }
 # The same powers in a mediation (witnesses are called in there too, without the undertaking).
@@ -145,6 +147,7 @@ CLERK = {
     "suspend_hearing",  # technical problem (docs/domain.md "Hearing states")
     "correct_transcript",
     "verify_identity",  # by hand (video and ID card); waiving is the presiding judge's call
+    "register_identity",  # the people on the case, from the console
 }
 
 EXPECTED: dict[HearingKind, dict[str, set[str]]] = {
