@@ -16,11 +16,11 @@ from hearing_server.service.serving import (
     CallbackRefused,
     LinkExpired,
     TrackingView,
-    both_times,
     delivery_json,
     document_json,
     parse_recipients,
 )
+from hearing_server.service.serving_notices import both_times
 
 from .auth import staff_actor
 from .errors import ApiError

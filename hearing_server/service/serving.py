@@ -1,15 +1,13 @@
 """Electronic service (电子送达) use cases: store a document, serve it on recipients by SMS and
 e-mail through the job queue, follow each delivery (gateway callbacks, the tracking link opened,
-receipt confirmed), list what needs a phone call, record service by phone or post.
-
-Tracking tokens are never stored: a delivery's token is an HMAC of its id under the server's
-serving key, so the job that sends the link (and a re-send) can rebuild it, and the store keeps
-only its SHA-256 to find the delivery by. Every step is in the hearing's audit log.
+receipt confirmed), list what needs a phone call, record service by phone or post, print
+the service receipt. The tracking links are :mod:`.serving_links`'; what recipients are told
+later about the hearing's time is :mod:`.serving_notices`'. Every step is in the hearing's
+audit log.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -17,17 +15,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from hearing_server.core.actors import Actor
 from hearing_server.core.audit import AuditEvent
 from hearing_server.core.errors import Conflict, NotFound, ValidationError
-from hearing_server.core.hearing import Hearing, HearingState
-from hearing_server.core.ics import hearing_event
+from hearing_server.core.hearing import Hearing
 from hearing_server.core.jobs import Job
 from hearing_server.core.permissions import Action, authorize, require_staff
-from hearing_server.core.schedule import Booking, check_zone
+from hearing_server.core.schedule import check_zone
 from hearing_server.core.serving import (
     ELECTRONIC_CHANNELS,
     MANUAL_CHANNELS,
@@ -44,34 +40,17 @@ from hearing_server.core.serving import (
     normalise_address,
     token_hash,
 )
-from hearing_server.core.serving_texts import (
-    cancelled_message,
-    reminder_message,
-    rescheduled_message,
-    service_message,
-)
+from hearing_server.core.serving_texts import service_message
 from messaging import Message, MessageSender, SendError
 
-from .events import HearingChanged
 from .hearings import HearingService
 from .jobs import JobError, JobRunner
 from .served_files import ServedFiles
+from .serving_links import TrackingLinks
+from .serving_notices import ServedNotices
 
 SERVING_JOB = "serving.send"
 """The kind of the jobs that send one delivery's message."""
-
-REMINDER_JOB = "serving.remind"
-"""The kind of the jobs that remind a recipient of the hearing, 24 h and 1 h before."""
-
-REMINDER_HOURS = (24, 1)
-
-RESCHEDULE_JOB = "serving.rescheduled"
-"""The kind of the jobs that tell the served recipients of a hearing its new time (one job per
-hearing, start time and schedule revision: the time it was served at holds one that does
-nothing)."""
-
-CANCEL_JOB = "serving.cancelled"
-"""The kind of the jobs that tell the served recipients of a hearing that it is cancelled."""
 
 MAX_RECIPIENTS = 50
 
@@ -172,9 +151,9 @@ class ServingService:
         jobs: JobRunner,
         files: ServedFiles,
         senders: Mapping[Channel, MessageSender],
+        links: TrackingLinks,
+        notices: ServedNotices,
         *,
-        secret: bytes,
-        public_url: str,
         court_time_zone: str = "Asia/Shanghai",
         link_ttl: timedelta = timedelta(days=7),
         follow_up_after: timedelta = timedelta(days=3),
@@ -188,8 +167,8 @@ class ServingService:
         self._jobs = jobs
         self._files = files
         self._senders = dict(senders)
-        self._secret = secret
-        self._public_url = public_url.rstrip("/")
+        self._links = links
+        self.notices = notices
         self.zone = ZoneInfo(court_time_zone)
         self.time_zone = court_time_zone
         self._link_ttl = link_ttl
@@ -199,9 +178,6 @@ class ServingService:
         self._receipts = receipts
         self._now = clock
         jobs.register(SERVING_JOB, self._send_job)
-        jobs.register(REMINDER_JOB, self._remind_job)
-        jobs.register(RESCHEDULE_JOB, self._rescheduled_job)
-        jobs.register(CANCEL_JOB, self._cancelled_job)
 
     # -- documents ---------------------------------------------------------------------------
 
@@ -282,7 +258,7 @@ class ServingService:
                         participant_id=r.participant_id,
                         channel=channel,
                         address=address,
-                        token_hash=token_hash(self.token_for(delivery_id)),
+                        token_hash=token_hash(self._links.token_for(delivery_id)),
                         expires_at=now + self._link_ttl,
                         status=DeliveryStatus.QUEUED,
                         queued_at=now,
@@ -299,245 +275,13 @@ class ServingService:
                  "channel": d.channel.value, "address": d.address},
             )  # fmt: skip
             await self._jobs.enqueue(SERVING_JOB, {"delivery_id": d.id}, key=f"serve:{d.id}")
-            await self._plan_reminders(d, hearing, now)
-        # The time served at: a later change to another time is news, this one is not.
-        revision = await self._revision(hearing.id)
-        await self._jobs.enqueue(
-            RESCHEDULE_JOB,
-            {"hearing_id": hearing.id, "start": _utc_text(hearing.scheduled_start),
-             "revision": revision, "served": True},
-            key=_resched_key(hearing.id, hearing.scheduled_start, revision),
-        )  # fmt: skip
+            await self.notices.served(d, hearing, now)
+        await self.notices.served_at(hearing)
         return deliveries
-
-    async def _booking(self, hearing_id: str) -> Booking | None:
-        try:
-            return await self._store.get_booking(hearing_id)
-        except NotFound:
-            return None
-
-    async def _revision(self, hearing_id: str) -> int:
-        booking = await self._booking(hearing_id)
-        return booking.revision if booking is not None else 0
-
-    async def tell_new_time(self, hearing_id: str, *, news: bool = True) -> None:
-        """The hearing was rescheduled (time or courtroom): its served recipients are told,
-        durably, once per schedule revision. Nothing is sent if nothing was served.
-        ``news=False``: the schedule's revision changed but not the time the recipients
-        know (a first booking at the served time), so they are told nothing."""
-        if not await self._store.list_deliveries(hearing_id=hearing_id, limit=1):
-            return
-        hearing = await self._store.get_hearing(hearing_id)
-        revision = await self._revision(hearing_id)
-        payload: dict[str, Any] = {"hearing_id": hearing_id, "revision": revision,
-                                   "start": _utc_text(hearing.scheduled_start)}  # fmt: skip
-        if not news:
-            payload["served"] = True
-        await self._jobs.enqueue(
-            RESCHEDULE_JOB,
-            payload,
-            key=_resched_key(hearing_id, hearing.scheduled_start, revision),
-        )
-
-    async def tell_cancelled(self, hearing_id: str) -> None:
-        """The hearing was cancelled: its served recipients are told, durably, once."""
-        if not await self._store.list_deliveries(hearing_id=hearing_id, limit=1):
-            return
-        await self._jobs.enqueue(CANCEL_JOB, {"hearing_id": hearing_id}, key=f"cancel:{hearing_id}")
-
-    async def on_service_event(self, event: object) -> None:
-        """A hearing's time changed: its served recipients are told, durably (one job per
-        new time; the listener only enqueues)."""
-        if not isinstance(event, HearingChanged):
-            return
-        try:
-            start = _utc_text(datetime.fromisoformat(str(event.data.get("scheduled_start"))))
-        except ValueError:
-            return
-        if not await self._store.list_deliveries(hearing_id=event.hearing_id, limit=1):
-            return
-        # The same key as the scheduling service's own notice of this revision: one job.
-        revision = await self._revision(event.hearing_id)
-        await self._jobs.enqueue(
-            RESCHEDULE_JOB,
-            {"hearing_id": event.hearing_id, "start": start, "revision": revision},
-            key=_resched_key(event.hearing_id, datetime.fromisoformat(start), revision),
-        )
-
-    async def _rescheduled_job(self, job: Job) -> None:
-        if job.payload.get("served"):
-            return
-        hearing = await self._store.get_hearing(str(job.payload.get("hearing_id", "")))
-        if _utc_text(hearing.scheduled_start) != job.payload.get("start"):
-            return  # changed again since: the newer time has its own job
-        booking = await self._booking(hearing.id)
-        if booking is not None and booking.revision != job.payload.get("revision", 0):
-            return  # the schedule changed again since: its newer revision has its own job
-        if hearing.state is HearingState.CLOSED:
-            return  # cancelled or over: nobody is sent to a hearing that will not sit
-        now = self._now()
-        told: set[tuple[Channel, str]] = set()
-        for d in await self._store.list_deliveries(hearing_id=hearing.id, limit=10_000):
-            if d.channel not in ELECTRONIC_CHANNELS or d.status is DeliveryStatus.FAILED:
-                continue
-            if (d.channel, d.address) in told:
-                continue  # one notice per address, whatever was served to it
-            told.add((d.channel, d.address))
-            await self._plan_reminders(d, hearing, now)
-            sender = self._senders.get(d.channel)
-            if sender is None:
-                continue
-            subject, text = rescheduled_message(
-                court=hearing.court,
-                case_number=hearing.case_number,
-                recipient=d.recipient,
-                when=self.time_for(d, hearing.scheduled_start),
-                link=self.link_for(d.id),
-                calendar=f"{self.link_for(d.id)}/calendar.ics",
-                courtroom=booking.courtroom if booking is not None else None,
-                reason=booking.reason if booking is not None else None,
-            )
-            key = f"{d.id}:t{_utc_text(hearing.scheduled_start)}"
-            if booking is not None:
-                key += f":r{booking.revision}"
-            try:
-                await sender.send(Message(d.address, subject, text, key=key))
-            except SendError as exc:
-                raise JobError(exc.message, retryable=exc.retryable) from exc
-            await self._hearings.audit(
-                hearing.id,
-                Actor.system(),
-                AuditEvent.SERVICE_RESCHEDULE_SENT,
-                {"delivery_id": d.id, "channel": d.channel.value,
-                 "start": hearing.scheduled_start.isoformat()},
-            )  # fmt: skip
-
-    async def _plan_reminders(self, d: Delivery, hearing: Hearing, now: datetime) -> None:
-        """Reminder jobs 24 h and 1 h before the hearing (those still ahead). Keyed by the
-        start time: a reminder of a time that has since changed is skipped when due."""
-        start = _utc_text(hearing.scheduled_start)
-        for hours in REMINDER_HOURS:
-            due = hearing.scheduled_start - timedelta(hours=hours)
-            if due <= now:
-                continue
-            await self._jobs.enqueue(
-                REMINDER_JOB,
-                {"delivery_id": d.id, "hours": hours, "start": start},
-                due_at=due,
-                key=f"remind:{d.id}:{hours}:{start}",
-            )
 
     def local_time(self, value: datetime) -> str:
         """A time as every message states it: in the court's zone, named."""
         return f"{value.astimezone(self.zone):%Y-%m-%d %H:%M} ({self.time_zone})"
-
-    def time_for(self, d: Delivery, value: datetime) -> str:
-        """A time as a recipient's message states it: in the court's zone, named, and in the
-        recipient's own zone too when they are elsewhere."""
-        return both_times(value, self.time_zone, d.time_zone)
-
-    async def _cancelled_job(self, job: Job) -> None:
-        hearing = await self._store.get_hearing(str(job.payload.get("hearing_id", "")))
-        booking = await self._booking(hearing.id)
-        reason = booking.reason if booking is not None and not booking.active else None
-        told: set[tuple[Channel, str]] = set()
-        for d in await self._store.list_deliveries(hearing_id=hearing.id, limit=10_000):
-            if d.channel not in ELECTRONIC_CHANNELS or d.status is DeliveryStatus.FAILED:
-                continue
-            if (d.channel, d.address) in told:
-                continue
-            told.add((d.channel, d.address))
-            sender = self._senders.get(d.channel)
-            if sender is None:
-                continue
-            subject, text = cancelled_message(
-                court=hearing.court,
-                case_number=hearing.case_number,
-                recipient=d.recipient,
-                when=self.time_for(d, hearing.scheduled_start),
-                reason=reason or "",
-                link=self.link_for(d.id),
-            )
-            try:
-                await sender.send(Message(d.address, subject, text, key=f"{d.id}:cancel"))
-            except SendError as exc:
-                raise JobError(exc.message, retryable=exc.retryable) from exc
-            await self._hearings.audit(
-                hearing.id,
-                Actor.system(),
-                AuditEvent.SERVICE_CANCELLATION_SENT,
-                {"delivery_id": d.id, "channel": d.channel.value},
-            )
-
-    async def _remind_job(self, job: Job) -> None:
-        try:
-            d = await self._store.get_delivery(str(job.payload.get("delivery_id", "")))
-        except NotFound:
-            raise JobError("the reminder's delivery is gone", retryable=False) from None
-        hearing = await self._store.get_hearing(d.hearing_id)
-        if _utc_text(hearing.scheduled_start) != job.payload.get("start"):
-            return  # rescheduled since: this reminder is of a time that no longer holds
-        if hearing.state is HearingState.CLOSED:
-            return  # cancelled or over
-        sender = self._senders.get(d.channel)
-        if sender is None:
-            raise JobError(f"no sender for {d.channel}", retryable=False)
-        doc = await self._store.get_served_document(d.document_id)
-        hours = int(job.payload.get("hours", 0))
-        subject, text = reminder_message(
-            court=hearing.court,
-            case_number=hearing.case_number,
-            recipient=d.recipient,
-            title=doc.title,
-            when=self.time_for(d, hearing.scheduled_start),
-            hours=hours,
-            link=self.link_for(d.id),
-            calendar=f"{self.link_for(d.id)}/calendar.ics",
-        )
-        try:
-            await sender.send(Message(d.address, subject, text, key=f"{d.id}:r{hours}"))
-        except SendError as exc:
-            raise JobError(exc.message, retryable=exc.retryable) from exc
-        await self._hearings.audit(
-            hearing.id,
-            Actor.system(),
-            AuditEvent.SERVICE_REMINDER_SENT,
-            {"delivery_id": d.id, "channel": d.channel.value, "hours": hours},
-        )
-
-    async def calendar_for(self, token: str) -> tuple[str, str]:
-        """The hearing's calendar file for the recipient's link: (file name, text)."""
-        d = await self._by_token(token)
-        hearing = await self._store.get_hearing(d.hearing_id)
-        doc = await self._store.get_served_document(d.document_id)
-        booking = await self._booking(hearing.id)
-        room = booking.courtroom if booking is not None else None
-        # A calendar updates the event it has by UID when the sequence grows: a reschedule
-        # moves it, a cancellation strikes it out.
-        text = hearing_event(
-            uid=f"{hearing.id}@{urlsplit(self._public_url).hostname or 'hearing-server'}",
-            start=hearing.scheduled_start,
-            end=hearing.scheduled_end,
-            summary=f"{hearing.court} {hearing.case_number} 开庭 / hearing",
-            description=(
-                f"{hearing.title}\n{doc.title}\n"
-                f"{self.time_for(d, hearing.scheduled_start)} - "
-                f"{self.time_for(d, hearing.scheduled_end)}\n{self.link_for(d.id)}"
-            ),
-            location=f"{hearing.court} {room}" if room else hearing.court,
-            stamp=self._now(),
-            sequence=booking.revision if booking is not None else 0,
-            cancelled=booking is not None and not booking.active,
-        )
-        return f"hearing-{hearing.id}.ics", text
-
-    def token_for(self, delivery_id: str) -> str:
-        """The delivery's tracking token (rebuilt from the serving key, never stored)."""
-        mac = hmac.new(self._secret, f"serving:{delivery_id}".encode(), hashlib.sha256)
-        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
-
-    def link_for(self, delivery_id: str) -> str:
-        return f"{self._public_url}/s/{self.token_for(delivery_id)}"
 
     def _message(self, d: Delivery, doc: ServedDocument, hearing: Hearing) -> Message:
         until = (d.expires_at or self._now()).astimezone(self.zone)
@@ -547,7 +291,7 @@ class ServingService:
             case_number=hearing.case_number,
             recipient=d.recipient,
             title=doc.title,
-            link=self.link_for(d.id),
+            link=self._links.link_for(d.id),
             until=stamp,
         )
         return Message(d.address, subject, text, key=d.id)
@@ -605,7 +349,7 @@ class ServingService:
             raise NotFound("no such tracking link")
         d = await self._store.delivery_by_token(token_hash(token))
         # The hash matched; the HMAC check also refuses a token made without the key.
-        if not hmac.compare_digest(self.token_for(d.id), token):
+        if not hmac.compare_digest(self._links.token_for(d.id), token):
             raise NotFound("no such tracking link")
         if expired(d, self._now()):
             raise LinkExpired("this link has expired; please contact the court")
@@ -624,6 +368,10 @@ class ServingService:
         """The recipient pressed "I confirm receipt"."""
         d = await self._by_token(token)
         return await self._advance(d, DeliveryStatus.CONFIRMED, actor=_recipient(d))
+
+    async def calendar_for(self, token: str) -> tuple[str, str]:
+        """The hearing's calendar file for the recipient's link: (file name, text)."""
+        return await self.notices.calendar(await self._by_token(token))
 
     async def document_for(self, token: str) -> tuple[ServedDocument, bytes]:
         """The served file, for the recipient's link (opening it counts as opened)."""
@@ -808,30 +556,6 @@ class CallbackRefused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def _utc_text(value: datetime) -> str:
-    """A start time as job keys hold it: one spelling per instant, whatever its zone."""
-    return value.astimezone(UTC).isoformat()
-
-
-def _resched_key(hearing_id: str, start: datetime, revision: int) -> str:
-    """One reschedule notice per hearing, start and schedule revision (0: never booked)."""
-    key = f"resched:{hearing_id}:{_utc_text(start)}"
-    return key if revision == 0 else f"{key}:r{revision}"
-
-
-def both_times(value: datetime, court_zone: str, own_zone: str | None) -> str:
-    """``value`` in the court's zone, named; followed by the same instant in ``own_zone``
-    when that is another zone (``2026-12-08 09:30 (Asia/Shanghai) = 2026-12-08 02:30
-    (Europe/Berlin)``)."""
-    court = f"{value.astimezone(ZoneInfo(court_zone)):%Y-%m-%d %H:%M} ({court_zone})"
-    if not own_zone or own_zone == court_zone:
-        return court
-    own = value.astimezone(ZoneInfo(own_zone))
-    if own.utcoffset() == value.astimezone(ZoneInfo(court_zone)).utcoffset():
-        return court
-    return f"{court} = {own:%Y-%m-%d %H:%M} ({own_zone})"
 
 
 def _recipient(d: Delivery) -> Actor:

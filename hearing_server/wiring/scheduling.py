@@ -19,7 +19,9 @@ def install_scheduling(app: web.Application) -> None:
     service, which sends their notices."""
     settings = app[keys.SETTINGS]
     hearings = app[keys.HEARINGS]
-    scheduling = SchedulingService(hearings, app[keys.SERVING], courtrooms=settings.courtrooms)
+    scheduling = SchedulingService(
+        hearings, app[keys.SERVING].notices, courtrooms=settings.courtrooms
+    )
     summons = SummonsService(
         hearings, app[keys.SERVING], link_ttl=timedelta(hours=settings.token_ttl_hours)
     )

@@ -19,6 +19,8 @@ from hearing_server.config import Settings
 from hearing_server.core.serving import Channel
 from hearing_server.service.served_files import ServedFiles
 from hearing_server.service.serving import ServingService
+from hearing_server.service.serving_links import TrackingLinks
+from hearing_server.service.serving_notices import ServedNotices
 from messaging import HttpSender, MessageSender, OutboxSender, SmtpSecurity, SmtpSender
 
 
@@ -71,18 +73,26 @@ class EsignReceipts:
 
 
 def install_serving(app: web.Application) -> None:
-    """``keys.SERVING``; registers its job kind on the runner. Installed after the jobs and
+    """``keys.SERVING``; registers its job kinds on the runner. Installed after the jobs and
     the agreements (whose signing worker seals the receipts)."""
     settings = app[keys.SETTINGS]
     senders = build_channel_senders(settings)
     secret = load_or_create_secret(settings.effective_serving_key_path)
+    links = TrackingLinks(secret.encode("ascii"), settings.effective_public_url)
+    notices = ServedNotices(
+        app[keys.HEARINGS],
+        app[keys.JOBS],
+        senders,
+        links,
+        court_time_zone=settings.effective_court_timezone,
+    )
     service = ServingService(
         app[keys.HEARINGS],
         app[keys.JOBS],
         ServedFiles(settings.data_dir / "served"),
         senders,
-        secret=secret.encode("ascii"),
-        public_url=settings.effective_public_url,
+        links,
+        notices,
         court_time_zone=settings.effective_court_timezone,
         link_ttl=timedelta(days=settings.serving_link_days),
         follow_up_after=timedelta(days=settings.serving_follow_up_days),
@@ -91,7 +101,7 @@ def install_serving(app: web.Application) -> None:
         receipts=EsignReceipts(app[keys.SIGNING_WORKER], None),
     )
     app[keys.SERVING] = service
-    app[keys.EVENTS].subscribe(service.on_service_event)
+    app[keys.EVENTS].subscribe(notices.on_service_event)
 
     async def close_senders(_: web.Application) -> AsyncIterator[None]:
         yield

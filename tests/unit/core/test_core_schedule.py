@@ -16,7 +16,7 @@ from hearing_server.core.schedule import (
     clashes,
     person,
 )
-from hearing_server.service.serving import both_times
+from hearing_server.service.serving_notices import both_times
 
 T0 = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
 JUDGE = person("judge", "王法官")
