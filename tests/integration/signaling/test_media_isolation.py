@@ -74,7 +74,7 @@ async def _receives(
 
     await wait_until(
         settled,
-        30,
+        45,
         what,
         lambda: "; ".join(f"{n} decodes {sorted(recent(n))} ({seen[n]})" for n in expected),
     )
@@ -166,9 +166,9 @@ async def test_a_consultation_receives_only_itself_and_the_courtroom_nothing_of_
         speakers = set(await server.app[LIVE].hearing_room_speakers(hid))
         assert speakers == {people["王法官"].id, people["李四"].id}
 
-        # Called back: everyone hears everyone again. (Sound only: a picture that resumes on
-        # a reused transceiver waits for the publisher's next keyframe, which an aiortc
-        # receiver does not ask for; seen taking 7 to over 18 s, see the audit report.)
+        # Called back: everyone hears everyone again. (Sound only: the pictures of those who
+        # come back reach aiortc receivers steadily but are decoded only 15-17 s later, with
+        # the code before and after the direct sender alike. Not diagnosed yet.)
         await clients["王法官"].call("end_consultation", {"room_id": room["id"]})
         await _receives(seen, in_court, "everyone back in the hearing room", ("audio",))
     finally:
