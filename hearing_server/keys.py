@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from hearing_server.service.private_rooms import PrivateRooms
     from hearing_server.service.scheduling import SchedulingService
     from hearing_server.service.serving import ServingService
+    from hearing_server.service.serving_records import ServedRecords
     from hearing_server.service.slots import SlotService
     from hearing_server.service.summons import SummonsService
     from hearing_server.service.transcripts import TranscriptService
@@ -45,6 +46,7 @@ PRIVATE_ROOMS: web.AppKey[PrivateRooms] = web.AppKey("private_rooms")
 NOTICES: web.AppKey[NoticeService] = web.AppKey("notices")
 JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")
 SERVING: web.AppKey[ServingService] = web.AppKey("serving")
+SERVED_RECORDS: web.AppKey[ServedRecords] = web.AppKey("served_records")
 SCHEDULING: web.AppKey[SchedulingService] = web.AppKey("scheduling")
 SUMMONS: web.AppKey[SummonsService] = web.AppKey("summons")
 SLOTS: web.AppKey[SlotService] = web.AppKey("slots")

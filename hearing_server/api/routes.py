@@ -137,6 +137,15 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "POST",
+        "/api/hearings/{hearing_id}/service/{kind}",
+        serving.serve_record,
+        "Serve the hearing's signed mediation agreement or finalised transcript, taken from "
+        "where it is kept (kind: agreement|transcript): {recipients, title?}",
+        "staff",
+        status=201,
+    ),
+    Route(
+        "POST",
         "/api/hearings/{hearing_id}/documents/{document_id}/manual-service",
         serving.record_manual,
         "Record service by phone or post: {recipient, channel, note}",

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from hearing_server.core.errors import NotFound
 from hearing_server.core.serving_texts import PAGE
-from hearing_server.keys import SERVING, STORE
+from hearing_server.keys import SERVED_RECORDS, SERVING, STORE
 from hearing_server.service.serving import (
     CallbackRefused,
     LinkExpired,
@@ -80,6 +80,28 @@ async def serve(request: web.Request) -> web.Response:
         actor, request.match_info["hearing_id"], request.match_info["document_id"], recipients
     )
     return web.json_response({"deliveries": [delivery_json(d) for d in deliveries]}, status=201)
+
+
+async def serve_record(request: web.Request) -> web.Response:
+    """``kind`` is ``agreement`` or ``transcript``: the hearing's own record, taken from where
+    it is kept and served; the body is ``{recipients, title?}``."""
+    actor = await staff_actor(request)
+    body = await _json_object(request)
+    recipients = parse_recipients(body.get("recipients"))
+    title = body.get("title")
+    if title is not None and not isinstance(title, str):
+        raise ApiError(422, "invalid_value", "title must be text")
+    doc, deliveries = await request.app[SERVED_RECORDS].serve(
+        actor,
+        request.match_info["hearing_id"],
+        request.match_info["kind"],
+        recipients,
+        title=title,
+    )
+    return web.json_response(
+        {"document": document_json(doc), "deliveries": [delivery_json(d) for d in deliveries]},
+        status=201,
+    )
 
 
 async def record_manual(request: web.Request) -> web.Response:

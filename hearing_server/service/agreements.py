@@ -143,6 +143,13 @@ def _write_new(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
+# Every party has signed: the document is final (sealing and the application for judicial
+# confirmation add to it, never change what was signed).
+_SIGNED_STATES = frozenset(
+    {AgreementState.SIGNED, AgreementState.SEALED, AgreementState.CONFIRMATION_REQUESTED}
+)
+
+
 def _masked(reg_type: IdType, last4: str) -> str:
     width = 18 if reg_type is IdType.RESIDENT_ID else 9
     return "*" * max(0, width - len(last4)) + last4
@@ -191,6 +198,23 @@ class AgreementService:
         if a is None or a.pdf_revision == 0:
             raise NotFound("no agreement document yet", code="no_document")
         return await self._files.read(a, a.pdf_revision), a
+
+    async def signed_pdf(self, hearing_id: str) -> tuple[bytes, Agreement]:
+        """The latest revision of the signed (or sealed) agreement, checked against the hash
+        on record, for the server's own work (serving it): no actor, no permission check, so
+        the caller authorizes. Raises ``Conflict`` (``agreement_not_signed``) while no party
+        signature set is complete, ``Conflict`` when the file does not match its hash."""
+        a = await self._store.get_agreement(hearing_id)
+        if a is None or a.state not in _SIGNED_STATES or a.pdf_sha256 is None:
+            state = "none drafted" if a is None else a.state.value
+            raise Conflict(
+                f"the hearing has no signed mediation agreement (agreement: {state})",
+                code="agreement_not_signed",
+            )
+        pdf = await self._files.read(a, a.pdf_revision)
+        if hashlib.sha256(pdf).hexdigest() != a.pdf_sha256:
+            raise Conflict(f"revision {a.pdf_revision} of the agreement does not match its hash")
+        return pdf, a
 
     # -- the mediator -----------------------------------------------------------------------
 

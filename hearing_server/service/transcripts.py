@@ -225,6 +225,20 @@ class TranscriptService:
         safe_case = "".join(c if c.isalnum() or c in "-_" else "_" for c in hearing.case_number)
         return ExportedFile(data, _MEDIA_TYPES[kind], f"transcript-{safe_case}.{kind.value}")
 
+    async def final_pdf(self, actor: Actor, hearing_id: str) -> ExportedFile:
+        """The finalised transcript (笔录) as PDF. Raises ``Conflict``
+        (``transcript_not_final``) before it is finalised: a record still open to correction
+        is not served."""
+        hearing = await self.store.get_hearing(hearing_id)
+        authorize(actor, VIEW_ACTION, hearing)
+        if (await self._read(hearing_id)).finalised is None:
+            raise Conflict(
+                "the transcript is not finalised yet; the judge finalises it once the hearing "
+                "is closed or adjourned",
+                code="transcript_not_final",
+            )
+        return await self.export(actor, hearing_id, ExportFormat.PDF)
+
     # -- changing -------------------------------------------------------------------------
 
     async def correct_segment(

@@ -21,6 +21,7 @@ from hearing_server.service.served_files import ServedFiles
 from hearing_server.service.serving import ServingService
 from hearing_server.service.serving_links import TrackingLinks
 from hearing_server.service.serving_notices import ServedNotices
+from hearing_server.service.serving_records import ServedRecords
 from messaging import HttpSender, MessageSender, OutboxSender, SmtpSecurity, SmtpSender
 
 
@@ -73,8 +74,9 @@ class EsignReceipts:
 
 
 def install_serving(app: web.Application) -> None:
-    """``keys.SERVING``; registers its job kinds on the runner. Installed after the jobs and
-    the agreements (whose signing worker seals the receipts)."""
+    """``keys.SERVING`` and ``keys.SERVED_RECORDS``; registers its job kinds on the runner.
+    Installed after the jobs and the agreements (whose signing worker seals the receipts and
+    whose signed PDFs may be served)."""
     settings = app[keys.SETTINGS]
     senders = build_channel_senders(settings)
     secret = load_or_create_secret(settings.effective_serving_key_path)
@@ -101,6 +103,9 @@ def install_serving(app: web.Application) -> None:
         receipts=EsignReceipts(app[keys.SIGNING_WORKER], None),
     )
     app[keys.SERVING] = service
+    app[keys.SERVED_RECORDS] = ServedRecords(
+        app[keys.HEARINGS], service, app[keys.AGREEMENTS], app[keys.TRANSCRIPTS]
+    )
     app[keys.EVENTS].subscribe(notices.on_service_event)
 
     async def close_senders(_: web.Application) -> AsyncIterator[None]:
