@@ -7,21 +7,25 @@ export class ApiFailure extends Error {
   }
 }
 
-/** A call to our API with the join token; throws ApiFailure with the server's error code. */
-export async function api(token, path, { method = 'GET', json } = {}) {
+/**
+ * A call to our API with the join token; throws ApiFailure with the server's error code.
+ * `json` is sent as JSON; `body` (a File or Blob, e.g. a photo) as it is, with `contentType`.
+ */
+export async function api(token, path, { method = 'GET', json, body, contentType } = {}) {
   const headers = { Authorization: `Bearer ${token}` };
   if (json !== undefined) headers['Content-Type'] = 'application/json';
+  else if (body !== undefined && contentType) headers['Content-Type'] = contentType;
   let resp;
   try {
     resp = await fetch(path, {
-      method, headers, cache: 'no-store', body: json === undefined ? undefined : JSON.stringify(json),
+      method, headers, cache: 'no-store', body: json === undefined ? body : JSON.stringify(json),
     });
   } catch (err) {
     throw new ApiFailure('network', String(err?.message || err));
   }
   if (!resp.ok) {
-    const body = await resp.json().catch(() => ({}));
-    throw new ApiFailure(body.code || 'error', body.message || '', resp.status);
+    const answer = await resp.json().catch(() => ({}));
+    throw new ApiFailure(answer.code || 'error', answer.message || '', resp.status);
   }
   return resp;
 }

@@ -12,6 +12,7 @@ import { identityBadges, identityCleared } from './identity.js';
 import { caucusPanel, agreementPanel } from './mediation.js';
 import { consultationList } from './consultation.js';
 import { noticePanel } from './notices.js';
+import { registrationPanel } from './registration.js';
 import { evidencePanel, exhibitViewer } from './evidence.js';
 import { TileGrid, watchMedia } from './tiles.js';
 import {
@@ -245,7 +246,9 @@ export async function runConsole(root, ctx) {
   const caucus = may('open_caucus') ? caucusPanel(session) : null;
   const agreement = may('draft_agreement') ? agreementPanel(session, ctx, { drafting: true }) : null;
   const notices = may('send_notice') ? noticePanel(session) : null;
-  const views = new Map([['hearing', h('div', { class: 'side-view', id: 'side-hearing' }, hearingPanel, peoplePanel, notices?.el)]]);
+  const registration = may('register_identity') ? registrationPanel(session, ctx) : null;
+  const views = new Map([['hearing', h('div', { class: 'side-view', id: 'side-hearing' },
+    hearingPanel, peoplePanel, registration?.el, notices?.el)]]);
   const tabs = new Map();
   const hearingTabCount = h('span', { class: 'tab-count', hidden: true });
   let tabBar = null;
