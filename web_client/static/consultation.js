@@ -160,6 +160,15 @@ export function consultationList(session, ctx) {
       button.disabled = false;
     }
   }
+  // Who is consulting and for how long: the time is updated in place every second, the
+  // buttons never (a list rebuilt every second loses a tap that lands during the rebuild).
+  let timers = [];
+  const underWayText = (r) => ({ names: r.members.map(name).join('、'), time: mmss((Date.now() - Date.parse(r.opened_at)) / 1000) });
+  function underWay(r) {
+    const span = h('span', { t: 'consult.underWay', tp: underWayText(r) });
+    timers.push(() => setT(span, 'consult.underWay', underWayText(r)));
+    return span;
+  }
   function render() {
     const rooms = session.rooms.filter((r) => r.type === 'consultation');
     const paused = session.hearing?.state === 'paused';
@@ -169,8 +178,9 @@ export function consultationList(session, ctx) {
         type: 'button', class: 'secondary small', t: 'consult.allow', dataset: { action: 'allow-consultation' },
         on: { click: (ev) => allow(q, ev.currentTarget) },
       }) : null));
+    timers = [];
     clear(list).append(...asks, ...rooms.map((r) => h('li', { dataset: { roomId: r.id } },
-      h('span', { t: 'consult.underWay', tp: { names: r.members.map(name).join('、'), time: mmss((Date.now() - Date.parse(r.opened_at)) / 1000) } }),
+      underWay(r),
       mayDo(ctx.info, 'admit') ? h('button', {
         type: 'button', class: 'secondary small', t: 'consult.callBack', dataset: { action: 'end-consultation' },
         on: {
@@ -190,7 +200,7 @@ export function consultationList(session, ctx) {
   }
   session.addEventListener('rooms', render);
   session.addEventListener('hearing', render);
-  const tick = setInterval(() => { if (!list.hidden) render(); }, 1000);
+  const tick = setInterval(() => { if (!list.hidden) for (const update of timers) update(); }, 1000);
   render();
   return { el: list, stop: () => clearInterval(tick) };
 }

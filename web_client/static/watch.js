@@ -123,6 +123,7 @@ async function showWatch() {
   clear(app);
   app.append(topBar(), main);
   let player = null;
+  let statusBadge = null;
   let attached = false;
   let last = null;
 
@@ -141,9 +142,13 @@ async function showWatch() {
     last = info;
     title.textContent = info.title;
     meta.textContent = `${info.court} · ${info.case_number}`;
-    clear(status);
     const replaying = info.livestream === 'not_live' && info.replay;
-    status.append(badge(replaying ? 'replay' : info.livestream), viewers, ccButton);
+    // The captions button stays where it is (first in the row, never rebuilt): a row rebuilt
+    // on every poll moves it under the viewer's finger.
+    const shown = badge(replaying ? 'replay' : info.livestream);
+    if (!statusBadge) status.append(ccButton, shown, viewers);
+    else statusBadge.replaceWith(shown);
+    statusBadge = shown;
     setT(viewers, 'watch.viewers', { n: info.viewers });
     if (replaying) { // the judge allowed a replay of what was published
       message.hidden = true;
