@@ -158,6 +158,16 @@ async def test_a_whole_mediation_in_the_browser(
     assert await _receives(zhang.page, m_id)
     await li.page.screenshot(path=str(artifacts / "mediation-1-other-side-waits-390x844.png"))
     await med.screenshot(path=str(artifacts / "mediation-2-caucus-console-1440x900.png"))
+    # The room's clock advances in place: its buttons stay the same elements (a panel rebuilt
+    # every second loses a tap that lands during the rebuild).
+    room = med.locator(".caucus-room[data-side='applicant']")
+    await room.locator("[data-action='close-caucus']").evaluate("b => { b.__kept = true; }")
+    elapsed = room.locator(".elapsed")
+    before = await elapsed.text_content()
+    await expect(elapsed).not_to_have_text(before or "", timeout=SERVER_S)
+    assert await room.locator("[data-action='close-caucus']").evaluate("b => b.__kept === true"), (
+        "the caucus panel rebuilt its buttons while only its clock changed"
+    )
 
     # -- then with the respondent, and back to the joint session --
     await med.click(".caucus-room[data-side='applicant'] [data-action='close-caucus']")

@@ -63,6 +63,21 @@ export function caucusPanel(session) {
     return session.participants.get(pid)?.display_name || pid;
   }
 
+  // The clocks of the open rooms are updated in place every second; the buttons are rebuilt
+  // only when the rooms, the people or my place change (a panel rebuilt every second loses a
+  // tap that lands during the rebuild).
+  let timers = [];
+  function clocks(room) {
+    const elapsed = h('span', { class: 'elapsed', text: mmss(sinceOpened(room)) });
+    timers.push(() => { elapsed.textContent = mmss(sinceOpened(room)); });
+    if (!room.timer_ends_at) return [elapsed, null];
+    const key = room.timer_expired ? 'caucus.timeUp' : 'caucus.left';
+    const timeLeft = () => ({ time: mmss((Date.parse(room.timer_ends_at) - Date.now()) / 1000) });
+    const left = h('span', { class: 'time-left', t: key, tp: timeLeft() });
+    timers.push(() => setT(left, key, timeLeft()));
+    return [elapsed, left];
+  }
+
   function render() {
     const open = new Set(session.rooms.filter((r) => r.type === 'caucus').map((r) => r.side));
     clear(sides).append(...presentSides().map((side) => h('button', {
@@ -78,16 +93,13 @@ export function caucusPanel(session) {
     })));
     const me = session.me;
     back.hidden = !(me && me.room === 'caucus');
+    timers = [];
     clear(list).append(...session.rooms.filter((r) => r.type === 'caucus').map((room) => {
       const here = room.members.includes(me?.id);
-      const timeLeft = room.timer_ends_at ? (Date.parse(room.timer_ends_at) - Date.now()) / 1000 : null;
       return h('li', { class: `caucus-room${room.timer_expired ? ' expired' : ''}`, dataset: { roomId: room.id, side: room.side } },
         h('div', { class: 'caucus-head' },
           h('strong', { t: 'caucus.with', tp: { side: () => t(`side.${room.side}`) } }),
-          h('span', { class: 'elapsed', text: mmss(sinceOpened(room)) }),
-          timeLeft === null ? null : h('span', {
-            class: 'time-left', t: room.timer_expired ? 'caucus.timeUp' : 'caucus.left', tp: { time: mmss(timeLeft) },
-          })),
+          ...clocks(room)),
         h('p', { class: 'members', text: room.members.filter((pid) => pid !== me?.id).map(name).join('、') }),
         h('div', { class: 'row' },
           here ? h('span', { class: 'here', t: 'caucus.youAreHere' }) : h('button', {
@@ -107,7 +119,7 @@ export function caucusPanel(session) {
   });
   session.addEventListener('participants', render);
   session.addEventListener('me', render);
-  const tick = setInterval(() => { if (session.rooms.length) render(); }, 1000);
+  const tick = setInterval(() => { for (const update of timers) update(); }, 1000);
   render();
   return { el, stop: () => clearInterval(tick) };
 }
