@@ -4,7 +4,8 @@ Whisper writes Mandarin in Traditional or Simplified characters as it pleases, w
 punctuation or none. A court writes Simplified characters with Chinese (full-width)
 punctuation, so every recognised Chinese text goes through :meth:`ChineseText.normalise`:
 OpenCC's ``t2s`` conversion (the safety net behind the Simplified prompt), full-width
-punctuation, no spaces between Chinese characters.
+punctuation, no spaces between Chinese characters, and numbers written one way
+(:mod:`.chinese_numbers`: 50万元, 3,000元, 5%, 2024年3月5日).
 
 :func:`court_prompt` builds the initial prompt that steers Whisper: a Simplified sentence
 (without one, Whisper base writes Traditional characters and no punctuation), the court's
@@ -19,6 +20,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
+from .chinese_numbers import normalise_numbers
 from .wer import WER, edit_distance
 
 HEARING_LANGUAGES = ("zh-CN", "en", "auto")
@@ -85,7 +87,8 @@ class ChineseText:
         return str(self._t2s.convert(text))
 
     def normalise(self, text: str) -> str:
-        """Simplified characters, Chinese punctuation, no spaces between Chinese characters."""
+        """Simplified characters, Chinese punctuation, no spaces between Chinese characters,
+        amounts, percentages and dates written one way (:mod:`.chinese_numbers`)."""
         text = self.simplified(unicodedata.normalize("NFKC", text).strip())
         out: list[str] = []
         for i, ch in enumerate(text):
@@ -98,7 +101,7 @@ class ChineseText:
             elif ch == " " and (_cjk(before) or _cjk(after) or before in "，。？！：；"):
                 continue  # Chinese is written without spaces; a pause becomes nothing
             out.append(ch)
-        return "".join(out)
+        return normalise_numbers("".join(out))
 
 
 def _cjk(ch: str) -> bool:
@@ -109,8 +112,10 @@ _NOT_COUNTED = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
 def cer_chars(text: str, converter: ChineseText) -> list[str]:
-    """The characters a CER counts: Simplified, without punctuation or spaces."""
-    return list(_NOT_COUNTED.sub("", converter.simplified(unicodedata.normalize("NFKC", text))))
+    """The characters a CER counts: Simplified, numbers written one way (a reference's 五十万元
+    and a result's 50万元 are the same words), without punctuation or spaces."""
+    text = converter.simplified(unicodedata.normalize("NFKC", text))
+    return list(_NOT_COUNTED.sub("", normalise_numbers(text)))
 
 
 def cer(reference: str, hypothesis: str, converter: ChineseText | None = None) -> WER:

@@ -194,7 +194,8 @@ class FasterWhisperSTT(STT):
             raise STTError(f"transcribe failed: {exc}", retryable=True, engine=self.name) from exc
         detected = str(getattr(info, "language", lang or ""))
         texts = [p.text.strip() for p in parts if p.text.strip()]
-        # Chinese: Simplified characters and Chinese punctuation, whatever Whisper wrote.
+        # Chinese: Simplified characters, Chinese punctuation and numbers written one way,
+        # whatever Whisper wrote.
         text = (
             self._chinese.normalise("".join(texts)) if is_chinese(detected) else " ".join(texts)
         )
