@@ -25,6 +25,10 @@ In the server, before it starts anything::
 
 :func:`stop` ends processes by identity (pidfds; a reused pid is never signalled) and
 :func:`descendants` lists a process's living descendants from /proc.
+
+Worker threads (the composite, recorders, decoders) call ``lifeline.priority.lower_this_thread``
+first thing, so that the event loop, which forwards media and answers ICE consent checks, is
+served first when the machine is short of CPU.
 """
 
 from __future__ import annotations

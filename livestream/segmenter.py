@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lifeline.priority import lower_this_thread
+
 from .audio import SAMPLE_RATE, AacTranscoder
 from .slate import SlateTemplate
 from .tsfile import TsSegmentError, TsSegmentFile
@@ -155,6 +157,7 @@ class Segmenter:
     # -- the thread -------------------------------------------------------------------------
 
     def run(self) -> None:
+        lower_this_thread()
         try:
             while True:
                 item = self._queue.get()

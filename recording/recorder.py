@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lifeline.priority import lower_this_thread
+
 from .alerts import AlertKind, RecordingAlert
 from .clock import HearingClock
 from .frames import EncodedFrameLike
@@ -137,6 +139,7 @@ class TrackRecorder:
     # -- thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        lower_this_thread()
         while True:
             msg = self._queue.get()
             if isinstance(msg, _FrameMsg):

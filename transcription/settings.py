@@ -48,7 +48,9 @@ class TranscriptionSettings:
     max_queued_utterances: int = 8
     spool_dir: Path | None = None
     isolation: str = "process"
-    engine_nice: int = 5
+    #: nice 10 (CFS weight 110 against the event loop's 1024): recognition takes what the
+    #: forwarding loop leaves (issue 29), captions come later on a busy machine instead
+    engine_nice: int = 10
 
     def pipeline_settings(self) -> PipelineSettings:
         return PipelineSettings(

@@ -353,8 +353,13 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
     def received(kind: str, s: int) -> float:
         return sum(v.get(s, 0.0) for (_, _, k), v in frames.items() if k == kind)
 
+    def sent_at(pub: str, kind: str, s: int) -> float:
+        return sent.get((pub, kind), {}).get(s, 0.0)
+
     def starved_pairs(s: int) -> int:
-        return sum(1 for (_, _, k), v in frames.items() if v.get(s, 0.0) < 0.5 * EXPECTED_FPS[k])
+        return sum(
+            1 for (_, pub, k), v in frames.items() if v.get(s, 0.0) < 0.5 * sent_at(pub, k, s)
+        )
 
     def states_at(s: int, state: Callable[[str], bool]) -> int:
         return sum(1 for e in events if int(e["t"] // 1) == s - a.w0 and state(e["state"]))
@@ -368,7 +373,10 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
             "frames": {
                 kind: {
                     "received": round(received(kind, s)),
-                    "expected": n * (n - 1) * EXPECTED_FPS[kind],
+                    "expected": round(
+                        (n - 1) * sum(v.get(s, 0.0) for (_, k), v in sent.items() if k == kind)
+                    ),
+                    "nominal": n * (n - 1) * EXPECTED_FPS[kind],
                     "sent": round(sum(v.get(s, 0.0) for (_, k), v in sent.items() if k == kind)),
                 }
                 for kind in KINDS
@@ -413,16 +421,20 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
 
     pairs: list[dict[str, Any]] = []
     for (sub, pub, kind), series in sorted(frames.items()):
-        expected = EXPECTED_FPS[kind]
+        # what the publisher sent in the same seconds (with DTX, silence is mostly withheld)
+        published = sent.get((pub, kind), {})
+        expected, expected_last = _sum(published, window), _sum(published, last)
         pairs.append(
             {
                 "subscriber": sub,
                 "publisher": pub,
                 "kind": kind,
                 "received": round(_sum(series, window)),
-                "expected": expected * len(window),
-                "ratio": rounded(_sum(series, window) / (expected * len(window)), 4),
-                "ratio_last_20s": rounded(_sum(series, last) / (expected * len(last)), 4),
+                "expected": round(expected),
+                "ratio": rounded(_sum(series, window) / expected, 4) if expected else None,
+                "ratio_last_20s": (
+                    rounded(_sum(series, last) / expected_last, 4) if expected_last else None
+                ),
             }
         )
 
@@ -451,7 +463,10 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
         "frames": {
             kind: {
                 "received": round(sum(received(kind, s) for s in window)),
-                "expected": n * (n - 1) * EXPECTED_FPS[kind] * len(window),
+                "expected": round(
+                    (n - 1) * sum(_sum(v, window) for (_, k), v in sent.items() if k == kind)
+                ),
+                "nominal": n * (n - 1) * EXPECTED_FPS[kind] * len(window),
                 "sent": round(sum(_sum(v, window) for (_, k), v in sent.items() if k == kind)),
                 "sent_expected": n * EXPECTED_FPS[kind] * len(window),
             }
@@ -465,7 +480,12 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
             )
             for p in a.people
         },
-        "expected_per_subscriber_fps": (n - 1) * sum(EXPECTED_FPS.values()),
+        # what the others sent, per subscriber on average (the nominal rate without DTX:
+        # ``nominal_per_subscriber_fps``)
+        "expected_per_subscriber_fps": rounded(
+            (n - 1) / n * sum(_sum(v, window) for v in sent.values()) / len(window), 1
+        ),
+        "nominal_per_subscriber_fps": (n - 1) * sum(EXPECTED_FPS.values()),
         "pairs_ratio_min": min((p["ratio"] or 0.0 for p in pairs), default=None),
         "pairs_ratio_last_20s_min": {
             kind: min(

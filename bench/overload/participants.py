@@ -39,13 +39,14 @@ from .observe import (
     CONSENT,
     COUNTERS,
     PCS,
+    count_at_transport,
     count_consent_expiry,
     count_instead_of_decoding,
     counter_of,
     label_connection,
     watch_every_connection,
 )
-from .sources import SyntheticCamera, microphone
+from .sources import EncodedCamera, SyntheticCamera, microphone
 from .ticks import LagTicks, every_second, name_os_threads
 
 log = logging.getLogger("bench.overload.participants")
@@ -58,8 +59,11 @@ class Participant:
         self.role: str = spec["role"]
         self.id: str = spec["id"]
         self.client = HearingClient(server_url, spec["token"])
-        self.camera = SyntheticCamera(spec.get("seed", 0))
-        self.mic = microphone(bool(spec.get("speaks")), speech_s)
+        seed = spec.get("seed", 0)
+        self.camera: EncodedCamera | SyntheticCamera = (
+            SyntheticCamera(seed) if spec.get("encode_live") else EncodedCamera(seed)
+        )
+        self.mic = microphone(bool(spec.get("speaks")), speech_s, dtx=spec.get("dtx", True))
         self.tracks_complete = False
 
     async def join(self, at: float) -> None:
@@ -139,6 +143,7 @@ class Process:
             received = p.received()
             people[p.name] = {
                 "sent": {"video": p.camera.sent, "audio": p.mic.sent},
+                "withheld_dtx": p.mic.withheld,
                 "received": received,
             }
             if not p.tracks_complete and self._complete(p, received):
@@ -225,6 +230,8 @@ def main() -> None:
     name_os_threads()
     use_loopback_only()
     count_instead_of_decoding()
+    if not spec.get("full_receive"):
+        count_at_transport()
     watch_every_connection()
     count_consent_expiry()
     with open(spec["out"], "a") as out:

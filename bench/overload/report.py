@@ -60,10 +60,10 @@ def summary_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
             "other processes / softirq / steal during the window, CPU-s/s",
             f"{_fmt(cpu['other_processes'])} / {_fmt(cpu['softirq'])} / {_fmt(cpu['steal'])}",
         ),
-        ("audio frames received / expected", _frames(frames["audio"])),
-        ("video frames received / expected", _frames(frames["video"])),
+        ("audio frames received / sent by the others", _frames(frames["audio"])),
+        ("video frames received / sent by the others", _frames(frames["video"])),
         (
-            "frames/s per subscriber: expected / min / max",
+            "frames/s per subscriber: sent by the others (mean) / min / max",
             f"{t['expected_per_subscriber_fps']} / {min(fps)} / {max(fps)}",
         ),
         (
@@ -71,7 +71,8 @@ def summary_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
             f"{100 * worst['audio']:.1f} % / {100 * worst['video']:.1f} %",
         ),
         (
-            "frames the publishers sent: audio / video",
+            "frames the publishers sent, of the nominal 50 + 15 /s: audio (DTX withholds "
+            "silence) / video",
             f"{_pct(frames['audio']['sent'], frames['audio']['sent_expected'])} / "
             f"{_pct(frames['video']['sent'], frames['video']['sent_expected'])}",
         ),

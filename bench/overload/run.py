@@ -130,6 +130,26 @@ def main() -> None:
     parser.add_argument("--client-nice", type=int, default=0)
     parser.add_argument("--server-nice", type=int, default=0)
     parser.add_argument(
+        "--encode-live",
+        action="store_true",
+        help="each client encodes its camera (default: pictures encoded once, sent in a loop)",
+    )
+    parser.add_argument(
+        "--full-receive",
+        action="store_true",
+        help="clients run aiortc's whole receive path (default: count at the DTLS transport)",
+    )
+    parser.add_argument(
+        "--no-dtx",
+        action="store_true",
+        help="silent microphones send every frame (default: Opus DTX, as Chromium is asked to)",
+    )
+    parser.add_argument(
+        "--shared-group",
+        action="store_true",
+        help="the server in the clients' scheduling group (default: a session of its own)",
+    )
+    parser.add_argument(
         "--server-env",
         type=_env_pair,
         action="append",
@@ -169,6 +189,10 @@ def main() -> None:
         quiet_seconds=args.quiet_seconds,
         client_nice=args.client_nice,
         server_nice=args.server_nice,
+        server_own_group=not args.shared_group,
+        encode_live=args.encode_live,
+        full_receive=args.full_receive,
+        dtx=not args.no_dtx,
         server_env=dict(args.server_env),
     )
     if args.nice:

@@ -61,6 +61,18 @@ class RunConfig:
     quiet_seconds: int = 5
     client_nice: int = 0
     server_nice: int = 0
+    #: the server in a session (so a scheduling group) of its own, as a service in its own
+    #: cgroup is deployed; False: it competes thread by thread with the clients' threads
+    server_own_group: bool = True
+    #: each client encodes its camera live (aiortc's VP8 encoder on this machine's cores);
+    #: False: the pictures are encoded once and sent in a loop (``sources.EncodedCamera``)
+    encode_live: bool = False
+    #: each client's receivers run aiortc's whole receive path (RTCP reports, NACKs);
+    #: False: known streams are counted at the DTLS transport (``observe.count_at_transport``)
+    full_receive: bool = False
+    #: silent microphones send as Chromium does with the Opus DTX the server asks for
+    #: (``sources.CountedAudio``); False: 50 frames a second of silence, as without DTX
+    dtx: bool = True
     #: extra HEARING_* settings (diagnosis, e.g. the composite off); none: the defaults
     server_env: dict[str, str] = field(default_factory=dict)
 
@@ -208,6 +220,7 @@ class OverloadRun:
                 **web_client_env(data_dir),
                 **cfg.server_env,
             },
+            own_session=cfg.server_own_group,
         )
         await wait_healthy(http, url, self.server, timeout=120)
         self._mark("server_healthy")
@@ -253,7 +266,7 @@ class OverloadRun:
     async def _start_clients(self, url: str, tokens: list[str]) -> None:
         cfg = self.config
         specs = [
-            {**p, "token": token, "seed": i}
+            {**p, "token": token, "seed": i, "encode_live": cfg.encode_live}
             for i, (p, token) in enumerate(zip(self.people, tokens, strict=True))
         ]
         everyone = [p["id"] for p in self.people]
@@ -266,6 +279,8 @@ class OverloadRun:
                 "speech_s": speech_s,
                 "everyone": everyone,
                 "nice": cfg.client_nice,
+                "full_receive": cfg.full_receive,
+                "dtx": cfg.dtx,
                 "participants": specs[first : first + cfg.per_process],
             }
             self.clients.append(

@@ -3,7 +3,10 @@
 The camera is 320x180 at 15 fps: a scrolling texture with a bouncing box of fresh noise, so
 aiortc's VP8 encoder has about as much to do as with a real webcam picture and keeps near its
 bitrate (a still picture would shrink every frame to one small packet and understate the
-packet rate the server forwards). The microphone is ``transcription.testing.SpeechTrack``:
+packet rate the server forwards). ``EncodedCamera`` sends the same pictures encoded once, in
+a loop, as aiortc's encoder would (its settings, 500 kbit/s), so that nine phones' encoders
+do not run on the server's cores: the benchmark measures the server, and the participants'
+phones stand elsewhere in a hearing. The microphone is ``transcription.testing.SpeechTrack``:
 real speech for a speaker, silence for everyone else.
 """
 
@@ -13,7 +16,9 @@ import asyncio
 import fractions
 import os
 import time
+from typing import Any
 
+import av
 import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
@@ -104,22 +109,113 @@ class SyntheticCamera(MediaStreamTrack):
         return np.concatenate([luma, self._chroma])
 
 
+_ENCODED_LOOP = 45  # frames (3 s): one keyframe per loop, as a phone's after a PLI
+
+
+def encode_loop(seed: int, frames: int = _ENCODED_LOOP) -> list[bytes]:
+    """``frames`` pictures of ``SyntheticCamera(seed)`` encoded by libvpx with aiortc's VP8
+    settings (CBR at its 500 kbit/s default, realtime), the first a keyframe."""
+    camera = SyntheticCamera(seed)
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    codec.bit_rate = 500_000
+    codec.framerate = fractions.Fraction(FPS, 1)
+    codec.time_base = fractions.Fraction(1, FPS)
+    codec.gop_size = frames
+    codec.options = {
+        "bufsize": "500000",
+        "cpu-used": "-6",
+        "deadline": "realtime",
+        "lag-in-frames": "0",
+        "minrate": "500000",
+        "maxrate": "500000",
+        "undershoot-pct": "100",
+        "overshoot-pct": "15",
+        "static-thresh": "1",
+    }
+    out: list[bytes] = []
+    for n in range(frames):
+        frame = VideoFrame.from_ndarray(camera._picture(n), format="yuv420p")
+        frame.pts = n
+        frame.time_base = codec.time_base
+        out.append(b"".join(bytes(p) for p in codec.encode(frame)))
+    out[-1] += b"".join(bytes(p) for p in codec.encode(None))
+    return out
+
+
+class EncodedCamera(MediaStreamTrack):
+    """A camera whose pictures were encoded once (``encode_loop``): aiortc packetizes them
+    without encoding. Paced and counted like ``SyntheticCamera``."""
+
+    kind = "video"
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        self._frames = encode_loop(seed)
+        self._start: float | None = None
+        self._n = 0
+        self.sent = 0
+        self.skipped = 0
+
+    async def recv(self) -> av.Packet[Any]:
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        delay = self._start + self._n / FPS - now
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif delay < -1.0:
+            behind = int(-delay * FPS)
+            self._n += behind
+            self.skipped += behind
+        packet = av.Packet(self._frames[self._n % len(self._frames)])
+        packet.pts = self._n * (_VIDEO_CLOCK // FPS)
+        packet.time_base = _TIME_BASE
+        self._n += 1
+        self.sent += 1
+        return packet
+
+
+#: Chromium's Opus DTX (which the server asks for): while the microphone hears silence, one
+#: frame every 400 ms
+DTX_EVERY = 20
+
+
 class CountedAudio(MediaStreamTrack):
-    """A SpeechTrack that counts the frames it hands to the Opus encoder."""
+    """A SpeechTrack that counts the frames it hands to the Opus encoder.
+
+    With ``dtx`` it behaves as Chromium does once the server's answer asks for Opus DTX
+    (``usedtx=1``; aiortc's encoder has no DTX): a silent frame is handed on only every
+    ``DTX_EVERY``-th, the others are withheld (``withheld``) and the RTP timestamps jump
+    over them, as they do after a DTX pause.
+    """
 
     kind = "audio"
 
-    def __init__(self, speech: SpeechTrack) -> None:
+    def __init__(self, speech: SpeechTrack, dtx: bool = True) -> None:
         super().__init__()
         self.speech = speech
+        self.dtx = dtx
         self.sent = 0
+        self.withheld = 0
+        self._silent_run = 0
 
     async def recv(self) -> AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        frame = await self.speech.recv()
-        self.sent += 1
-        return frame
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            frame = await self.speech.recv()
+            if self.dtx and not frame.to_ndarray().any():
+                self._silent_run += 1
+                if self._silent_run % DTX_EVERY != 1:
+                    self.withheld += 1
+                    continue
+            else:
+                self._silent_run = 0
+            self.sent += 1
+            return frame
 
 
 def speech_samples(seconds: float, gap_s: float = 1.0) -> Samples:
@@ -138,7 +234,7 @@ def speech_samples(seconds: float, gap_s: float = 1.0) -> Samples:
     return np.tile(once, repeats)
 
 
-def microphone(speaks: bool, seconds: float) -> CountedAudio:
+def microphone(speaks: bool, seconds: float, dtx: bool = True) -> CountedAudio:
     """Real speech for ``seconds`` (then silence) for a speaker, silence otherwise."""
     samples = speech_samples(seconds) if speaks else silence(0.1)
-    return CountedAudio(SpeechTrack(samples, SAMPLE_RATE))
+    return CountedAudio(SpeechTrack(samples, SAMPLE_RATE), dtx=dtx)

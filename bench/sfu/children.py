@@ -43,7 +43,11 @@ class Child:
         log_dir: Path,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
+        own_session: bool = False,
     ) -> Child:
+        """Start the child; ``own_session`` puts it in a session of its own, and so (with
+        the kernel's autogroup scheduling) in a scheduling group of its own, as a service
+        in its own cgroup is in production."""
         log_path = log_dir / f"{name}.log"
         with _open_log(log_path) as stderr:
             proc = await asyncio.create_subprocess_exec(
@@ -56,6 +60,7 @@ class Child:
                 stderr=stderr,
                 env={**os.environ, **(env or {})},
                 cwd=cwd,
+                start_new_session=own_session,
             )
         return cls(name, proc, log_path)
 

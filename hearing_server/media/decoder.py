@@ -22,6 +22,8 @@ from av.audio.codeccontext import AudioCodecContext
 from av.frame import Frame
 from av.video.codeccontext import VideoCodecContext
 
+from lifeline.priority import lower_this_thread
+
 from .events import MediaKind
 
 logger = logging.getLogger(__name__)
@@ -128,6 +130,7 @@ class TapDecoder:
     # --- the worker thread --------------------------------------------------------------
 
     def _run(self) -> None:
+        lower_this_thread()  # before the codec starts its threads
         try:
             ctx = _create_context(self._codec_name, self._kind)
         except Exception:

@@ -253,6 +253,8 @@ class TrackForwarder:
         self.codec = codec
         self.kind: MediaKind = codec.kind
         self.enabled = True
+        #: complete frames received from the publisher (a DTX publisher sends fewer)
+        self.frames_in = 0
         self._counters = counters
         self._tasks = tasks
         self._send_pli = send_pli
@@ -313,6 +315,7 @@ class TrackForwarder:
 
     def forward(self, frame: ForwardedFrame) -> None:
         """One complete frame to every subscriber (unless muted) and to the taps."""
+        self.frames_in += 1
         if frame.keyframe:
             self._pli_answered = True
         if self.enabled:

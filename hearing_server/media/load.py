@@ -58,7 +58,10 @@ class LoadSettings:
     window_s: float = 2.0
     raise_lag_ms: float = 80.0
     raise_drops: int = 1  # per evaluation (about a second)
-    calm_lag_ms: float = 20.0
+    #: a loop that keeps up on a busy 2-core machine still has a 20-40 ms hiccup or two every
+    #: couple of seconds (garbage collection, a negotiation); below 20 ms shed video never
+    #: came back (issue 29's benchmark: p99 20-60 ms with nothing dropped, for minutes)
+    calm_lag_ms: float = 40.0
     escalate_every_s: float = 2.0
     calm_s: float = 6.0
     check_sockets_every_s: float = 1.0

@@ -25,7 +25,7 @@ from .codecs import TrackCodec, choose_codec, supported_mime_types
 from .errors import MediaError
 from .events import MediaEvent, SubscriberOffer
 from .forwarder import SenderTrack, TrackForwarder
-from .sdp_text import add_video_bitrate_hints, decline_remb, strip_inactive_msid
+from .sdp_text import add_video_bitrate_hints, ask_opus_dtx, decline_remb, strip_inactive_msid
 from .settings import MediaSettings
 from .stats import MediaCounters
 from .taps_impl import DecoderRegistry
@@ -233,6 +233,8 @@ class PublisherPeer:
         )
         if not self._settings.publish_remb:
             answer_sdp = decline_remb(answer_sdp)
+        if self._settings.publish_opus_dtx:
+            answer_sdp = ask_opus_dtx(answer_sdp)
         return answer_sdp, published
 
     @staticmethod

@@ -360,6 +360,13 @@ class MediaRouter:
         shared screen is not counted (it is not the participant's camera)."""
         return {f.kind for f in self._forwarders_of(pid) if not f.screen}
 
+    def frames_received(self, pid: str, kind: MediaKind) -> int:
+        """Complete frames of ``kind`` received so far from ``pid``'s current tracks (not
+        a shared screen)."""
+        return sum(
+            f.frames_in for f in self._forwarders_of(pid) if f.kind == kind and not f.screen
+        )
+
     def screen_track_id(self, pid: str) -> str | None:
         """The id of the screen ``pid`` shares now, if any."""
         return next((f.track_id for f in self._forwarders_of(pid) if f.screen), None)

@@ -7,6 +7,12 @@
   and, fed aiortc's REMB, climbs slowly; a 640x360 camera is scaled down to 480x270 meanwhile.
   ``x-google-start-bitrate``/``min``/``max`` in the answer's video fmtp set where it starts
   and the range it stays in (other browsers ignore these parameters).
+* ``ask_opus_dtx``: ``usedtx=1`` (and ``useinbandfec=1``) in the publish answer's Opus
+  fmtp asks the browser to stop sending while its microphone hears silence (a comfort-noise
+  frame every 400 ms instead of 50 packets a second) and to carry a low-rate copy of each
+  frame in the next one. In a nine-party hearing where one person speaks, the eight silent
+  microphones were 400 of the 450 audio packets a second the server received, and 3,200
+  of the 3,600 it sent on (issue 29); RFC 7587 section 7.
 * ``decline_remb``: aiortc's receiver sends REMB computed from abs-send-time. It follows
   the incoming rate: a still picture pulls it down to a few hundred kbps, and when the
   picture starts moving the burst reads as congestion, so Chromium drops to 480x270 and
@@ -74,16 +80,28 @@ def add_video_bitrate_hints(sdp: str, min_kbps: int, start_kbps: int, max_kbps: 
     values already there). A value of 0 leaves that parameter out."""
     values = dict(zip(_BITRATE_KEYS, (start_kbps, min_kbps, max_kbps), strict=True))
     wanted = {key: value for key, value in values.items() if value > 0}
+    return _set_fmtp(sdp, "m=video", ("VP8", "H264"), wanted)
+
+
+def ask_opus_dtx(sdp: str) -> str:
+    """``usedtx=1;useinbandfec=1`` in the fmtp of every Opus payload type of every audio
+    section of ``sdp`` (an answer to a publisher)."""
+    return _set_fmtp(sdp, "m=audio", ("OPUS",), {"usedtx": 1, "useinbandfec": 1})
+
+
+def _set_fmtp(sdp: str, media: str, codec_names: tuple[str, ...], wanted: dict[str, int]) -> str:
+    """Set ``wanted`` in the fmtp of each payload type of ``codec_names`` in every section
+    starting with ``media``, creating the fmtp line where there is none."""
     if not wanted:
         return sdp
     eol, session, sections = _split(sdp)
     for i, lines in enumerate(sections):
-        if not lines[0].startswith("m=video"):
+        if not lines[0].startswith(media):
             continue
         pts = [
             m.group(1)
             for line in lines
-            if (m := _RTPMAP.match(line)) and m.group(2).upper() in ("VP8", "H264")
+            if (m := _RTPMAP.match(line)) and m.group(2).upper() in codec_names
         ]
         out: list[str] = []
         with_fmtp: set[str] = set()

@@ -42,3 +42,7 @@ class MediaSettings:
     #: (aiortc's REMB tracks the incoming rate, so after a still picture a publisher that
     #: starts moving is throttled to ~250 kbps and 480x270 for seconds; see sdp_text.py)
     publish_remb: bool = False
+    #: ask publishers' browsers for Opus DTX and in-band FEC (``usedtx=1;useinbandfec=1`` in
+    #: the publish answer): a silent microphone then sends a frame every 400 ms instead of
+    #: 50 a second, which the server need not receive, record or forward (see sdp_text.py)
+    publish_opus_dtx: bool = True

@@ -128,6 +128,13 @@ def fake_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, FakeMedia]
             str(audio),
         )
         media[name] = FakeMedia(video, audio)
+    # A microphone in a quiet room: digital silence (the party's picture)
+    silent = out / "silent.wav"
+    _run(
+        "ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono",
+        "-t", "4", "-y", str(silent),
+    )  # fmt: skip
+    media["silent"] = FakeMedia(media["party"].video, silent)
     return media
 
 

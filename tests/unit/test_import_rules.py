@@ -48,7 +48,8 @@ GROUND_FLOOR = {
 # lifeline) never imports the application; the application may use any of it.
 MAY_IMPORT: dict[str, set[str]] = {
     "signaling": set(),
-    "recording": {"mediakit"},
+    # recorder threads run behind the event loop (lifeline.priority)
+    "recording": {"lifeline", "mediakit"},
     "transcription": {"lifeline", "mediakit"},  # the engine's child process guards itself
     "lifeline": set(),
     "mediakit": set(),
@@ -62,7 +63,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     # Face match and liveness: its worker process guards itself with lifeline.
     "facekit": {"lifeline"},
     # HLS segments from the composite, the broadcast delay, the judge's cut and the slate.
-    "livestream": set(),
+    "livestream": {"lifeline"},  # its segmenter thread runs behind the event loop
     # Exhibit files: content checks, resumable uploads, sealed files, PDF pages (PDFium).
     "exhibits": set(),
     "hearing_server.core": set(),

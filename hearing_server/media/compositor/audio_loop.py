@@ -12,6 +12,8 @@ from fractions import Fraction
 
 import av
 
+from lifeline.priority import lower_this_thread
+
 from ..taps import EncodedFrame
 from .audio import BLOCK, SAMPLE_RATE, AudioMixer, SpeakerTracker
 from .clock import TickClock
@@ -53,6 +55,7 @@ class AudioLoop:
 
     def run(self) -> None:
         """The audio thread."""
+        lower_this_thread()
         try:
             enc = open_audio_encoder(self.config.audio_bitrate)
         except Exception:

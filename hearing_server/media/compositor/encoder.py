@@ -20,6 +20,8 @@ from typing import Any
 import av
 from av.video.frame import PictureType
 
+from lifeline.priority import lower_this_thread
+
 from ..taps import EncodedFrame
 from .clock import TickClock
 from .config import VIDEO_CLOCK, VIDEO_CODEC, CompositorConfig, CompositorStats
@@ -126,6 +128,7 @@ class VideoEncoder:
 
     def run(self) -> None:
         """The encoder thread."""
+        lower_this_thread()  # before the encoder opens: its threads inherit it
         try:
             enc = open_video_encoder(self.config)
         except Exception:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 from av.video.frame import PictureType
 
+from lifeline.priority import lower_this_thread
+
 from .clock import TickClock
 from .compose import Composer
 from .config import CompositorStats
@@ -52,6 +54,7 @@ class FrameLoop:
 
     def run(self) -> None:
         """The video thread."""
+        lower_this_thread()
         if not self._clock.wait_started():
             return
         period = 1.0 / self._fps

@@ -1,4 +1,5 @@
-"""Text edits of SDP: msid of inactive sections, bitrate hints in the publish answer."""
+"""Text edits of SDP: msid of inactive sections, bitrate hints and Opus DTX in the publish
+answer."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from aiortc.sdp import SessionDescription
 
 from hearing_server.media.sdp_text import (
     add_video_bitrate_hints,
+    ask_opus_dtx,
     decline_remb,
     strip_inactive_msid,
 )
@@ -97,3 +99,20 @@ def test_declining_remb_drops_abs_send_time_and_goog_remb_from_video_only() -> N
     assert "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n" in video
     assert "a=rtcp-fb:96 nack\r\n" in video
     assert f"a=extmap:2 {abs_send_time}\r\n" in out.split("m=video", 1)[0]  # audio untouched
+
+
+def test_opus_dtx_and_fec_go_into_every_opus_fmtp_only() -> None:
+    out = ask_opus_dtx(ANSWER)
+    # an existing Opus fmtp keeps its parameters; useinbandfec is not repeated
+    assert "a=fmtp:111 minptime=10;usedtx=1;useinbandfec=1\r\n" in out
+    assert out.count("useinbandfec") == 1
+    # video untouched
+    assert out.split("m=video", 1)[1] == ANSWER.split("m=video", 1)[1]
+    parsed = SessionDescription.parse(out)
+    opus = parsed.media[0].rtp.codecs[0]
+    assert str(opus.parameters["usedtx"]) == "1"
+    # aiortc's own answer has no Opus fmtp line: one is added after the rtpmap
+    bare = HEAD + _section("audio", "0", "recvonly", "a b")
+    assert "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 usedtx=1;useinbandfec=1\r\n" in (
+        ask_opus_dtx(bare)
+    )
