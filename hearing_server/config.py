@@ -242,6 +242,7 @@ def _convert(name: str, raw: Any) -> Any:
             "recording_auto_start",
             "composite_enabled",
             "transcription_enabled",
+            "overload_shedding",
             "face_checks_enabled",
             "jobs_enabled",
         }:

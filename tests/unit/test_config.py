@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from hearing_server.config import ConfigError, IceServer, load_settings
+from hearing_server.config import ConfigError, IceServer, Settings, load_settings
 
 
 def test_defaults_are_embedded() -> None:
@@ -106,9 +107,24 @@ def test_a_pkcs11_seal_key_is_named_completely_or_not_at_all() -> None:
 def test_transcription_language_and_a_court_model() -> None:
     assert load_settings(env={}).transcription_language == "zh-CN"  # Chinese courts' default
     digest = "AB" * 32
-    s = load_settings(env={"HEARING_TRANSCRIPTION_LANGUAGE": "auto",
-                           "HEARING_TRANSCRIPTION_MODEL_DIR": "/srv/models/whisper-small-ct2",
-                           "HEARING_TRANSCRIPTION_MODEL_SHA256": digest})
+    s = load_settings(
+        env={
+            "HEARING_TRANSCRIPTION_LANGUAGE": "auto",
+            "HEARING_TRANSCRIPTION_MODEL_DIR": "/srv/models/whisper-small-ct2",
+            "HEARING_TRANSCRIPTION_MODEL_SHA256": digest,
+        }
+    )
     assert s.transcription_language == "auto"
     assert s.transcription_model_dir == Path("/srv/models/whisper-small-ct2")
     assert s.transcription_model_sha256 == digest.lower()
+
+
+def test_every_switch_reads_false_from_the_environment() -> None:
+    """A bool setting given "false" must be False (a string would be truthy)."""
+    switches = [f.name for f in dataclasses.fields(Settings) if f.type in (bool, "bool")]
+    assert "overload_shedding" in switches
+    env = {f"HEARING_{name.upper()}": "false" for name in switches}
+    s = load_settings(env=env)
+    assert all(getattr(s, name) is False for name in switches), [
+        name for name in switches if getattr(s, name) is not False
+    ]
