@@ -175,6 +175,12 @@ class TranscriptionPipeline:
         """Utterances waiting for recognition across all participants."""
         return sum(w.backlog for w in self._workers)
 
+    def pause_interims(self, paused: bool) -> None:
+        """Stop (or resume) interim captions; final captions and the transcript go on. For
+        an engine that streams by itself (no adapter) this changes nothing."""
+        if self._adapter is not None:
+            self._adapter.interims_paused = paused
+
     async def aclose(self, timeout: float | None = None) -> None:
         """Stop every input and wait until every utterance is final (at most ``timeout`` s;
         after that pending utterances are abandoned and logged as errors)."""

@@ -81,6 +81,9 @@ class StreamAdapter(STT):
     ) -> None:
         self.settings = settings or StreamSettings()
         self.stt = stt
+        #: no interim results while set (the server is overloaded: finals only); the
+        #: streams read it each time they would start one
+        self.interims_paused = False
         self._owns_stt = owns_stt
         self._vad_factory = vad or default_vad_factory()
         self._vad_executor: Executor = ThreadPoolExecutor(max_workers=1,
@@ -297,7 +300,7 @@ class AdapterStream(RecognizeStream):
 
     def _maybe_interim(self) -> None:
         interval = self._s.interim_interval_s
-        if interval is None or not self._segmenter.speaking:
+        if interval is None or not self._segmenter.speaking or self._adapter.interims_paused:
             return
         if self._segmenter.pausing:
             # The speaker may have finished: an interim started now would hold the single

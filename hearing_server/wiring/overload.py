@@ -5,12 +5,15 @@ to those who need it least; then the composite's frame rate. Audio is never shed
 recording of it, nor a connection. The judge and clerk are told, with the reason; when the
 load falls, everything comes back level by level (video restarts on a keyframe).
 
-| level | non-staff receive video of | staff receive video of | composite |
-|---|---|---|---|
-| 0 | everyone in their room | everyone | full rate |
-| 1 | the presiding judge (or mediator), the speaker | everyone | full rate |
-| 2 | the presiding judge | everyone | half rate |
-| 3 | nobody | the presiding judge, the speaker | a fifth |
+| level | non-staff receive video of | staff receive video of | composite | captions |
+|---|---|---|---|---|
+| 0 | everyone in their room | everyone | full rate | interim and final |
+| 1 | the presiding judge (or mediator), the speaker | everyone | full rate | final only |
+| 2 | the presiding judge | everyone | half rate | final only |
+| 3 | nobody | the presiding judge, the speaker | a fifth | final only |
+
+(Interim captions are paused by the transcription coordinator, which hears the same
+``ServerLoadChanged``: each costs a recognition a second per speaker.)
 
 (Non-staff: parties, counsel, witnesses, experts, interpreters, observers.)
 """
@@ -50,7 +53,9 @@ COMPOSITE_DIVISOR = {
 }
 SHEDDING = {
     LoadLevel.NORMAL: "nothing",
-    LoadLevel.SHED_THUMBNAILS: "video of those not speaking, to parties and other non-staff",
+    LoadLevel.SHED_THUMBNAILS: (
+        "video of those not speaking, to parties and other non-staff; interim captions"
+    ),
     LoadLevel.SHED_VIDEO: "all video but the presiding judge's to non-staff; composite half rate",
     LoadLevel.SHED_MOST: "all video to non-staff; composite at a fifth of its rate",
 }

@@ -41,7 +41,12 @@ from hearing_server.media.errors import MediaError
 from hearing_server.media.events import TrackPublished, TrackUnpublished
 from hearing_server.media.taps import DecodedFrame, MediaKind, Tap
 from hearing_server.service.background import BackgroundWork
-from hearing_server.service.events import CaptionPublished, EventBus, ServiceEvent
+from hearing_server.service.events import (
+    CaptionPublished,
+    EventBus,
+    ServerLoadChanged,
+    ServiceEvent,
+)
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
 from hearing_server.service.transcripts import TranscriptService
@@ -114,6 +119,8 @@ class TranscriptionCoordinator(PerHearingConsumer):
         self._events = events
         self._settings = pipeline_settings
         self._running: dict[str, _Running] = {}
+        # overloaded: interim captions wait (ServerLoadChanged); finals and the transcript not
+        self._interims_paused = False
         self._work = BackgroundWork("transcription")
 
     @property
@@ -155,9 +162,21 @@ class TranscriptionCoordinator(PerHearingConsumer):
             on_audio=on_audio if keep else None,
         )
         prompt = settings.decoding.prompt if settings.decoding is not None else None
+        pipeline.pause_interims(self._interims_paused)
         self._running[hid] = _Running(pipeline, prompt)
         self._transcripts.begin_recognition(hid)
         await self.sync(hid)
+
+    async def on_service_event(self, event: ServiceEvent) -> None:
+        if isinstance(event, ServerLoadChanged):
+            # the first thing shed: interim captions cost a recognition a second per speaker
+            paused = int(event.status.get("level", 0)) > 0
+            if paused != self._interims_paused:
+                self._interims_paused = paused
+                for running in self._running.values():
+                    running.pipeline.pause_interims(paused)
+            return
+        await super().on_service_event(event)
 
     def language_of(self, setting: str | None) -> str | None:
         """The engine's language for a hearing or participant language setting; None

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 from transcription_fakes import SEG, FakeSTT, fail_with, quiet, tone
@@ -120,3 +122,27 @@ async def test_spilled_utterances_all_come_back(tmp_path: object) -> None:
     assert stream.spilled > 0 and stream.max_queue_depth > 1
     assert [e.segment_id for e in finals] == sorted(e.segment_id for e in finals)
     await adapter.aclose()
+
+
+async def _interims(paused: bool) -> tuple[int, int]:
+    """(interim, final) results for 2 s of speech pushed in real time, 20 ms at a time."""
+    settings = StreamSettings(segmenter=SEG, interim_interval_s=0.2, min_interim_s=0.2)
+    adapter = StreamAdapter(FakeSTT(), EnergyVAD, settings)
+    adapter.interims_paused = paused
+    stream = adapter.stream()
+    audio = np.concatenate([quiet(0.3), tone(2.0), quiet(0.6)])
+    for i in range(0, audio.size, 320):
+        stream.push_audio(audio[i : i + 320])
+        await asyncio.sleep(0.005)  # faster than real time, slow enough for interims
+    stream.end_input()
+    kinds = [e.type for e in await collect(stream)]
+    await adapter.aclose()
+    return kinds.count(SpeechEventType.INTERIM_TRANSCRIPT), kinds.count(
+        SpeechEventType.FINAL_TRANSCRIPT
+    )
+
+
+async def test_an_overloaded_server_pauses_interims_and_keeps_finals() -> None:
+    interims, finals = await _interims(paused=False)
+    assert interims >= 2 and finals == 1
+    assert await _interims(paused=True) == (0, 1)
