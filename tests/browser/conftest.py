@@ -186,11 +186,15 @@ async def launch(
         height: int,
         mobile: bool = False,
         ask: bool = False,
+        audio: Path | None = None,
     ) -> Participant:
         """``ask``: the browser asks before opening the camera and microphone, as a real one
         does, instead of granting them: its per-site settings decide (Browser.setPermission),
-        and an unanswered prompt is a refusal."""
+        and an unanswered prompt is a refusal. ``audio``: a wav the fake microphone plays (in
+        a loop) instead of ``media``'s synthetic speech."""
         fake = fake_media[media]
+        if audio is not None:
+            fake = replace(fake, audio=audio)
         flags = [f for f in CHROMIUM_FLAGS if not (ask and f == "--use-fake-ui-for-media-stream")]
         context = await playwright.chromium.launch_persistent_context(
             str(tmp_path / f"profile-{name}"),
