@@ -1,4 +1,4 @@
-"""Issue 29: a 9-party hearing with the server's defaults loses every connection.
+"""Issue 29: a 9-party hearing with the server's defaults keeps every connection and its audio.
 
 Runs the overload benchmark (``bench/overload``) once, short: the real server in its own
 process (``hearing-server serve``: composite view, recording and transcription on), and
@@ -7,9 +7,11 @@ publishing 320x180@15 video and audio (the judge speaks, the others send silence
 receiving everyone else without decoding. Only 127.0.0.1 is used. The measured window is
 the last 20 s; the whole test takes about 45-60 s.
 
-On 2 cores the server falls behind, its publish sockets overflow, media and ICE consent
-checks are lost together, and after RFC 7675's 30 s the publish connections are closed:
-expected to fail until that is fixed.
+Before the fixes of issue 29, the server fell behind on 2 cores, its publish sockets
+overflowed, media and ICE consent checks were lost together, and after RFC 7675's 30 s every
+publish connection was closed. Now the connections, the server's sockets and the audio must
+hold (the benchmark measures the 99 % target; here a margin for a shared CI machine); the
+video, shed when two cores cannot carry it beside live captions, is expected to fall short.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ REPO = Path(__file__).resolve().parents[3]
 PARTICIPANTS = 9
 WINDOW_S = 20
 MIN_AUDIO, MIN_VIDEO = 0.99, 0.95
+AUDIO_TOTAL = 0.97  # of the audio frames sent, all pairs together
 TIMEOUT_S = 300  # a hung run must not hang the suite
 
 pytestmark = [
@@ -58,11 +61,14 @@ def _run_bench(out: Path) -> dict[str, Any]:
     return record
 
 
-@pytest.mark.xfail(strict=False, reason="issue 29: overload disconnects everyone")
-def test_nine_parties_keep_their_connections_and_media(tmp_path: Path) -> None:
-    record = _run_bench(tmp_path / "overload.json")
-    totals = record["totals"]
+@pytest.fixture(scope="module")
+def record(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One benchmark run for both tests (it takes about a minute)."""
+    return _run_bench(tmp_path_factory.mktemp("overload") / "overload.json")
 
+
+def test_nine_parties_keep_their_connections_and_audio(record: dict[str, Any]) -> None:
+    totals = record["totals"]
     lost = [
         e
         for e in record["connection_events"]
@@ -73,6 +79,18 @@ def test_nine_parties_keep_their_connections_and_media(tmp_path: Path) -> None:
         f"connections lost: {lost[:6]}; 'Consent to send expired' at the server at "
         f"{expired['server_s']} s, at the clients at {expired['clients_s']} s"
     )
+    dropped = totals["udp_drops"]
+    assert not dropped.get("server"), f"datagrams dropped on the server's sockets: {dropped}"
+    audio = totals["frames"]["audio"]
+    assert audio["received"] >= AUDIO_TOTAL * audio["expected"], (
+        f"audio: {audio['received']} frames received of {audio['expected']} sent; "
+        f"server loop lag p99 {totals['loop_lag']['p99_ms']} ms"
+    )
+
+
+@pytest.mark.xfail(strict=False, reason="issue 29: on 2 cores with live captions video is shed")
+def test_nine_parties_receive_every_frame(record: dict[str, Any]) -> None:
+    totals = record["totals"]
 
     minimum = {"audio": MIN_AUDIO, "video": MIN_VIDEO}
     # ratio: of the frames the publisher sent (None: it sent none, a failure as well)
