@@ -50,6 +50,10 @@ async def test_a_party_consults_counsel_and_the_judge_calls_them_back(
 
     # 张三 asks his counsel.
     await zhang.page.click("[data-action='consult']")
+    picker = zhang.page.locator("[data-testid='consult-picker']")
+    await expect(picker).to_be_visible()
+    # the sheet follows the participants while it is open: counsel is offered once known
+    await expect(picker).to_contain_text("王律师", timeout=SERVER_S)
     await zhang.page.click(f"[data-action='consult-with'][data-participant-id='{counsel.id}']")
     prompt = lawyer.page.locator("[data-testid='consult-prompt']")
     await expect(prompt).to_be_visible(timeout=SERVER_S)

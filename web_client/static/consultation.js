@@ -38,8 +38,15 @@ export function consultationControls(session, ctx, controlButton) {
   const picker = h('div', { class: 'consult-picker', hidden: true, role: 'dialog', dataset: { testid: 'consult-picker' } },
     h('p', { t: 'consult.pick' }), choices,
     h('button', { type: 'button', class: 'ghost small', t: 'consult.cancel', on: { click: () => { picker.hidden = true; } } }));
-  ask.btn.addEventListener('click', () => {
+  // Filled when opened and again whenever the participants change while it is open: someone
+  // of my party who arrives just after I open it must appear (a snapshot taken at the tap
+  // left "nobody to ask" on screen until it was closed and opened again).
+  let shown = '';
+  function fillChoices() {
     const people = myParty(session);
+    const key = people.map((p) => `${p.id}:${p.display_name}`).join('|');
+    if (key === shown && choices.childElementCount) return; // unchanged: keep the buttons
+    shown = key;
     clear(choices).append(...people.map((p) => h('button', {
       type: 'button', class: 'primary', text: p.display_name, dataset: { action: 'consult-with', participantId: p.id },
       on: {
@@ -59,8 +66,12 @@ export function consultationControls(session, ctx, controlButton) {
       },
     })));
     if (!people.length) choices.append(h('p', { class: 'hint', t: 'consult.nobody' }));
+  }
+  ask.btn.addEventListener('click', () => {
+    if (picker.hidden) fillChoices();
     picker.hidden = !picker.hidden;
   });
+  session.addEventListener('participants', () => { if (!picker.hidden) fillChoices(); });
 
   // Being asked: accept or decline.
   const promptText = h('p');
