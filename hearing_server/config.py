@@ -221,6 +221,11 @@ class Settings:
         return self.data_dir / "run"
 
 
+#: every bool setting, read from its declared type: a switch missing from a hand-kept list
+#: was read as a string, and "false" is a true string
+_SWITCHES = frozenset(f.name for f in fields(Settings) if f.type in (bool, "bool"))
+
+
 def _convert(name: str, raw: Any) -> Any:
     """Turn a TOML or environment value into the field's type."""
     try:
@@ -238,14 +243,7 @@ def _convert(name: str, raw: Any) -> Any:
             if value <= 0:
                 raise ValueError("must be positive")
             return value
-        if name in {
-            "recording_auto_start",
-            "composite_enabled",
-            "transcription_enabled",
-            "overload_shedding",
-            "face_checks_enabled",
-            "jobs_enabled",
-        }:
+        if name in _SWITCHES:
             if isinstance(raw, bool):
                 return raw
             text = str(raw).strip().lower()
