@@ -60,7 +60,7 @@ def _bounce(pos: int, span: int) -> int:
     return pos if pos <= span else 2 * span - pos
 
 
-class SyntheticCamera(MediaStreamTrack):
+class _PacedCamera(MediaStreamTrack):
     """Paced like a camera from its first ``recv``; ``sent`` counts frames handed out.
 
     A consumer that fell more than a second behind (an overloaded client) skips the missed
@@ -69,17 +69,15 @@ class SyntheticCamera(MediaStreamTrack):
 
     kind = "video"
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._texture = _texture(seed)
-        self._chroma = np.full((HEIGHT // 2, WIDTH), 128, np.uint8)
-        self._chroma[:, : WIDTH // 2] = 110 + 10 * (seed % 5)
         self._start: float | None = None
         self._n = 0
         self.sent = 0
         self.skipped = 0
 
-    async def recv(self) -> VideoFrame:
+    async def _next(self) -> tuple[int, int]:
+        """Wait for the next picture's time: (its number, its pts on the 90 kHz clock)."""
         if self.readyState != "live":
             raise MediaStreamError
         now = time.monotonic()
@@ -92,14 +90,29 @@ class SyntheticCamera(MediaStreamTrack):
             behind = int(-delay * FPS)
             self._n += behind
             self.skipped += behind
-        frame = VideoFrame.from_ndarray(self._picture(self._n), format="yuv420p")
-        frame.pts = self._n * (_VIDEO_CLOCK // FPS)
-        frame.time_base = _TIME_BASE
+        n = self._n
         self._n += 1
         self.sent += 1
+        return n, n * (_VIDEO_CLOCK // FPS)
+
+
+class SyntheticCamera(_PacedCamera):
+    """The scrolling texture with its box of noise, a fresh picture each frame."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        self._texture = _texture(seed)
+        self._chroma = np.full((HEIGHT // 2, WIDTH), 128, np.uint8)
+        self._chroma[:, : WIDTH // 2] = 110 + 10 * (seed % 5)
+
+    async def recv(self) -> VideoFrame:
+        n, pts = await self._next()
+        frame = VideoFrame.from_ndarray(self.picture(n), format="yuv420p")
+        frame.pts = pts
+        frame.time_base = _TIME_BASE
         return frame
 
-    def _picture(self, n: int) -> np.ndarray:
+    def picture(self, n: int) -> np.ndarray:
         offset = (n * _SCROLL) % WIDTH
         luma = self._texture[:, offset : offset + WIDTH].copy()
         bx = _bounce(n * 5, WIDTH - _BOX_W)
@@ -135,7 +148,7 @@ def encode_loop(seed: int, frames: int = _ENCODED_LOOP) -> list[bytes]:
     }
     out: list[bytes] = []
     for n in range(frames):
-        frame = VideoFrame.from_ndarray(camera._picture(n), format="yuv420p")
+        frame = VideoFrame.from_ndarray(camera.picture(n), format="yuv420p")
         frame.pts = n
         frame.time_base = codec.time_base
         out.append(b"".join(bytes(p) for p in codec.encode(frame)))
@@ -143,38 +156,19 @@ def encode_loop(seed: int, frames: int = _ENCODED_LOOP) -> list[bytes]:
     return out
 
 
-class EncodedCamera(MediaStreamTrack):
+class EncodedCamera(_PacedCamera):
     """A camera whose pictures were encoded once (``encode_loop``): aiortc packetizes them
     without encoding. Paced and counted like ``SyntheticCamera``."""
-
-    kind = "video"
 
     def __init__(self, seed: int = 0) -> None:
         super().__init__()
         self._frames = encode_loop(seed)
-        self._start: float | None = None
-        self._n = 0
-        self.sent = 0
-        self.skipped = 0
 
     async def recv(self) -> av.Packet[Any]:
-        if self.readyState != "live":
-            raise MediaStreamError
-        now = time.monotonic()
-        if self._start is None:
-            self._start = now
-        delay = self._start + self._n / FPS - now
-        if delay > 0:
-            await asyncio.sleep(delay)
-        elif delay < -1.0:
-            behind = int(-delay * FPS)
-            self._n += behind
-            self.skipped += behind
-        packet = av.Packet(self._frames[self._n % len(self._frames)])
-        packet.pts = self._n * (_VIDEO_CLOCK // FPS)
+        n, pts = await self._next()
+        packet = av.Packet(self._frames[n % len(self._frames)])
+        packet.pts = pts
         packet.time_base = _TIME_BASE
-        self._n += 1
-        self.sent += 1
         return packet
 
 
