@@ -175,8 +175,11 @@ class SenderTrack(MediaStreamTrack):
         sent = sender.send(frame.payloads, frame.timestamp)
         if not sent:
             return False
-        self._counters.forwarded_frames += 1
-        self._counters.forwarded_packets += sent
+        counters = self._counters
+        counters.forwarded_frames += 1
+        counters.forwarded_packets += sent
+        # a full slice of a tuple is the tuple itself: no copy unless the send stopped short
+        counters.forwarded_bytes += sum(map(len, frame.payloads[:sent]))
         return True
 
     async def recv(self) -> ForwardedFrame:  # type: ignore[override]
@@ -289,6 +292,9 @@ class TrackForwarder:
     def on_rtp(self, packet: RtpPacket) -> None:
         if self._closed:
             return
+        counters = self._counters
+        counters.received_packets += 1
+        counters.received_bytes += len(packet.payload)
         if packet.ssrc != self._ssrc:
             first = self._ssrc is None
             self._ssrc = packet.ssrc
@@ -450,6 +456,11 @@ class TrackForwarder:
     @property
     def subscriber_pids(self) -> list[str]:
         return list(self._outputs)
+
+    @property
+    def subscriber_count(self) -> int:
+        """Subscribers this track is attached to (shed ones included)."""
+        return len(self._outputs)
 
     def close(self) -> None:
         """End every output; later packets are ignored. Idempotent."""

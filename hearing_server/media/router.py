@@ -480,13 +480,19 @@ class MediaRouter:
 
     def stats(self) -> dict[str, int]:
         """Counters (see ``MediaCounters``) plus current publishers, subscribers, tracks
-        (participants' and server sources'), server sources and running tap decoders."""
+        (participants' and server sources'), subscriptions (a track attached to a
+        subscriber), server sources and running tap decoders."""
         result = self._counters.snapshot()
         result["publishers"] = len(self._publishers)
         result["subscribers"] = len(self._subscribers)
         result["server_sources"] = sum(len(s) for s in self._sources.values())
         result["published_tracks"] = (
             sum(len(p.forwarders) for p in self._publishers.values()) + result["server_sources"]
+        )
+        result["subscriptions"] = sum(
+            f.subscriber_count
+            for pid in set(self._publishers) | set(self._sources)
+            for f in self._forwarders_of(pid)
         )
         result["active_decoders"] = self._decoders.active
         return result

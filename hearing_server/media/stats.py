@@ -13,12 +13,20 @@ class MediaCounters:
     publisher receiver, ``encoded_frames`` counts ``encode`` calls on subscriber senders:
     both stay 0 while the server only forwards.
 
+    ``received_packets``/``received_bytes`` count publishers' RTP packets and their payload
+    bytes as they reach a forwarder; ``forwarded_bytes`` counts the payload bytes of the
+    packets sent to subscribers (RTP headers and SRTP overhead not included). Plain integer
+    increments on the packet path: a scrape reads them, nothing is computed per packet.
+
     ``tap_decoded_frames`` counts frames the tap decoders produced (decode on demand, only
     while a decoded tap is open); ``tap_dropped_frames`` counts frames taps lost because a
     consumer or a decoder fell behind.
     """
 
+    received_packets: int = 0
+    received_bytes: int = 0
     forwarded_packets: int = 0
+    forwarded_bytes: int = 0
     forwarded_frames: int = 0
     dropped_frames: int = 0
     keyframe_requests_received: int = 0

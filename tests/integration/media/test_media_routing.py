@@ -165,6 +165,8 @@ async def test_remove_takes_tracks_away_from_everyone(harness: MediaHarness) -> 
     await wait_until(lambda: bob_video.frames > before + 5, 5, "bob's video to keep flowing")
     stats = h.router.stats()
     assert stats["publishers"] == 2 and stats["subscribers"] == 2
+    assert stats["subscriptions"] == 4  # alice's audio and video at bob, and bob's at alice
+    assert stats["received_bytes"] > 0 and stats["forwarded_bytes"] > 0
     assert h.router.subscribed_track_ids("alice") == h.tracks_of("bob")
     closed = {
         (e.which_pc, e.state)

@@ -117,6 +117,27 @@ async def test_video_subscriber_starts_on_a_keyframe(tasks: TaskOwner) -> None:
     assert len(up.plis) <= 2
 
 
+async def test_received_packets_and_bytes_are_counted_and_subscriptions_known(
+    tasks: TaskOwner,
+) -> None:
+    fwd, counters = _forwarder(tasks, Upstream())
+    feed = Feed(fwd)
+    feed.frame(KEY)
+    feed.frame(DELTA + b"xy")
+    assert counters.received_packets == 2
+    assert counters.received_bytes == len(KEY) + len(DELTA) + 2
+    assert fwd.subscriber_count == 0
+    fwd.attach("bob")
+    fwd.attach("carol")
+    fwd.set_shed("carol", True)  # shed subscribers are still attached
+    assert fwd.subscriber_count == 2
+    fwd.detach("bob")
+    assert fwd.subscriber_count == 1
+    fwd.close()
+    feed.frame(KEY)  # after close: ignored, not counted
+    assert counters.received_packets == 2
+
+
 async def test_keyframe_requests_are_throttled_and_coalesced(tasks: TaskOwner) -> None:
     up = Upstream()
     fwd, counters = _forwarder(tasks, up, throttle=0.1)
@@ -291,10 +312,11 @@ class Sent:
         self.ready = ready
         self.closed = False
         self.frames: list[tuple[tuple[bytes, ...], int]] = []
+        self.limit: int | None = None  # packets a send gets out before its transport fails
 
     def send(self, payloads: Sequence[bytes], timestamp: int) -> int:
         self.frames.append((tuple(payloads), timestamp))
-        return len(payloads)
+        return len(payloads) if self.limit is None else min(self.limit, len(payloads))
 
 
 def _sender_track(kind: str = "video", clock: Clock | None = None) -> tuple[SenderTrack, Sent]:
@@ -368,10 +390,14 @@ async def test_sender_track_counts_what_it_forwards_and_stops() -> None:
     source = ForwardedOutput("video", "alice-video-0")
     track.bind(source, "alice-video-0")
     track.activate()
-    source.offer(ForwardedFrame((b"1", b"2", b"3"), 0, keyframe=True))
+    source.offer(ForwardedFrame((b"1", b"22", b"333"), 0, keyframe=True))
     assert counters.forwarded_frames == 1 and counters.forwarded_packets == 3
+    assert counters.forwarded_bytes == 6
+    sent.limit = 1  # the transport failed after the first packet: only it counts
+    source.offer(ForwardedFrame((b"4444", b"55555"), 3000, keyframe=False))
+    assert counters.forwarded_packets == 4 and counters.forwarded_bytes == 10
     sent.closed = True
-    assert not source.offer(ForwardedFrame((b"4",), 3000, keyframe=False))
+    assert not source.offer(ForwardedFrame((b"4",), 6000, keyframe=False))
     track.stop()
     assert not source.connected and track.readyState == "ended"
     with pytest.raises(MediaStreamError):
