@@ -254,6 +254,15 @@ def opus_packet_samples(payload: bytes) -> int | None:
     return tenths * 48 * count // 10
 
 
+def opus_silence(channels: int) -> bytes:
+    """One 20 ms Opus packet that decodes to silence (CELT fullband, one frame, the
+    "silence frame" WebRTC stacks send), mono or stereo by ``channels``."""
+    return bytes((0xFC if channels >= 2 else 0xF8, 0xFF, 0xFE))
+
+
+OPUS_SILENCE_SAMPLES = 960  # at 48 kHz: the 20 ms of ``opus_silence``
+
+
 def opus_channels(payload: bytes) -> int:
     """1 or 2, from the TOC's stereo flag."""
     return 2 if payload and payload[0] & 0x04 else 1

@@ -154,6 +154,7 @@ class OpenSegment:
     starts_with_keyframe: bool
     end_ticks: dict[int, int] = field(default_factory=dict)  # relative to start, per input
     packets: dict[int, int] = field(default_factory=dict)
+    silence: dict[int, int] = field(default_factory=dict)  # filler packets in DTX pauses
     notes: list[str] = field(default_factory=list)
     lost: int = 0
     extended_noted: bool = False

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import codecs
 from .alerts import AlertKind
 from .clock import HearingClock, iso, to_us
 from .manifest import EntryType, fsync_dir, sha256_file
@@ -128,6 +129,8 @@ class SegmentWriter:
                 self.count_lost(st, 1)
             return True
         try:
+            if st.codec == codecs.OPUS:
+                self._fill_silence(seg, st, pts)
             seg.file.write(seg.stream_of[st.index], pkt.payload, pts, pkt.duration, pkt.keyframe)
         except SegmentWriteError as exc:
             self.fail(exc, now)
@@ -138,6 +141,25 @@ class SegmentWriter:
         if self.outage is not None:
             self.close_outage(seg.start_s, recovered=True)
         return True
+
+    def _fill_silence(self, seg: OpenSegment, st: InputState, pts: int) -> None:
+        """Fill a pause in an Opus stream (DTX: a microphone sending one packet every
+        400 ms while silent) with silence packets, so that every player keeps time: a
+        player that decodes packets back to back (ffmpeg without ``aresample=async``, most
+        media players) would otherwise squeeze each pause out and run ahead of the clock.
+        Only inside a segment: a pause across a cut is the gap between two segments."""
+        end = seg.end_ticks.get(st.index)
+        if end is None:
+            return
+        step = codecs.OPUS_SILENCE_SAMPLES * st.clock_rate // 48000
+        count = (pts - end) // step
+        if count <= 0:
+            return
+        silence = codecs.opus_silence(st.channels)
+        stream = seg.stream_of[st.index]
+        for k in range(count):
+            seg.file.write(stream, silence, end + k * step, step, True)
+        seg.silence[st.index] = seg.silence.get(st.index, 0) + count
 
     def close(self, now: float) -> None:
         """Close the open segment and list it; the caller has written what belongs in it."""
@@ -190,6 +212,7 @@ class SegmentWriter:
                 {
                     "codec": self._inputs[i].codec,
                     "packets": seg.packets.get(i, 0),
+                    "silence_packets": seg.silence.get(i, 0),
                     "duration_us": to_us(seg.end_ticks.get(i, 0) / self._inputs[i].clock_rate),
                 }
                 for i in seg.stream_of

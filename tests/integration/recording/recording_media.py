@@ -267,7 +267,7 @@ def ffprobe_packets(path: Path, stream: str = "v:0") -> list[dict[str, Any]]:
     proc = subprocess.run(
         [
             "ffprobe", "-v", "error", "-select_streams", stream, "-show_entries",
-            "packet=pts_time,flags", "-of", "json", str(path),
+            "packet=pts_time,flags,size", "-of", "json", str(path),
         ],
         capture_output=True,
         text=True,
@@ -275,6 +275,18 @@ def ffprobe_packets(path: Path, stream: str = "v:0") -> list[dict[str, Any]]:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)["packets"]
+
+
+def decoded_seconds(path: Path) -> float:
+    """How long the file's audio lasts when decoded plainly, packet after packet, as most
+    players do (no resampling to timestamps)."""
+    proc = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-ar", "48000", "-"],
+        capture_output=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    return len(proc.stdout) / 2 / 48000
 
 
 def ffmpeg_decodes(path: Path) -> str:

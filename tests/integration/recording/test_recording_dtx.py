@@ -6,6 +6,7 @@ the segments are cut on time as for a microphone that never paused."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from pathlib import Path
 
@@ -67,10 +68,21 @@ def test_a_dtx_pause_is_recorded_as_time(tmp_path: Path) -> None:
 
     first = directory / segments[0]["file"]
     assert rm.ffmpeg_decodes(first) == ""
-    times = [float(p["pts_time"]) for p in rm.ffprobe_packets(first, "a:0")]
+    packets = rm.ffprobe_packets(first, "a:0")
+    times = [float(p["pts_time"]) for p in packets if int(p["size"]) > 3]
     # before the pause a frame every 20 ms; during it one every 400 ms, at their true times
     assert times[DTX_FROM - 1] - times[0] == round((DTX_FROM - 1) * FRAME_S, 2)
     pause = [t - times[0] for t in times[DTX_FROM : DTX_FROM + 3]]
     assert [round(t, 2) for t in pause] == [3.0, 3.4, 3.8]
-    # the file lasts the whole segment, the pause included
+    # and between them 20 ms of Opus silence each, so the file has a packet every 20 ms
+    everything = [float(p["pts_time"]) for p in packets]
+    steps = {round(b - a, 3) for a, b in itertools.pairwise(everything)}
+    assert steps == {FRAME_S}
+    silence = sum(1 for p in packets if int(p["size"]) <= 3)
+    assert silence == segments[0]["streams"][0]["silence_packets"] > 0
+    assert segments[0]["streams"][0]["packets"] == len(times)
+    # the file lasts the whole segment, the pause included, for a plain decode too (which
+    # would squeeze every pause out if it were not filled)
     assert abs(float(rm.ffprobe(first)["format"]["duration"]) - 10.0) <= 0.5
+    for seg in segments:
+        assert abs(rm.decoded_seconds(directory / seg["file"]) - seg["duration_us"] / 1e6) <= 0.1
