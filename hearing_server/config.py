@@ -58,6 +58,12 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     media_announced_addresses: list[str] = field(default_factory=lambda: ["127.0.0.1"])
     ice_servers: list[IceServer] = field(default_factory=list)
+    # TURN (coturn with use-auth-secret): clients get short-lived credentials in `join`;
+    # empty: no TURN. docs/operations.md "TURN".
+    turn_urls: list[str] = field(default_factory=list)
+    turn_secret: str | None = field(default=None, repr=False)  # default: read turn_secret_path
+    turn_secret_path: Path | None = None  # default: <data_dir>/turn_secret (generated, 0600)
+    turn_credential_ttl_seconds: float = 3600.0
     disconnect_grace_seconds: float = 60.0
     redis_url: str | None = None
     recordings_dir: Path | None = None  # default: <data_dir>/recordings
@@ -212,6 +218,10 @@ class Settings:
         return IdentityPolicy.parse(self.identity_default_policy)
 
     @property
+    def effective_turn_secret_path(self) -> Path:
+        return self.turn_secret_path or self.data_dir / "turn_secret"
+
+    @property
     def admin_api_key_path(self) -> Path:
         return self.data_dir / "admin_api_key"
 
@@ -269,6 +279,7 @@ def _convert(name: str, raw: Any) -> Any:
             "jobs_retry_seconds",
             "serving_link_days",
             "serving_follow_up_days",
+            "turn_credential_ttl_seconds",
         }:
             value_f = float(raw)
             if value_f <= 0:
@@ -293,6 +304,7 @@ def _convert(name: str, raw: Any) -> Any:
             "signing_pkcs11_module",
             "signing_pkcs11_pin_file",
             "serving_key_path",
+            "turn_secret_path",
         }:
             return Path(raw) if raw not in (None, "") else None
         if name == "courtrooms":
@@ -304,6 +316,15 @@ def _convert(name: str, raw: Any) -> Any:
         if name == "media_announced_addresses":
             items = raw if isinstance(raw, list) else str(raw).split(",")
             return [str(a).strip() for a in items if str(a).strip()]
+        if name == "turn_urls":
+            return _turn_urls(raw)
+        if name == "turn_secret":
+            if raw in (None, ""):
+                return None
+            if len(str(raw).strip()) < 32:
+                # the message must not echo the value: it is a secret
+                raise ValueError("must be at least 32 characters")
+            return str(raw).strip()
         if name == "ice_servers":
             data = json.loads(raw) if isinstance(raw, str) else raw
             if not isinstance(data, list):
@@ -390,6 +411,22 @@ def _convert(name: str, raw: Any) -> Any:
         raise ConfigError(f"setting {name}: {exc.message}") from exc
     except (ValueError, KeyError, TypeError, json.JSONDecodeError, ZoneInfoNotFoundError) as exc:
         raise ConfigError(f"setting {name}: {exc}") from exc
+
+
+def _turn_urls(raw: Any) -> list[str]:
+    """TURN URLs as RFC 7065 writes them: turn:host[:port][?transport=udp|tcp] or turns:...."""
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    urls = [str(u).strip() for u in items if str(u).strip()]
+    for url in urls:
+        scheme, _, rest = url.partition(":")
+        host, _, query = rest.partition("?")
+        if scheme not in ("turn", "turns") or not host or host.startswith("/"):
+            raise ValueError(f"{url!r} is not a turn: or turns: URL (turn:host:3478?transport=udp)")
+        if query and query not in ("transport=udp", "transport=tcp"):
+            raise ValueError(f"{url!r}: the only query is ?transport=udp or ?transport=tcp")
+        if scheme == "turns" and query == "transport=udp":
+            raise ValueError(f"{url!r}: turns: runs over TLS, i.e. TCP")
+    return urls
 
 
 def _database_url(raw: Any) -> str:

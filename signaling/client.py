@@ -30,6 +30,7 @@ from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
+    RTCIceTransportPolicy,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
@@ -66,6 +67,13 @@ class _Events:
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
 
+def _ice_servers(entries: list[dict[str, Any]]) -> list[RTCIceServer]:
+    return [
+        RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+        for s in entries
+    ]
+
+
 class HearingClient:
     """One participant's connection to a hearing."""
 
@@ -76,8 +84,12 @@ class HearingClient:
         *,
         video_codec: str | None = None,
         request_timeout: float = 10.0,
+        relay_only: bool = False,
     ) -> None:
+        """``relay_only``: gather only TURN relay candidates (``iceTransportPolicy:
+        "relay"``), as a client behind a network that lets nothing else through."""
         self._base_url = base_url
+        self._relay_only = relay_only
         self._token = token
         self._video_codec = video_codec  # e.g. "video/H264" to force a codec
         self._timeout = request_timeout
@@ -164,10 +176,7 @@ class HearingClient:
 
     async def join(self) -> dict[str, Any]:
         self.join_info = await self.call("join", {"protocol": PROTOCOL_VERSION})
-        self._ice_servers = [
-            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
-            for s in self.join_info.get("ice_servers", [])
-        ]
+        self._ice_servers = _ice_servers(self.join_info.get("ice_servers", []))
         return self.join_info
 
     def _config(self) -> RTCConfiguration:
@@ -175,7 +184,11 @@ class HearingClient:
         # max-bundle: under aiortc's default policy a second audio section's packets can land
         # on the first audio receiver once BUNDLE drops its transport.
         return RTCConfiguration(
-            iceServers=list(self._ice_servers), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
+            iceServers=list(self._ice_servers),
+            bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+            iceTransportPolicy=(
+                RTCIceTransportPolicy.RELAY if self._relay_only else RTCIceTransportPolicy.ALL
+            ),
         )
 
     # -- media ------------------------------------------------------------------------------
@@ -206,6 +219,9 @@ class HearingClient:
                     # The server replaced our subscribe connection: start a new one.
                     await self.subscribe_pc.close()
                     self.subscribe_pc = None
+                if "ice_servers" in data:
+                    # the join's TURN credentials may have expired by now
+                    self._ice_servers = _ice_servers(data["ice_servers"])
                 if self.subscribe_pc is None:
                     self.subscribe_pc = RTCPeerConnection(self._config())
                     self.subscribe_pc.on("track", self._on_track)

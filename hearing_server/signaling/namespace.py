@@ -114,7 +114,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         live: LiveHearings,
         media: MediaPort,
         media_errors: tuple[type[Exception], ...],
-        ice_servers: list[dict[str, Any]],
+        ice_servers: Callable[[str], list[dict[str, Any]]],
         recording: RecordingPort,
         livestream: LivestreamPort,
         identity: IdentityService,
@@ -302,7 +302,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "me": self._participant_view(me, full=True),
             "allowed_actions": sorted(allowed_actions(actor.role, hearing.kind)),
             "participants": [self._participant_view(p, full=sees_all) for p in participants],
-            "ice_servers": self._ice_servers,
+            # TURN credentials are issued afresh for each join (they are short-lived)
+            "ice_servers": self._ice_servers(actor.id),
             "recording": self._recording.status(hearing.id),
             "livestream": self._livestream.status(hearing.id),
             "identity": identity,
@@ -641,6 +642,9 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 name = "track_published" if published else "track_unpublished"
                 await self.emit(name, data, room=hearing_room(hid))
             case SubscriberOfferMade(participant_id=pid, offer=offer):
+                # fresh TURN credentials: an offer may make the client open a new connection
+                # long after its join's credentials expired
+                offer = {**offer, "ice_servers": self._ice_servers(pid)}
                 await self.emit("subscriber_offer", offer, room=participant_room(pid))
             case ServerLoadChanged(hearing_ids=hids, status=status):
                 for hid in hids:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import socketio
 from aiohttp import web
 
 from hearing_server import keys
+from hearing_server.auth.turn import TurnCredentials, load_turn_secret
+from hearing_server.config import Settings
 from hearing_server.media.errors import MediaError
 from hearing_server.signaling.namespace import HearingNamespace
 from hearing_server.signaling.origins import origin_check
@@ -28,7 +33,7 @@ def install_signaling(app: web.Application) -> None:
         live=app[keys.LIVE],
         media=app[keys.MEDIA],
         media_errors=(MediaError,),
-        ice_servers=[s.to_json() for s in settings.ice_servers],
+        ice_servers=client_ice_servers(settings),
         recording=app[keys.RECORDINGS],
         livestream=app[keys.LIVESTREAMS],
         identity=app[keys.IDENTITY],
@@ -49,3 +54,14 @@ def install_signaling(app: web.Application) -> None:
         await sio.shutdown()
 
     app.on_shutdown.append(end_signaling)
+
+
+def client_ice_servers(settings: Settings) -> Callable[[str], list[dict[str, Any]]]:
+    """What a participant's ``RTCConfiguration.iceServers`` gets: the static ``ice_servers``
+    and, when ``turn_urls`` are set, the TURN server with credentials issued for them now."""
+    static = [s.to_json() for s in settings.ice_servers]
+    if not settings.turn_urls:
+        return lambda _pid: [dict(s) for s in static]
+    secret = settings.turn_secret or load_turn_secret(settings.effective_turn_secret_path)
+    turn = TurnCredentials(settings.turn_urls, secret, settings.turn_credential_ttl_seconds)
+    return lambda pid: [*(dict(s) for s in static), turn.ice_server(pid)]

@@ -104,8 +104,11 @@ class Subscriber extends EventTarget {
     return pc;
   }
 
-  async _answer({ sdp, revision, restart }) {
+  async _answer({ sdp, revision, restart, ice_servers: iceServers }) {
     if (this.closed) return;
+    // Each offer carries fresh TURN credentials: the join's may have expired by the time a
+    // new subscribe connection is needed.
+    if (iceServers) this.session.iceServers = iceServers;
     if (restart && this.pc) {
       this.pc.close();
       this.pc = null;
