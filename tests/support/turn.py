@@ -18,6 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+from aioice import stun
+
 START_TIMEOUT_S = 15.0
 
 
@@ -96,14 +99,26 @@ class TurnServer:
                 raise TurnUnavailable(
                     f"turnserver exited with {self._process.returncode}: {self.log_tail()}"
                 )
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
-            ):
+            if self._answers_binding():
                 return self
             time.sleep(0.1)
         self.stop()
         raise TurnUnavailable(f"turnserver did not listen within {START_TIMEOUT_S} s")
+
+    def _answers_binding(self) -> bool:
+        """Whether coturn answers a STUN binding request on UDP (a TCP probe would show in
+        its log as a TCP client)."""
+        request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.settimeout(0.3)
+            try:
+                probe.sendto(bytes(request), ("127.0.0.1", self.port))
+                data = probe.recv(2048)
+            except OSError:
+                return False
+        with contextlib.suppress(ValueError):
+            return stun.parse_message(data).transaction_id == request.transaction_id
+        return False
 
     def log(self) -> str:
         try:
@@ -124,3 +139,15 @@ class TurnServer:
                 process.kill()
                 process.wait()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_or_skip(secret: str) -> TurnServer:
+    """A started coturn; the test is skipped (with the reason) when coturn is not installed,
+    and fails when it is but does not start."""
+    binary = find_turnserver()
+    if binary is None:
+        pytest.skip("turnserver is not installed (Debian package coturn)")
+    try:
+        return TurnServer(binary, secret).start()
+    except TurnUnavailable as exc:
+        pytest.fail(f"coturn did not start: {exc}")

@@ -29,7 +29,7 @@ from hearing_server.core.participant import Role
 from signaling.client import HearingClient
 from support.hearing import make_hearing
 from support.media import ColourVideoTrack, ToneAudioTrack, TrackConsumer, close_colour
-from support.turn import TurnServer, TurnUnavailable, find_turnserver
+from support.turn import TurnServer, start_or_skip
 from support.waiting import wait_until
 
 SECRET = "turn-test-secret-of-at-least-32-characters"
@@ -42,20 +42,20 @@ MakeClient = Callable[..., HearingClient]
 
 @pytest.fixture
 def turn() -> Iterator[TurnServer]:
-    binary = find_turnserver()
-    if binary is None:
-        pytest.skip("turnserver is not installed (Debian package coturn)")
-    try:
-        server = TurnServer(binary, SECRET).start()
-    except TurnUnavailable as exc:
-        pytest.fail(f"coturn did not start: {exc}")
+    server = start_or_skip(SECRET)
     yield server
     server.stop()
 
 
 @pytest.fixture
-def settings(settings: Settings, turn: TurnServer) -> Settings:
-    return dataclasses.replace(settings, turn_urls=[turn.url("udp")], turn_secret=SECRET)
+def turn_transport() -> str:
+    return "udp"
+
+
+@pytest.fixture
+def settings(settings: Settings, turn: TurnServer, turn_transport: str) -> Settings:
+    urls = [turn.url(turn_transport)]
+    return dataclasses.replace(settings, turn_urls=urls, turn_secret=SECRET)
 
 
 def _selected_pair(pc: RTCPeerConnection | None) -> Any:
@@ -99,8 +99,10 @@ class Watcher:
             await c.stop()
 
 
+# TCP: for networks that block UDP (aioice speaks TURN over TCP to coturn, which relays UDP)
+@pytest.mark.parametrize("turn_transport", ["udp", "tcp"])
 async def test_relay_only_client_publishes_and_receives_through_coturn(
-    server: TestServer, make_client: MakeClient, turn: TurnServer
+    server: TestServer, make_client: MakeClient, turn: TurnServer, turn_transport: str
 ) -> None:
     _, people = await make_hearing(
         server.app, [(Role.JUDGE, "王法官"), (Role.PARTY, "张三")], state="in_session"
@@ -116,7 +118,7 @@ async def test_relay_only_client_publishes_and_receives_through_coturn(
             # The join answer carries this participant's TURN credentials, valid for an hour.
             (ice,) = info["ice_servers"]
             expiry, _, user = ice["username"].partition(":")
-            assert ice["urls"] == [turn.url("udp")] and user == person.id
+            assert ice["urls"] == [turn.url(turn_transport)] and user == person.id
             assert 3500 < int(expiry) - time.time() <= 3600
             assert ice["credential"] == turn_credential(SECRET, person.id, int(expiry))[1]
             await client.publish(
@@ -154,6 +156,8 @@ async def test_relay_only_client_publishes_and_receives_through_coturn(
         assert re.search(
             rf"user <\d+:{judge.id}>: incoming packet ALLOCATE processed, success", log
         )
+        # ... over the transport its URL names
+        assert ("tcp or tls connected to" in log) == (turn_transport == "tcp")
     finally:
         for w in watchers:
             await w.stop()
