@@ -3,7 +3,8 @@
 Started in the foreground as a child of pytest (``setpriv --pdeathsig KILL``: it dies with
 the test session), with no configuration file (``-n``), every setting on the command line:
 the TURN REST API scheme (``--use-auth-secret`` + ``--static-auth-secret``), UDP and TCP
-listeners on a free loopback port, no TLS/DTLS listeners, no CLI, relay ports on 127.0.0.1.
+listeners on a free loopback port, a TLS listener on another (a self-signed certificate for
+127.0.0.1, made here), no DTLS, no CLI, relay ports on 127.0.0.1.
 coturn refuses to relay to loopback peers unless told (``--allow-loopback-peers``): the
 server's media address in the tests is 127.0.0.1.
 """
@@ -55,15 +56,42 @@ class TurnServer:
         self.secret = secret
         self.realm = realm
         self.port = 0
+        self.tls_port = 0
         self.root = Path(tempfile.mkdtemp(prefix="hearing-turn-"))
         self.log_path = self.root / "turn.log"
         self._process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def certificate(self) -> Path:
+        """The TLS listener's self-signed certificate (for 127.0.0.1): trust it to use
+        ``url("tls")``."""
+        return self.root / "cert.pem"
+
     def url(self, transport: str = "udp") -> str:
+        """``udp``, ``tcp`` or ``tls`` (``turns:``, TURN over TLS over TCP)."""
+        if transport == "tls":
+            return f"turns:127.0.0.1:{self.tls_port}?transport=tcp"
         return f"turn:127.0.0.1:{self.port}?transport={transport}"
+
+    def _make_certificate(self) -> Path:
+        key = self.root / "key.pem"
+        subprocess.run(
+            [
+                "openssl", "req", "-x509", "-newkey", "ec",
+                "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                "-keyout", str(key), "-out", str(self.certificate),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )  # fmt: skip
+        return key
 
     def start(self) -> TurnServer:
         self.port = _free_port()
+        self.tls_port = _free_port()
+        key = self._make_certificate()
         args = [
             "setpriv",
             "--pdeathsig",
@@ -79,7 +107,9 @@ class TurnServer:
             "--use-auth-secret",
             f"--static-auth-secret={self.secret}",
             f"--realm={self.realm}",
-            "--no-tls",
+            f"--tls-listening-port={self.tls_port}",
+            f"--cert={self.certificate}",
+            f"--pkey={key}",
             "--no-dtls",
             "--no-cli",
             "--allow-loopback-peers",

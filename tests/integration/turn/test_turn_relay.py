@@ -53,7 +53,13 @@ def turn_transport() -> str:
 
 
 @pytest.fixture
-def settings(settings: Settings, turn: TurnServer, turn_transport: str) -> Settings:
+def settings(
+    settings: Settings, turn: TurnServer, turn_transport: str, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    if turn_transport == "tls":
+        # aioice verifies the TURN server's certificate against the default trust store,
+        # which OpenSSL reads from SSL_CERT_FILE when it is set
+        monkeypatch.setenv("SSL_CERT_FILE", str(turn.certificate))
     urls = [turn.url(turn_transport)]
     return dataclasses.replace(settings, turn_urls=urls, turn_secret=SECRET)
 
@@ -99,8 +105,9 @@ class Watcher:
             await c.stop()
 
 
-# TCP: for networks that block UDP (aioice speaks TURN over TCP to coturn, which relays UDP)
-@pytest.mark.parametrize("turn_transport", ["udp", "tcp"])
+# TCP: for networks that block UDP (aioice speaks TURN over TCP to coturn, which relays UDP);
+# TLS (turns:): for networks that let only HTTPS out
+@pytest.mark.parametrize("turn_transport", ["udp", "tcp", "tls"])
 async def test_relay_only_client_publishes_and_receives_through_coturn(
     server: TestServer, make_client: MakeClient, turn: TurnServer, turn_transport: str
 ) -> None:
@@ -157,7 +164,9 @@ async def test_relay_only_client_publishes_and_receives_through_coturn(
             rf"user <\d+:{judge.id}>: incoming packet ALLOCATE processed, success", log
         )
         # ... over the transport its URL names
-        assert ("tcp or tls connected to" in log) == (turn_transport == "tcp")
+        assert ("tcp or tls connected to" in log) == (turn_transport in ("tcp", "tls"))
+        if turn_transport == "tls":
+            assert re.search(r"TLSv1\.[23]", log), turn.log_tail()
     finally:
         for w in watchers:
             await w.stop()
