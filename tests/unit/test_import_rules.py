@@ -28,6 +28,7 @@ OURS = (
     "facekit",
     "livestream",
     "exhibits",
+    "cluster",
 )
 GROUND_FLOOR = {
     "signaling",
@@ -41,6 +42,7 @@ GROUND_FLOOR = {
     "facekit",
     "livestream",
     "exhibits",
+    "cluster",
 }
 
 # Who may import whom. A layer always may import itself and Python's and third parties' code.
@@ -66,6 +68,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "livestream": {"lifeline"},  # its segmenter thread runs behind the event loop
     # Exhibit files: content checks, resumable uploads, sealed files, PDF pages (PDFium).
     "exhibits": set(),
+    # Which node serves which hearing: leases in Redis, or this one process.
+    "cluster": set(),
     "hearing_server.core": set(),
     "hearing_server.schema": set(),
     # The media settings' defaults; the core validates the default identity policy (everything
