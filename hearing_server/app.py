@@ -19,6 +19,7 @@ from hearing_server.api.routes import setup_routes
 from hearing_server.config import Settings
 from hearing_server.wiring.agreements import install_agreements
 from hearing_server.wiring.board import install_board
+from hearing_server.wiring.cluster import install_cluster
 from hearing_server.wiring.composite import install_composite
 from hearing_server.wiring.evidence import install_evidence
 from hearing_server.wiring.exhibit_view import install_exhibit_view
@@ -61,6 +62,7 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     install_recording(app)  # closes first: finishes and signs while taps still run
     install_livestream(app)  # public hearings' HLS from the composite, delayed, cuttable
     install_overload(app)  # sheds video, then the composite's rate, never audio
+    install_cluster(app)  # which node serves which hearing (leases in Redis, or this one)
     install_signaling(app)
     setup_routes(app)
     setup_pages(app, settings.web_client_dir)

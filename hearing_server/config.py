@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -66,6 +67,11 @@ class Settings:
     turn_credential_ttl_seconds: float = 3600.0
     disconnect_grace_seconds: float = 60.0
     redis_url: str | None = None
+    # Several nodes (with redis_url): this node's id and the URL its clients reach it at.
+    node_id: str = ""  # default: <host name>:<port>; keep it stable across restarts
+    node_url: str = ""  # default: public_url
+    hearing_lease_seconds: float = 10.0  # a dead node's hearings move after at most this
+    hearing_idle_release_seconds: float = 300.0  # nobody connected this long: place anew
     recordings_dir: Path | None = None  # default: <data_dir>/recordings
     recording_auto_start: bool = True
     composite_enabled: bool = True
@@ -156,6 +162,14 @@ class Settings:
     @property
     def effective_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def effective_node_id(self) -> str:
+        return self.node_id or f"{socket.gethostname()}:{self.port}"
+
+    @property
+    def effective_node_url(self) -> str:
+        return (self.node_url or self.effective_public_url).rstrip("/")
 
     @property
     def effective_database_path(self) -> Path:
@@ -280,6 +294,8 @@ def _convert(name: str, raw: Any) -> Any:
             "serving_link_days",
             "serving_follow_up_days",
             "turn_credential_ttl_seconds",
+            "hearing_lease_seconds",
+            "hearing_idle_release_seconds",
         }:
             value_f = float(raw)
             if value_f <= 0:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from cluster import Placement
     from esign import SigningWorker, TimeStampResponder
     from hearing_server.auth.tokens import TokenService
     from hearing_server.config import Settings
@@ -60,6 +61,7 @@ MEDIA: web.AppKey[MediaRouter] = web.AppKey("media")
 MEDIA_EVENTS: web.AppKey[EventBus[MediaEvent]] = web.AppKey("media_events")
 COMPOSITES: web.AppKey[Composites | None] = web.AppKey("composites")
 OVERLOAD: web.AppKey[LoadListener] = web.AppKey("overload")
+PLACEMENT: web.AppKey[Placement] = web.AppKey("placement")
 RECORDINGS: web.AppKey[RecordingPort] = web.AppKey("recordings")
 LIVESTREAMS: web.AppKey[LivestreamPort] = web.AppKey("livestreams")
 RECORDING_CATALOG: web.AppKey[RecordingCatalog] = web.AppKey("recording_catalog")

@@ -74,6 +74,9 @@ def _ice_servers(entries: list[dict[str, Any]]) -> list[RTCIceServer]:
     ]
 
 
+_MAX_MOVES = 3  # a hearing's node changes rarely; more moves in a row is a loop
+
+
 class HearingClient:
     """One participant's connection to a hearing."""
 
@@ -149,21 +152,40 @@ class HearingClient:
         """Open the socket.io connection, authenticating with the join token.
 
         Raises :class:`SignalingError` with the server's code when the server refuses.
+        A server that says another node serves the hearing (``moved``) is followed there
+        (``base_url`` then names that node).
         """
-        try:
-            await self._sio.connect(
-                self._base_url,
-                namespaces=[NAMESPACE],
-                auth={"token": self._token},
-                transports=["websocket"],
-                wait_timeout=self._timeout,
-            )
-        except socketio.exceptions.ConnectionError as exc:
-            refused = self._connect_error
-            detail = refused.get("data") if isinstance(refused, dict) else None
-            if isinstance(detail, dict) and "code" in detail:
+        for _ in range(_MAX_MOVES + 1):
+            self._connect_error = None
+            if self._sio.eio.state != "disconnected":
+                # The server ended the namespace (a kick, a hearing moved): the engine.io
+                # connection under it stays open and must be closed before a new connect.
+                with contextlib.suppress(Exception):
+                    await self._sio.disconnect()
+            try:
+                await self._sio.connect(
+                    self._base_url,
+                    namespaces=[NAMESPACE],
+                    auth={"token": self._token},
+                    transports=["websocket"],
+                    wait_timeout=self._timeout,
+                )
+                return
+            except socketio.exceptions.ConnectionError as exc:
+                refused = self._connect_error
+                detail = refused.get("data") if isinstance(refused, dict) else None
+                if not (isinstance(detail, dict) and "code" in detail):
+                    raise SignalingError("connect_failed", str(refused or exc)) from exc
+                if detail["code"] == "moved" and isinstance(detail.get("url"), str):
+                    self._base_url = detail["url"]
+                    continue
                 raise SignalingError(detail["code"], str(detail.get("message"))) from exc
-            raise SignalingError("connect_failed", str(refused or exc)) from exc
+        raise SignalingError("moved", f"sent on more than {_MAX_MOVES} times")
+
+    @property
+    def base_url(self) -> str:
+        """The server this client talks to (the hearing's node, once it was sent there)."""
+        return self._base_url
 
     async def call(self, event: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Send an event and return the server's ack; raise SignalingError when refused."""

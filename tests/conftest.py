@@ -9,6 +9,7 @@ import pytest
 
 from hearing_server.config import Settings, load_settings
 from support.postgres import PostgresServer, find_bindir
+from support.redis_server import RedisServer, RedisUnavailable, find_redis_server
 from support.stores import PostgresBackend, SQLiteBackend, StoreBackend
 
 ADMIN_KEY = "test-admin-key-0123456789abcdef0123456789"
@@ -70,3 +71,26 @@ def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreBacken
     if request.param == "sqlite":
         return SQLiteBackend(tmp_path / "db.sqlite3")
     return PostgresBackend(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One Redis server for the whole session (tests/support/redis_server.py), on a Unix
+    socket, started on first use; flushed for each test by ``redis_url``."""
+    binary = find_redis_server()
+    if binary is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    server = RedisServer(binary, Path(tmp_path_factory.mktemp("redis")))
+    try:
+        server.start()
+    except RedisUnavailable as exc:
+        pytest.skip(f"redis-server cannot start here: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The session's Redis, emptied for this test."""
+    redis_server.flush()
+    return redis_server.url

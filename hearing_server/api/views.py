@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
+from cluster import NoNodeAvailable
 from hearing_server.core.audit import verify_chain
 from hearing_server.core.hearing import HearingAction, HearingKind, HearingState, Visibility
 from hearing_server.core.participant import PartySide, Role
-from hearing_server.keys import HEARINGS, IDENTITY, SETTINGS, STORE, TOKENS
+from hearing_server.keys import HEARINGS, IDENTITY, PLACEMENT, SETTINGS, STORE, TOKENS
 from hearing_server.service.hearings import hearing_to_json, participant_to_json
 
 from . import schemas
 from .auth import is_admin, join_claims, staff_actor
 from .errors import ApiError
+
+log = logging.getLogger(__name__)
 
 
 def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -225,4 +229,19 @@ async def me(request: web.Request) -> web.Response:
     view["identity"] = await request.app[IDENTITY].view(claims.participant_id)
     # The court's number for someone stuck (shown with "ask the clerk for help"); "" if unset.
     view["help_phone"] = request.app[SETTINGS].court_phone
+    # The node that serves the hearing (with several nodes): the page moves there before
+    # anything else, so that its socket, media and requests all reach that node.
+    view["node_url"] = await _node_url(request, claims.hearing_id)
     return web.json_response(view)
+
+
+async def _node_url(request: web.Request, hearing_id: str) -> str | None:
+    """The URL of the node serving the hearing; None when nobody can just now (the
+    signaling connection then says when to try again)."""
+    try:
+        return (await request.app[PLACEMENT].owner(hearing_id)).url
+    except NoNodeAvailable:
+        return None
+    except Exception:
+        log.exception("placing hearing %s failed", hearing_id)
+        return None

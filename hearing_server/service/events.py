@@ -90,6 +90,14 @@ class ServerLoadChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class HearingMoved:
+    """This node no longer serves the hearing (its lease went to another node): its
+    clients here are disconnected, reconnect, and are sent to the new owner."""
+
+    hearing_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class IdentityChanged:
     """A participant's identity check progressed (``data``: its status as JSON); the staff who
     see everyone and the participant themselves are told."""
@@ -204,6 +212,7 @@ ServiceEvent = (
     | TrackChanged
     | SubscriberOfferMade
     | ServerLoadChanged
+    | HearingMoved
     | IdentityChanged
     | IdentityProgress
     | IdentityAlertRaised

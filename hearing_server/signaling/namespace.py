@@ -8,6 +8,7 @@ from typing import Any
 
 import socketio
 
+from cluster import NoNodeAvailable, Placement
 from hearing_server.auth.tokens import TokenError, TokenService
 from hearing_server.core.actors import Actor
 from hearing_server.core.errors import DomainError
@@ -23,6 +24,7 @@ from hearing_server.service.events import (
     ConsultationChanged,
     EvidenceChanged,
     HearingChanged,
+    HearingMoved,
     HelpRequested,
     IdentityAlertRaised,
     IdentityChanged,
@@ -89,9 +91,11 @@ _PUBLIC_PARTICIPANT_FIELDS = (
 )
 
 
-def _refuse(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
-    """A refusal the client sees as connect_error {message, data: {code, message}}."""
-    return socketio.exceptions.ConnectionRefusedError(message, {"code": code, "message": message})
+def _refuse(code: str, message: str, **extra: Any) -> socketio.exceptions.ConnectionRefusedError:
+    """A refusal the client sees as connect_error {message, data: {code, message, ...extra}}."""
+    return socketio.exceptions.ConnectionRefusedError(
+        message, {"code": code, "message": message, **extra}
+    )
 
 
 class ClientError(Exception):
@@ -122,8 +126,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         notices: NoticeService,
         board: BoardService,
         presenting: PresentingService,
+        placement: Placement,
     ) -> None:
         super().__init__(NAMESPACE)
+        self._placement = placement
         self._presenting = presenting
         self._notices = notices
         self._board = board
@@ -196,6 +202,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             raise _refuse("invalid_token", exc.message) from exc
         if participant.removed:
             raise _refuse("removed", "you were removed from this hearing")
+        await self._check_placement(claims.hearing_id)
         await self.save_session(
             sid,
             {
@@ -206,6 +213,22 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             },
         )
         await self.enter_room(sid, participant_room(claims.participant_id))
+
+    async def _check_placement(self, hearing_id: str) -> None:
+        """Refuse a client whose hearing another node serves (``moved``, with its URL: the
+        client goes there), or that nobody can serve just now (``unavailable``, with
+        ``retry_after`` seconds: its server stopped and the hearing moves shortly)."""
+        try:
+            owner = await self._placement.owner(hearing_id)
+        except NoNodeAvailable as exc:
+            raise _refuse("unavailable", str(exc), retry_after=exc.retry_after) from exc
+        except Exception as exc:
+            log.exception("placing hearing %s failed", hearing_id)
+            raise _refuse(
+                "unavailable", "the server cannot place this hearing now", retry_after=3.0
+            ) from exc
+        if owner.id != self._placement.node.id:
+            raise _refuse("moved", f"this hearing is served at {owner.url}", url=owner.url)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         session = await self.get_session(sid)
@@ -266,6 +289,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if data["protocol"] != PROTOCOL_VERSION:
             raise ClientError("protocol_mismatch", f"server speaks protocol {PROTOCOL_VERSION}")
         assert actor.hearing_id is not None
+        if actor.hearing_id not in self._placement.owned():
+            # Connected before the hearing moved away from this node: start over there.
+            await self.disconnect(sid)
+            raise ClientError("moved", "this hearing moved to another server; reconnect")
         previous = self._live.connection_of(actor.id)
         if previous is not None and previous != sid:
             await self._replace(previous, actor.id)
@@ -646,6 +673,12 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 # long after its join's credentials expired
                 offer = {**offer, "ice_servers": self._ice_servers(pid)}
                 await self.emit("subscriber_offer", offer, room=participant_room(pid))
+            case HearingMoved(hearing_id=hid):
+                # Their clients reconnect at once and are sent to the hearing's new node.
+                for sid, _eio_sid in list(
+                    self.server.manager.get_participants(NAMESPACE, hearing_room(hid))
+                ):
+                    await self.disconnect(sid)
             case ServerLoadChanged(hearing_ids=hids, status=status):
                 for hid in hids:
                     await self.emit("server_load", status, room=staff_room(hid))

@@ -18,12 +18,16 @@ from signaling.protocol import MAX_SDP
 
 
 def install_signaling(app: web.Application) -> None:
-    """Attach socket.io (on Redis when ``redis_url`` is set) and the hearing namespace."""
+    """Attach socket.io and the hearing namespace.
+
+    Its client manager is the in-process one, also with several nodes: every client of a
+    hearing is connected to the node that serves it (``cluster``), so what is emitted about
+    a hearing is emitted where its clients are. (python-socketio's Redis manager sent every
+    emit through Redis, 0.2-0.4 s each here, and subscriber offers overtook their answers.)
+    """
     settings = app[keys.SETTINGS]
-    client_manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
-        client_manager=client_manager,
         max_http_buffer_size=2 * MAX_SDP,
         cors_allowed_origins=origin_check(settings.effective_public_url),
     )
@@ -41,6 +45,7 @@ def install_signaling(app: web.Application) -> None:
         notices=app[keys.NOTICES],
         board=app[keys.BOARD],
         presenting=app[keys.PRESENTING],
+        placement=app[keys.PLACEMENT],
     )
     sio.register_namespace(namespace)
     app[keys.EVENTS].subscribe(namespace.on_service_event)

@@ -27,6 +27,7 @@ OURS = (
     "facekit",
     "livestream",
     "exhibits",
+    "cluster",
 )
 
 

@@ -77,6 +77,14 @@ async function main() {
     messageScreen(root, { titleKey: 'error.title', bodyKey: `error.${error}`, kind: 'error', actions: error === 'network' ? [retry] : [] });
     return;
   }
+  // Several nodes: the hearing is served by another one; open this page there (the token
+  // rides along in the fragment, which no server sees).
+  if (info.node_url && new URL(info.node_url).origin !== location.origin) {
+    const target = new URL(location.pathname + location.search, info.node_url);
+    target.hash = new URLSearchParams({ token, lang: getLang() }).toString();
+    location.replace(target.href);
+    return;
+  }
   app.info = info;
   if (['closed', 'adjourned'].includes(info.hearing.state)) {
     // Nobody joins a closed hearing; the staff who keep the record still read its transcript.

@@ -426,6 +426,13 @@ export class Session extends EventTarget {
 
   _onConnectError(err) {
     const code = err?.data?.code;
+    if (code === 'moved' && this._moveTo(err.data.url)) return;
+    if (code === 'unavailable') {
+      // Its server stopped and the hearing moves to another one within seconds.
+      this._setStatus('reconnecting');
+      this._retry(Math.max(500, Math.min(30000, 1000 * (Number(err.data.retry_after) || 3))));
+      return;
+    }
     if (code && FATAL.has(code)) {
       if (this._firstJoin) { this._firstJoin.reject(new SignalingError(code, err.message)); this._firstJoin = null; }
       this._end(code);
@@ -434,6 +441,30 @@ export class Session extends EventTarget {
     this._setStatus('reconnecting');
     // A refusal with another code is not retried by socket.io itself.
     if (code) this._retry(3000);
+  }
+
+  /** Another server serves this hearing: open this same page there (the token rides in
+   * the URL's fragment), where the socket, the media and the page's requests all go. */
+  _moveTo(url) {
+    let target;
+    try {
+      target = new URL(window.location.pathname + window.location.search, url);
+      // The page took the token out of its address: it rides along in the fragment again.
+      target.hash = new URLSearchParams({ token: this.token }).toString();
+    } catch (err) {
+      console.warn('moved to an unusable URL', url, err);
+      return false;
+    }
+    if (target.origin === window.location.origin) return false;  // a loop: retry here instead
+    // Quietly: the page is replaced, so no 'ended' screen flashes up before it goes.
+    this.ended = true;
+    clearTimeout(this._retryTimer);
+    this._closeMedia();
+    this.socket?.io.reconnection(false);
+    this.socket?.disconnect();
+    this._setStatus('connecting');
+    window.location.replace(target.href);
+    return true;
   }
 
   /** A peer connection failed: start over (new socket, join again, publish again). */

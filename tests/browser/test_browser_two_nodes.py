@@ -1,0 +1,98 @@
+"""Two server nodes (one PostgreSQL store, one Redis): a party whose link opens on the node
+that does not serve the hearing is moved to the one that does before anything else, walks
+in there as usual, and the judge (on that node) receives the party's camera."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aioice.ice
+import pytest
+from aiohttp.test_utils import TestServer
+from playwright.async_api import expect
+
+from hearing_server.app import create_app
+from hearing_server.config import Settings
+from hearing_server.core.participant import Role
+from hearing_server.keys import PLACEMENT
+from signaling.client import HearingClient
+from support.hearing import make_hearing
+from support.journey import walk_in
+from support.media import ColourVideoTrack, ToneAudioTrack, TrackConsumer
+from support.waiting import wait_until
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's own aiortc client gathers host candidates on 127.0.0.1 only."""
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+
+
+@pytest.fixture
+async def nodes(
+    redis_url: str, postgres_url: str, aiohttp_server: Any, settings: Settings, tmp_path: Path
+) -> dict[str, TestServer]:
+    out: dict[str, TestServer] = {}
+    for name in ("a", "b"):
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        node = replace(
+            settings,
+            data_dir=tmp_path / name,
+            database_url=postgres_url,
+            redis_url=redis_url,
+            node_id=name,
+            node_url=url,
+            public_url=url,
+            signing_key_path=tmp_path / "jwt_signing.key",
+        )
+        out[name] = await aiohttp_server(create_app(node), host="127.0.0.1", port=port)
+    return out
+
+
+async def test_a_party_opening_the_other_nodes_link_is_moved_and_walks_in(
+    nodes: dict[str, TestServer], launch: Any
+) -> None:
+    a, b = nodes["a"], nodes["b"]
+    a_url, b_url = (f"http://127.0.0.1:{n.port}" for n in (a, b))
+    hid, people = await make_hearing(
+        a.app, [(Role.JUDGE, "王法官"), (Role.PARTY, "张三")], state="in_session"
+    )
+    judge = HearingClient(a_url, people["王法官"].token)
+    consumer: TrackConsumer | None = None
+    try:
+        await judge.connect()
+        await judge.join()
+        await judge.publish([ColourVideoTrack((220, 40, 40)), ToneAudioTrack(440.0)])
+        assert a.app[PLACEMENT].owned() == {hid}
+
+        party = await launch("party", "party", width=390, height=844, mobile=True)
+        page = party.page
+        # the link as printed for node b; the page finds the hearing on a and moves there
+        await walk_in(page, b_url, people["张三"].token)
+        assert page.url.startswith(a_url + "/join"), page.url
+        await expect(page.locator("[data-testid='hearing-room']")).to_be_visible()
+        assert b.app[PLACEMENT].owned() == frozenset()
+
+        video = await judge.wait_for_track(people["张三"].id, "video", timeout=30)
+        consumer = TrackConsumer(video)
+        await wait_until(
+            lambda: consumer is not None and consumer.state.frames >= 10,
+            30,
+            "the judge to receive the party's camera",
+        )
+    finally:
+        if consumer is not None:
+            await consumer.stop()
+        await judge.close()
