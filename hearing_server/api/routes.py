@@ -16,6 +16,7 @@ from . import (
     evidence,
     identity,
     jobs,
+    node,
     recordings,
     scheduling,
     schemas,
@@ -98,7 +99,23 @@ def _evidence_routes() -> tuple[Route, ...]:
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", views.healthz, "Liveness probe", "none"),
-    Route("GET", "/readyz", views.readyz, "Readiness probe (store reachable)", "none"),
+    Route(
+        "GET",
+        "/readyz",
+        views.readyz,
+        "Readiness probe (store reachable; 503 while this node drains)",
+        "none",
+    ),
+    Route(
+        "GET", "/api/node", node.node_status, "This node, its hearings and every live node", "admin"
+    ),
+    Route(
+        "POST",
+        "/api/node/drain",
+        node.drain,
+        "Drain this node: no new hearings; the ones served here stay until idle",
+        "admin",
+    ),
     Route(
         "POST",
         "/api/staff-tokens",

@@ -44,6 +44,9 @@ async def readyz(request: web.Request) -> web.Response:
         version = await request.app[STORE].schema_version()
     except Exception as exc:  # any store failure means "not ready", which is the answer
         return web.json_response({"status": "unavailable", "reason": str(exc)}, status=503)
+    if request.app[PLACEMENT].node.draining:
+        # Load balancers send no new clients; the hearings served here go on.
+        return web.json_response({"status": "draining", "schema_version": version}, status=503)
     return web.json_response({"status": "ready", "schema_version": version})
 
 

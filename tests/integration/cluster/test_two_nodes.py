@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from hearing_server.app import create_app
@@ -137,3 +138,39 @@ async def test_a_lost_lease_sends_the_hearings_clients_to_its_new_node(
     assert judge.base_url == _url(b)
     await judge.join()
     assert b.app[PLACEMENT].owned() == {hid}
+
+
+async def test_a_drained_node_keeps_its_hearings_and_sends_new_ones_elsewhere(
+    nodes: dict[str, TestServer],
+    clients: Callable[[TestServer, str], HearingClient],
+    admin_headers: dict[str, str],
+) -> None:
+    a, b = nodes["a"], nodes["b"]
+    old, people = await make_hearing(a.app, [(Role.JUDGE, "王法官")], state="in_session")
+    new, others = await make_hearing(a.app, [(Role.JUDGE, "李法官")], state="in_session")
+    judge = clients(a, people["王法官"].token)
+    await judge.connect()
+    await judge.join()
+
+    async with ClientSession() as http:
+        refused = await http.post(f"{_url(a)}/api/node/drain")
+        assert refused.status == 401
+        drained = await http.post(f"{_url(a)}/api/node/drain", headers=admin_headers)
+        assert drained.status == 200
+        body = await drained.json()
+        assert body["node"]["draining"] is True and body["hearings"] == [old]
+        ready = await http.get(f"{_url(a)}/readyz")
+        assert ready.status == 503 and (await ready.json())["status"] == "draining"
+        assert (await http.get(f"{_url(b)}/readyz")).status == 200
+
+        # the hearing served on a goes on there; a new one asked of a goes to b
+        assert judge.connected
+        other = clients(a, others["李法官"].token)
+        await other.connect()
+        assert other.base_url == _url(b)
+        assert b.app[PLACEMENT].owned() == {new}
+
+        status = await (await http.get(f"{_url(b)}/api/node", headers=admin_headers)).json()
+        assert status["node"]["id"] == "b" and status["hearings"] == [new]
+        seen = {n["id"]: n for n in status["nodes"]}
+        assert set(seen) == {"a", "b"} and seen["a"]["draining"] is True
