@@ -29,6 +29,7 @@ from hearing_server.wiring.identity import install_identity
 from hearing_server.wiring.jobs import install_jobs
 from hearing_server.wiring.livestream import install_livestream
 from hearing_server.wiring.media import install_media
+from hearing_server.wiring.metrics import install_metrics
 from hearing_server.wiring.overload import install_overload
 from hearing_server.wiring.recording import install_recording
 from hearing_server.wiring.scheduling import install_scheduling
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     install_overload(app)  # sheds video, then the composite's rate, never audio
     install_cluster(app)  # which node serves which hearing (leases in Redis, or this one)
     install_signaling(app)
+    install_metrics(app)  # reads what the features above installed; served at /metrics
     setup_routes(app)
     setup_pages(app, settings.web_client_dir)
     setup_livestream(app, (settings.web_client_dir or DEFAULT_WEB_CLIENT_DIR).resolve())

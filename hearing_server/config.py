@@ -53,6 +53,9 @@ class Settings:
     database_url: str = ""  # postgresql://user@host:5432/db; empty: the SQLite file above
     database_connect_timeout_seconds: float = 30.0  # PostgreSQL: keep trying this long at start
     admin_api_key: str | None = None  # default: generated into <data_dir>/admin_api_key
+    # the bearer token Prometheus sends to /metrics; default: generated into
+    # <data_dir>/metrics_token (point Prometheus's credentials_file at it)
+    metrics_token: str | None = None
     signing_key_path: Path | None = None  # default: <data_dir>/jwt_signing.key
     token_ttl_hours: float = 72.0
     staff_token_ttl_hours: float = 12.0
@@ -240,6 +243,10 @@ class Settings:
         return self.data_dir / "admin_api_key"
 
     @property
+    def metrics_token_path(self) -> Path:
+        return self.data_dir / "metrics_token"
+
+    @property
     def run_dir(self) -> Path:
         """The running server's lock and its child processes' records (lifeline.RunDir)."""
         return self.data_dir / "run"
@@ -411,6 +418,13 @@ def _convert(name: str, raw: Any) -> Any:
             return str(raw) if raw not in (None, "") else None
         if name == "database_url":
             return _database_url(raw)
+        if name == "metrics_token":
+            if raw in (None, ""):
+                return None
+            token = str(raw).strip()
+            if len(token) < 16 or any(c.isspace() for c in token):
+                raise ValueError("must be at least 16 characters, without spaces")
+            return token
         if name in {
             "admin_api_key",
             "redis_url",

@@ -12,9 +12,10 @@ if TYPE_CHECKING:
     from hearing_server.auth.tokens import TokenService
     from hearing_server.config import Settings
     from hearing_server.media.events import MediaEvent
-    from hearing_server.media.load import LoadListener
+    from hearing_server.media.load import LoadListener, LoadMonitor
     from hearing_server.media.router import MediaRouter
     from hearing_server.media.taps import Composites
+    from hearing_server.metrics import ServerMetrics, TranscriptionLoad
     from hearing_server.service.agreements import AgreementService
     from hearing_server.service.board import BoardService
     from hearing_server.service.events import EventBus, ServiceEvent
@@ -61,12 +62,16 @@ MEDIA: web.AppKey[MediaRouter] = web.AppKey("media")
 MEDIA_EVENTS: web.AppKey[EventBus[MediaEvent]] = web.AppKey("media_events")
 COMPOSITES: web.AppKey[Composites | None] = web.AppKey("composites")
 OVERLOAD: web.AppKey[LoadListener] = web.AppKey("overload")
+LOAD_MONITOR: web.AppKey[LoadMonitor] = web.AppKey("load_monitor")
 PLACEMENT: web.AppKey[Placement] = web.AppKey("placement")
 RECORDINGS: web.AppKey[RecordingPort] = web.AppKey("recordings")
 LIVESTREAMS: web.AppKey[LivestreamPort] = web.AppKey("livestreams")
 RECORDING_CATALOG: web.AppKey[RecordingCatalog] = web.AppKey("recording_catalog")
 RECORDING_PUBLIC_KEY: web.AppKey[tuple[str, str]] = web.AppKey("recording_public_key")
 TRANSCRIPTS: web.AppKey[TranscriptService] = web.AppKey("transcripts")
+TRANSCRIPTION_LOAD: web.AppKey[TranscriptionLoad] = web.AppKey("transcription_load")
+METRICS: web.AppKey[ServerMetrics] = web.AppKey("metrics")
+METRICS_TOKEN: web.AppKey[str] = web.AppKey("metrics_token")
 ADMIN_API_KEY: web.AppKey[str] = web.AppKey("admin_api_key")
 IDENTITY_GATE: web.AppKey[IdentityGate] = web.AppKey("identity_gate")
 IDENTITY: web.AppKey[IdentityService] = web.AppKey("identity")

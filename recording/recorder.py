@@ -136,6 +136,11 @@ class TrackRecorder:
     def overflow(self) -> int:
         return sum(self._overflow)
 
+    @property
+    def queued(self) -> int:
+        """Frames and commands waiting for the thread."""
+        return self._queue.qsize()
+
     # -- thread ---------------------------------------------------------------------
 
     def _run(self) -> None:

@@ -160,6 +160,11 @@ class RecordingSession:
             raise RecordingStateError("the recording has not started")
         return self._root / self.hearing_id / self.recording_id
 
+    @property
+    def queued_frames(self) -> int:
+        """Frames waiting for this recording's track threads."""
+        return sum(t.recorder.queued for t in self._tracks.values())
+
     def tracks(self) -> list[TrackIdentity]:
         """The tracks being recorded now."""
         return [t.recorder.identity for t in self._tracks.values()]

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from hearing_server.auth.tokens import JoinClaims, TokenError
 from hearing_server.core.actors import Actor
-from hearing_server.keys import ADMIN_API_KEY, TOKENS
+from hearing_server.keys import ADMIN_API_KEY, METRICS_TOKEN, TOKENS
 
 from .errors import ApiError
 
@@ -25,6 +25,16 @@ def is_admin(request: web.Request) -> bool:
     given = request.headers.get("X-API-Key", "")
     expected = request.app[ADMIN_API_KEY]
     return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def require_metrics_token(request: web.Request) -> None:
+    """The metrics token as a bearer token: none is 401, another one 403."""
+    given = _bearer(request)
+    if given is None:
+        raise ApiError(401, "unauthorized", "send the metrics token as a bearer token")
+    expected = request.app[METRICS_TOKEN]
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ApiError(403, "invalid_metrics_token", "the metrics token is not valid")
 
 
 async def staff_actor(request: web.Request) -> Actor:

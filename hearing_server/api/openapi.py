@@ -21,6 +21,7 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "admin": [{"apiKey": []}],
     "join": [{"bearer": []}],
     "court": [{"apiKey": []}, {"bearer": []}],
+    "metrics": [{"bearer": []}],
     "none": [],
 }
 
@@ -37,7 +38,13 @@ def build_openapi(routes: tuple[Route, ...]) -> dict[str, Any]:
             "responses": {
                 str(r.status): {
                     "description": "success",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
+                    "content": {
+                        r.media_type: {
+                            "schema": {
+                                "type": "object" if r.media_type == "application/json" else "string"
+                            }
+                        }
+                    },
                 },
                 "default": {
                     "description": "error",

@@ -16,6 +16,7 @@ from . import (
     evidence,
     identity,
     jobs,
+    metrics,
     node,
     recordings,
     scheduling,
@@ -29,7 +30,8 @@ from . import (
 from .openapi import build_openapi
 
 # "court": staff, or a participant's join token within what the permission table allows them
-Auth = Literal["none", "staff", "admin", "join", "court"]
+# "metrics": the metrics token (Prometheus), nothing else
+Auth = Literal["none", "staff", "admin", "join", "court", "metrics"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -42,6 +44,7 @@ class Route:
     auth: Auth
     body: Schema | None = None
     status: int = 200
+    media_type: str = "application/json"  # of the success response
 
 
 def _evidence_routes() -> tuple[Route, ...]:
@@ -683,6 +686,14 @@ ROUTES: tuple[Route, ...] = (
         "Change the hearing state (presiding judge)",
         "join",
         schemas.TRANSITION,
+    ),
+    Route(
+        "GET",
+        "/metrics",
+        metrics.metrics,
+        "Prometheus metrics (text exposition format; OpenMetrics if the Accept header asks)",
+        "metrics",
+        media_type="text/plain",
     ),
     *_evidence_routes(),
 )

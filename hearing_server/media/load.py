@@ -135,6 +135,9 @@ class LoadMonitor:
         self._last_socket_check = float("-inf")
         self._task: asyncio.Task[None] | None = None
         self.last: LoadReading | None = None
+        #: datagrams dropped on our sockets since the monitor started (only grows, unlike
+        #: the kernel's per-socket counts, which leave with their socket)
+        self.dropped_total = 0
 
     @property
     def level(self) -> LoadLevel:
@@ -185,6 +188,7 @@ class LoadMonitor:
             self._calm_since = None
         reading = LoadReading(level, p95, worst, dropped, reason)
         self.last = reading
+        self.dropped_total += dropped
         if level != self._level:
             self._level, self._last_change = level, now
             log.warning("load level %s: %s", level.name, reason)

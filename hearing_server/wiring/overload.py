@@ -212,6 +212,7 @@ def install_overload(app: web.Application) -> None:
         coordinator.on_load,
         LoadSettings(raise_lag_ms=settings.overload_lag_ms, raise_drops=settings.overload_drops),
     )
+    app[keys.LOAD_MONITOR] = monitor  # its lag and level are metrics too
 
     async def shedding(_: web.Application) -> AsyncIterator[None]:
         monitor.start()

@@ -110,6 +110,21 @@ class RecordingCoordinator:
         self._stopped_by_judge: set[str] = set()
         self._closed = False
 
+    # -- load (the metrics read it) --------------------------------------------------------
+
+    @property
+    def active_recordings(self) -> int:
+        """Recordings running or paused."""
+        return sum(
+            e.session.state in (SessionState.RECORDING, SessionState.PAUSED)
+            for e in self._active.values()
+        )
+
+    @property
+    def queued_frames(self) -> int:
+        """Frames waiting for the recorder threads of every recording."""
+        return sum(e.session.queued_frames for e in self._active.values())
+
     # -- control ----------------------------------------------------------------------------
 
     def status(self, hearing_id: str) -> dict[str, Any]:

@@ -127,6 +127,22 @@ class TranscriptionCoordinator(PerHearingConsumer):
     def running(self) -> dict[str, _Running]:
         return self._running
 
+    # -- load (the metrics read it) --------------------------------------------------------
+
+    @property
+    def transcribed_hearings(self) -> int:
+        return len(self._running)
+
+    @property
+    def queued_utterances(self) -> int:
+        """Utterances waiting for recognition in every hearing's pipeline."""
+        return sum(r.pipeline.backlog for r in self._running.values())
+
+    @property
+    def pending_recognitions(self) -> int:
+        """Recognitions the engine has been given and not finished (the final pass's too)."""
+        return self._engine.pending_requests
+
     def wants(self, event: TrackPublished | TrackUnpublished) -> bool:
         return event.kind == "audio"
 
@@ -341,6 +357,7 @@ def install_transcription(app: web.Application, *, engine: STT | None = None) ->
     )
     app[keys.EVENTS].subscribe(captions.on_service_event)
     app[keys.MEDIA_EVENTS].subscribe(captions.on_media_event)
+    app[keys.TRANSCRIPTION_LOAD] = captions
 
     async def recognition(_: web.Application) -> AsyncIterator[None]:
         # Start the recognizer process of the server's default language and load its model

@@ -56,6 +56,8 @@ def test_file_then_environment(tmp_path: Path) -> None:
         ({"HEARING_TRANSCRIPTION_LANGUAGE": "fr"}, "transcription_language"),
         ({"HEARING_TRANSCRIPTION_MODEL_SHA256": "abc"}, "transcription_model_sha256"),
         ({"HEARING_TRANSCRIPTION_MODEL_SHA256": "g" * 64}, "transcription_model_sha256"),
+        ({"HEARING_METRICS_TOKEN": "short"}, "metrics_token"),
+        ({"HEARING_METRICS_TOKEN": "a token with spaces in it"}, "metrics_token"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], needle: str) -> None:

@@ -68,6 +68,14 @@ async def test_dropped_datagrams_raise_the_level_even_when_the_lag_looks_fine() 
     assert reading.level is LoadLevel.SHED_THUMBNAILS and "12 datagrams" in reading.reason
 
 
+async def test_dropped_datagrams_add_up_for_the_metrics() -> None:
+    m, _ = _monitor()
+    await m.evaluate(1.0, 3)
+    await m.evaluate(2.0, 0)
+    await m.evaluate(3.0, 4)
+    assert m.dropped_total == 7
+
+
 def test_own_udp_drops_counts_what_the_kernel_dropped_on_our_socket() -> None:
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

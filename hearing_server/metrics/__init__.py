@@ -1,0 +1,23 @@
+"""Prometheus metrics of one server process, read from its objects at scrape time."""
+
+from .collector import ServerCollector
+from .exposition import ServerMetrics
+from .sources import (
+    LagReading,
+    LiveCounts,
+    LoadGauge,
+    MetricSources,
+    RecordingLoad,
+    TranscriptionLoad,
+)
+
+__all__ = [
+    "LagReading",
+    "LiveCounts",
+    "LoadGauge",
+    "MetricSources",
+    "RecordingLoad",
+    "ServerCollector",
+    "ServerMetrics",
+    "TranscriptionLoad",
+]
