@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 from aiohttp.test_utils import TestServer
+from prometheus_client.parser import text_string_to_metric_families
 
 from hearing_server.app import create_app
 from hearing_server.config import Settings
 from hearing_server.core.participant import Role
+from hearing_server.keys import SETTINGS
 from signaling.client import HearingClient
 from support.hearing import make_hearing
 from support.waiting import eventually
@@ -63,12 +65,21 @@ async def test_close_answers_at_once_and_the_transcript_completes_later(
         lambda: _is_set(track), timeout=track.duration + 30, what="the party to finish speaking"
     )
 
+    http = await aiohttp_client(server)
+    # the backlog shows in the metrics: what Prometheus would see of it
+    busy = await _metrics(http, server)
+    assert busy["hearing_server_transcriptions_active"] == 1
+    assert (
+        busy["hearing_server_transcription_queue_utterances"]
+        + busy["hearing_server_transcription_pending_recognitions"]
+        >= 1
+    ), busy
+
     started = time.monotonic()
     await judge.call("hearing_action", {"action": "close"})
     answered = time.monotonic() - started
     assert answered < 1.0, f"the close took {answered:.2f} s to answer"
 
-    http = await aiohttp_client(server)
     auth = {"Authorization": f"Bearer {people['王法官'].token}"}
     body = await (await http.get("/api/me/transcript/json", headers=auth)).json()
     assert body["complete"] is False  # recognition of what was said is still under way
@@ -85,6 +96,21 @@ async def test_close_answers_at_once_and_the_transcript_completes_later(
     assert wer(f"{FIRST} {SECOND}", said).rate <= 0.2, said
     resp = await http.post("/api/me/transcript/finalise", headers=auth)
     assert resp.status == 200, await resp.text()
+    idle = await _metrics(http, server)
+    assert idle["hearing_server_transcriptions_active"] == 0
+    assert idle["hearing_server_transcription_queue_utterances"] == 0
+
+
+async def _metrics(http: Any, server: TestServer) -> dict[str, float]:
+    token = server.app[SETTINGS].metrics_token_path.read_text().strip()
+    resp = await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status == 200
+    return {
+        s.name: s.value
+        for family in text_string_to_metric_families(await resp.text())
+        for s in family.samples
+        if not s.labels
+    }
 
 
 async def _is_set(track: SpeechTrack) -> bool:
