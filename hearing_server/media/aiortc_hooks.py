@@ -68,6 +68,7 @@ from aiortc.rtp import RTP_HISTORY_SIZE, HeaderExtensions, RtpPacket, wrap_rtx
 from aiortc.utils import random32
 
 from .errors import MediaError
+from .stats import MediaCounters
 
 _SelectorDatagramTransport: Any = vars(asyncio.selector_events)["_SelectorDatagramTransport"]
 _SelectorTransport: Any = vars(asyncio.selector_events)["_SelectorTransport"]
@@ -332,9 +333,16 @@ class DirectSender:
     ``RTP_HISTORY_SIZE`` packets, as aiortc's own sender does.
     """
 
-    def __init__(self, sender: RTCRtpSender, on_ready: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        sender: RTCRtpSender,
+        on_ready: Callable[[], None],
+        counters: MediaCounters | None = None,
+    ) -> None:
         self._sender: Any = sender
         self._on_ready = on_ready
+        # forwarded_bytes: the payload octets are summed for aiortc's stats anyway
+        self._counters = counters if counters is not None else MediaCounters()
         self.ready = False
         self.closed = False
         self.packets_sent = 0
@@ -466,6 +474,7 @@ class DirectSender:
                 setattr(s, name, getattr(s, name) + add)
             setattr(dtls, _DTLS_TX_BYTES, getattr(dtls, _DTLS_TX_BYTES) + sent_bytes)
             setattr(dtls, _DTLS_TX_PACKETS, getattr(dtls, _DTLS_TX_PACKETS) + count)
+            self._counters.forwarded_bytes += octets
         return count
 
     def _send_relayed(self, protocol: Any, data: bytes, addr: Any) -> None:
@@ -504,9 +513,11 @@ def prepare_forwarding_sender(
     on_keyframe_request: Callable[[], None],
     stream_id: str,
     on_ready: Callable[[], None],
+    counters: MediaCounters | None = None,
 ) -> DirectSender:
     """Make ``sender`` send forwarded frames through the returned ``DirectSender``, report
     the subscriber's PLI/FIR to ``on_keyframe_request`` and announce ``stream_id`` in msid.
+    The payload bytes it sends are added to ``counters.forwarded_bytes``.
 
     Must be called before the sender starts (before the offer is applied).
     """
@@ -514,7 +525,7 @@ def prepare_forwarding_sender(
         raise AiortcIncompatible("RTCRtpSender instance lacks the stream id slot")
     if getattr(sender, _SENDER_PRIVATE["started"]).is_set():
         raise AiortcIncompatible("RTCRtpSender already started")
-    direct = DirectSender(sender, on_ready)
+    direct = DirectSender(sender, on_ready, counters)
     setattr(sender, _SENDER_SEND_KEYFRAME, on_keyframe_request)
     setattr(sender, _SENDER_STREAM_ID, stream_id)
     return direct

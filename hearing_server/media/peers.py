@@ -567,6 +567,7 @@ class SubscriberPeer:
                 slot.on_keyframe_request,
                 stream_id=forwarder.stream_id,
                 on_ready=track.sender_ready,
+                counters=self._counters,
             )
         )
         self._slots.append(slot)

@@ -15,7 +15,8 @@ class MediaCounters:
 
     ``received_packets``/``received_bytes`` count publishers' RTP packets and their payload
     bytes as they reach a forwarder; ``forwarded_bytes`` counts the payload bytes of the
-    packets sent to subscribers (RTP headers and SRTP overhead not included). Plain integer
+    packets sent to subscribers (RTP headers and SRTP overhead not included; counted by the
+    direct sender, which sums them for aiortc's stats anyway). Plain integer
     increments on the packet path: a scrape reads them, nothing is computed per packet.
 
     ``tap_decoded_frames`` counts frames the tap decoders produced (decode on demand, only

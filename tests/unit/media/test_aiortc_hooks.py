@@ -170,7 +170,8 @@ async def _connected_pair(
     monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
     server = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    track = SenderTrack("video", "alice-video-0", 90000, MediaCounters())
+    counters = MediaCounters()
+    track = SenderTrack("video", "alice-video-0", 90000, counters)
     transceiver = server.addTransceiver(track, direction="sendonly")
     transceiver.setCodecPreferences(
         [
@@ -185,6 +186,7 @@ async def _connected_pair(
         lambda: keyframe_requests.append(1),
         stream_id="alice",
         on_ready=track.sender_ready,
+        counters=counters,
     )
     track.use_sender(direct)
     sink = _Sink()
@@ -237,6 +239,8 @@ async def test_direct_sender_sends_frames_that_the_client_receives(
             b"\x01f",
         ]
         assert [p.marker for p in got] == [0, 0, 1, 1, 0, 1]  # the last packet of each frame
+        assert track._counters.forwarded_packets == 6
+        assert track._counters.forwarded_bytes == 12  # payload bytes: 6 packets of 2
         seqs = [p.sequence_number for p in got]
         assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
         stamps = [p.timestamp for p in got]

@@ -390,12 +390,11 @@ async def test_sender_track_counts_what_it_forwards_and_stops() -> None:
     source = ForwardedOutput("video", "alice-video-0")
     track.bind(source, "alice-video-0")
     track.activate()
-    source.offer(ForwardedFrame((b"1", b"22", b"333"), 0, keyframe=True))
+    source.offer(ForwardedFrame((b"1", b"2", b"3"), 0, keyframe=True))
     assert counters.forwarded_frames == 1 and counters.forwarded_packets == 3
-    assert counters.forwarded_bytes == 6
     sent.limit = 1  # the transport failed after the first packet: only it counts
     source.offer(ForwardedFrame((b"4444", b"55555"), 3000, keyframe=False))
-    assert counters.forwarded_packets == 4 and counters.forwarded_bytes == 10
+    assert counters.forwarded_frames == 2 and counters.forwarded_packets == 4
     sent.closed = True
     assert not source.offer(ForwardedFrame((b"4",), 6000, keyframe=False))
     track.stop()
