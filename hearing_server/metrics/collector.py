@@ -10,6 +10,7 @@ The counts that need the store (live hearings by state, participants by role) ar
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Final
 
@@ -21,6 +22,8 @@ from hearing_server.core.hearing import HearingState
 from hearing_server.core.participant import Role
 
 from .sources import LiveCounts, MetricSources
+
+log = logging.getLogger(__name__)
 
 PREFIX: Final = "hearing_server"
 
@@ -87,11 +90,17 @@ class ServerCollector(Collector):
 
     def __init__(self, sources: MetricSources) -> None:
         self._sources = sources
-        self._live = LiveCounts()
+        self._live: LiveCounts | None = LiveCounts()
 
     async def refresh(self) -> None:
-        """Take the counts that need the store; call before each scrape."""
-        self._live = await self._sources.live()
+        """Take the counts that need the store; call before each scrape. If the store cannot
+        answer, those two families have no samples this time (a gap, not a false zero) and
+        the rest is still served: the media keeps flowing without the store."""
+        try:
+            self._live = await self._sources.live()
+        except Exception:
+            log.warning("metrics: live hearings could not be counted", exc_info=True)
+            self._live = None
 
     def describe(self) -> list[Metric]:
         """The families (without samples), so the registry knows the names up front."""
@@ -155,12 +164,13 @@ class ServerCollector(Collector):
             "Participants connected to this node, by role",
             labels=["role"],
         )
-        if not describe:
+        live = None if describe else self._live
+        if live is not None:
             # every state and role, zero included: a dashboard line drops to 0, not away
             for state in HearingState:
-                hearings.add_metric([state.value], self._live.hearings.get(state.value, 0))
+                hearings.add_metric([state.value], live.hearings.get(state.value, 0))
             for role in Role:
-                participants.add_metric([role.value], self._live.participants.get(role.value, 0))
+                participants.add_metric([role.value], live.participants.get(role.value, 0))
         yield hearings
         yield participants
 

@@ -69,6 +69,21 @@ async def test_values_are_read_from_the_sources_at_each_scrape() -> None:
     assert second[("hearing_server_udp_dropped_datagrams_total", ())] == 5
 
 
+async def test_a_store_that_cannot_answer_leaves_a_gap_not_an_error() -> None:
+    async def failing() -> LiveCounts:
+        raise ConnectionError("the database is restarting")
+
+    media = Media({"forwarded_packets": 4})
+    metrics = ServerMetrics(MetricSources(live=failing, media=media.stats))
+    got = await _scrape(metrics)
+    assert got[("hearing_server_media_forwarded_packets_total", ())] == 4
+    assert not [
+        k
+        for k in got
+        if k[0] in ("hearing_server_hearings_live", "hearing_server_participants_connected")
+    ]
+
+
 async def test_a_feature_that_is_off_has_no_metrics_rather_than_zeros() -> None:
     sources, _, _ = _sources()
     names = {name for name, _ in await _scrape(ServerMetrics(sources))}
