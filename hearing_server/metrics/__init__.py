@@ -7,6 +7,8 @@ from .sources import (
     LiveCounts,
     LoadGauge,
     MetricSources,
+    NodePlacement,
+    NodeRecord,
     RecordingLoad,
     TranscriptionLoad,
 )
@@ -16,6 +18,8 @@ __all__ = [
     "LiveCounts",
     "LoadGauge",
     "MetricSources",
+    "NodePlacement",
+    "NodeRecord",
     "RecordingLoad",
     "ServerCollector",
     "ServerMetrics",

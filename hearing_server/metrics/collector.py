@@ -111,10 +111,24 @@ class ServerCollector(Collector):
 
     def _families(self, *, describe: bool) -> Iterator[Metric]:
         s = self._sources
-        info = InfoMetricFamily(_name("build"), "The hearing server's version")
+        info = InfoMetricFamily(_name("build"), "The hearing server's version and node id")
         if not describe:
-            info.add_metric([], {"version": s.version or "unknown"})
+            labels = {"version": s.version or "unknown"}
+            if s.placement is not None:
+                labels["node"] = s.placement.node.id
+            info.add_metric([], labels)
         yield info
+        if s.placement is not None:
+            yield GaugeMetricFamily(
+                _name("hearings_served"),
+                "Hearings this node serves (holds the placement of), someone connected or not",
+                None if describe else len(s.placement.owned()),
+            )
+            yield GaugeMetricFamily(
+                _name("node_draining"),
+                "1 while this node is draining: it takes no new hearings",
+                None if describe else int(s.placement.node.draining),
+            )
         yield from self._live_families(describe)
         stats = {} if describe else s.media()
         for key, short, doc in MEDIA_COUNTERS:

@@ -64,6 +64,25 @@ class LoadGauge(Protocol):
     def dropped_total(self) -> int: ...
 
 
+class NodeRecord(Protocol):
+    """This node as the cluster sees it (``cluster.NodeInfo``)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def draining(self) -> bool: ...
+
+
+class NodePlacement(Protocol):
+    """Where hearings are served (``cluster.Placement``)."""
+
+    @property
+    def node(self) -> NodeRecord: ...
+
+    def owned(self) -> frozenset[str]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class MetricSources:
     """The server's objects the metrics read. ``None``: that feature is not installed (its
@@ -74,4 +93,5 @@ class MetricSources:
     recording: RecordingLoad | None = None
     transcription: TranscriptionLoad | None = None
     load: LoadGauge | None = None
+    placement: NodePlacement | None = None
     version: str = ""

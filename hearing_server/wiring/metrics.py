@@ -42,6 +42,7 @@ def install_metrics(app: web.Application) -> None:
             recording=recordings if isinstance(recordings, RecordingCoordinator) else None,
             transcription=app.get(keys.TRANSCRIPTION_LOAD),
             load=app.get(keys.LOAD_MONITOR),
+            placement=app.get(keys.PLACEMENT),
             version=_version(),
         )
     )

@@ -52,6 +52,21 @@ class Live:
         return self.counts
 
 
+@dataclass
+class Node:
+    id: str = "node-1"
+    draining: bool = False
+
+
+@dataclass
+class Placement:
+    node: Node = field(default_factory=Node)
+    hearings: frozenset[str] = frozenset()
+
+    def owned(self) -> frozenset[str]:
+        return self.hearings
+
+
 def every_source() -> MetricSources:
     """Every feature installed, the load monitor having evaluated once: all names appear."""
     return MetricSources(
@@ -60,5 +75,6 @@ def every_source() -> MetricSources:
         recording=Recording(),
         transcription=Transcription(),
         load=Load(last=Reading(1.0, 2.0)),
+        placement=Placement(),
         version="test",
     )

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hearing_server.app import create_app
 from hearing_server.config import Settings
 from hearing_server.core.participant import Role
-from hearing_server.keys import SETTINGS
+from hearing_server.keys import PLACEMENT, SETTINGS
 from signaling.client import HearingClient
 from support.hearing import make_hearing
 from support.media import ColourVideoTrack, ToneAudioTrack, TrackConsumer
@@ -137,6 +137,10 @@ async def test_counters_and_gauges_follow_a_real_hearing(
         assert first[("hearing_server_participants_connected", (("role", "clerk"),))] == 0
         assert first[("hearing_server_hearings_live", (("state", "in_session"),))] == 1
         assert first[("hearing_server_hearings_live", (("state", "open"),))] == 0
+        assert first[("hearing_server_hearings_served", ())] == 1  # placed on this node
+        assert first[("hearing_server_node_draining", ())] == 0
+        node = server.app[PLACEMENT].node.id
+        assert any(k[0] == "hearing_server_build_info" and ("node", node) in k[1] for k in first)
         assert first[("hearing_server_media_publishers", ())] == 1
         assert first[("hearing_server_media_subscribers", ())] == 2
         # the judge's audio and video, attached at the party (the judge receives nobody)

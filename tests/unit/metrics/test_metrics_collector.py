@@ -8,7 +8,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from hearing_server.core.hearing import HearingState
 from hearing_server.core.participant import Role
 from hearing_server.metrics import LiveCounts, MetricSources, ServerCollector, ServerMetrics
-from support.metrics import Live, Load, Media, Reading, Recording, Transcription
+from support.metrics import (
+    Live,
+    Load,
+    Media,
+    Node,
+    Placement,
+    Reading,
+    Recording,
+    Transcription,
+)
 
 
 def _sources(**kw: object) -> tuple[MetricSources, Media, Live]:
@@ -82,6 +91,18 @@ async def test_a_store_that_cannot_answer_leaves_a_gap_not_an_error() -> None:
         for k in got
         if k[0] in ("hearing_server_hearings_live", "hearing_server_participants_connected")
     ]
+
+
+async def test_the_node_is_named_and_its_hearings_and_draining_shown() -> None:
+    placement = Placement(Node("court-a:8080"), frozenset({"h1", "h2"}))
+    sources, _, _ = _sources(placement=placement)
+    metrics = ServerMetrics(sources)
+    got = await _scrape(metrics)
+    assert got[("hearing_server_build_info", (("node", "court-a:8080"), ("version", "9.9")))] == 1
+    assert got[("hearing_server_hearings_served", ())] == 2
+    assert got[("hearing_server_node_draining", ())] == 0
+    placement.node.draining = True
+    assert (await _scrape(metrics))[("hearing_server_node_draining", ())] == 1
 
 
 async def test_a_feature_that_is_off_has_no_metrics_rather_than_zeros() -> None:
