@@ -127,9 +127,11 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         board: BoardService,
         presenting: PresentingService,
         placement: Placement,
+        failover: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(NAMESPACE)
         self._placement = placement
+        self._failover = failover
         self._presenting = presenting
         self._notices = notices
         self._board = board
@@ -345,6 +347,9 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "notices": await self._notices.visible_to(actor, hearing.id),
             # what is on every screen, for those in the hearing room (None elsewhere)
             "presentation": await self._presenting.state_for(actor, hearing.id),
+            # several nodes: where to go when this node stops answering, and after how long
+            # (its hearings move once its lease has expired)
+            "failover": self._failover,
         }
 
     async def _replace(self, old_sid: str, pid: str) -> None:

@@ -17,6 +17,11 @@ from hearing_server.signaling.origins import origin_check
 from signaling.protocol import MAX_SDP
 
 
+# A client whose node stopped answering goes back to the entry once the dead node's record
+# and leases have surely expired (the lease, and time for the client to notice).
+FAILOVER_MARGIN_S = 5.0
+
+
 def install_signaling(app: web.Application) -> None:
     """Attach socket.io and the hearing namespace.
 
@@ -46,6 +51,12 @@ def install_signaling(app: web.Application) -> None:
         board=app[keys.BOARD],
         presenting=app[keys.PRESENTING],
         placement=app[keys.PLACEMENT],
+        failover={
+            "entry_url": settings.effective_public_url,
+            "after_seconds": settings.hearing_lease_seconds + FAILOVER_MARGIN_S,
+        }
+        if settings.redis_url
+        else None,
     )
     sio.register_namespace(namespace)
     app[keys.EVENTS].subscribe(namespace.on_service_event)

@@ -96,3 +96,71 @@ async def test_a_party_opening_the_other_nodes_link_is_moved_and_walks_in(
         if consumer is not None:
             await consumer.stop()
         await judge.close()
+
+
+async def test_a_party_whose_node_stops_is_back_in_the_hearing_on_another(
+    redis_url: str,
+    postgres_url: str,
+    aiohttp_server: Any,
+    settings: Settings,
+    tmp_path: Path,
+    launch: Any,
+) -> None:
+    # the entry (what join links point at) is node b; the hearing is placed on a
+    ports = {name: _free_port() for name in ("a", "b")}
+    entry = f"http://127.0.0.1:{ports['b']}"
+    servers: dict[str, TestServer] = {}
+    for name in ("a", "b"):
+        node = replace(
+            settings,
+            data_dir=tmp_path / name,
+            database_url=postgres_url,
+            redis_url=redis_url,
+            node_id=name,
+            node_url=f"http://127.0.0.1:{ports[name]}",
+            public_url=entry,
+            signing_key_path=tmp_path / "jwt_signing.key",
+            hearing_lease_seconds=2.0,
+        )
+        servers[name] = await aiohttp_server(create_app(node), host="127.0.0.1", port=ports[name])
+    a, b = servers["a"], servers["b"]
+    a_url = f"http://127.0.0.1:{a.port}"
+    hid, people = await make_hearing(
+        a.app, [(Role.JUDGE, "王法官"), (Role.PARTY, "张三")], state="in_session"
+    )
+    first = HearingClient(a_url, people["王法官"].token)
+    await first.connect()  # the judge's connection places the hearing on a
+    await first.join()
+    await first.close()
+
+    party = await launch("party", "party", width=390, height=844, mobile=True)
+    page = party.page
+    await walk_in(page, entry, people["张三"].token)
+    assert page.url.startswith(a_url + "/join"), page.url
+
+    await a.close()  # node a stops: its hearings' leases are released
+    # after the lease and a margin (7 s here), the page goes back to the entry, which sends
+    # it on to the hearing's new node (the entry itself, b): straight back into the hearing
+    # room, without the checks before it, which it passed on a
+    await page.wait_for_url(entry + "/join*", timeout=30_000)
+    await expect(page.locator("[data-testid='hearing-room']")).to_be_visible(timeout=30_000)
+    assert b.app[PLACEMENT].owned() == {hid}
+
+    judge = HearingClient(entry, people["王法官"].token)
+    consumer: TrackConsumer | None = None
+    try:
+        await judge.connect()
+        assert judge.base_url == entry
+        await judge.join()
+        await judge.publish([ColourVideoTrack((220, 40, 40)), ToneAudioTrack(440.0)])
+        video = await judge.wait_for_track(people["张三"].id, "video", timeout=30)
+        consumer = TrackConsumer(video)
+        await wait_until(
+            lambda: consumer is not None and consumer.state.frames >= 10,
+            30,
+            "the judge on b to receive the party's camera",
+        )
+    finally:
+        if consumer is not None:
+            await consumer.stop()
+        await judge.close()

@@ -3,6 +3,7 @@
 import { api } from './api.js';
 import { h, clear } from './dom.js';
 import { getLang, setLang, LANGUAGES, missingKeys } from './i18n.js';
+import { movePage, takeCarried } from './move.js';
 import { messageScreen } from './ui.js';
 import { CONSOLE_ROLES, DISPLAY_ROLES, mayDo } from './roles.js';
 import { runParticipant } from './participant.js';
@@ -27,6 +28,7 @@ function readToken() {
   let token = params.get('token');
   if (token) {
     sessionStorage.setItem(TOKEN_KEY, token);
+    takeCarried(params);
     // Keep the token out of screenshots, screen shares and the history list.
     history.replaceState(null, '', location.pathname + location.search);
   } else {
@@ -79,12 +81,7 @@ async function main() {
   }
   // Several nodes: the hearing is served by another one; open this page there (the token
   // rides along in the fragment, which no server sees).
-  if (info.node_url && new URL(info.node_url).origin !== location.origin) {
-    const target = new URL(location.pathname + location.search, info.node_url);
-    target.hash = new URLSearchParams({ token, lang: getLang() }).toString();
-    location.replace(target.href);
-    return;
-  }
+  if (info.node_url && movePage(info.node_url, token, getLang())) return;
   app.info = info;
   if (['closed', 'adjourned'].includes(info.hearing.state)) {
     // Nobody joins a closed hearing; the staff who keep the record still read its transcript.

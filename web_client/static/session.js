@@ -16,6 +16,7 @@
 //   rooms         {reason, rooms}: caucus rooms opened, closed, changed (this.rooms)
 //   agreement     the mediation agreement changed (this.agreement; a draft only to the mediator)
 //   consultation  {status, request, by?, room_id?}: a consultation asked for or answered
+import { movePage } from './move.js';
 import { io } from '/vendor/socket.io/socket.io.esm.min.js';
 
 export const PROTOCOL = 1;
@@ -338,6 +339,8 @@ export class Session extends EventTarget {
       return;
     }
     this.hearing = result.hearing;
+    this._failover = result.failover || null;
+    this._unreachableSince = null;
     this.recording = result.recording || null;
     this.livestream = result.livestream || null;
     this.iceServers = result.ice_servers || [];
@@ -439,32 +442,38 @@ export class Session extends EventTarget {
       return;
     }
     this._setStatus('reconnecting');
+    if (!code) this._maybeFailover();
     // A refusal with another code is not retried by socket.io itself.
     if (code) this._retry(3000);
   }
 
-  /** Another server serves this hearing: open this same page there (the token rides in
-   * the URL's fragment), where the socket, the media and the page's requests all go. */
+  /** Another server serves this hearing: open this same page there (move.js), where the
+   * socket, the media and the page's requests all go. */
   _moveTo(url) {
-    let target;
-    try {
-      target = new URL(window.location.pathname + window.location.search, url);
-      // The page took the token out of its address: it rides along in the fragment again.
-      target.hash = new URLSearchParams({ token: this.token }).toString();
-    } catch (err) {
-      console.warn('moved to an unusable URL', url, err);
-      return false;
-    }
-    if (target.origin === window.location.origin) return false;  // a loop: retry here instead
     // Quietly: the page is replaced, so no 'ended' screen flashes up before it goes.
-    this.ended = true;
-    clearTimeout(this._retryTimer);
-    this._closeMedia();
-    this.socket?.io.reconnection(false);
-    this.socket?.disconnect();
-    this._setStatus('connecting');
-    window.location.replace(target.href);
-    return true;
+    const leave = () => {
+      this.ended = true;
+      clearTimeout(this._retryTimer);
+      this._closeMedia();
+      this.socket?.io.reconnection(false);
+      this.socket?.disconnect();
+      this._setStatus('connecting');
+    };
+    if (!url || new URL(url, location.href).origin === location.origin) return false;
+    leave();
+    return movePage(url, this.token, document.documentElement.lang);
+  }
+
+  /** This node stopped answering (a transport error, not a refusal): once it has for longer
+   * than its hearings' leases last, go back to the entry, which sends the page to the node
+   * that serves the hearing now. Only with several nodes (the join said where the entry is). */
+  _maybeFailover() {
+    const failover = this._failover;
+    if (!failover) return;
+    this._unreachableSince ??= Date.now();
+    if (Date.now() - this._unreachableSince >= failover.after_seconds * 1000) {
+      this._moveTo(failover.entry_url);
+    }
   }
 
   /** A peer connection failed: start over (new socket, join again, publish again). */
