@@ -7,8 +7,15 @@ or several machines) through leases in Redis that the owner renews and that expi
 dies, so another node takes the hearing over.
 """
 
-from .model import NodeInfo, NoNodeAvailable, Placement
+from .model import ClusterUnavailable, NodeInfo, NoNodeAvailable, Placement
 from .redis_leases import RedisLeases
 from .single import SingleNode
 
-__all__ = ["NoNodeAvailable", "NodeInfo", "Placement", "RedisLeases", "SingleNode"]
+__all__ = [
+    "ClusterUnavailable",
+    "NoNodeAvailable",
+    "NodeInfo",
+    "Placement",
+    "RedisLeases",
+    "SingleNode",
+]

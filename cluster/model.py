@@ -36,6 +36,11 @@ class NodeInfo:
         )
 
 
+class ClusterUnavailable(Exception):
+    """The node cannot join the cluster (its Redis is unreachable or refuses): the message
+    says what to fix."""
+
+
 class NoNodeAvailable(Exception):
     """Nobody can serve the hearing just now: its owner died and its lease has not expired
     yet, or every node is draining. The client should try again after ``retry_after`` s."""

@@ -21,11 +21,12 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
-from .model import NodeInfo, NoNodeAvailable
+from .model import ClusterUnavailable, NodeInfo, NoNodeAvailable
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class RedisLeases:
         prefix: str = "hearing-server:",
         load: Callable[[], int] = lambda: 0,
         on_lost: Callable[[str], None] = lambda _hid: None,
+        connect_timeout: float = 30.0,
     ) -> None:
         if lease_seconds <= 0:
             raise ValueError("lease_seconds must be positive")
@@ -81,6 +83,7 @@ class RedisLeases:
         self._prefix = prefix
         self._load = load
         self._on_lost = on_lost
+        self._connect_timeout = connect_timeout
         self._draining = False
         self._owned: set[str] = set()
         self._redis: aioredis.Redis | None = None
@@ -184,7 +187,7 @@ class RedisLeases:
         )
         for name, text in (("place", _PLACE), ("renew", _RENEW), ("release", _RELEASE)):
             self._scripts[name] = self._redis.register_script(text)
-        await self._announce()
+        await self._first_contact()
         # Hearings placed here by an earlier life of this node id are still ours to renew.
         await self._renew()
         self._task = asyncio.create_task(self._keep(), name=f"leases of node {self._node.id}")
@@ -215,6 +218,41 @@ class RedisLeases:
             self._redis = None
 
     # -- internals ------------------------------------------------------------------------
+
+    async def _first_contact(self) -> None:
+        """Register this node, trying again while Redis is unreachable (it may be starting
+        with us) for ``connect_timeout`` seconds; then ClusterUnavailable."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        delay, attempts = 0.25, 0
+        while True:
+            attempts += 1
+            try:
+                await self._announce()
+                return
+            except RedisError as exc:
+                reason = str(exc) or type(exc).__name__
+                if isinstance(exc, (ResponseError, AuthenticationError)):
+                    raise ClusterUnavailable(
+                        f"Redis at {_masked(self._url)} refused this node: {reason}"
+                    ) from None
+            elapsed = loop.time() - started
+            if elapsed >= self._connect_timeout:
+                if self._redis is not None:
+                    await self._redis.aclose()
+                    self._redis = None
+                raise ClusterUnavailable(
+                    f"Redis at {_masked(self._url)} is unreachable: {reason} "
+                    f"({attempts} attempts over {elapsed:.0f} s)"
+                )
+            log.warning(
+                "Redis at %s is not reachable yet (%s); trying again for %.1f s more",
+                _masked(self._url),
+                reason,
+                self._connect_timeout - elapsed,
+            )
+            await asyncio.sleep(min(delay, self._connect_timeout - elapsed))
+            delay = min(delay * 2, 2.0)
 
     def _client(self) -> aioredis.Redis:
         if self._redis is None:
@@ -296,3 +334,12 @@ class RedisLeases:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _masked(url: str) -> str:
+    """The URL without its password (it appears in logs and error messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import lifeline
+from cluster import ClusterUnavailable
 from esign.verify import main as verify_agreement_main
 from facekit.cli import main as face_match_main
 from hearing_server.app import create_app
@@ -440,6 +441,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _print_outbox(settings, args.limit, args.json)
     except DomainError as exc:
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+        return 1
+    except ClusterUnavailable as exc:
+        # Already retried for redis_connect_timeout_seconds: the message says what to fix.
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except StoreUnavailable as exc:
         # Already retried for database_connect_timeout_seconds: the message says what to fix.

@@ -75,6 +75,7 @@ class Settings:
     node_url: str = ""  # default: public_url
     hearing_lease_seconds: float = 10.0  # a dead node's hearings move after at most this
     hearing_idle_release_seconds: float = 300.0  # nobody connected this long: place anew
+    redis_connect_timeout_seconds: float = 30.0  # keep trying this long at start
     recordings_dir: Path | None = None  # default: <data_dir>/recordings
     recording_auto_start: bool = True
     composite_enabled: bool = True
@@ -303,6 +304,7 @@ def _convert(name: str, raw: Any) -> Any:
             "turn_credential_ttl_seconds",
             "hearing_lease_seconds",
             "hearing_idle_release_seconds",
+            "redis_connect_timeout_seconds",
         }:
             value_f = float(raw)
             if value_f <= 0:

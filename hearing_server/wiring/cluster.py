@@ -82,6 +82,7 @@ def install_cluster(app: web.Application) -> None:
             lease_seconds=settings.hearing_lease_seconds,
             load=load,
             on_lost=lost,
+            connect_timeout=settings.redis_connect_timeout_seconds,
         )
     else:
         placement = SingleNode(node)

@@ -16,7 +16,6 @@ from hearing_server.signaling.namespace import HearingNamespace
 from hearing_server.signaling.origins import origin_check
 from signaling.protocol import MAX_SDP
 
-
 # A client whose node stopped answering goes back to the entry once the dead node's record
 # and leases have surely expired (the lease, and time for the client to notice).
 FAILOVER_MARGIN_S = 5.0
