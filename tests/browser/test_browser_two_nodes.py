@@ -4,8 +4,6 @@ in there as usual, and the judge (on that node) receives the party's camera."""
 
 from __future__ import annotations
 
-import socket
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +17,12 @@ from hearing_server.config import Settings
 from hearing_server.core.participant import Role
 from hearing_server.keys import PLACEMENT
 from signaling.client import HearingClient
+from support.cluster import free_port, node_settings, receives_video
 from support.hearing import make_hearing
 from support.journey import walk_in
-from support.media import ColourVideoTrack, ToneAudioTrack, TrackConsumer
-from support.waiting import wait_until
+from support.media import ColourVideoTrack, ToneAudioTrack
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)
@@ -45,17 +37,15 @@ async def nodes(
 ) -> dict[str, TestServer]:
     out: dict[str, TestServer] = {}
     for name in ("a", "b"):
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        node = replace(
+        port = free_port()
+        node = node_settings(
             settings,
-            data_dir=tmp_path / name,
-            database_url=postgres_url,
+            name,
+            port,
             redis_url=redis_url,
-            node_id=name,
-            node_url=url,
-            public_url=url,
-            signing_key_path=tmp_path / "jwt_signing.key",
+            postgres_url=postgres_url,
+            shared=tmp_path,
+            public_url=f"http://127.0.0.1:{port}",
         )
         out[name] = await aiohttp_server(create_app(node), host="127.0.0.1", port=port)
     return out
@@ -70,7 +60,6 @@ async def test_a_party_opening_the_other_nodes_link_is_moved_and_walks_in(
         a.app, [(Role.JUDGE, "王法官"), (Role.PARTY, "张三")], state="in_session"
     )
     judge = HearingClient(a_url, people["王法官"].token)
-    consumer: TrackConsumer | None = None
     try:
         await judge.connect()
         await judge.join()
@@ -85,16 +74,8 @@ async def test_a_party_opening_the_other_nodes_link_is_moved_and_walks_in(
         await expect(page.locator("[data-testid='hearing-room']")).to_be_visible()
         assert b.app[PLACEMENT].owned() == frozenset()
 
-        video = await judge.wait_for_track(people["张三"].id, "video", timeout=30)
-        consumer = TrackConsumer(video)
-        await wait_until(
-            lambda: consumer is not None and consumer.state.frames >= 10,
-            30,
-            "the judge to receive the party's camera",
-        )
+        await receives_video(judge, people["张三"].id, "the judge to receive the party's camera")
     finally:
-        if consumer is not None:
-            await consumer.stop()
         await judge.close()
 
 
@@ -107,19 +88,18 @@ async def test_a_party_whose_node_stops_is_back_in_the_hearing_on_another(
     launch: Any,
 ) -> None:
     # the entry (what join links point at) is node b; the hearing is placed on a
-    ports = {name: _free_port() for name in ("a", "b")}
+    ports = {name: free_port() for name in ("a", "b")}
     entry = f"http://127.0.0.1:{ports['b']}"
     servers: dict[str, TestServer] = {}
     for name in ("a", "b"):
-        node = replace(
+        node = node_settings(
             settings,
-            data_dir=tmp_path / name,
-            database_url=postgres_url,
+            name,
+            ports[name],
             redis_url=redis_url,
-            node_id=name,
-            node_url=f"http://127.0.0.1:{ports[name]}",
+            postgres_url=postgres_url,
+            shared=tmp_path,
             public_url=entry,
-            signing_key_path=tmp_path / "jwt_signing.key",
             hearing_lease_seconds=2.0,
         )
         servers[name] = await aiohttp_server(create_app(node), host="127.0.0.1", port=ports[name])
@@ -147,20 +127,11 @@ async def test_a_party_whose_node_stops_is_back_in_the_hearing_on_another(
     assert b.app[PLACEMENT].owned() == {hid}
 
     judge = HearingClient(entry, people["王法官"].token)
-    consumer: TrackConsumer | None = None
     try:
         await judge.connect()
         assert judge.base_url == entry
         await judge.join()
         await judge.publish([ColourVideoTrack((220, 40, 40)), ToneAudioTrack(440.0)])
-        video = await judge.wait_for_track(people["张三"].id, "video", timeout=30)
-        consumer = TrackConsumer(video)
-        await wait_until(
-            lambda: consumer is not None and consumer.state.frames >= 10,
-            30,
-            "the judge on b to receive the party's camera",
-        )
+        await receives_video(judge, people["张三"].id, "the judge on b to receive the party")
     finally:
-        if consumer is not None:
-            await consumer.stop()
         await judge.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -18,17 +17,12 @@ import pytest
 
 from signaling.client import HearingClient, SignalingError
 from support.api import HEARING_BODY
+from support.cluster import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 ADMIN_KEY = "cluster-admin-key-0123456789abcdef0123456789"
 LEASE_S = 2.0
 READY_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Node:
@@ -58,7 +52,7 @@ async def two_nodes(
     nodes: dict[str, Node] = {}
     try:
         for name in ("a", "b"):
-            port = _free_port()
+            port = free_port()
             env = {k: v for k, v in os.environ.items() if not k.startswith("HEARING_")}
             env.update(
                 PYTHONPATH=str(REPO),

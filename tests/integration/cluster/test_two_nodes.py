@@ -5,9 +5,7 @@ node that loses a hearing's lease disconnects its clients, who come back to the 
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +19,12 @@ from hearing_server.config import Settings
 from hearing_server.core.participant import Role
 from hearing_server.keys import PLACEMENT
 from signaling.client import HearingClient
+from support.cluster import free_port, node_settings
 from support.hearing import make_hearing
 from support.media import ColourVideoTrack, ToneAudioTrack, TrackConsumer
 from support.waiting import wait_until
 
 LEASE = 2.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -41,16 +34,14 @@ async def nodes(
     # (the servers are set up after, so closed before, their database and Redis)
     out: dict[str, TestServer] = {}
     for name in ("a", "b"):
-        port = _free_port()
-        node = replace(
+        port = free_port()
+        node = node_settings(
             settings,
-            data_dir=tmp_path / name,
-            database_url=postgres_url,
+            name,
+            port,
             redis_url=redis_url,
-            node_id=name,
-            node_url=f"http://127.0.0.1:{port}",
-            # the nodes of one court share the keys that sign and check join links
-            signing_key_path=tmp_path / "jwt_signing.key",
+            postgres_url=postgres_url,
+            shared=tmp_path,
             hearing_lease_seconds=LEASE,
         )
         out[name] = await aiohttp_server(create_app(node), host="127.0.0.1", port=port)

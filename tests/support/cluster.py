@@ -1,0 +1,54 @@
+"""Several server nodes in one test: their settings (one PostgreSQL, one Redis, the shared
+join-link key), and what a node's client receives."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from hearing_server.config import Settings
+from signaling.client import HearingClient
+from support.media import TrackConsumer
+from support.waiting import wait_until
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def node_settings(
+    settings: Settings,
+    name: str,
+    port: int,
+    *,
+    redis_url: str,
+    postgres_url: str,
+    shared: Path,
+    **extra: Any,
+) -> Settings:
+    """Node ``name`` listening on ``port``: its own data dir under ``shared``; the store,
+    the Redis and the key that signs and checks join links shared with the other nodes."""
+    return replace(
+        settings,
+        data_dir=shared / name,
+        database_url=postgres_url,
+        redis_url=redis_url,
+        node_id=name,
+        node_url=f"http://127.0.0.1:{port}",
+        signing_key_path=shared / "jwt_signing.key",
+        **extra,
+    )
+
+
+async def receives_video(client: HearingClient, publisher_id: str, what: str) -> None:
+    """Wait until ``client`` has decoded 10 frames of ``publisher_id``'s camera."""
+    video = await client.wait_for_track(publisher_id, "video", timeout=30)
+    consumer = TrackConsumer(video)
+    try:
+        await wait_until(lambda: consumer.state.frames >= 10, 30, what)
+    finally:
+        await consumer.stop()
