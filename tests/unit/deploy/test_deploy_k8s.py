@@ -1,6 +1,5 @@
-"""deploy/k8s/: well-formed objects whose probes, drain hook, budgets, Services and Ingress
-fit together. No cluster and no schema validator (kubeconform, kubeval) are available here:
-this is a structural check."""
+"""deploy/k8s/: objects whose probes, drain hook, budgets, Services and Ingress fit together
+(each object against Kubernetes' schemas: test_deploy_k8s_schema.py). No cluster here."""
 
 from __future__ import annotations
 
