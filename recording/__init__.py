@@ -18,6 +18,8 @@ from .catalog import RecordingCatalog, RecordingInfo, RecordingNotFound, Segment
 from .clock import HearingClock
 from .frames import EncodedFrameLike
 from .model import RecordingOptions, TrackIdentity, TrackStats
+from .paths import check_safe_name
+from .recovery import Interrupted, close_interrupted
 from .session import (
     AlertCallback,
     RecordingSession,
@@ -25,6 +27,7 @@ from .session import (
     RecordingStateError,
     RecordingSummary,
     SessionState,
+    new_recording_id,
 )
 from .signing import (
     SigningKeyError,
@@ -48,6 +51,7 @@ __all__ = [
     "AlertKind",
     "EncodedFrameLike",
     "HearingClock",
+    "Interrupted",
     "Problem",
     "ProblemKind",
     "RecordingAlert",
@@ -68,10 +72,13 @@ __all__ = [
     "TrackInfo",
     "TrackStats",
     "VerifyReport",
+    "check_safe_name",
+    "close_interrupted",
     "inspect_recording",
     "key_fingerprint",
     "load_or_create_signing_key",
     "load_public_key",
+    "new_recording_id",
     "public_key_pem",
     "verify_recording",
 ]

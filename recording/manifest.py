@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -154,9 +155,49 @@ class ManifestWriter:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / MANIFEST_NAME
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        # Held while this writer lives (the kernel drops it when the process dies): whoever
+        # would close an interrupted recording first checks that nobody still writes it.
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._size = 0
         (directory / PUBLIC_KEY_NAME).write_bytes(public_key_pem(signing_key))
         fsync_dir(directory)
+
+    @classmethod
+    def resume(
+        cls,
+        directory: Path,
+        *,
+        hearing_id: str,
+        recording_id: str,
+        signing_key: Ed25519PrivateKey,
+        entries: int,
+        head_hash: str,
+        size: int,
+    ) -> ManifestWriter:
+        """Append to a manifest another process left unfinished (it crashed): its first
+        ``size`` bytes hold ``entries`` intact entries ending at ``head_hash``; anything after
+        them (a torn last line) is cut off, as it was never part of the record."""
+        self = cls.__new__(cls)
+        self.directory = directory
+        self.hearing_id = hearing_id
+        self.recording_id = recording_id
+        self._key = signing_key
+        self._lock = threading.Lock()
+        self._pending = []
+        self._count = entries
+        self._head = head_hash
+        self._final = False
+        self._failing = False
+        self._fd = os.open(directory / MANIFEST_NAME, os.O_WRONLY | os.O_APPEND)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: in use
+            os.ftruncate(self._fd, size)
+            os.fsync(self._fd)
+        except OSError:
+            os.close(self._fd)
+            raise
+        self._size = size
+        return self
 
     @property
     def count(self) -> int:

@@ -105,6 +105,11 @@ class _Track:
     stats: TrackStats | None = None
 
 
+def new_recording_id(at: datetime) -> str:
+    """``rec-<UTC yyyymmddThhmmssZ>-<6 hex>``: sorts by time, unique in practice."""
+    return f"rec-{at.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
 class RecordingSession:
     """Records one hearing: per-participant tracks (and the composite) into a signed record.
 
@@ -194,8 +199,7 @@ class RecordingSession:
             self._loop = asyncio.get_running_loop()
             self.clock = HearingClock()
             if not self.recording_id:
-                stamp = self.clock.origin.strftime("%Y%m%dT%H%M%SZ")
-                self.recording_id = f"rec-{stamp}-{secrets.token_hex(3)}"
+                self.recording_id = new_recording_id(self.clock.origin)
             directory = self.directory
             try:
                 self._manifest = await asyncio.to_thread(

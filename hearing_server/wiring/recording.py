@@ -34,6 +34,7 @@ from hearing_server.service.background import BackgroundWork
 from hearing_server.service.events import (
     EventBus,
     HearingChanged,
+    HearingMoved,
     ParticipantChanged,
     RecordingAlertRaised,
     RecordingStateChanged,
@@ -43,14 +44,18 @@ from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
 from recording import (
     AlertKind,
+    Interrupted,
     RecordingAlert,
     RecordingCatalog,
     RecordingOptions,
     RecordingSession,
     RecordingStartError,
     SessionState,
+    check_safe_name,
+    close_interrupted,
     key_fingerprint,
     load_or_create_signing_key,
+    new_recording_id,
     public_key_pem,
 )
 
@@ -108,6 +113,8 @@ class RecordingCoordinator:
         self._work = BackgroundWork("recording", on_failure=self._finish_failed)
         # Hearings whose recording the judge stopped: no automatic restart.
         self._stopped_by_judge: set[str] = set()
+        # Hearings looked at for a recording interrupted elsewhere (see _resume_interrupted).
+        self._looked_at: set[str] = set()
         self._closed = False
 
     # -- load (the metrics read it) --------------------------------------------------------
@@ -172,6 +179,12 @@ class RecordingCoordinator:
             await self._on_hearing_state(event.hearing_id, HearingState(event.data["state"]))
         elif isinstance(event, ParticipantChanged) and event.hearing_id in self._active:
             await self._sync(event.hearing_id)
+        elif isinstance(event, ParticipantChanged):
+            await self._resume_interrupted(event.hearing_id)
+        elif isinstance(event, HearingMoved) and event.hearing_id in self._active:
+            # Another node serves the hearing now and records it there.
+            await self._stop(event.hearing_id, Actor.system())
+            self._looked_at.discard(event.hearing_id)
 
     async def on_media_event(self, event: MediaEvent) -> None:
         if self._closed or not isinstance(event, TrackPublished | TrackUnpublished):
@@ -204,8 +217,74 @@ class RecordingCoordinator:
 
     # -- sessions ---------------------------------------------------------------------------
 
+    async def _resume_interrupted(self, hearing_id: str) -> None:
+        """A hearing in session whose recording was running when its server died (here
+        before a restart, or on another node that no longer serves it): record it again from
+        the first participant who comes back, unless the judge had stopped it."""
+        if (
+            self._closed
+            or not self._auto_start
+            or hearing_id in self._looked_at
+            or hearing_id in self._finishing
+        ):
+            return
+        self._looked_at.add(hearing_id)
+        hearing = await self._hearings.store.get_hearing(hearing_id)
+        if hearing.state is not HearingState.IN_SESSION or hearing_id in self._active:
+            return
+        if await self._running_elsewhere(hearing_id) is not None:
+            log.warning("hearing %s: its recording was interrupted; recording again", hearing_id)
+            await self._start(hearing, Actor.system())
+
+    async def _running_elsewhere(self, hearing_id: str) -> str | None:
+        """The id of the hearing's recording that was started and never stopped (its writer
+        died), from the audit chain; None if there is none."""
+        for entry in reversed(await self._hearings.store.list_audit(hearing_id)):
+            if entry.event == AuditEvent.RECORDING_STOPPED:
+                return None
+            if entry.event == AuditEvent.RECORDING_STARTED:
+                rid = entry.data.get("recording_id")
+                return rid if isinstance(rid, str) else None
+        return None
+
+    async def _close_interrupted(self, hearing_id: str, continued_in: str) -> dict[str, Any] | None:
+        """Close the hearing's recording that a dead server left unfinished (signed final,
+        marked interrupted, pointing at ``continued_in``); what the new one says of it."""
+        old = await self._running_elsewhere(hearing_id)
+        if old is None:
+            return None
+        detected = datetime.now(UTC)
+        try:
+            result = await asyncio.to_thread(
+                close_interrupted,
+                self._root / hearing_id / check_safe_name("recording id", old),
+                self._key,
+                detected_at=detected,
+                continued_in=continued_in,
+            )
+        except (OSError, ValueError) as exc:
+            log.error(
+                "hearing %s: closing interrupted recording %s failed: %s", hearing_id, old, exc
+            )
+            result = Interrupted(old, False, reason=str(exc))
+        await self._hearings.audit(
+            hearing_id,
+            Actor.system(),
+            AuditEvent.RECORDING_STOPPED,
+            {"recording_id": old, "interrupted": True, **result.to_json()},
+        )
+        ended = datetime.fromisoformat(result.ended_at) if result.ended_at else None
+        return {
+            "recording_id": old,
+            "closed": result.closed,
+            "ended_at": result.ended_at,
+            "gap_us": round((detected - ended).total_seconds() * 1e6) if ended else None,
+        }
+
     async def _start(self, hearing: Hearing, actor: Actor) -> None:
         hid = hearing.id
+        recording_id = new_recording_id(datetime.now(UTC))
+        continues = await self._close_interrupted(hid, recording_id)
 
         async def on_alert(alert: RecordingAlert) -> None:
             await self._on_alert(hid, alert)
@@ -222,7 +301,10 @@ class RecordingCoordinator:
                 "title": hearing.title,
                 "visibility": hearing.visibility.value,
                 "kind": hearing.kind.value,
+                # the recording a dead server left unfinished, and the time lost between
+                **({"continues": continues} if continues is not None else {}),
             },
+            recording_id=recording_id,
         )
         try:
             await session.start()

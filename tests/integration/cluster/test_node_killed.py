@@ -5,9 +5,7 @@ the other node, is served there, and the dead node's lease and record are gone."
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,96 +14,31 @@ import aiohttp
 import pytest
 
 from signaling.client import HearingClient, SignalingError
-from support.api import HEARING_BODY
-from support.cluster import free_port
+from support.cluster import ADMIN_KEY, ServerProcess, open_hearing_with, start_server_process
 
-REPO = Path(__file__).resolve().parents[3]
-ADMIN_KEY = "cluster-admin-key-0123456789abcdef0123456789"
 LEASE_S = 2.0
-READY_S = 60.0
-
-
-class Node:
-    def __init__(self, name: str, proc: asyncio.subprocess.Process, port: int, log: Path) -> None:
-        self.name, self.proc, self.port, self.log = name, proc, port, log
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_S
-        async with aiohttp.ClientSession() as http:
-            while True:
-                assert self.proc.returncode is None, self.log.read_text(errors="replace")
-                assert time.monotonic() < deadline, self.log.read_text(errors="replace")
-                try:
-                    async with http.get(f"{self.url}/readyz") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
 
 
 @pytest.fixture
 async def two_nodes(
     redis_url: str, postgres_url: str, tmp_path: Path
-) -> AsyncIterator[dict[str, Node]]:
-    nodes: dict[str, Node] = {}
+) -> AsyncIterator[dict[str, ServerProcess]]:
+    nodes: dict[str, ServerProcess] = {}
     try:
-        for name in ("a", "b"):
-            port = free_port()
-            env = {k: v for k, v in os.environ.items() if not k.startswith("HEARING_")}
-            env.update(
-                PYTHONPATH=str(REPO),
-                HEARING_DATA_DIR=str(tmp_path / name),
-                HEARING_HOST="127.0.0.1",
-                HEARING_PORT=str(port),
-                HEARING_ADMIN_API_KEY=ADMIN_KEY,
-                HEARING_MEDIA_ANNOUNCED_ADDRESSES="127.0.0.1",
-                HEARING_COMPOSITE_ENABLED="false",
-                HEARING_TRANSCRIPTION_ENABLED="false",
-                HEARING_IDENTITY_DEFAULT_POLICY="none",
-                HEARING_DATABASE_URL=postgres_url,
-                HEARING_REDIS_URL=redis_url,
-                HEARING_NODE_ID=name,
-                HEARING_SIGNING_KEY_PATH=str(tmp_path / "jwt_signing.key"),
-                HEARING_HEARING_LEASE_SECONDS=str(LEASE_S),
+        for name in ("a", "b"):  # one after the other: a creates the shared key
+            nodes[name] = await start_server_process(
+                tmp_path / name,
+                tmp_path / f"node-{name}.log",
+                database_url=postgres_url,
+                redis_url=redis_url,
+                node_id=name,
+                signing_key_path=str(tmp_path / "jwt_signing.key"),
+                hearing_lease_seconds=str(LEASE_S),
             )
-            log = tmp_path / f"node-{name}.log"
-            with log.open("wb") as out:
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "hearing_server", "serve",
-                    cwd=REPO, env=env, stdout=out, stderr=out,
-                )  # fmt: skip
-            nodes[name] = Node(name, proc, port, log)
-            await nodes[name].wait_ready()  # one after the other: a creates the shared key
         yield nodes
     finally:
         for node in nodes.values():
-            if node.proc.returncode is None:
-                node.proc.kill()
-                await node.proc.wait()
-
-
-async def _judge_token(base: str) -> str:
-    headers = {"X-API-Key": ADMIN_KEY}
-    async with aiohttp.ClientSession() as http:
-        resp = await http.post(f"{base}/api/hearings", json=HEARING_BODY, headers=headers)
-        assert resp.status == 201, await resp.text()
-        hid = (await resp.json())["id"]
-        resp = await http.post(
-            f"{base}/api/hearings/{hid}/transitions", json={"action": "open"}, headers=headers
-        )
-        assert resp.status == 200, await resp.text()
-        resp = await http.post(
-            f"{base}/api/hearings/{hid}/participants",
-            json={"role": "judge", "display_name": "王法官"},
-            headers=headers,
-        )
-        assert resp.status == 201, await resp.text()
-        pid = (await resp.json())["id"]
-        resp = await http.post(f"{base}/api/participants/{pid}/links", headers=headers)
-        assert resp.status == 201, await resp.text()
-        return str((await resp.json())["token"])
+            await node.kill()
 
 
 async def _served(base: str) -> list[str]:
@@ -116,10 +49,11 @@ async def _served(base: str) -> list[str]:
 
 
 async def test_a_killed_nodes_hearing_is_served_by_the_other_within_a_lease(
-    two_nodes: dict[str, Node],
+    two_nodes: dict[str, ServerProcess],
 ) -> None:
     a, b = two_nodes["a"], two_nodes["b"]
-    token = await _judge_token(b.url)
+    _, tokens = await open_hearing_with(b.url, ("judge", "王法官"))
+    token = tokens["王法官"]
     first = HearingClient(a.url, token)
     await first.connect()  # placed on a
     await first.join()
