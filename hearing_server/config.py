@@ -61,6 +61,9 @@ class Settings:
     staff_token_ttl_hours: float = 12.0
     max_body_bytes: int = 64 * 1024
     media_announced_addresses: list[str] = field(default_factory=lambda: ["127.0.0.1"])
+    # UDP ports the server's media connections bind (both 0: any port the kernel gives)
+    media_port_min: int = 0
+    media_port_max: int = 0
     ice_servers: list[IceServer] = field(default_factory=list)
     # TURN (coturn with use-auth-secret): clients get short-lived credentials in `join`;
     # empty: no TURN. docs/operations.md "TURN".
@@ -166,6 +169,13 @@ class Settings:
     @property
     def effective_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def media_port_range(self) -> tuple[int, int] | None:
+        """The inclusive UDP port range of the server's media, None for any port."""
+        if self.media_port_min == 0 and self.media_port_max == 0:
+            return None
+        return (self.media_port_min, self.media_port_max)
 
     @property
     def effective_node_id(self) -> str:
@@ -275,6 +285,11 @@ def _convert(name: str, raw: Any) -> Any:
             if value <= 0:
                 raise ValueError("must be positive")
             return value
+        if name in {"media_port_min", "media_port_max"}:
+            port = int(raw)
+            if port != 0 and not 1024 <= port <= 65535:
+                raise ValueError("must be 0 (any port) or a port from 1024 to 65535")
+            return port
         if name in _SWITCHES:
             if isinstance(raw, bool):
                 return raw
@@ -513,7 +528,16 @@ def load_settings(
     settings = Settings(**values)
     _check_sender(settings)
     _check_token(settings)
+    _check_media_ports(settings)
     return settings
+
+
+def _check_media_ports(s: Settings) -> None:
+    """A media port range has both ends, in order, and room for a hearing."""
+    if (s.media_port_min == 0) != (s.media_port_max == 0):
+        raise ConfigError("set both media_port_min and media_port_max (or neither)")
+    if s.media_port_min > s.media_port_max:
+        raise ConfigError("media_port_min must not be above media_port_max")
 
 
 def _check_token(s: Settings) -> None:

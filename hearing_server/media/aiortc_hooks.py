@@ -48,6 +48,7 @@ import contextvars
 import inspect
 import logging
 import queue
+import random
 import struct
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -208,6 +209,14 @@ def verify() -> None:
         "aioice.ice.StunProtocol.send_data",
         aioice.ice.StunProtocol.send_data,
         ["transport", "sendto"],
+    )
+
+    # aioice binds each host candidate's socket with loop.create_datagram_endpoint and
+    # local_addr=(address, 0): the media port range picks the port instead of the kernel
+    _require_names(
+        "aioice.ice.Connection.get_component_candidates",
+        aioice.ice.Connection.get_component_candidates,
+        ["create_datagram_endpoint"],
     )
 
     # aioice: host candidates come from the module-level get_host_addresses
@@ -561,19 +570,62 @@ def _install_host_address_override() -> None:
     aioice.ice.get_host_addresses = get_host_addresses
 
 
-@contextmanager
-def announced_host_addresses(addresses: Sequence[str]) -> Iterator[None]:
-    """Within this block (and tasks it starts), aioice gathers host candidates on
-    ``addresses`` only. An empty sequence leaves aioice's default gathering alone."""
-    if not addresses:
-        yield
+_port_range: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
+    "hearing_server_media_port_range", default=None
+)
+_PORT_RANGE_MARK = "_hearing_server_port_range"
+
+
+def _install_port_range() -> None:
+    """Wrap the event loop's ``create_datagram_endpoint`` once: inside
+    ``announced_host_addresses(..., port_range=...)`` a bind to port 0 takes a free port of the
+    range instead (tried from a random place in it); elsewhere it is the call it wraps."""
+    loop_class = asyncio.BaseEventLoop
+    current = loop_class.create_datagram_endpoint
+    if getattr(current, _PORT_RANGE_MARK, False):
         return
-    _install_host_address_override()
-    token = _host_addresses.set(tuple(addresses))
+    wrapped = current
+
+    async def create_datagram_endpoint(self: Any, *args: Any, **kwargs: Any) -> Any:
+        span = _port_range.get()
+        local = kwargs.get("local_addr")
+        if span is None or not (isinstance(local, tuple) and len(local) >= 2 and local[1] == 0):
+            return await wrapped(self, *args, **kwargs)
+        low, high = span
+        count = high - low + 1
+        start = random.randrange(count)
+        last: OSError | None = None
+        for i in range(count):
+            port = low + (start + i) % count
+            try:
+                return await wrapped(self, *args, **{**kwargs, "local_addr": (local[0], port)})
+            except OSError as exc:  # taken (by another connection, or anyone): the next one
+                last = exc
+        raise OSError(f"no free UDP port in the media port range {low}-{high}: {last}")
+
+    setattr(create_datagram_endpoint, _PORT_RANGE_MARK, True)
+    loop_class.create_datagram_endpoint = create_datagram_endpoint  # type: ignore[method-assign]
+
+
+@contextmanager
+def announced_host_addresses(
+    addresses: Sequence[str], port_range: tuple[int, int] | None = None
+) -> Iterator[None]:
+    """Within this block (and tasks it starts), aioice gathers host candidates on
+    ``addresses`` only (an empty sequence leaves aioice's default gathering alone), each on
+    a port of ``port_range`` (inclusive) when one is given (else any port)."""
+    tokens: list[tuple[contextvars.ContextVar[Any], contextvars.Token[Any]]] = []
+    if addresses:
+        _install_host_address_override()
+        tokens.append((_host_addresses, _host_addresses.set(tuple(addresses))))
+    if port_range is not None:
+        _install_port_range()
+        tokens.append((_port_range, _port_range.set(port_range)))
     try:
         yield
     finally:
-        _host_addresses.reset(token)
+        for var, token in reversed(tokens):
+            var.reset(token)
 
 
 # --- socket reads ---------------------------------------------------------------------

@@ -198,7 +198,9 @@ class PublisherPeer:
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             answer = await self.pc.createAnswer()
-            with hooks.announced_host_addresses(self._settings.announced_host_addresses):
+            with hooks.announced_host_addresses(
+                self._settings.announced_host_addresses, self._settings.port_range
+            ):
                 await self.pc.setLocalDescription(answer)
             hooks.batch_datagram_reads(self.pc)
         except MediaError:
@@ -458,7 +460,9 @@ class SubscriberPeer:
         # an inactive section's msid means nothing, and one equal to a live section's
         # (a publisher that came back on a new section) makes Chromium refuse the offer
         offer = RTCSessionDescription(sdp=strip_inactive_msid(offer.sdp), type="offer")
-        with hooks.announced_host_addresses(self._settings.announced_host_addresses):
+        with hooks.announced_host_addresses(
+            self._settings.announced_host_addresses, self._settings.port_range
+        ):
             await pc.setLocalDescription(offer)
         hooks.batch_datagram_reads(pc)
         if self._force_restart or self._pc_failed:

@@ -21,6 +21,9 @@ class MediaSettings:
     """
 
     announced_host_addresses: list[str] = field(default_factory=list)
+    #: the UDP ports (inclusive) the server's peers bind their host candidates on; None: any
+    #: port the kernel gives (a container that publishes a range, a firewall, need a range)
+    port_range: tuple[int, int] | None = None
     ice_servers: list[dict[str, Any]] = field(default_factory=list)
     #: at most one PLI per publisher track per this many seconds (extra requests coalesce)
     keyframe_throttle_s: float = 0.3

@@ -23,6 +23,7 @@ def install_media(app: web.Application) -> None:
     router = MediaRouter(
         MediaSettings(
             announced_host_addresses=list(settings.media_announced_addresses),
+            port_range=settings.media_port_range,
             ice_servers=[s.to_json() for s in settings.ice_servers],
         ),
         media_events,
