@@ -28,6 +28,9 @@ for. The hooks, all per instance except the host-address override:
   returns the announced addresses inside ``announced_host_addresses()`` (a context
   variable, so it applies to the server's own gathering only) and otherwise calls the
   function it wrapped.
+* media ports: aioice binds each host candidate with ``loop.create_datagram_endpoint(...,
+  local_addr=(address, 0))``; inside the same context, with a port range, the event loop's
+  method (wrapped once) binds a free port of the range instead of port 0.
 
 * socket reads: asyncio's selector loop reads one datagram per readiness event per socket, so
   when a loop iteration is long (a busy hearing) a socket is read only as often as the loop
