@@ -27,6 +27,7 @@ from hearing_server.wiring.face import install_face
 from hearing_server.wiring.foundation import install_foundation
 from hearing_server.wiring.identity import install_identity
 from hearing_server.wiring.jobs import install_jobs
+from hearing_server.wiring.limits import install_limits
 from hearing_server.wiring.livestream import install_livestream
 from hearing_server.wiring.media import install_media
 from hearing_server.wiring.metrics import install_metrics
@@ -47,6 +48,7 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     """
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
     app[keys.SETTINGS] = settings
+    install_limits(app)  # trusted proxies; rate caps on the routes that check secrets
     install_foundation(app)  # store, tokens, service bus, hearings, presence
     install_identity(app)  # identity checks before the waiting room; the message sender
     install_jobs(app)  # the durable job queue: messages sent later or again, reminders

@@ -6,6 +6,7 @@ Environment variables are ``HEARING_`` + the field name in upper case.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import socket
@@ -102,6 +103,15 @@ class Settings:
     livestream_delay_seconds: float = 30.0  # the broadcast delay unless the judge sets one
     livestream_segment_seconds: float = 2.0
     livestream_requests_per_second: float = 20.0  # per client address, on the public URLs
+    # abuse limits (docs/operations.md "Abuse limits"): requests a minute to the routes that
+    # check or issue a secret (staff tokens, links, identity), per client address and per
+    # secret presented; socket.io connections open at once per client address
+    login_requests_per_minute: float = 60.0
+    login_requests_per_minute_per_token: float = 30.0
+    max_connections_per_address: int = 50
+    # reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the client;
+    # empty: the socket peer is the client
+    trusted_proxies: list[str] = field(default_factory=list)
     web_client_dir: Path | None = None  # default: the checkout's web_client/
     log_level: str = "INFO"
     shutdown_grace_seconds: float = 20.0  # then child processes still running are stopped
@@ -280,6 +290,7 @@ def _convert(name: str, raw: Any) -> Any:
             "jobs_max_attempts",
             "jobs_concurrency",
             "serving_max_document_bytes",
+            "max_connections_per_address",
         }:
             value = int(raw)
             if value <= 0:
@@ -305,6 +316,8 @@ def _convert(name: str, raw: Any) -> Any:
             "livestream_delay_seconds",
             "livestream_segment_seconds",
             "livestream_requests_per_second",
+            "login_requests_per_minute",
+            "login_requests_per_minute_per_token",
             "shutdown_grace_seconds",
             "message_retry_seconds",
             "message_timeout_seconds",
@@ -353,6 +366,12 @@ def _convert(name: str, raw: Any) -> Any:
             if any(len(r) > 100 or not r.isprintable() for r in rooms):
                 raise ValueError("each courtroom is a name of at most 100 printable characters")
             return rooms
+        if name == "trusted_proxies":
+            items = raw if isinstance(raw, list) else str(raw).split(",")
+            proxies = [str(a).strip() for a in items if str(a).strip()]
+            for item in proxies:
+                ipaddress.ip_network(item, strict=False)  # ValueError names the bad one
+            return proxies
         if name == "media_announced_addresses":
             items = raw if isinstance(raw, list) else str(raw).split(",")
             return [str(a).strip() for a in items if str(a).strip()]

@@ -9,6 +9,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from cluster import Placement
     from esign import SigningWorker, TimeStampResponder
+    from hearing_server.api.limits import IpNetwork, LoginLimits
     from hearing_server.auth.tokens import TokenService
     from hearing_server.config import Settings
     from hearing_server.media.events import MediaEvent
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from recording import RecordingCatalog
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+TRUSTED_PROXIES: web.AppKey[tuple[IpNetwork, ...]] = web.AppKey("trusted_proxies")
+LOGIN_LIMITS: web.AppKey[LoginLimits] = web.AppKey("login_limits")
 STORE: web.AppKey[Store] = web.AppKey("store")
 TOKENS: web.AppKey[TokenService] = web.AppKey("tokens")
 EVENTS: web.AppKey[EventBus[ServiceEvent]] = web.AppKey("events")

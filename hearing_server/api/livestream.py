@@ -15,8 +15,6 @@ strict pattern and looked up among the published ones, never joined to a path as
 from __future__ import annotations
 
 import re
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +28,8 @@ from hearing_server.core.errors import NotFound
 from hearing_server.core.hearing import Hearing, HearingState, Visibility
 from livestream import MASTER_PLAYLIST
 
+from .errors import error_response
+from .limits import IpNetwork, RateLimited, RateLimiter, request_address
 from .pages import SECURITY_HEADERS, content_security_policy
 
 _HEARING_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -46,39 +46,26 @@ CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Co
 PUBLIC_PREFIXES = ("/live/", "/api/public/", "/watch")
 
 
-class RateLimiter:
-    """A token bucket per client address: ``rate`` requests a second, bursts of ``burst``.
-    At most ``max_clients`` addresses are remembered (the least recently seen go first), so
-    a flood of addresses cannot grow it without bound."""
+def rate_limit_middleware(
+    limiter: RateLimiter, proxies: tuple[IpNetwork, ...] = ()
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """The per-address limit on the public URLs (answered with CORS headers, since the
+    watch page of another site may be the one asking)."""
 
-    def __init__(self, rate: float, burst: float, max_clients: int = 50_000) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._max = max_clients
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-
-    def allow(self, client: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        tokens, last = self._buckets.pop(client, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        allowed = tokens >= 1.0
-        self._buckets[client] = (tokens - 1.0 if allowed else tokens, now)
-        if len(self._buckets) > self._max:
-            self._buckets.popitem(last=False)
-        return allowed
-
-
-def rate_limit_middleware(limiter: RateLimiter) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
     async def middleware(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        if request.path.startswith(PUBLIC_PREFIXES) and not limiter.allow(request.remote or "-"):
-            return web.json_response(
-                {"code": "rate_limited", "message": "too many requests; slow down"},
-                status=429,
-                headers={"Retry-After": "1", **CORS},
-            )
+        if request.path.startswith(PUBLIC_PREFIXES):
+            wait = limiter.take(request_address(request, proxies))
+            if wait:
+                limited = RateLimited(wait)
+                return error_response(
+                    limited.status,
+                    limited.code,
+                    limited.message,
+                    {**(limited.headers or {}), **CORS},
+                )
         return await handler(request)
 
     return middleware
@@ -219,7 +206,8 @@ def setup_livestream(app: web.Application, web_client_dir: Path) -> None:
     """Register the public routes and the per-address rate limit."""
     settings = app[keys.SETTINGS]
     rate = settings.livestream_requests_per_second
-    app.middlewares.append(rate_limit_middleware(RateLimiter(rate, burst=rate * 3)))
+    limiter = RateLimiter(rate, burst=rate * 3)
+    app.middlewares.append(rate_limit_middleware(limiter, app[keys.TRUSTED_PROXIES]))
     page = web_client_dir / "static" / "watch.html"
 
     async def watch_page(request: web.Request) -> web.StreamResponse:

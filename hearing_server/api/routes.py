@@ -8,6 +8,7 @@ from typing import Literal
 
 from aiohttp import web
 
+from hearing_server import keys
 from hearing_server.schema import Schema
 
 from . import (
@@ -27,6 +28,7 @@ from . import (
     transcripts,
     views,
 )
+from .limits import LoginLimits, login_limited
 from .openapi import build_openapi
 
 # "court": staff, or a participant's join token within what the permission table allows them
@@ -45,6 +47,8 @@ class Route:
     body: Schema | None = None
     status: int = 200
     media_type: str = "application/json"  # of the success response
+    # checks or issues a secret: behind the login rate limits (docs/operations.md)
+    login: bool = False
 
 
 def _evidence_routes() -> tuple[Route, ...]:
@@ -127,6 +131,7 @@ ROUTES: tuple[Route, ...] = (
         "admin",
         schemas.STAFF_TOKEN_CREATE,
         201,
+        login=True,
     ),
     Route(
         "POST",
@@ -200,13 +205,21 @@ ROUTES: tuple[Route, ...] = (
         "The SMS gateway's delivery report (X-Signature: sha256=HMAC of the body)",
         "none",
     ),
-    Route("GET", "/s/{token}", serving.tracking_page, "A recipient's tracking page", "none"),
+    Route(
+        "GET",
+        "/s/{token}",
+        serving.tracking_page,
+        "A recipient's tracking page",
+        "none",
+        login=True,
+    ),
     Route(
         "POST",
         "/s/{token}/confirm",
         serving.tracking_confirm,
         "The recipient confirms receipt",
         "none",
+        login=True,
     ),
     Route(
         "GET",
@@ -214,6 +227,7 @@ ROUTES: tuple[Route, ...] = (
         serving.tracking_calendar,
         "The hearing's calendar file (.ics), through the recipient's link",
         "none",
+        login=True,
     ),
     Route(
         "GET",
@@ -221,6 +235,7 @@ ROUTES: tuple[Route, ...] = (
         serving.tracking_document,
         "The served document (PDF), through the recipient's link",
         "none",
+        login=True,
     ),
     Route(
         "POST",
@@ -291,8 +306,9 @@ ROUTES: tuple[Route, ...] = (
         "email?, time_zone?, participant_id?}, minutes, courtroom?}",
         "staff",
         status=201,
+        login=True,
     ),
-    Route("GET", "/api/pick/{token}", slots.offer, "A slot link's free slots", "none"),
+    Route("GET", "/api/pick/{token}", slots.offer, "A slot link's free slots", "none", login=True),
     Route(
         "POST",
         "/api/pick/{token}",
@@ -300,6 +316,7 @@ ROUTES: tuple[Route, ...] = (
         "Pick a slot: {start}; books the mediation and serves its notice on the party",
         "none",
         status=201,
+        login=True,
     ),
     Route(
         "POST",
@@ -365,6 +382,7 @@ ROUTES: tuple[Route, ...] = (
         "staff",
         schemas.LINK_CREATE,
         201,
+        login=True,
     ),
     Route(
         "POST",
@@ -517,6 +535,7 @@ ROUTES: tuple[Route, ...] = (
         "The ID step: my legal name and ID number",
         "join",
         identity.ID_CHECK,
+        login=True,
     ),
     Route(
         "POST",
@@ -524,6 +543,7 @@ ROUTES: tuple[Route, ...] = (
         identity.my_code_send,
         "Send me a one-time code (60 s between two)",
         "join",
+        login=True,
     ),
     Route(
         "POST",
@@ -532,6 +552,7 @@ ROUTES: tuple[Route, ...] = (
         "The code step: the one-time code I received",
         "join",
         identity.CODE_ENTRY,
+        login=True,
     ),
     Route(
         "POST",
@@ -699,10 +720,15 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+def _login_limits(request: web.Request) -> LoginLimits:
+    return request.app[keys.LOGIN_LIMITS]
+
+
 def setup_routes(app: web.Application) -> None:
     """Register every route and the OpenAPI document."""
     for r in ROUTES:
-        app.router.add_route(r.method, r.path, r.handler)
+        handler = login_limited(r.handler, _login_limits) if r.login else r.handler
+        app.router.add_route(r.method, r.path, handler)
     spec = build_openapi(ROUTES)
 
     async def openapi(_: web.Request) -> web.Response:
