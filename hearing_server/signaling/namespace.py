@@ -49,6 +49,7 @@ from hearing_server.service.presenting import PresentingService
 from hearing_server.service.private_rooms import PrivateRooms
 from signaling.protocol import NAMESPACE, PROTOCOL_VERSION
 
+from .connections import ConnectionsPerAddress
 from .messages import CLIENT_EVENTS
 from .ports import LivestreamPort, MediaPort, RecordingPort
 
@@ -128,8 +129,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         presenting: PresentingService,
         placement: Placement,
         failover: dict[str, Any] | None = None,
+        connections: ConnectionsPerAddress | None = None,
     ) -> None:
         super().__init__(NAMESPACE)
+        self._connections = connections
         self._placement = placement
         self._failover = failover
         self._presenting = presenting
@@ -192,6 +195,20 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     # -- connection -------------------------------------------------------------------------
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        # Counted before the token is looked at: a flood of connections costs no store reads.
+        if self._connections is not None and not self._connections.admit(sid, environ):
+            raise _refuse(
+                "too_many_connections",
+                f"at most {self._connections.limit} connections from one address",
+            )
+        try:
+            await self._connect(sid, environ, auth)
+        except BaseException:
+            if self._connections is not None:
+                self._connections.release(sid)
+            raise
+
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str):
             raise _refuse("unauthorized", "connect with auth {token}")
@@ -233,6 +250,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             raise _refuse("moved", f"this hearing is served at {owner.url}", url=owner.url)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        if self._connections is not None:
+            self._connections.release(sid)
         session = await self.get_session(sid)
         if not session or not session.get("joined"):
             return
@@ -517,9 +536,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         assert actor.hearing_id is not None
         return await self._presenting.move(actor, actor.hearing_id, data)
 
-    async def _present_screen(
-        self, sid: str, actor: Actor, data: dict[str, Any]
-    ) -> dict[str, Any]:
+    async def _present_screen(self, sid: str, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         assert actor.hearing_id is not None
         return await self._presenting.present_screen(actor, actor.hearing_id)
 

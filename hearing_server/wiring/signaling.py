@@ -9,9 +9,11 @@ import socketio
 from aiohttp import web
 
 from hearing_server import keys
+from hearing_server.api.limits import environ_address
 from hearing_server.auth.turn import TurnCredentials, load_turn_secret
 from hearing_server.config import Settings
 from hearing_server.media.errors import MediaError
+from hearing_server.signaling.connections import ConnectionsPerAddress
 from hearing_server.signaling.namespace import HearingNamespace
 from hearing_server.signaling.origins import origin_check
 from signaling.protocol import MAX_SDP
@@ -56,6 +58,10 @@ def install_signaling(app: web.Application) -> None:
         }
         if settings.redis_url
         else None,
+        connections=ConnectionsPerAddress(
+            settings.max_connections_per_address,
+            lambda environ: environ_address(environ, app[keys.TRUSTED_PROXIES]),
+        ),
     )
     sio.register_namespace(namespace)
     app[keys.EVENTS].subscribe(namespace.on_service_event)

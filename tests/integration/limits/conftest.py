@@ -22,6 +22,7 @@ def settings(settings: Settings) -> Settings:
         settings,
         login_requests_per_minute=6,
         login_requests_per_minute_per_token=4,
+        max_connections_per_address=3,
         trusted_proxies=["127.0.0.1"],
     )
 

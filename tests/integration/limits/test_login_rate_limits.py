@@ -32,20 +32,39 @@ async def _assert_limited(resp: Any) -> None:
 async def test_staff_token_issuance_is_capped_per_address(
     client: TestClient, admin_headers: dict[str, str]
 ) -> None:
-    # Four valid requests spend the admin key's four; the address has two left, which two
-    # guesses of the key spend (a wrong key counts like a right one).
-    statuses = [await _staff_token(client, _from("10.0.0.1", admin_headers)) for _ in range(4)]
-    assert statuses == [201] * 4
-    for guess in ("guess-1", "guess-2"):
-        assert await _staff_token(client, _from("10.0.0.1", {"X-API-Key": guess})) == 401
+    # Six guesses of the admin key from one address spend its six; the seventh is refused.
+    statuses = [
+        await _staff_token(client, _from("10.0.0.1", {"X-API-Key": f"guess-{i}"})) for i in range(6)
+    ]
+    assert statuses == [401] * 6
     resp = await client.post(
-        "/api/staff-tokens", json={"name": "x"}, headers=_from("10.0.0.1", {"X-API-Key": "g3"})
+        "/api/staff-tokens", json={"name": "x"}, headers=_from("10.0.0.1", {"X-API-Key": "g7"})
     )
     await _assert_limited(resp)
-    # Another address is not affected, nor are the other routes from the limited one.
-    assert await _staff_token(client, _from("10.0.0.2", {"X-API-Key": "guess-4"})) == 401
+    # Another address is not affected, nor are the other routes from the limited one, nor
+    # the admin key itself (the back office issues links in bulk with it).
+    assert await _staff_token(client, _from("10.0.0.2", {"X-API-Key": "guess-8"})) == 401
     resp = await client.get("/api/hearings", headers=_from("10.0.0.1", admin_headers))
     assert resp.status == 200
+    statuses = [await _staff_token(client, _from("10.0.0.1", admin_headers)) for _ in range(10)]
+    assert statuses == [201] * 10
+
+
+async def test_a_staff_token_issuing_links_is_capped(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    resp = await client.post("/api/staff-tokens", json={"name": "书记员"}, headers=admin_headers)
+    staff = {"Authorization": f"Bearer {(await resp.json())['token']}"}
+    h = await create_hearing(client, admin_headers)
+    p = await add_participant(client, admin_headers, h["id"], "party", "张三")
+    url = f"/api/participants/{p['id']}/links"
+    # The token's four, from four addresses; the fifth is refused wherever it comes from.
+    for i in range(4):
+        resp = await client.post(url, headers=_from(f"10.0.1.{i}", staff))
+        assert resp.status == 201, await resp.text()
+    await _assert_limited(await client.post(url, headers=_from("10.0.1.9", staff)))
+    resp = await client.post(url, headers=_from("10.0.1.9", admin_headers))
+    assert resp.status == 201
 
 
 async def test_the_secret_is_capped_whatever_the_address(
