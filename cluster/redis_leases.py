@@ -40,9 +40,17 @@ redis.call('SADD', KEYS[2], ARGV[3])
 return ARGV[1]
 """
 # KEYS: owner key, my served set. ARGV: my id, lease ms, hearing id. 1 = still mine.
+# A lease that is gone (Redis restarted empty, or it ran out and nobody took the hearing)
+# is taken again: this node still serves the hearing; only another owner ends that.
 _RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('SADD', KEYS[2], ARGV[3])
   return 1
 end
 redis.call('SREM', KEYS[2], ARGV[3])

@@ -77,7 +77,7 @@ class Settings:
     # Several nodes (with redis_url): this node's id and the URL its clients reach it at.
     node_id: str = ""  # default: <host name>:<port>; keep it stable across restarts
     node_url: str = ""  # default: public_url
-    hearing_lease_seconds: float = 10.0  # a dead node's hearings move after at most this
+    hearing_lease_seconds: float = 5.0  # a dead node's hearings move after at most this
     hearing_idle_release_seconds: float = 300.0  # nobody connected this long: place anew
     redis_connect_timeout_seconds: float = 30.0  # keep trying this long at start
     recordings_dir: Path | None = None  # default: <data_dir>/recordings

@@ -20,7 +20,7 @@ from signaling.protocol import MAX_SDP
 
 # A client whose node stopped answering goes back to the entry once the dead node's record
 # and leases have surely expired (the lease, and time for the client to notice).
-FAILOVER_MARGIN_S = 5.0
+FAILOVER_MARGIN_S = 3.0
 
 
 def install_signaling(app: web.Application) -> None:

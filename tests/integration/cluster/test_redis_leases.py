@@ -168,3 +168,41 @@ def test_a_killed_nodes_hearing_moves_once_its_lease_expires(redis_url: str) -> 
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_after_redis_restarts_empty_a_node_keeps_and_registers_its_hearings_again(
+    redis_url: str,
+) -> None:
+    async def run() -> None:
+        lost: list[str] = []
+        a = _node(redis_url, "a", HOLD_LEASE, on_lost=lost.append)
+        await a.start()
+        try:
+            assert (await a.owner("h")).id == "a"
+            r = aioredis.Redis.from_url(redis_url)
+            try:
+                await r.flushall()  # what a Redis without persistence looks like after restart
+                assert await r.get("hearing-server:owner:h") is None
+
+                async def registered() -> bool:
+                    return (await r.get("hearing-server:owner:h")) == b"a" and bool(
+                        await r.get("hearing-server:node:a")
+                    )
+
+                deadline = time.monotonic() + HOLD_LEASE * 2
+                while not await registered():
+                    assert time.monotonic() < deadline, "a did not register again"
+                    await asyncio.sleep(0.05)
+            finally:
+                await r.aclose()
+            assert a.owned() == {"h"} and lost == []
+            b = _node(redis_url, "b", HOLD_LEASE)
+            await b.start()
+            try:
+                assert (await b.owner("h")).id == "a"  # and the others see it there
+            finally:
+                await b.close()
+        finally:
+            await a.close()
+
+    asyncio.run(run())
