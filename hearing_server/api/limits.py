@@ -56,6 +56,13 @@ class RateLimiter:
             self._buckets.popitem(last=False)
         return wait
 
+    def peek(self, key: str, now: float | None = None) -> float:
+        """The seconds until ``key`` has a token (0.0: it has one now), spending nothing."""
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     def allow(self, key: str, now: float | None = None) -> bool:
         """Spend one token of ``key``; whether there was one."""
         return self.take(key, now) == 0.0

@@ -1,23 +1,51 @@
-"""The cap on socket.io connections open at once from one client address."""
+"""The caps on socket.io connects from one client address: connections open at once, and
+connects refused for their token (a token guessed is a secret checked, like a login)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
+
+
+class Bucket(Protocol):
+    """A rate limit by key (``hearing_server.api.limits.RateLimiter``)."""
+
+    def take(self, key: str, now: float | None = None) -> float: ...
+
+    def peek(self, key: str, now: float | None = None) -> float: ...
 
 
 class ConnectionsPerAddress:
     """Counts each client's open connections by address; ``admit`` refuses one past ``limit``.
 
     ``address_of`` names the client of a connection's environ (the socket peer, or what a
-    trusted proxy forwarded: ``hearing_server.api.limits.environ_address``).
+    trusted proxy forwarded: ``hearing_server.api.limits.environ_address``). ``failures``,
+    when given, is spent by each connect refused for its token; an address with none left
+    is refused before its token is looked at, until the bucket refills.
     """
 
-    def __init__(self, limit: int, address_of: Callable[[Mapping[str, Any]], str]) -> None:
+    def __init__(
+        self,
+        limit: int,
+        address_of: Callable[[Mapping[str, Any]], str],
+        failures: Bucket | None = None,
+    ) -> None:
         self.limit = limit
         self._address_of = address_of
+        self._failures = failures
         self._by_sid: dict[str, str] = {}
         self._counts: dict[str, int] = {}
+
+    def failure_wait(self, environ: Mapping[str, Any]) -> float:
+        """Seconds this address must wait after too many refused tokens (0.0: none)."""
+        if self._failures is None:
+            return 0.0
+        return self._failures.peek(self._address_of(environ))
+
+    def failed(self, environ: Mapping[str, Any]) -> None:
+        """A connect from this address was refused for its token."""
+        if self._failures is not None:
+            self._failures.take(self._address_of(environ))
 
     def admit(self, sid: str, environ: Mapping[str, Any]) -> bool:
         """Count ``sid`` against its address; False (and not counted) when that is full."""

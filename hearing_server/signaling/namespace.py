@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -208,16 +209,33 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 self._connections.release(sid)
             raise
 
+    def _check_guesses(self, environ: dict[str, Any]) -> None:
+        wait = self._connections.failure_wait(environ) if self._connections else 0.0
+        if wait:
+            raise _refuse(
+                "rate_limited",
+                "too many refused tokens from this address; slow down",
+                retry_after=max(1, math.ceil(wait)),
+            )
+
+    def _token_refused(self, environ: dict[str, Any]) -> None:
+        if self._connections is not None:
+            self._connections.failed(environ)
+
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        self._check_guesses(environ)
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str):
+            self._token_refused(environ)
             raise _refuse("unauthorized", "connect with auth {token}")
         try:
             claims = await self._tokens.verify_join(token)
             participant = await self._hearings.store.get_participant(claims.participant_id)
         except TokenError as exc:
+            self._token_refused(environ)
             raise _refuse(exc.code, exc.message) from exc
         except DomainError as exc:
+            self._token_refused(environ)
             raise _refuse("invalid_token", exc.message) from exc
         if participant.removed:
             raise _refuse("removed", "you were removed from this hearing")

@@ -9,7 +9,7 @@ import socketio
 from aiohttp import web
 
 from hearing_server import keys
-from hearing_server.api.limits import environ_address
+from hearing_server.api.limits import RateLimiter, environ_address
 from hearing_server.auth.turn import TurnCredentials, load_turn_secret
 from hearing_server.config import Settings
 from hearing_server.media.errors import MediaError
@@ -61,6 +61,11 @@ def install_signaling(app: web.Application) -> None:
         connections=ConnectionsPerAddress(
             settings.max_connections_per_address,
             lambda environ: environ_address(environ, app[keys.TRUSTED_PROXIES]),
+            # connects refused for their token: at the login routes' rate per address, in a
+            # bucket of their own (an address busy with identity steps can still connect)
+            failures=RateLimiter(
+                settings.login_requests_per_minute / 60.0, burst=settings.login_requests_per_minute
+            ),
         ),
     )
     sio.register_namespace(namespace)

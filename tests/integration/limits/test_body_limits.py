@@ -27,7 +27,10 @@ TOO_LARGE = {"body_too_large", "payload_too_large"}
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return replace(settings, max_body_bytes=LIMIT, login_requests_per_minute=10_000)
+    # (no face worker process: the reference photo route would start one for this garbage)
+    return replace(
+        settings, max_body_bytes=LIMIT, login_requests_per_minute=10_000, face_checks_enabled=False
+    )
 
 
 async def test_every_body_route_refuses_an_oversize_body(

@@ -120,3 +120,19 @@ async def test_an_oversize_message_drops_only_its_client(
     assert reply["code"] == "hearing_not_open" and small.connected
     again, refusal = await opened.connect(big_token, "10.9.1.1")
     assert refusal is None and again.connected
+
+
+async def test_connects_refused_for_their_token_are_rate_limited(
+    server: TestServer, opened: Opened
+) -> None:
+    (token,) = await _tokens(server, 1)
+    # Six guessed tokens spend the address's six; then even a valid token waits.
+    for i in range(6):
+        _, refusal = await opened.connect(f"guess-{i}", "10.9.2.1")
+        assert refusal["data"]["code"] == "invalid_token", refusal
+    client, refusal = await opened.connect(token, "10.9.2.1")
+    assert not client.connected and refusal["data"]["code"] == "rate_limited"
+    assert refusal["data"]["retry_after"] >= 1
+    # Another address connects with the same token.
+    client, refusal = await opened.connect(token, "10.9.2.2")
+    assert refusal is None and client.connected
