@@ -9,7 +9,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from cluster import Placement
     from esign import SigningWorker, TimeStampResponder
-    from hearing_server.api.limits import IpNetwork, LoginLimits
+    from hearing_server.auth.limits import IpNetwork, LoginLimits
     from hearing_server.auth.tokens import TokenService
     from hearing_server.config import Settings
     from hearing_server.media.events import MediaEvent

@@ -24,12 +24,13 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from hearing_server import keys
+from hearing_server.auth.limits import IpNetwork, RateLimiter, request_address
 from hearing_server.core.errors import NotFound
 from hearing_server.core.hearing import Hearing, HearingState, Visibility
 from livestream import MASTER_PLAYLIST
 
 from .errors import error_response
-from .limits import IpNetwork, RateLimited, RateLimiter, request_address
+from .limits import RateLimited
 from .pages import SECURITY_HEADERS, content_security_policy
 
 _HEARING_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -9,6 +9,7 @@ from typing import Literal
 from aiohttp import web
 
 from hearing_server import keys
+from hearing_server.auth.limits import LoginLimits
 from hearing_server.schema import Schema
 
 from . import (
@@ -28,7 +29,7 @@ from . import (
     transcripts,
     views,
 )
-from .limits import LoginLimits, login_limited
+from .limits import login_limited
 from .openapi import build_openapi
 
 # "court": staff, or a participant's join token within what the permission table allows them

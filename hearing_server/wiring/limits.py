@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from hearing_server import keys
-from hearing_server.api.limits import LoginLimits, parse_networks
+from hearing_server.auth.limits import LoginLimits, parse_networks
 
 
 def install_limits(app: web.Application) -> None:

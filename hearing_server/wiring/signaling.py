@@ -9,7 +9,7 @@ import socketio
 from aiohttp import web
 
 from hearing_server import keys
-from hearing_server.api.limits import RateLimiter, environ_address
+from hearing_server.auth.limits import RateLimiter, environ_address
 from hearing_server.auth.turn import TurnCredentials, load_turn_secret
 from hearing_server.config import Settings
 from hearing_server.media.errors import MediaError

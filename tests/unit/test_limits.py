@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hearing_server.api.limits import RateLimiter, client_address, parse_networks
+from hearing_server.auth.limits import RateLimiter, client_address, parse_networks
 
 
 def test_a_refused_request_is_told_how_long_to_wait() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hearing_server.api.limits import RateLimiter
+from hearing_server.auth.limits import RateLimiter
 from livestream import DelayedPublisher, Segment
 
 
