@@ -1,7 +1,8 @@
 """deploy/compose.yaml: a complete small court whose nodes differ only where they must.
 
-No docker daemon or compose binary here: the file is checked as YAML, against the settings
-the server really has and against the nginx configuration it mounts.
+No Docker engine here: the file is checked as YAML, against the settings the server really
+has and against the nginx configuration it mounts; `docker-compose config` checks it against
+the Compose specification (test_deploy_compose_config.py).
 """
 
 from __future__ import annotations
