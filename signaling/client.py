@@ -42,12 +42,15 @@ log = logging.getLogger(__name__)
 
 
 class SignalingError(Exception):
-    """The server refused a request; ``code`` is the protocol's error code."""
+    """The server refused a request; ``code`` is the protocol's error code, ``retry_after``
+    the seconds it asked the client to wait before trying again (``unavailable``,
+    ``rate_limited``), if it said."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -179,7 +182,12 @@ class HearingClient:
                 if detail["code"] == "moved" and isinstance(detail.get("url"), str):
                     self._base_url = detail["url"]
                     continue
-                raise SignalingError(detail["code"], str(detail.get("message"))) from exc
+                wait = detail.get("retry_after")
+                raise SignalingError(
+                    detail["code"],
+                    str(detail.get("message")),
+                    float(wait) if isinstance(wait, int | float) else None,
+                ) from exc
         raise SignalingError("moved", f"sent on more than {_MAX_MOVES} times")
 
     @property

@@ -6,13 +6,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-HEARING_BODY: dict[str, Any] = {
-    "case_number": "(2026)京0105民初12345号",
-    "court": "北京市朝阳区人民法院",
-    "title": "张三诉李四买卖合同纠纷",
-    "scheduled_start": "2026-12-01T09:00:00+08:00",
-    "scheduled_end": "2026-12-01T11:00:00+08:00",
-}
+from testbed.nodes import HEARING_BODY
 
 
 async def create_hearing(

@@ -29,6 +29,7 @@ OURS = (
     "livestream",
     "exhibits",
     "cluster",
+    "testbed",
 )
 GROUND_FLOOR = {
     "signaling",
@@ -70,6 +71,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "exhibits": set(),
     # Which node serves which hearing: leases in Redis, or this one process.
     "cluster": set(),
+    # Throwaway Redis, PostgreSQL and server processes for the tests and benchmarks: it
+    # starts the server as a process and imports none of it; nothing shipped imports it.
+    "testbed": set(),
     "hearing_server.core": set(),
     "hearing_server.schema": set(),
     # The media settings' defaults; the core validates the default identity policy (everything
