@@ -64,6 +64,10 @@ class Placement(Protocol):
     def owned(self) -> frozenset[str]:
         """The hearings this node serves."""
 
+    def serves(self, hearing_id: str) -> bool:
+        """Whether this node serves the hearing now (a single node serves every hearing,
+        whether or not anyone is connected)."""
+
     async def release(self, hearing_id: str) -> None:
         """Stop serving the hearing (it is over, or idle): the next client places it anew."""
 

@@ -130,6 +130,9 @@ class RedisLeases:
     def owned(self) -> frozenset[str]:
         return frozenset(self._owned)
 
+    def serves(self, hearing_id: str) -> bool:
+        return hearing_id in self._owned
+
     async def owner(self, hearing_id: str) -> NodeInfo:
         if hearing_id in self._owned:
             return self.node

@@ -25,6 +25,9 @@ class SingleNode:
     def owned(self) -> frozenset[str]:
         return frozenset(self._owned)
 
+    def serves(self, hearing_id: str) -> bool:
+        return True
+
     async def release(self, hearing_id: str) -> None:
         self._owned.discard(hearing_id)
 

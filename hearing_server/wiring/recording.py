@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from hearing_server.core.audit import AuditEvent
 from hearing_server.core.errors import Conflict
 from hearing_server.core.hearing import Hearing, HearingState
 from hearing_server.core.permissions import Action, authorize
+from hearing_server.core.recording_history import RecordingHistory, recording_history
 from hearing_server.media.errors import MediaError
 from hearing_server.media.events import MediaEvent, TrackPublished, TrackUnpublished
 from hearing_server.media.taps import Composites, EncodedFrame, MediaKind, Tap
@@ -97,7 +98,10 @@ class RecordingCoordinator:
         auto_start: bool,
         composites: Composites | None = None,
         options: RecordingOptions | None = None,
+        serves: Callable[[str], bool] = lambda hearing_id: True,
     ) -> None:
+        """``serves``: whether this node serves a hearing's media now (another node of a
+        cluster records the hearings it serves)."""
         self._root = root
         self._key = signing_key
         self._taps = taps
@@ -107,6 +111,7 @@ class RecordingCoordinator:
         self._auto_start = auto_start
         self._composites = composites
         self._options = options
+        self._serves = serves
         self._active: dict[str, _Hearing] = {}
         # hearing id -> id of its recording that is being finished and signed in the background
         self._finishing: dict[str, str] = {}
@@ -202,7 +207,12 @@ class RecordingCoordinator:
         system = Actor.system()
         if state is HearingState.IN_SESSION:
             if entry is None:
-                if self._auto_start and hearing_id not in self._stopped_by_judge:
+                if (
+                    self._auto_start
+                    and hearing_id not in self._stopped_by_judge
+                    and self._serves(hearing_id)
+                ):
+                    self._looked_at.add(hearing_id)
                     hearing = await self._hearings.store.get_hearing(hearing_id)
                     await self._start(hearing, system)
             elif entry.session.state is SessionState.PAUSED:
@@ -218,39 +228,38 @@ class RecordingCoordinator:
     # -- sessions ---------------------------------------------------------------------------
 
     async def _resume_interrupted(self, hearing_id: str) -> None:
-        """A hearing in session whose recording was running when its server died (here
-        before a restart, or on another node that no longer serves it): record it again from
-        the first participant who comes back, unless the judge had stopped it."""
+        """A hearing in session that is not recorded here although it should be: its
+        recording was running when its server died (here before a restart, or on another
+        node that no longer serves it), or it went into session while no node served it.
+        Record it from the first participant who comes back, unless the judge stopped it."""
         if (
             self._closed
             or not self._auto_start
             or hearing_id in self._looked_at
             or hearing_id in self._finishing
+            or hearing_id in self._stopped_by_judge
+            or not self._serves(hearing_id)
         ):
             return
-        self._looked_at.add(hearing_id)
+        self._looked_at.add(hearing_id)  # before the await: one look however many events come
         hearing = await self._hearings.store.get_hearing(hearing_id)
         if hearing.state is not HearingState.IN_SESSION or hearing_id in self._active:
+            self._looked_at.discard(hearing_id)  # not yet: look again at the next change
             return
-        if await self._running_elsewhere(hearing_id) is not None:
+        history = await self._history(hearing_id)
+        if history.stopped_by_judge:
+            return
+        if history.unfinished is not None:
             log.warning("hearing %s: its recording was interrupted; recording again", hearing_id)
-            await self._start(hearing, Actor.system())
+        await self._start(hearing, Actor.system())
 
-    async def _running_elsewhere(self, hearing_id: str) -> str | None:
-        """The id of the hearing's recording that was started and never stopped (its writer
-        died), from the audit chain; None if there is none."""
-        for entry in reversed(await self._hearings.store.list_audit(hearing_id)):
-            if entry.event == AuditEvent.RECORDING_STOPPED:
-                return None
-            if entry.event == AuditEvent.RECORDING_STARTED:
-                rid = entry.data.get("recording_id")
-                return rid if isinstance(rid, str) else None
-        return None
+    async def _history(self, hearing_id: str) -> RecordingHistory:
+        return recording_history(await self._hearings.store.list_audit(hearing_id))
 
     async def _close_interrupted(self, hearing_id: str, continued_in: str) -> dict[str, Any] | None:
         """Close the hearing's recording that a dead server left unfinished (signed final,
         marked interrupted, pointing at ``continued_in``); what the new one says of it."""
-        old = await self._running_elsewhere(hearing_id)
+        old = (await self._history(hearing_id)).unfinished
         if old is None:
             return None
         detected = datetime.now(UTC)
@@ -461,6 +470,8 @@ def install_recording(app: web.Application) -> None:
         auto_start=settings.recording_auto_start,
         composites=app[keys.COMPOSITES],
         options=RecordingOptions(segment_seconds=settings.recording_segment_seconds),
+        # the placement is installed after the recorder (which must close first)
+        serves=lambda hearing_id: app[keys.PLACEMENT].serves(hearing_id),
     )
     app[keys.EVENTS].subscribe(recorder.on_service_event)
     app[keys.MEDIA_EVENTS].subscribe(recorder.on_media_event)
