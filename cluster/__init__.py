@@ -9,6 +9,7 @@ dies, so another node takes the hearing over.
 
 from .model import ClusterUnavailable, NodeInfo, NoNodeAvailable, Placement
 from .redis_leases import RedisLeases
+from .relay import Relay
 from .single import SingleNode
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "NodeInfo",
     "Placement",
     "RedisLeases",
+    "Relay",
     "SingleNode",
 ]

@@ -68,6 +68,10 @@ class Placement(Protocol):
         """Whether this node serves the hearing now (a single node serves every hearing,
         whether or not anyone is connected)."""
 
+    async def holder(self, hearing_id: str) -> NodeInfo | None:
+        """The live node serving the hearing now, without placing it; None when nobody
+        does (or its node is gone and its lease not yet run out)."""
+
     async def release(self, hearing_id: str) -> None:
         """Stop serving the hearing (it is over, or idle): the next client places it anew."""
 

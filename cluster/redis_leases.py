@@ -162,6 +162,19 @@ class RedisLeases:
                 )
         raise NoNodeAvailable("the hearing is moving between servers; try again", 0.5)
 
+    async def holder(self, hearing_id: str) -> NodeInfo | None:
+        if hearing_id in self._owned:
+            return self.node
+        r = self._client()
+        current = await r.get(self._k_owner(hearing_id))
+        if current is None:
+            return None
+        owner_id = _text(current)
+        if owner_id == self._node.id:  # a lease of this node's from before a restart
+            return self.node
+        raw = await r.get(self._k_node(owner_id))
+        return NodeInfo.from_json(raw) if raw is not None else None
+
     async def release(self, hearing_id: str) -> None:
         self._owned.discard(hearing_id)
         await self._scripts["release"](

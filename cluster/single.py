@@ -28,6 +28,9 @@ class SingleNode:
     def serves(self, hearing_id: str) -> bool:
         return True
 
+    async def holder(self, hearing_id: str) -> NodeInfo | None:
+        return self._node
+
     async def release(self, hearing_id: str) -> None:
         self._owned.discard(hearing_id)
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from hearing_server import keys
 from hearing_server.api.errors import error_middleware
+from hearing_server.api.forwarding import forwarding_middleware
 from hearing_server.api.livestream import setup_livestream
 from hearing_server.api.pages import DEFAULT_WEB_CLIENT_DIR, setup_pages
 from hearing_server.api.routes import setup_routes
@@ -46,7 +47,11 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     ``stt_engine`` replaces the speech-to-text engine the settings name (tests use an engine
     made slow on purpose); the app owns it either way and closes it on cleanup.
     """
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        # the relay to a hearing's node answers inside the error middleware
+        middlewares=[error_middleware, forwarding_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
     app[keys.SETTINGS] = settings
     install_limits(app)  # trusted proxies; rate caps on the routes that check secrets
     install_foundation(app)  # store, tokens, service bus, hearings, presence

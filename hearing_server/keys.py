@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from cluster import Placement
+    from cluster import Placement, Relay
     from esign import SigningWorker, TimeStampResponder
     from hearing_server.auth.limits import IpNetwork, LoginLimits
     from hearing_server.auth.tokens import TokenService
@@ -67,6 +67,8 @@ COMPOSITES: web.AppKey[Composites | None] = web.AppKey("composites")
 OVERLOAD: web.AppKey[LoadListener] = web.AppKey("overload")
 LOAD_MONITOR: web.AppKey[LoadMonitor] = web.AppKey("load_monitor")
 PLACEMENT: web.AppKey[Placement] = web.AppKey("placement")
+# relays API requests about a hearing to the node serving it (api/forwarding.py)
+FORWARDING: web.AppKey[Relay] = web.AppKey("forwarding")
 RECORDINGS: web.AppKey[RecordingPort] = web.AppKey("recordings")
 LIVESTREAMS: web.AppKey[LivestreamPort] = web.AppKey("livestreams")
 RECORDING_CATALOG: web.AppKey[RecordingCatalog] = web.AppKey("recording_catalog")

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from cluster import NodeInfo, Placement, RedisLeases, SingleNode
+from cluster import NodeInfo, Placement, RedisLeases, Relay, SingleNode
 from hearing_server import keys
 from hearing_server.service.events import HearingMoved
 
@@ -87,6 +87,8 @@ def install_cluster(app: web.Application) -> None:
     else:
         placement = SingleNode(node)
     app[keys.PLACEMENT] = placement
+    relay = Relay()
+    app[keys.FORWARDING] = relay
     idle = IdleRelease(
         placement, app[keys.LIVE].live_hearing_ids, settings.hearing_idle_release_seconds
     )
@@ -98,5 +100,6 @@ def install_cluster(app: web.Application) -> None:
         task.cancel()
         await asyncio.gather(task, *moves, return_exceptions=True)
         await placement.close()
+        await relay.close()
 
     app.cleanup_ctx.append(cluster)

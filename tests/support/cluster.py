@@ -21,9 +21,14 @@ from testbed.nodes import (
     transition,
 )
 
+# The lease of the in-process nodes of tests/integration/cluster/conftest.py: short, so a
+# lost lease shows within seconds.
+NODE_LEASE_S = 2.0
+
 # The server processes and staff API calls live in testbed (the benchmarks use them too).
 __all__ = [
     "ADMIN_KEY",
+    "NODE_LEASE_S",
     "ServerProcess",
     "free_port",
     "judge_transition",

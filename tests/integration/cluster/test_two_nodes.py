@@ -5,61 +5,21 @@ node that loses a hearing's lease disconnects its clients, who come back to the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
-import pytest
 import redis.asyncio as aioredis
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from hearing_server.app import create_app
-from hearing_server.config import Settings
 from hearing_server.core.participant import Role
 from hearing_server.keys import PLACEMENT
 from signaling.client import HearingClient
-from support.cluster import free_port, node_settings
+from support.cluster import NODE_LEASE_S
 from support.hearing import make_hearing
 from support.media import ColourVideoTrack, ToneAudioTrack, TrackConsumer
 from support.waiting import wait_until
 
-LEASE = 2.0
-
-
-@pytest.fixture
-async def nodes(
-    redis_url: str, postgres_url: str, aiohttp_server: Any, settings: Settings, tmp_path: Path
-) -> dict[str, TestServer]:
-    # (the servers are set up after, so closed before, their database and Redis)
-    out: dict[str, TestServer] = {}
-    for name in ("a", "b"):
-        port = free_port()
-        node = node_settings(
-            settings,
-            name,
-            port,
-            redis_url=redis_url,
-            postgres_url=postgres_url,
-            shared=tmp_path,
-            hearing_lease_seconds=LEASE,
-        )
-        out[name] = await aiohttp_server(create_app(node), host="127.0.0.1", port=port)
-    return out
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[Callable[[TestServer, str], HearingClient]]:
-    made: list[HearingClient] = []
-
-    def make(node: TestServer, token: str) -> HearingClient:
-        c = HearingClient(f"http://127.0.0.1:{node.port}", token)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        await c.close()
+LEASE = NODE_LEASE_S
 
 
 def _url(node: TestServer) -> str:
