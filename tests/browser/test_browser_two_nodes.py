@@ -17,7 +17,7 @@ from hearing_server.config import Settings
 from hearing_server.core.participant import Role
 from hearing_server.keys import PLACEMENT
 from signaling.client import HearingClient
-from support.cluster import free_port, node_settings, receives_video
+from support.cluster import free_port, in_process_nodes, node_settings, receives_video
 from support.hearing import make_hearing
 from support.journey import walk_in
 from support.media import ColourVideoTrack, ToneAudioTrack
@@ -35,20 +35,14 @@ def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
 async def nodes(
     redis_url: str, postgres_url: str, aiohttp_server: Any, settings: Settings, tmp_path: Path
 ) -> dict[str, TestServer]:
-    out: dict[str, TestServer] = {}
-    for name in ("a", "b"):
-        port = free_port()
-        node = node_settings(
-            settings,
-            name,
-            port,
-            redis_url=redis_url,
-            postgres_url=postgres_url,
-            shared=tmp_path,
-            public_url=f"http://127.0.0.1:{port}",
-        )
-        out[name] = await aiohttp_server(create_app(node), host="127.0.0.1", port=port)
-    return out
+    return await in_process_nodes(
+        aiohttp_server,
+        settings,
+        redis_url=redis_url,
+        postgres_url=postgres_url,
+        shared=tmp_path,
+        own_public_url=True,
+    )
 
 
 async def test_a_party_opening_the_other_nodes_link_is_moved_and_walks_in(

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from hearing_server.app import create_app
 from hearing_server.config import Settings
 from signaling.client import HearingClient
-from support.cluster import NODE_LEASE_S, free_port, node_settings
+from support.cluster import NODE_LEASE_S, in_process_nodes
 
 
 @pytest.fixture
@@ -20,20 +19,14 @@ async def nodes(
     redis_url: str, postgres_url: str, aiohttp_server: Any, settings: Settings, tmp_path: Path
 ) -> dict[str, TestServer]:
     # (the servers are set up after, so closed before, their database and Redis)
-    out: dict[str, TestServer] = {}
-    for name in ("a", "b"):
-        port = free_port()
-        node = node_settings(
-            settings,
-            name,
-            port,
-            redis_url=redis_url,
-            postgres_url=postgres_url,
-            shared=tmp_path,
-            hearing_lease_seconds=NODE_LEASE_S,
-        )
-        out[name] = await aiohttp_server(create_app(node), host="127.0.0.1", port=port)
-    return out
+    return await in_process_nodes(
+        aiohttp_server,
+        settings,
+        redis_url=redis_url,
+        postgres_url=postgres_url,
+        shared=tmp_path,
+        hearing_lease_seconds=NODE_LEASE_S,
+    )
 
 
 @pytest.fixture
@@ -48,5 +41,3 @@ async def clients() -> AsyncIterator[Callable[[TestServer, str], HearingClient]]
     yield make
     for c in made:
         await c.close()
-
-

@@ -25,8 +25,8 @@ from support.cluster import (
     ADMIN_KEY,
     ServerProcess,
     judge_transition,
+    node_processes,
     open_hearing_with,
-    start_server_process,
 )
 from support.media import ColourVideoTrack, ToneAudioTrack, TrackConsumer, close_colour
 from support.turn import TurnServer, start_or_skip
@@ -60,27 +60,19 @@ async def court(
     secret.write_text(SECRET, encoding="utf-8")
     secret.chmod(0o600)
     recordings = shared / "recordings"
-    nodes: dict[str, ServerProcess] = {}
-    try:
-        for name in ("a", "b"):  # one after the other: a creates the shared keys
-            nodes[name] = await start_server_process(
-                tmp_path / name,
-                tmp_path / f"node-{name}.log",
-                database_url=postgres_url,
-                redis_url=redis_url,
-                node_id=name,
-                hearing_lease_seconds=str(LEASE_S),
-                signing_key_path=str(shared / "jwt_signing.key"),
-                recording_key_path=str(shared / "recording_ed25519.key"),
-                recordings_dir=str(recordings),
-                recording_segment_seconds=str(SEGMENT_S),
-                turn_urls=turn.url("udp"),
-                turn_secret_path=str(secret),
-            )
+    async with node_processes(
+        tmp_path,
+        database_url=postgres_url,
+        redis_url=redis_url,
+        hearing_lease_seconds=str(LEASE_S),
+        signing_key_path=str(shared / "jwt_signing.key"),
+        recording_key_path=str(shared / "recording_ed25519.key"),
+        recordings_dir=str(recordings),
+        recording_segment_seconds=str(SEGMENT_S),
+        turn_urls=turn.url("udp"),
+        turn_secret_path=str(secret),
+    ) as nodes:
         yield nodes, recordings
-    finally:
-        for node in nodes.values():
-            await node.kill()
 
 
 def _entries(directory: Path) -> list[dict[str, object]]:

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from signaling.client import HearingClient, SignalingError
-from support.cluster import ADMIN_KEY, ServerProcess, open_hearing_with, start_server_process
+from support.cluster import ADMIN_KEY, ServerProcess, node_processes, open_hearing_with
 
 LEASE_S = 2.0
 
@@ -23,22 +23,14 @@ LEASE_S = 2.0
 async def two_nodes(
     redis_url: str, postgres_url: str, tmp_path: Path
 ) -> AsyncIterator[dict[str, ServerProcess]]:
-    nodes: dict[str, ServerProcess] = {}
-    try:
-        for name in ("a", "b"):  # one after the other: a creates the shared key
-            nodes[name] = await start_server_process(
-                tmp_path / name,
-                tmp_path / f"node-{name}.log",
-                database_url=postgres_url,
-                redis_url=redis_url,
-                node_id=name,
-                signing_key_path=str(tmp_path / "jwt_signing.key"),
-                hearing_lease_seconds=str(LEASE_S),
-            )
+    async with node_processes(
+        tmp_path,
+        database_url=postgres_url,
+        redis_url=redis_url,
+        signing_key_path=str(tmp_path / "jwt_signing.key"),
+        hearing_lease_seconds=str(LEASE_S),
+    ) as nodes:
         yield nodes
-    finally:
-        for node in nodes.values():
-            await node.kill()
 
 
 async def _served(base: str) -> list[str]:
