@@ -24,11 +24,18 @@ class IdleRelease:
     the next client places them where there is room (a draining node empties this way)."""
 
     def __init__(
-        self, placement: Placement, connected: Callable[[], frozenset[str]], idle_seconds: float
+        self,
+        placement: Placement,
+        connected: Callable[[], frozenset[str]],
+        idle_seconds: float,
+        on_released: Callable[[str], None] = lambda hearing_id: None,
     ) -> None:
+        """``on_released``: told of each hearing given up (with several nodes, what runs
+        for it here stops, since its next client may place it elsewhere)."""
         self._placement = placement
         self._connected = connected
         self._idle_seconds = idle_seconds
+        self._on_released = on_released
         self._idle_since: dict[str, float] = {}
 
     async def check(self, now: float) -> list[str]:
@@ -45,6 +52,7 @@ class IdleRelease:
                 await self._placement.release(hid)
                 del self._idle_since[hid]
                 released.append(hid)
+                self._on_released(hid)
         return released
 
     async def run(self) -> None:
@@ -90,7 +98,11 @@ def install_cluster(app: web.Application) -> None:
     relay = Relay()
     app[keys.FORWARDING] = relay
     idle = IdleRelease(
-        placement, app[keys.LIVE].live_hearing_ids, settings.hearing_idle_release_seconds
+        placement,
+        app[keys.LIVE].live_hearing_ids,
+        settings.hearing_idle_release_seconds,
+        # a single node serves the hearing again whenever someone comes back: it goes on
+        on_released=lost if settings.redis_url else lambda hearing_id: None,
     )
 
     async def cluster(_: web.Application) -> AsyncIterator[None]:

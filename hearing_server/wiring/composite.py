@@ -21,7 +21,7 @@ from aiohttp import web
 from av import AudioFrame, VideoFrame
 
 from hearing_server import keys
-from hearing_server.core.hearing import Hearing, HearingState
+from hearing_server.core.hearing import Hearing
 from hearing_server.core.participant import Role, is_sign_language
 from hearing_server.media.compositor import Compositor, CompositorConfig
 from hearing_server.media.errors import MediaError
@@ -30,11 +30,9 @@ from hearing_server.service.background import BackgroundWork
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.live import LiveHearings
 
-from .per_hearing import PerHearingConsumer
+from .per_hearing import RUNNING_STATES, PerHearingConsumer
 
 log = logging.getLogger(__name__)
-
-RUNNING_STATES = frozenset({HearingState.IN_SESSION, HearingState.PAUSED, HearingState.SUSPENDED})
 
 
 class CompositeMedia(Protocol):
@@ -79,8 +77,9 @@ class CompositeCoordinator(PerHearingConsumer):
         hearings: HearingService,
         live: LiveHearings,
         clock_tz: tzinfo | None = None,
+        serves: Callable[[str], bool] = lambda hearing_id: True,
     ) -> None:
-        super().__init__(hearings, live)
+        super().__init__(hearings, live, serves)
         self._clock_tz = clock_tz
         self._media = media
         self._running: dict[str, _Running] = {}
@@ -240,6 +239,8 @@ def install_composite(app: web.Application) -> None:
         hearings=app[keys.HEARINGS],
         live=app[keys.LIVE],
         clock_tz=ZoneInfo(settings.court_timezone) if settings.court_timezone else None,
+        # the placement is installed later, on top of the features it places
+        serves=lambda hearing_id: app[keys.PLACEMENT].serves(hearing_id),
     )
     app[keys.EVENTS].subscribe(composites.on_service_event)
     app[keys.MEDIA_EVENTS].subscribe(composites.on_media_event)

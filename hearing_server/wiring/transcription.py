@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol, cast
 
@@ -35,7 +35,7 @@ from av import AudioFrame
 
 from hearing_server import keys
 from hearing_server.core.errors import Conflict, NotFound
-from hearing_server.core.hearing import Hearing, HearingState
+from hearing_server.core.hearing import Hearing
 from hearing_server.core.participant import Participant, Role, speaker_name
 from hearing_server.media.errors import MediaError
 from hearing_server.media.events import TrackPublished, TrackUnpublished
@@ -65,11 +65,9 @@ from transcription import (
 from transcription.chinese import court_prompt, engine_language, is_chinese
 from transcription.final_pass import FinalPass, PassLine, UtteranceStore
 
-from .per_hearing import PerHearingConsumer
+from .per_hearing import RUNNING_STATES, PerHearingConsumer
 
 log = logging.getLogger(__name__)
-
-RUNNING_STATES = frozenset({HearingState.IN_SESSION, HearingState.PAUSED, HearingState.SUSPENDED})
 
 
 class AudioTaps(Protocol):
@@ -104,10 +102,11 @@ class TranscriptionCoordinator(PerHearingConsumer):
         pipeline_settings: PipelineSettings,
         default_language: str = "zh-CN",
         utterances: UtteranceStore | None = None,
+        serves: Callable[[str], bool] = lambda hearing_id: True,
     ) -> None:
         """``utterances``: where Mandarin segments' audio waits for the final pass (None:
-        no final pass)."""
-        super().__init__(hearings, live)
+        no final pass); ``serves``: whether this node serves a hearing."""
+        super().__init__(hearings, live, serves)
         self._default_language = default_language
         self._final_pass = (
             FinalPass(engine, utterances, is_idle=self._idle) if utterances is not None else None
@@ -199,8 +198,9 @@ class TranscriptionCoordinator(PerHearingConsumer):
         (detect, or the engine's own) when the engine cannot take that language."""
         language = engine_language(setting or self._default_language)
         if not self._engine.capabilities.supports(language):
-            log.warning("engine %s has no language %r: it uses its own", self._engine.name,
-                        language)
+            log.warning(
+                "engine %s has no language %r: it uses its own", self._engine.name, language
+            )
             return None
         return language
 
@@ -211,8 +211,10 @@ class TranscriptionCoordinator(PerHearingConsumer):
         language = self.language_of(hearing.language)
         if not is_chinese(language):
             return replace(self._settings, language=language)
-        named = sorted((p for p in people if p.role not in NOT_NAMED_IN_PROMPT),
-                       key=lambda p: (p.role is not Role.PARTY, p.role.value))
+        named = sorted(
+            (p for p in people if p.role not in NOT_NAMED_IN_PROMPT),
+            key=lambda p: (p.role is not Role.PARTY, p.role.value),
+        )
         prompt = court_prompt((p.display_name for p in named), court=hearing.court)
         return replace(self._settings, language=language, decoding=Decoding(prompt=prompt))
 
@@ -232,8 +234,11 @@ class TranscriptionCoordinator(PerHearingConsumer):
             self._transcripts.end_recognition(hearing_id)
         if self._final_pass is not None and not self._closed:
             self._transcripts.begin_final_pass(hearing_id)
-            self._final.start(hearing_id, self._run_final_pass(hearing_id, running.prompt),
-                              what="final transcript pass")
+            self._final.start(
+                hearing_id,
+                self._run_final_pass(hearing_id, running.prompt),
+                what="final transcript pass",
+            )
 
     def _idle(self) -> bool:
         """No hearing is being transcribed and the engine has nothing queued: a final pass
@@ -249,8 +254,11 @@ class TranscriptionCoordinator(PerHearingConsumer):
     async def _final_pass_of(self, hearing_id: str, prompt: str | None) -> None:
         assert self._final_pass is not None
         transcript = await self._transcripts.current(hearing_id)
-        lines = [PassLine(ln.seq, ln.language, ln.text) for ln in transcript.lines
-                 if ln.status == "ok" and not ln.corrected and is_chinese(ln.language)]
+        lines = [
+            PassLine(ln.seq, ln.language, ln.text)
+            for ln in transcript.lines
+            if ln.status == "ok" and not ln.corrected and is_chinese(ln.language)
+        ]
 
         async def revise(seq: int, text: str, engine: str) -> None:
             try:
@@ -354,6 +362,8 @@ def install_transcription(app: web.Application, *, engine: STT | None = None) ->
         pipeline_settings=stt_settings.pipeline_settings(),
         default_language=settings.transcription_language,
         utterances=UtteranceStore(settings.data_dir / "transcription" / "utterances"),
+        # the placement is installed later, on top of the features it places
+        serves=lambda hearing_id: app[keys.PLACEMENT].serves(hearing_id),
     )
     app[keys.EVENTS].subscribe(captions.on_service_event)
     app[keys.MEDIA_EVENTS].subscribe(captions.on_media_event)

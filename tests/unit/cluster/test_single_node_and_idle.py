@@ -34,7 +34,10 @@ def test_hearings_nobody_is_connected_to_are_released_after_the_idle_time() -> N
         for hid in ("busy", "quiet", "back"):
             await node.owner(hid)
         connected = {"busy"}
-        idle = IdleRelease(node, lambda: frozenset(connected), idle_seconds=60)
+        told: list[str] = []
+        idle = IdleRelease(
+            node, lambda: frozenset(connected), idle_seconds=60, on_released=told.append
+        )
         assert await idle.check(now=0) == []
         assert await idle.check(now=30) == []
         connected.add("back")  # someone came back before the time ran out: it starts over
@@ -45,5 +48,6 @@ def test_hearings_nobody_is_connected_to_are_released_after_the_idle_time() -> N
         assert await idle.check(now=61 + 59) == []
         assert await idle.check(now=61 + 60) == ["back"]
         assert node.owned() == {"busy"}
+        assert told == ["quiet", "back"]  # what ran for them here is stopped (several nodes)
 
     asyncio.run(run())
