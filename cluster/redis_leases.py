@@ -20,6 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -69,7 +70,9 @@ class RedisLeases:
 
     ``load`` reports this node's load level (0 = calm) for its record; ``on_lost`` is told
     of a hearing whose lease this node lost (it could not renew in time and another node
-    took it over): the caller must stop serving it here.
+    took it over): the caller must stop serving it here. ``spread``: a new hearing goes to
+    the least loaded node with the fewest hearings even when this node is calm (the workers
+    of one machine, whose clients all arrive at worker 0), instead of staying here.
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class RedisLeases:
         load: Callable[[], int] = lambda: 0,
         on_lost: Callable[[str], None] = lambda _hid: None,
         connect_timeout: float = 30.0,
+        spread: bool = False,
     ) -> None:
         if lease_seconds <= 0:
             raise ValueError("lease_seconds must be positive")
@@ -92,6 +96,7 @@ class RedisLeases:
         self._load = load
         self._on_lost = on_lost
         self._connect_timeout = connect_timeout
+        self._spread = spread
         self._draining = False
         self._owned: set[str] = set()
         self._redis: aioredis.Redis | None = None
@@ -292,14 +297,21 @@ class RedisLeases:
 
     async def _candidate(self) -> NodeInfo:
         """Where a hearing nobody serves goes: here, when this node is calm and not
-        draining; else the least loaded live node that is not draining (here on a tie)."""
+        draining; else the least loaded live node that is not draining (here on a tie).
+        Spreading, the least loaded with the fewest hearings, always."""
         me = self.node
-        if not me.draining and me.load == 0:
+        if not self._spread and not me.draining and me.load == 0:
             return me
         others = [n for n in await self.nodes() if not n.draining and n.id != me.id]
         pool = others + ([] if me.draining else [me])
         if not pool:
             raise NoNodeAvailable("every server is draining; try again shortly", 5.0)
+        if self._spread:
+            # The records' counts are as old as their last renewal: hearings placed since
+            # are in the served sets already (the placing script adds them there).
+            r = self._client()
+            counts = [int(await r.scard(self._k_served(n.id))) for n in pool]
+            pool = [replace(n, hearings=c) for n, c in zip(pool, counts, strict=True)]
         return min(pool, key=lambda n: (n.load, n.hearings, n.id != me.id))
 
     async def _announce(self) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -26,11 +27,18 @@ from hearing_server.core.hearing import Hearing, HearingAction, HearingKind, Vis
 from hearing_server.core.identity import POLICY_PRESETS, IdentityPolicy, IdType
 from hearing_server.core.participant import PartySide, Role
 from hearing_server.keys import EVIDENCE, HEARINGS, IDENTITY, STORE
-from hearing_server.serve import open_run_dir, serve
+from hearing_server.serve import CannotListen, open_run_dir, serve
 from hearing_server.service.evidence import VerifyReport
 from hearing_server.service.hearings import HearingService
 from hearing_server.service.identity import IdentityService
 from hearing_server.store.base import StoreUnavailable
+from hearing_server.workers import (
+    check_workers,
+    serve_workers,
+    worker_count,
+    worker_run_dir,
+    worker_settings,
+)
 from identitykit import check_digit
 from messaging import read_outbox
 from recording.cli import main as verify_recording_main
@@ -260,7 +268,20 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     listen.add_argument("--port", type=int, help="port to listen on (default 8080)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run the server", parents=[data, listen])
+    serve_parser = sub.add_parser("serve", help="run the server", parents=[data, listen])
+    serve_parser.add_argument(
+        "--workers",
+        type=_workers_flag,
+        help="worker processes, each a node (needs redis_url); auto: one per CPU core "
+        "(default 1, or the workers setting)",
+    )
+    worker = sub.add_parser(
+        "worker", help="one worker of `serve --workers` (started by it)", parents=[data, listen]
+    )
+    worker.add_argument("--index", type=int, required=True)
+    worker.add_argument("--count", type=int, required=True)
+    worker.add_argument("--supervisor", type=int, required=True, help="the supervisor's pid")
+    worker.add_argument("--ready-fd", type=int, required=True, help="written to once listening")
     demo = sub.add_parser(
         "demo", help="create a demo hearing, print join links", parents=[data, listen]
     )
@@ -345,6 +366,49 @@ def _print_outbox(settings: Settings, limit: int, as_json: bool) -> int:
     return 0
 
 
+def _workers_flag(raw: str) -> int:
+    """``--workers``: a number of processes, or ``auto`` (0: one per core)."""
+    if raw.strip().lower() == "auto":
+        return 0
+    try:
+        count = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a number of processes, or auto") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError("a number of processes, or auto")
+    return count
+
+
+def _worker_flags(args: argparse.Namespace) -> list[str]:
+    """The command line of a worker of this ``serve``: the same settings flags."""
+    flags = ["--config", args.config] if args.config else []
+    flags.append("worker")
+    for name in ("data_dir", "host", "port"):
+        value = getattr(args, name, None)
+        if value is not None:
+            flags += [f"--{name.replace('_', '-')}", str(value)]
+    return flags
+
+
+def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """One worker of ``serve --workers``: a node of its own, tied to its supervisor."""
+    ready_fd: int = args.ready_fd
+    os.set_inheritable(ready_fd, False)  # not for the worker's own children
+    lifeline.guard(
+        lifeline.Parent(args.supervisor, started_from_main_thread=True),
+        f"worker {args.index}",
+        ignore_interrupt=False,  # alone in its process group: SIGINT comes from the supervisor
+    )
+    mine = worker_settings(settings, args.index, args.count)
+
+    def ready() -> None:
+        os.write(ready_fd, b"1")
+        os.close(ready_fd)
+
+    with open_run_dir(mine, worker_run_dir(settings, args.index)) as run:
+        return serve(mine, run, ready)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hearing-server`` command."""
     raw = list(sys.argv[1:] if argv is None else argv)
@@ -364,14 +428,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name in ("data_dir", "host", "port")
             if (value := getattr(args, name, None)) is not None
         }
+        if getattr(args, "workers", None) is not None:
+            flags["workers"] = args.workers
         settings = load_settings(args.config, **flags)
+        workers = worker_count(settings) if args.command == "serve" else 1
+        check_workers(settings, workers)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    who = f"w{args.index} " if args.command == "worker" else ""
     logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level, format=f"%(asctime)s {who}%(levelname)s %(name)s: %(message)s"
     )
     try:
+        if args.command == "serve" and workers > 1:
+            with open_run_dir(settings) as run:
+                return serve_workers(settings, run, workers, _worker_flags(args))
+        if args.command == "worker":
+            return _run_worker(settings, args)
         if args.command == "serve" or (args.command == "demo" and args.serve):
             # Locked before anything else, the demo hearing included: a refused start changes
             # nothing in a data dir that another server is using.
@@ -448,6 +522,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except StoreUnavailable as exc:
         # Already retried for database_connect_timeout_seconds: the message says what to fix.
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except CannotListen as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except lifeline.DataDirInUse as exc:

@@ -79,7 +79,13 @@ class Settings:
     node_url: str = ""  # default: public_url
     hearing_lease_seconds: float = 5.0  # a dead node's hearings move after at most this
     hearing_idle_release_seconds: float = 300.0  # nobody connected this long: place anew
+    # where a node puts a hearing nobody serves: "here" while calm (nodes behind a load
+    # balancer), or "spread" over the nodes by their number of hearings (serve's workers)
+    hearing_placement: str = "here"
     redis_connect_timeout_seconds: float = 30.0  # keep trying this long at start
+    # worker processes of `serve` on this machine, each a node of the above (needs redis_url);
+    # 0: one per CPU core. docs/operations.md "Several workers on one machine"
+    workers: int = 1
     recordings_dir: Path | None = None  # default: <data_dir>/recordings
     recording_auto_start: bool = True
     composite_enabled: bool = True
@@ -296,6 +302,12 @@ def _convert(name: str, raw: Any) -> Any:
             if value <= 0:
                 raise ValueError("must be positive")
             return value
+        if name == "workers":
+            text = str(raw).strip().lower()
+            count = 0 if text == "auto" else int(text)
+            if count < 0:
+                raise ValueError("must be a number of processes, or 0 or auto for one per core")
+            return count
         if name in {"media_port_min", "media_port_max"}:
             port = int(raw)
             if port != 0 and not 1024 <= port <= 65535:
@@ -414,6 +426,10 @@ def _convert(name: str, raw: Any) -> Any:
             if not 0.0 < value_t < 2.0:
                 raise ValueError("must be a distance between 0 and 2")
             return value_t
+        if name == "hearing_placement":
+            if raw not in ("here", "spread"):
+                raise ValueError("must be here or spread")
+            return str(raw)
         if name == "transcription_language":
             if raw not in ("zh-CN", "en", "auto"):
                 raise ValueError("must be zh-CN, en or auto")

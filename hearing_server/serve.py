@@ -22,7 +22,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from aiohttp import web
 
@@ -44,16 +45,21 @@ DEADLINE_MARGIN_S = 2.0
 UNCLEAN_EXIT_STATUS = 1
 
 
+class CannotListen(Exception):
+    """The server's address could not be bound (taken, or not this machine's)."""
+
+
 def longest_shutdown(grace: float) -> float:
     """From the signal to the process's end, at most (the deadline)."""
     after_grace = CHILD_STOP_S + lifeline.KILL_WAIT_S + AFTER_CHILDREN_S + CANCEL_WAIT_S
     return grace + after_grace + DEADLINE_MARGIN_S
 
 
-def open_run_dir(settings: Settings) -> lifeline.RunDir:
+def open_run_dir(settings: Settings, path: Path | None = None) -> lifeline.RunDir:
     """Lock the data dir for this server (``lifeline.DataDirInUse`` if another has it) and deal
-    with what a previous run left behind."""
-    run = lifeline.RunDir.acquire(settings.run_dir)
+    with what a previous run left behind. ``path``: another run dir than the data dir's (a
+    worker's, under its supervisor's)."""
+    run = lifeline.RunDir.acquire(path or settings.run_dir)
     previous = run.previous_server
     if previous is not None:
         log.warning(
@@ -66,10 +72,13 @@ def open_run_dir(settings: Settings) -> lifeline.RunDir:
     return run
 
 
-def serve(settings: Settings, run: lifeline.RunDir) -> int:
-    """Serve until SIGTERM or SIGINT; returns the exit status."""
+def serve(
+    settings: Settings, run: lifeline.RunDir, on_ready: Callable[[], None] | None = None
+) -> int:
+    """Serve until SIGTERM or SIGINT; returns the exit status. ``on_ready`` is called once the
+    server listens (a worker tells its supervisor)."""
     with _children_record_in(run):
-        return asyncio.run(_serve(settings, _Deadline()))
+        return asyncio.run(_serve(settings, _Deadline(), on_ready))
 
 
 @contextlib.contextmanager
@@ -87,7 +96,9 @@ def _children_record_in(run: lifeline.RunDir) -> Iterator[None]:
                 os.environ[name] = value
 
 
-async def _serve(settings: Settings, deadline: _Deadline) -> int:
+async def _serve(
+    settings: Settings, deadline: _Deadline, on_ready: Callable[[], None] | None
+) -> int:
     grace = settings.shutdown_grace_seconds
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
@@ -105,7 +116,7 @@ async def _serve(settings: Settings, deadline: _Deadline) -> int:
         loop.add_signal_handler(sig, on_signal, sig)
     # Connections still open get half the grace; the app's resources the rest.
     runner = web.AppRunner(create_app(settings), handle_signals=False, shutdown_timeout=grace / 2)
-    starting = asyncio.create_task(_start(runner, settings))
+    starting = asyncio.create_task(_start(runner, settings, on_ready))
     stopping = asyncio.create_task(stop_requested.wait())
     try:
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -126,10 +137,19 @@ async def _serve(settings: Settings, deadline: _Deadline) -> int:
     return 0 if clean else UNCLEAN_EXIT_STATUS
 
 
-async def _start(runner: web.AppRunner, settings: Settings) -> None:
+async def _start(
+    runner: web.AppRunner, settings: Settings, on_ready: Callable[[], None] | None
+) -> None:
     await runner.setup()  # the app's start-up: opens the store, starts the engine's process
-    await web.TCPSite(runner, settings.host, settings.port).start()
-    print(f"hearing-server listening on {settings.effective_public_url}", flush=True)
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+    except OSError as exc:
+        raise CannotListen(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
+    if on_ready is not None:
+        on_ready()
+    # a worker of several: its own address (its links still point at public_url)
+    url = settings.effective_node_url if settings.node_url else settings.effective_public_url
+    print(f"hearing-server listening on {url}", flush=True)
     print(f"admin API key is in {settings.admin_api_key_path} (unless set in config)", flush=True)
 
 

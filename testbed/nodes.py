@@ -63,11 +63,10 @@ class ServerProcess:
             await self.proc.wait()
 
 
-async def start_server_process(data_dir: Path, log: Path, **settings: str) -> ServerProcess:
-    """A real server on 127.0.0.1 and a free port, on ``data_dir``: the admin key
+def server_environ(data_dir: Path, port: int, **settings: str) -> dict[str, str]:
+    """The environment of a real server on 127.0.0.1:``port`` and ``data_dir``: the admin key
     ``ADMIN_KEY``, no composite, no transcription, no identity checks, and ``settings``
-    (names as in docs/configuration.md) on top; ready when this returns."""
-    port = free_port()
+    (names as in docs/configuration.md) on top."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEARING_")}
     env.update(
         PYTHONPATH=str(REPO),
@@ -81,6 +80,14 @@ async def start_server_process(data_dir: Path, log: Path, **settings: str) -> Se
         HEARING_IDENTITY_DEFAULT_POLICY="none",
     )
     env.update({f"HEARING_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+async def start_server_process(data_dir: Path, log: Path, **settings: str) -> ServerProcess:
+    """A real server on 127.0.0.1 and a free port, on ``data_dir`` (``server_environ``);
+    ready when this returns."""
+    port = free_port()
+    env = server_environ(data_dir, port, **settings)
     with log.open("ab") as out:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "hearing_server", "serve",

@@ -9,8 +9,12 @@ chain tables of :mod:`.sqlite_chains`), :mod:`.sqlite_tokens` and :mod:`.sqlite_
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
 import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiosqlite
 
@@ -27,6 +31,19 @@ from .sqlite_serving import SQLiteServing
 from .sqlite_slots import SQLiteSlots
 from .sqlite_tokens import SQLiteTokens
 from .sqlite_transcript import SQLiteTranscript
+
+BUSY_TIMEOUT_S = 30.0
+
+
+def _lock_file(path: Path) -> int:
+    """An exclusive flock on ``path`` (created), held until the returned fd is closed."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class SQLiteStore(
@@ -52,13 +69,23 @@ class SQLiteStore(
         if self._db is not None:
             return
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(self._path)
+        # the busy timeout: how long a write waits for another process's (serve --workers)
+        db = await aiosqlite.connect(self._path, timeout=BUSY_TIMEOUT_S)
         db.row_factory = sqlite3.Row
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA foreign_keys=ON")
         await db.execute("PRAGMA synchronous=NORMAL")
         self._db = db
-        await self._migrate()
+        # Several processes opening one file at once (serve --workers) migrate one after
+        # another: executescript commits what is pending first, so SQLite's own locks cannot
+        # hold a whole step plus the check of the version before it.
+        lock = await asyncio.to_thread(
+            _lock_file, self._path.with_name(self._path.name + ".migrating")
+        )
+        try:
+            await self._migrate()
+        finally:
+            os.close(lock)
 
     async def close(self) -> None:
         db, self._db = self._db, None

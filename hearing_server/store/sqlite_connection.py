@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 
 import aiosqlite
 
@@ -36,11 +37,52 @@ class SQLiteConnection:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._db: aiosqlite.Connection | None = None
-        # One writer at a time: the audit chain's read-head-then-insert must not interleave.
-        self._write_lock = asyncio.Lock()
+        # One writer at a time: the audit chain's read-head-then-insert must not interleave,
+        # neither between this server's tasks nor with other processes on the same file.
+        self._write_lock = _WriteTransaction(self)
 
     @property
     def db(self) -> aiosqlite.Connection:
         if self._db is None:
             raise RuntimeError("store is not open")
         return self._db
+
+
+class _WriteTransaction:
+    """``async with``: this connection's write transaction, one task at a time.
+
+    ``BEGIN IMMEDIATE`` takes SQLite's write lock before the block's first read, so what the
+    block reads (a chain's head, a job's state) is still true when it writes, even with other
+    processes on the same file (the workers of ``serve --workers``); a writer waits for
+    another process's transaction up to the connection's busy timeout. A block that ends
+    without committing is committed (nothing it wrote is left pending for the next writer
+    to commit by accident); one that raises is rolled back.
+    """
+
+    def __init__(self, conn: SQLiteConnection) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> None:
+        await self._lock.acquire()
+        try:
+            await self._conn.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            db = self._conn.db
+            if db.in_transaction:
+                if exc_type is None:
+                    await db.commit()
+                else:
+                    await db.rollback()
+        finally:
+            self._lock.release()

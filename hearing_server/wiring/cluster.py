@@ -91,6 +91,7 @@ def install_cluster(app: web.Application) -> None:
             load=load,
             on_lost=lost,
             connect_timeout=settings.redis_connect_timeout_seconds,
+            spread=settings.hearing_placement == "spread",
         )
     else:
         placement = SingleNode(node)

@@ -126,6 +126,14 @@ MAY_IMPORT: dict[str, set[str]] = {
     "hearing_server.app": {"*"},  # the composition root knows everything
     "hearing_server.cli": {"*"},
     "hearing_server.serve": {"*"},  # runs the app in this process (signals, run dir, children)
+    # serve --workers: each worker's settings, and the supervisor that runs them; neither
+    # touches the app (the workers run hearing_server.serve)
+    "hearing_server.workers": {
+        "hearing_server.config",
+        "hearing_server.serve",
+        "hearing_server.supervisor",
+    },
+    "hearing_server.supervisor": set(),
     "hearing_server.__main__": {"hearing_server.cli"},
 }
 for _layer in GROUND_FLOOR:

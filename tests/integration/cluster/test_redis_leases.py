@@ -206,3 +206,28 @@ def test_after_redis_restarts_empty_a_node_keeps_and_registers_its_hearings_agai
             await a.close()
 
     asyncio.run(run())
+
+
+def test_spreading_nodes_place_new_hearings_on_the_one_with_fewest(redis_url: str) -> None:
+    # The workers of one machine: every client arrives at the first, which is calm, yet the
+    # hearings must go round the workers (counted from the served sets, not the records,
+    # which are as old as their last renewal).
+    async def run() -> None:
+        nodes = [_node(redis_url, f"w{i}", HOLD_LEASE, spread=True) for i in range(3)]
+        for n in nodes:
+            await n.start()
+        try:
+            owners = [(await nodes[0].owner(f"h{i}")).id for i in range(6)]
+            assert sorted(owners) == ["w0", "w0", "w1", "w1", "w2", "w2"], owners
+            assert owners[0] == "w0"  # here on a tie
+            calm = _node(redis_url, "here", HOLD_LEASE)
+            await calm.start()
+            try:
+                assert (await calm.owner("h-new")).id == "here"  # the default stays put
+            finally:
+                await calm.close()
+        finally:
+            for n in nodes:
+                await n.close()
+
+    asyncio.run(run())

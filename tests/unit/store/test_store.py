@@ -10,6 +10,7 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -383,6 +384,53 @@ async def test_several_stores_on_one_database_append_in_turn(postgres_url: str) 
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_several_sqlite_stores_on_one_file_append_in_turn(tmp_path: Path) -> None:
+    # The workers of `serve --workers` on the embedded SQLite file: each has its own
+    # connection and its own in-process lock; SQLite's write lock (BEGIN IMMEDIATE) must keep
+    # a chain's read-head-then-insert whole across them, and they open the file together.
+    path = tmp_path / "hearings.sqlite3"
+    stores = [SQLiteStore(path) for _ in range(3)]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        assert {await s.schema_version() for s in stores} == {MIGRATIONS[-1].version}
+        await asyncio.gather(
+            *(
+                s.append_audit("h-1", "system", "muted", {"store": i, "n": n}, T0)
+                for n in range(20)
+                for i, s in enumerate(stores)
+            ),
+            *(
+                s.append_transcript("h-1", "system", "segment", {"n": n}, T0, audit_event="muted")
+                for n in range(10)
+                for s in stores
+            ),
+        )
+        audit_log = await stores[0].list_audit("h-1")
+        assert [e.seq for e in audit_log] == list(range(1, 91))
+        assert verify_chain(audit_log, hearing_id="h-1") == []
+        transcript_log = await stores[1].list_transcript("h-1")
+        assert [e.seq for e in transcript_log] == list(range(1, 31))
+        assert verify_chain(transcript_log, hearing_id="h-1") == []
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_a_failed_write_leaves_nothing_pending(tmp_path: Path) -> None:
+    # A write that fails half-way is rolled back: the next writer's commit must not carry it.
+    store = SQLiteStore(tmp_path / "hearings.sqlite3")
+    await store.open()
+    try:
+        await store.create_hearing(hearing("h-1"))
+        with pytest.raises(Conflict):
+            await store.create_hearing(hearing("h-1"))
+        assert not store.db.in_transaction
+        await store.create_hearing(hearing("h-2"))
+        assert not store.db.in_transaction
+    finally:
+        await store.close()
 
 
 async def test_stores_starting_together_migrate_once(postgres_url: str) -> None:
