@@ -21,6 +21,7 @@ import aiosqlite
 from .migrations import MIGRATIONS
 from .sqlite_agreements import SQLiteAgreements
 from .sqlite_audit import SQLiteAudit
+from .sqlite_connection import BUSY_TIMEOUT_S
 from .sqlite_evidence import SQLiteEvidence
 from .sqlite_hearings import SQLiteHearings
 from .sqlite_identity import SQLiteIdentity
@@ -31,8 +32,6 @@ from .sqlite_serving import SQLiteServing
 from .sqlite_slots import SQLiteSlots
 from .sqlite_tokens import SQLiteTokens
 from .sqlite_transcript import SQLiteTranscript
-
-BUSY_TIMEOUT_S = 30.0
 
 
 def _lock_file(path: Path) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +28,10 @@ def sortable_dt(value: datetime | None) -> str | None:
 def parse_dt(value: str | None) -> datetime | None:
     """A stored time read back (``None`` stays ``None``)."""
     return datetime.fromisoformat(value) if value is not None else None
+
+
+BUSY_TIMEOUT_S = 30.0
+"""How long a write waits for another process's (``serve --workers``) to end."""
 
 
 class SQLiteConnection:
@@ -66,10 +72,27 @@ class _WriteTransaction:
     async def __aenter__(self) -> None:
         await self._lock.acquire()
         try:
-            await self._conn.db.execute("BEGIN IMMEDIATE")
+            await self._begin()
         except BaseException:
             self._lock.release()
             raise
+
+    async def _begin(self) -> None:
+        # SQLite answers "database is locked" at once, without its busy wait, when this
+        # connection is still in the middle of a read (another task's SELECT between its
+        # steps) that started before another process's last commit: the read's snapshot
+        # cannot become a write. That read ends within moments, so try again until it has.
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        pause = 0.002
+        while True:
+            try:
+                await self._conn.db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     async def __aexit__(
         self,

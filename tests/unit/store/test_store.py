@@ -406,6 +406,9 @@ async def test_several_sqlite_stores_on_one_file_append_in_turn(tmp_path: Path) 
                 for n in range(10)
                 for s in stores
             ),
+            # reads in between on the same connections: a read begun before another
+            # process's commit makes SQLite refuse this connection's write at once
+            *(s.list_audit("h-1") for _ in range(20) for s in stores),
         )
         audit_log = await stores[0].list_audit("h-1")
         assert [e.seq for e in audit_log] == list(range(1, 91))
@@ -416,6 +419,33 @@ async def test_several_sqlite_stores_on_one_file_append_in_turn(tmp_path: Path) 
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_a_write_waits_for_a_read_begun_before_another_process_wrote(
+    tmp_path: Path,
+) -> None:
+    # A read in progress on the connection (another task's SELECT between its steps) whose
+    # snapshot predates another process's commit: SQLite refuses the write at once ("database
+    # is locked", no busy wait); the store must wait for the read to end, not fail.
+    path = tmp_path / "hearings.sqlite3"
+    a, b = SQLiteStore(path), SQLiteStore(path)
+    await a.open()
+    await b.open()
+    try:
+        for n in range(2):
+            await a.append_audit("h-1", "system", "muted", {"n": n}, T0)
+        cursor = await a.db.execute("SELECT * FROM audit_log")
+        await cursor.fetchone()
+        await b.append_audit("h-1", "system", "muted", {"n": 2}, T0)
+        write = asyncio.create_task(a.append_audit("h-1", "system", "muted", {"n": 3}, T0))
+        await asyncio.sleep(0.2)
+        assert not write.done(), write
+        await cursor.close()
+        assert (await write).seq == 4
+        assert verify_chain(await b.list_audit("h-1"), hearing_id="h-1") == []
+    finally:
+        await a.close()
+        await b.close()
 
 
 async def test_a_failed_write_leaves_nothing_pending(tmp_path: Path) -> None:
