@@ -42,7 +42,9 @@ class Field:
 
     def parse(self, value: Any) -> Any:
         if value is None:
-            if self.nullable or not self.required:
+            # An optional field is left out, not sent as null (the OpenAPI document says so;
+            # a null would reach code that expects a value).
+            if self.nullable:
                 return None
             raise SchemaError("invalid_field", f"{self.name} must not be null")
         if self.type == "enum_list":
