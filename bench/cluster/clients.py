@@ -1,8 +1,9 @@
 """One signaling-only participant of the signaling benchmark: it connects to the node it was
 given (following ``moved`` to the hearing's node), joins, and then does what a connected
 client does while a hearing runs: socket.io's pings (python-socketio answers the server's on
-its own), a ``network_report`` every 30 s as the web client sends, and, for a party, a raised
-and lowered hand now and then. No media."""
+its own), the judge starting the hearing when they arrive, a ``network_report`` every 30 s
+as the web client sends, and, for a party, a raised and lowered hand now and then. No
+media."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class Outcome:
     entry_url: str
     node_url: str = ""
     moved: bool = False
+    started: float = 0.0  # when the connect began
     join_s: float | None = None
     error: str | None = None  # the connect or join refusal's code, or the exception's name
     dropped_at: float | None = None  # the connection went down before the end
@@ -49,6 +51,7 @@ class Outcome:
             "entry_url": self.entry_url,
             "node_url": self.node_url,
             "moved": self.moved,
+            "started": round(self.started, 3),
             "join_s": None if self.join_s is None else round(self.join_s, 4),
             "error": self.error,
             "dropped": self.dropped_at is not None,
@@ -70,10 +73,10 @@ class SignalingParticipant:
     async def join(self) -> bool:
         """Connect (with the ``moved`` hop) and join; the time from the start of the connect
         to the join's acknowledgement is the join latency."""
-        start = time.monotonic()
+        start = self.outcome.started = time.monotonic()
         try:
             await self._client.connect()
-            await self._client.join()
+            info = await self._client.join()
         except SignalingError as exc:
             self.outcome.error = exc.code
             return False
@@ -83,6 +86,9 @@ class SignalingParticipant:
         self.outcome.join_s = time.monotonic() - start
         self.outcome.node_url = self._client.base_url
         self.outcome.moved = self._client.base_url != self.outcome.entry_url
+        if self.outcome.person.role == "judge" and info["hearing"]["state"] != "in_session":
+            # from the judge's console, on the hearing's node: those waiting move in
+            await self._call("hearing_action", {"action": "start"})
         return True
 
     async def live(self, stop: asyncio.Event) -> None:

@@ -3,11 +3,12 @@
     python -m bench.cluster.signaling --clients 500 --seconds 600
 
 A real redis-server, one PostgreSQL and two ``hearing-server serve`` processes on this
-machine (bench/cluster/stack.py); ``--hearings`` hearings, each with a judge and parties, in
-session; the clients (signaling only, no media) start ``--ramp`` per second in a shuffled
-order, each at a node picked at random, so the first client of a hearing places it on the
-node it asked and about half of the others are sent on with ``moved``. After the last join
-and ``--warmup`` seconds, the window of ``--seconds``: every client stays connected and does
+machine (bench/cluster/stack.py); ``--hearings`` hearings, each with a judge and parties
+(the judge starts the hearing on arrival; parties who came first wait and are let in). The
+clients (signaling only, no media) start ``--ramp`` per second in a shuffled order, each at
+a node picked at random, so the first client of a hearing places it on the node it asked
+and about half of the others are sent on with ``moved``. After the last join and
+``--warmup`` seconds, the window of ``--seconds``: every client stays connected and does
 what clients do (bench/cluster/clients.py). Measured: join latency (connect to join ack,
 the ``moved`` hop included), each node's RSS at the window's start and end, Redis ops/s,
 refusals, dropped connections, request round trips, and the machine's load (it is shared).
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sys
 import time
@@ -29,7 +31,8 @@ from typing import Any
 
 from bench.sfu.machine import describe_code, describe_machine
 from bench.sfu.numbers import percentile, rounded
-from testbed.nodes import judge_transition, open_hearing_with
+from bench.sfu.procstat import process_cpu_seconds
+from testbed.nodes import open_hearing_with
 
 from .clients import Outcome, Person, SignalingParticipant
 from .load import LoadMeter
@@ -41,19 +44,43 @@ MIB = 1024 * 1024
 
 
 async def _make_hearings(cluster: Cluster, hearings: int, people: int) -> list[Person]:
-    """``hearings`` hearings in session, each with a judge and ``people - 1`` parties, made
-    through the two nodes' staff APIs in turn."""
+    """``hearings`` opened hearings, each with a judge and ``people - 1`` parties, made
+    through the two nodes' staff APIs in turn. Their judges start them once joined: a
+    hearing started through a node that does not serve it would start its recording there
+    (and the serving node would take it for an interrupted one)."""
     urls = cluster.urls()
 
     async def one(i: int) -> list[Person]:
         base = urls[i % len(urls)]
         roles = [("judge", f"法官{i}")] + [("party", f"当事人{i}-{j}") for j in range(1, people)]
         hid, tokens = await open_hearing_with(base, *roles)
-        await judge_transition(base, tokens[f"法官{i}"], "start")
         return [Person(hid, role, tokens[name]) for role, name in roles]
 
     made = await gather_bounded(4, *(one(i) for i in range(hearings)))
     return [p for group in made for p in group]
+
+
+def _cpu_sample(cluster: Cluster) -> dict[str, float]:
+    """CPU-s used so far by each node and by this process (the clients)."""
+    t = os.times()
+    out = {name: process_cpu_seconds(node.proc.pid) for name, node in cluster.nodes.items()}
+    out["clients"] = t.user + t.system
+    return out
+
+
+# What a node's log says about its own trouble: leases it lost (its clients are sent away),
+# event listeners that held up the event they were told of, load shedding, errors.
+LOG_SIGNS = {
+    "leases_lost": "lost the lease",
+    "slow_listeners": "a listener must hand long work",
+    "load_level_changes": "load level",
+    "errors": " ERROR ",
+}
+
+
+def _log_counts(log: Path) -> dict[str, int]:
+    text = log.read_text(errors="replace")
+    return {what: text.count(sign) for what, sign in LOG_SIGNS.items()}
 
 
 def _node_sample(cluster: Cluster) -> dict[str, int]:
@@ -82,8 +109,12 @@ async def _measure(args: argparse.Namespace, cluster: Cluster) -> dict[str, Any]
             lives.append(asyncio.create_task(client.live(stop), name=f"client-{i}"))
 
     ramp_start = time.monotonic()
+    ramp_cpu = _cpu_sample(cluster)
     await asyncio.gather(*(start(i, c) for i, c in enumerate(clients)))
     ramp_s = time.monotonic() - ramp_start
+    ramp_cpu = {k: round((v - ramp_cpu[k]) / ramp_s, 2) for k, v in _cpu_sample(cluster).items()}
+    for c in clients:
+        c.outcome.started -= ramp_start
     await asyncio.sleep(args.warmup)
 
     redis = cluster.redis_client()
@@ -109,18 +140,21 @@ async def _measure(args: argparse.Namespace, cluster: Cluster) -> dict[str, Any]
     stop.set()
     await asyncio.gather(*lives)
     served = {name: len(await cluster.served(name)) for name in cluster.nodes}
+    log_counts = {name: _log_counts(node.log) for name, node in cluster.nodes.items()}
     await gather_bounded(50, *(c.close() for c in clients))
     return _summary(
         args,
         [c.outcome for c in clients],
         setup_s=setup_s,
         ramp_s=ramp_s,
+        ramp_cpu=ramp_cpu,
         window_s=window_s,
         idle_rss=idle_rss,
         warm=warm,
         end=end,
         samples=samples,
         served=served,
+        log_counts=log_counts,
         node_urls={name: node.url for name, node in cluster.nodes.items()},
         machine_load=machine_load,
     )
@@ -136,12 +170,14 @@ def _summary(
     *,
     setup_s: float,
     ramp_s: float,
+    ramp_cpu: dict[str, float],
     window_s: float,
     idle_rss: dict[str, int],
     warm: dict[str, Any],
     end: dict[str, Any],
     samples: list[dict[str, Any]],
     served: dict[str, int],
+    log_counts: dict[str, dict[str, int]],
     node_urls: dict[str, str],
     machine_load: dict[str, Any],
 ) -> dict[str, Any]:
@@ -167,6 +203,7 @@ def _summary(
             else None,
             "hearings_served_at_end": served[name],
             "clients_at_join": sum(1 for o in joined if o.node_url == node_urls[name]),
+            "log": log_counts[name],
         }
         for name in sorted(idle_rss)
     }
@@ -184,11 +221,13 @@ def _summary(
             "warmup_s": args.warmup,
             "window_s": round(window_s, 1),
             "seed": args.seed,
+            "recording_auto_start": not args.no_recording,
             "store": "postgresql",
             "redis": "redis-server on a Unix socket",
         },
         "setup_s": round(setup_s, 1),
         "ramp_s": round(ramp_s, 1),
+        "ramp_cpu_s_per_s": ramp_cpu,
         "joined": len(joined),
         "moved": len(moved),
         "refused_or_failed": dict(Counter(o.error for o in outcomes if o.error)),
@@ -226,6 +265,7 @@ def table(result: dict[str, Any]) -> str:
     j, cfg, load = result["join_ms"], result["config"], result["machine_load"]
     lines = [
         f"{cfg['clients']} clients, {cfg['hearings']} hearings, {cfg['ramp_per_s']} joins/s, "
+        f"recording {'on' if cfg['recording_auto_start'] else 'off'}, "
         f"window {cfg['window_s']:g} s; machine busy {load['machine_busy_cpu_s_per_s']} of "
         f"{load['cores']} cores (ours {load['ours_cpu_s_per_s']}, others "
         f"{load['others_cpu_s_per_s']}), load average {load['loadavg_end'][0]}",
@@ -240,14 +280,16 @@ def table(result: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| node | clients | hearings | RSS idle (MiB) | RSS warm | RSS end | growth |",
-        "|---|---|---|---|---|---|---|",
+        "| node | clients | hearings | RSS idle (MiB) | RSS warm | RSS end | growth | log |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, n in result["nodes"].items():
         lines.append(
             f"| {name} | {n['clients_at_join']} | {n['hearings_served_at_end']} | "
             f"{n['rss_idle_mib']} | {n['rss_warm_mib']} | {n['rss_end_mib']} | "
-            f"{n['rss_growth_pct']} % |"
+            f"{n['rss_growth_pct']} % | "
+            + ", ".join(f"{k} {v}" for k, v in n["log"].items() if v)
+            + " |"
         )
     r, c = result["redis"], result["calls"]
     lines += [
@@ -258,7 +300,9 @@ def table(result: dict[str, Any]) -> str:
         f"({result['moved']} after `moved`), refused or failed {result['refused_or_failed']}, "
         f"dropped during the window {result['dropped_during_window']}. Requests in the window: "
         f"{c['count']}, round trip p50 {c['ms']['p50']} ms, p95 {c['ms']['p95']} ms, "
-        f"errors {c['errors']}.",
+        f"errors {c['errors']}. CPU-s/s during the {result['ramp_s']} s of joins: "
+        + ", ".join(f"{k} {v}" for k, v in result["ramp_cpu_s_per_s"].items())
+        + ".",
     ]
     return "\n".join(lines)
 
@@ -275,14 +319,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--tag", default="", help="cluster-signaling-TAG.json")
     parser.add_argument("--out", type=Path, help="the JSON file (default: bench/results/)")
+    parser.add_argument("--logs", type=Path, help="keep the nodes' logs in this directory")
+    parser.add_argument(
+        "--no-recording",
+        action="store_true",
+        help="recording_auto_start off: a started hearing records nothing (signaling alone)",
+    )
     args = parser.parse_args(argv)
     out = args.out or RESULTS / f"cluster-signaling{'-' + args.tag if args.tag else ''}.json"
 
     async def run() -> dict[str, Any]:
         # every client comes from 127.0.0.1: the per-address connection limit must let
         # them all in (it is measured elsewhere)
+        extra = {"recording_auto_start": "false"} if args.no_recording else {}
         async with running_cluster(
-            lease_seconds=args.lease, max_connections_per_address=str(args.clients * 2)
+            lease_seconds=args.lease,
+            keep_logs=args.logs,
+            max_connections_per_address=str(args.clients * 2),
+            **extra,
         ) as cluster:
             return await _measure(args, cluster)
 
