@@ -45,9 +45,8 @@ MIB = 1024 * 1024
 
 async def _make_hearings(cluster: Cluster, hearings: int, people: int) -> list[Person]:
     """``hearings`` opened hearings, each with a judge and ``people - 1`` parties, made
-    through the two nodes' staff APIs in turn. Their judges start them once joined: a
-    hearing started through a node that does not serve it would start its recording there
-    (and the serving node would take it for an interrupted one)."""
+    through the two nodes' staff APIs in turn. Their judges start them once joined, from the
+    hearing's node, as a judge's console does: the recording starts there and then."""
     urls = cluster.urls()
 
     async def one(i: int) -> list[Person]:
