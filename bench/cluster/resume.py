@@ -1,8 +1,9 @@
 """How a client whose node died comes back (bench/cluster/failover.py), in two ways:
 
 * ``web``: as web_client/static/session.js does. socket.io retries the node it was on, with
-  its back-off (1 s doubling to at most 5 s, each ±50 % at random); once the node has been
-  unreachable for the join's ``failover.after_seconds`` (the lease and a margin) the page
+  its back-off (1 s, at most 1 s once the join named a failover entry, each ±50 % at random);
+  once the node has been unreachable (from the moment its socket closed) for the join's
+  ``failover.after_seconds`` (the lease and a margin) the page
   goes to the entry (``failover.entry_url``: a load balancer in a deployment; here the
   surviving node stands for it), which places the hearing or answers ``unavailable`` with
   ``retry_after`` (waited for, at least 0.5 s). The page reload of a move is not modelled.
@@ -21,7 +22,8 @@ import time
 
 from signaling.client import HearingClient, SignalingError
 
-RECONNECTION_DELAY_S, RECONNECTION_DELAY_MAX_S, JITTER = 1.0, 5.0, 0.5
+# session.js lowers socket.io's maximum delay to 1 s once the join named a failover entry
+RECONNECTION_DELAY_S, RECONNECTION_DELAY_MAX_S, JITTER = 1.0, 1.0, 0.5
 EAGER_RETRY_S = 0.2
 
 Trace = list[tuple[float, str, str]]
@@ -64,7 +66,7 @@ async def resume_web(
 ) -> HearingClient:
     """Reconnect as the web client does (module docstring); returns the connected client."""
     attempt = 0
-    unreachable_since: float | None = None
+    unreachable_since: float | None = killed  # its socket closed when the node died
     url = node_url
     while True:
         if url == node_url:

@@ -19,8 +19,9 @@ from hearing_server.signaling.origins import origin_check
 from signaling.protocol import MAX_SDP
 
 # A client whose node stopped answering goes back to the entry once the dead node's record
-# and leases have surely expired (the lease, and time for the client to notice).
-FAILOVER_MARGIN_S = 3.0
+# and leases have surely expired: both at most one lease after the node's last renewal, which
+# came before it died; a second more for the clocks of the client and Redis.
+FAILOVER_MARGIN_S = 1.0
 
 
 def install_signaling(app: web.Application) -> None:

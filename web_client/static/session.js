@@ -341,6 +341,9 @@ export class Session extends EventTarget {
     this.hearing = result.hearing;
     this._failover = result.failover || null;
     this._unreachableSince = null;
+    // With several nodes, a node that stops answering is given up on soon after its leases
+    // run out: look again every second rather than at socket.io's back-off (up to 5 s).
+    if (this._failover) this.socket.io.reconnectionDelayMax(1000);
     this.recording = result.recording || null;
     this.livestream = result.livestream || null;
     this.iceServers = result.ice_servers || [];
@@ -419,6 +422,10 @@ export class Session extends EventTarget {
     this._closeMedia();
     if (this.ended) return;
     this._setStatus('reconnecting');
+    // The node went away (not a kick): from now on it counts as unreachable (_maybeFailover).
+    if (reason === 'transport close' || reason === 'transport error' || reason === 'ping timeout') {
+      this._unreachableSince ??= Date.now();
+    }
     // socket.io reconnects by itself after transport errors, not after a disconnect that
     // either side asked for: a server-side kick (not a removal) or our own restart.
     if (reason === 'io server disconnect' || reason === 'io client disconnect') {
