@@ -65,14 +65,20 @@ return 1
 """
 
 
+SPREAD_LOAD_LIMIT = 2
+"""Spreading, a node at this load level (video shed) or above takes a new hearing only when
+every node is."""
+
+
 class RedisLeases:
     """Placement shared by every node that uses the same Redis (and prefix).
 
     ``load`` reports this node's load level (0 = calm) for its record; ``on_lost`` is told
     of a hearing whose lease this node lost (it could not renew in time and another node
     took it over): the caller must stop serving it here. ``spread``: a new hearing goes to
-    the least loaded node with the fewest hearings even when this node is calm (the workers
-    of one machine, whose clients all arrive at worker 0), instead of staying here.
+    the node with the fewest hearings among those not shedding video, even when this node is
+    calm (the workers of one machine, whose clients all arrive at worker 0), instead of
+    staying here.
     """
 
     def __init__(
@@ -312,6 +318,12 @@ class RedisLeases:
             r = self._client()
             counts = [int(await r.scard(self._k_served(n.id))) for n in pool]
             pool = [replace(n, hearings=c) for n, c in zip(pool, counts, strict=True)]
+            # by hearings among the nodes not shedding video: a node's level rises and falls
+            # with moments of lag (the one every client reaches first lags most), and ranking
+            # by it first sent every hearing to whichever node was calm at that moment
+            return min(
+                pool, key=lambda n: (n.load >= SPREAD_LOAD_LIMIT, n.hearings, n.load, n.id != me.id)
+            )
         return min(pool, key=lambda n: (n.load, n.hearings, n.id != me.id))
 
     async def _announce(self) -> None:

@@ -220,6 +220,13 @@ def test_spreading_nodes_place_new_hearings_on_the_one_with_fewest(redis_url: st
             owners = [(await nodes[0].owner(f"h{i}")).id for i in range(6)]
             assert sorted(owners) == ["w0", "w0", "w1", "w1", "w2", "w2"], owners
             assert owners[0] == "w0"  # here on a tie
+            # a node shedding video takes none while another does not
+            busy = _node(redis_url, "busy", HOLD_LEASE, spread=True, load=lambda: 2)
+            await busy.start()
+            try:
+                assert {(await busy.owner(f"b{i}")).id for i in range(3)} == {"w0", "w1", "w2"}
+            finally:
+                await busy.close()
             calm = _node(redis_url, "here", HOLD_LEASE)
             await calm.start()
             try:
