@@ -27,6 +27,7 @@ from hearing_server.core.hearing import Hearing, HearingAction, HearingKind, Vis
 from hearing_server.core.identity import POLICY_PRESETS, IdentityPolicy, IdType
 from hearing_server.core.participant import PartySide, Role
 from hearing_server.keys import EVIDENCE, HEARINGS, IDENTITY, STORE
+from hearing_server.log_filters import install_log_filters
 from hearing_server.serve import CannotListen, open_run_dir, serve
 from hearing_server.service.evidence import VerifyReport
 from hearing_server.service.hearings import HearingService
@@ -440,6 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format=f"%(asctime)s {who}%(levelname)s %(name)s: %(message)s"
     )
+    install_log_filters()
     try:
         if args.command == "serve" and workers > 1:
             with open_run_dir(settings) as run:

@@ -48,10 +48,21 @@ def build_openapi(routes: tuple[Route, ...]) -> dict[str, Any]:
                 },
                 "default": {
                     "description": "error",
-                    "content": {"application/json": {"schema": _ERROR_REF}},
+                    "content": (
+                        {"application/json": {"schema": _ERROR_REF}}
+                        if r.error_media_type == "application/json"
+                        else {r.error_media_type: {"schema": {"type": "string"}}}
+                    ),
                 },
             },
         }
+        if r.status == 204:  # no body, so no content type
+            del op["responses"]["204"]["content"]
+        for status, description, schema in r.responses:
+            op["responses"][str(status)] = {
+                "description": description,
+                "content": {"application/json": {"schema": schema}},
+            }
         params = re.findall(r"{(\w+)(?::[^}]*)?}", r.path)
         if params:
             op["parameters"] = [

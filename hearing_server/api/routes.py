@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -48,6 +48,9 @@ class Route:
     body: Schema | None = None
     status: int = 200
     media_type: str = "application/json"  # of the success response
+    error_media_type: str = "application/json"  # a page's errors are pages too
+    # other documented answers than success and the JSON error: (status, description, schema)
+    responses: tuple[tuple[int, str, dict[str, Any]], ...] = ()
     # checks or issues a secret: behind the login rate limits (docs/operations.md)
     login: bool = False
 
@@ -105,6 +108,16 @@ def _evidence_routes() -> tuple[Route, ...]:
     return tuple(routes)
 
 
+_NOT_READY: dict[str, Any] = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"type": "string", "enum": ["unavailable", "draining"]},
+        "reason": {"type": "string"},
+        "schema_version": {"type": "integer"},
+    },
+}
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", views.healthz, "Liveness probe", "none"),
     Route(
@@ -113,6 +126,7 @@ ROUTES: tuple[Route, ...] = (
         views.readyz,
         "Readiness probe (store reachable; 503 while this node drains)",
         "none",
+        responses=((503, "not ready: the store unreachable, or this node draining", _NOT_READY),),
     ),
     Route(
         "GET", "/api/node", node.node_status, "This node, its hearings and every live node", "admin"
@@ -213,6 +227,7 @@ ROUTES: tuple[Route, ...] = (
         "A recipient's tracking page",
         "none",
         login=True,
+        error_media_type="text/html",
     ),
     Route(
         "POST",
@@ -221,6 +236,7 @@ ROUTES: tuple[Route, ...] = (
         "The recipient confirms receipt",
         "none",
         login=True,
+        error_media_type="text/html",
     ),
     Route(
         "GET",
@@ -229,6 +245,7 @@ ROUTES: tuple[Route, ...] = (
         "The hearing's calendar file (.ics), through the recipient's link",
         "none",
         login=True,
+        error_media_type="text/html",
     ),
     Route(
         "GET",
@@ -237,6 +254,7 @@ ROUTES: tuple[Route, ...] = (
         "The served document (PDF), through the recipient's link",
         "none",
         login=True,
+        error_media_type="text/html",
     ),
     Route(
         "POST",

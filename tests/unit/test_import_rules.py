@@ -124,6 +124,8 @@ MAY_IMPORT: dict[str, set[str]] = {
         "hearing_server.metrics",
     },
     "hearing_server.app": {"*"},  # the composition root knows everything
+    # rewrites aiohttp's log records of a client's malformed request; imports nothing of ours
+    "hearing_server.log_filters": set(),
     "hearing_server.cli": {"*"},
     "hearing_server.serve": {"*"},  # runs the app in this process (signals, run dir, children)
     # serve --workers: each worker's settings, and the supervisor that runs them; neither

@@ -1,0 +1,1 @@
+"""Fuzzing the whole server: HTTP from its OpenAPI document (``bench.fuzz.http``)."""
