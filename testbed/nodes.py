@@ -67,7 +67,8 @@ def server_environ(data_dir: Path, port: int, **settings: str) -> dict[str, str]
     """The environment of a real server on 127.0.0.1:``port`` and ``data_dir``: the admin key
     ``ADMIN_KEY``, no composite, no transcription, no identity checks, and ``settings``
     (names as in docs/configuration.md) on top."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEARING_")}
+    # (a lifeline setting of the caller's would make the server a child of the test runner's)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEARING_", "LIFELINE_"))}
     env.update(
         PYTHONPATH=str(REPO),
         HEARING_DATA_DIR=str(data_dir),

@@ -41,8 +41,8 @@ import aiohttp
 from bench.sfu.api import Api, BenchHearing
 from bench.sfu.machine import REPO, describe_code, describe_machine
 from bench.sfu.procstat import MachineCpu, descendants, process_cpu_seconds
+from testbed.nodes import ADMIN_KEY, server_environ
 
-ADMIN_KEY = "bench-workers-admin-key-0123456789abcdef01234567"
 METRICS_TOKEN = "bench-workers-metrics-token-0123456789"
 READY_S = 120.0
 
@@ -99,28 +99,19 @@ def free_ports(count: int) -> int:
 
 
 def server_env(data_dir: Path, port: int, redis_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEARING_")}
-    env.update(
-        PYTHONPATH=str(REPO),
-        HEARING_DATA_DIR=str(data_dir),
-        HEARING_HOST="127.0.0.1",
-        HEARING_PORT=str(port),
-        HEARING_ADMIN_API_KEY=ADMIN_KEY,
-        HEARING_MEDIA_ANNOUNCED_ADDRESSES="127.0.0.1",
-        HEARING_REDIS_URL=redis_url,
-        HEARING_COMPOSITE_ENABLED="false",
-        HEARING_TRANSCRIPTION_ENABLED="false",
-        HEARING_RECORDING_AUTO_START="false",
-        HEARING_FACE_CHECKS_ENABLED="false",
-        HEARING_IDENTITY_DEFAULT_POLICY="none",
-        HEARING_LOG_LEVEL="WARNING",
-        HEARING_METRICS_TOKEN=METRICS_TOKEN,
+    return server_environ(
+        data_dir,
+        port,
+        redis_url=redis_url,
+        recording_auto_start="false",
+        face_checks_enabled="false",
+        log_level="WARNING",
+        metrics_token=METRICS_TOKEN,
         # every client comes from 127.0.0.1: the per-address abuse limits would refuse them
-        HEARING_MAX_CONNECTIONS_PER_ADDRESS="100000",
-        HEARING_LOGIN_REQUESTS_PER_MINUTE="1000000",
-        HEARING_LOGIN_REQUESTS_PER_MINUTE_PER_TOKEN="1000000",
+        max_connections_per_address="100000",
+        login_requests_per_minute="1000000",
+        login_requests_per_minute_per_token="1000000",
     )
-    return env
 
 
 async def wait_ready(urls: list[str], proc: asyncio.subprocess.Process) -> None:

@@ -115,6 +115,9 @@ class OverloadCoordinator:
         self._shed: dict[str, frozenset[str]] = {}  # subscriber -> publishers shed
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        # hearings whose members changed while shedding, applied by one task at a time
+        self._changed: set[str] = set()
+        self._catching_up: asyncio.Task[None] | None = None
 
     @property
     def level(self) -> LoadLevel:
@@ -146,8 +149,26 @@ class OverloadCoordinator:
             )
 
     async def on_service_event(self, event: ServiceEvent) -> None:
+        """A hearing's members changed while shedding: its shed sets are brought up to date
+        soon, by one task for every change meanwhile. Not in the event's own path: a join
+        would wait for the store reads of every join before it (seconds, when many people
+        join an overloaded server at once)."""
         if isinstance(event, ParticipantChanged) and self._level > LoadLevel.NORMAL:
-            await self.apply([event.hearing_id])
+            self._changed.add(event.hearing_id)
+            if self._catching_up is None:
+                self._catching_up = asyncio.get_running_loop().create_task(
+                    self._catch_up(), name="overload-members-changed"
+                )
+
+    async def _catch_up(self) -> None:
+        try:
+            while self._changed:
+                changed, self._changed = self._changed, set()
+                await self.apply(changed)
+        except Exception:
+            log.exception("shedding for changed hearings failed; the next round retries")
+        finally:
+            self._catching_up = None
 
     async def apply(self, hearing_ids: Iterable[str] | None = None) -> None:
         """Make every subscriber's shed set match the current level."""
@@ -188,10 +209,11 @@ class OverloadCoordinator:
             self._task = None
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
+        tasks = [t for t in (self._task, self._catching_up) if t is not None]
+        self._task = self._catching_up = None
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def install_overload(app: web.Application) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -29,9 +28,9 @@ from aiohttp import web
 from hearing_server.core.jobs import new_job
 from hearing_server.service.message_jobs import MESSAGE_JOB, message_payload
 from hearing_server.store.sqlite import SQLiteStore
+from testbed.nodes import ADMIN_KEY, free_port, server_environ
 
 REPO = Path(__file__).resolve().parents[3]
-ADMIN_KEY = "test-admin-key-0123456789abcdef0123456789"
 JOBS = 80
 CONCURRENCY = 4
 GATEWAY_DELAY_S = 0.05  # per message, so the kill lands mid-batch
@@ -76,37 +75,24 @@ async def gateway() -> AsyncIterator[tuple[Gateway, str]]:
     await runner.cleanup()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _environment(data_dir: Path, port: int, gateway_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEARING_", "LIFELINE_"))}
-    env.update(
-        PYTHONPATH=str(REPO),
-        HEARING_DATA_DIR=str(data_dir),
-        HEARING_HOST="127.0.0.1",
-        HEARING_PORT=str(port),
-        HEARING_ADMIN_API_KEY=ADMIN_KEY,
-        HEARING_MEDIA_ANNOUNCED_ADDRESSES="127.0.0.1",
-        HEARING_COMPOSITE_ENABLED="false",
-        HEARING_TRANSCRIPTION_ENABLED="false",
-        HEARING_FACE_CHECKS_ENABLED="false",
-        HEARING_MESSAGE_SENDER="http",
-        HEARING_MESSAGE_HTTP_URL=gateway_url,
-        HEARING_MESSAGE_HTTP_BODY_TEMPLATE=BODY_TEMPLATE,
-        HEARING_JOBS_LEASE_SECONDS=str(LEASE_S),
-        HEARING_JOBS_CONCURRENCY=str(CONCURRENCY),
-        HEARING_JOBS_RETRY_SECONDS="0.2",
-        HEARING_JOBS_POLL_SECONDS="0.5",
+    return server_environ(
+        data_dir,
+        port,
+        identity_default_policy="standard",  # the loader's default, as before
+        face_checks_enabled="false",
+        message_sender="http",
+        message_http_url=gateway_url,
+        message_http_body_template=BODY_TEMPLATE,
+        jobs_lease_seconds=str(LEASE_S),
+        jobs_concurrency=str(CONCURRENCY),
+        jobs_retry_seconds="0.2",
+        jobs_poll_seconds="0.5",
     )
-    return env
 
 
 async def _start(tmp_path: Path, gateway_url: str, n: int) -> asyncio.subprocess.Process:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / f"server-{n}.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(

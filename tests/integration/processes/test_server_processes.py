@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,11 +27,11 @@ from hearing_server.serve import longest_shutdown
 from signaling.client import HearingClient
 from support.api import HEARING_BODY
 from support.waiting import wait_until
+from testbed.nodes import ADMIN_KEY, free_port, server_environ
 from transcription.testing import SpeechTrack, have_flite, silence, synthesize
 from transcription.wer import wer
 
 REPO = Path(__file__).resolve().parents[3]
-ADMIN_KEY = "test-admin-key-0123456789abcdef0123456789"
 GRACE_S = 10.0
 ORPHANS_GONE_S = 2.0  # the bound, from the server's death to its last descendant's
 READY_S = 90.0
@@ -88,28 +87,16 @@ def _alive(p: Proc) -> bool:
     return st is not None and st[0] != "Z" and st[2] == p.start_time
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _environment(data_dir: Path, port: int, grace: float) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEARING_", "LIFELINE_"))}
-    env.update(
-        PYTHONPATH=str(REPO),
-        HEARING_DATA_DIR=str(data_dir),
-        HEARING_HOST="127.0.0.1",
-        HEARING_PORT=str(port),
-        HEARING_ADMIN_API_KEY=ADMIN_KEY,
-        HEARING_MEDIA_ANNOUNCED_ADDRESSES="127.0.0.1",
-        HEARING_COMPOSITE_ENABLED="false",
-        HEARING_TRANSCRIPTION_ENABLED="true",
+    return server_environ(
+        data_dir,
+        port,
+        identity_default_policy="standard",  # the loader's default, as before
+        transcription_enabled="true",
         # The speech below is English (flite); one engine (tiny.en) serves an English court.
-        HEARING_TRANSCRIPTION_LANGUAGE="en",
-        HEARING_SHUTDOWN_GRACE_SECONDS=str(grace),
+        transcription_language="en",
+        shutdown_grace_seconds=str(grace),
     )
-    return env
 
 
 class Server:
@@ -155,7 +142,7 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
     started: list[Server] = []
 
     async def start(*, ready: bool = True, grace: float = GRACE_S) -> Server:
-        port = _free_port()
+        port = free_port()
         log = tmp_path / f"server-{len(started)}.log"
         with log.open("wb") as out:
             proc = await asyncio.create_subprocess_exec(
