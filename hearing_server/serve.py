@@ -28,6 +28,7 @@ from pathlib import Path
 from aiohttp import web
 
 import lifeline
+from hearing_server.access_log import RedactingAccessLogger
 from hearing_server.app import create_app
 from hearing_server.config import Settings
 
@@ -115,7 +116,12 @@ async def _serve(
     for sig in SHUTDOWN_SIGNALS:
         loop.add_signal_handler(sig, on_signal, sig)
     # Connections still open get half the grace; the app's resources the rest.
-    runner = web.AppRunner(create_app(settings), handle_signals=False, shutdown_timeout=grace / 2)
+    runner = web.AppRunner(
+        create_app(settings),
+        handle_signals=False,
+        shutdown_timeout=grace / 2,
+        access_log_class=RedactingAccessLogger,  # no service link or ticket in the log
+    )
     starting = asyncio.create_task(_start(runner, settings, on_ready))
     stopping = asyncio.create_task(stop_requested.wait())
     try:

@@ -126,6 +126,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "hearing_server.app": {"*"},  # the composition root knows everything
     # rewrites aiohttp's log records of a client's malformed request; imports nothing of ours
     "hearing_server.log_filters": set(),
+    # the access log with the secrets of service links and tickets hidden
+    "hearing_server.access_log": set(),
     "hearing_server.cli": {"*"},
     "hearing_server.serve": {"*"},  # runs the app in this process (signals, run dir, children)
     # serve --workers: each worker's settings, and the supervisor that runs them; neither
