@@ -99,8 +99,21 @@ def _is_page_path(path: str) -> bool:
     return path in PAGE_PATHS or path == PICK_PATH or path.startswith(_PREFIXES)
 
 
+# The API's answers: never sniffed into something else, never stored by a browser or a proxy
+# on the way (they hold people's names, ID checks, transcripts), no referrer sent from them.
+API_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: harden every response of the pages (API responses untouched)."""
+    """on_response_prepare: harden every response of the pages and of the API."""
+    if request.path.startswith("/api/"):
+        for name, value in API_HEADERS.items():
+            response.headers.setdefault(name, value)  # a download may say how it is cached
+        return
     if not _is_page_path(request.path):
         return
     for name, value in SECURITY_HEADERS.items():
