@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 import sqlite3
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +35,8 @@ from .sqlite_slots import SQLiteSlots
 from .sqlite_tokens import SQLiteTokens
 from .sqlite_transcript import SQLiteTranscript
 
+log = logging.getLogger(__name__)
+
 
 def _lock_file(path: Path) -> int:
     """An exclusive flock on ``path`` (created), held until the returned fd is closed."""
@@ -43,6 +47,26 @@ def _lock_file(path: Path) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def _owner_only(path: Path) -> None:
+    """The database holds people's names, contact details and the hearing's record: only
+    the server's user may read it. SQLite gives its -wal and -shm files the database's mode."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            log.warning("%s was readable by others (mode %o): made owner-only", path, mode)
+            for part in (
+                path,
+                path.with_name(path.name + "-wal"),
+                path.with_name(path.name + "-shm"),
+            ):
+                if part.exists():
+                    part.chmod(stat.S_IMODE(part.stat().st_mode) & 0o700)
+        return
+    os.close(fd)
 
 
 class SQLiteStore(
@@ -68,6 +92,7 @@ class SQLiteStore(
         if self._db is not None:
             return
         self._path.parent.mkdir(parents=True, exist_ok=True)
+        _owner_only(self._path)
         # the busy timeout: how long a write waits for another process's (serve --workers)
         db = await aiosqlite.connect(self._path, timeout=BUSY_TIMEOUT_S)
         db.row_factory = sqlite3.Row
