@@ -67,11 +67,15 @@ async def test_the_summons_is_generated_with_the_join_link_and_served(
         assert when in text and "第一法庭" in text and "李四" in text
     assert "开庭传票" in zh and "被传唤人" in zh
     assert "Summons" in en and "Notice of hearing" in en
-    # The participant's own join link, whole (read in reading order: it may wrap).
-    joined = re.sub(r"\s+", "", pdf_text(pdfs["zh-CN"]))
-    match = re.search(r"https?://[^\s]*?/join#token=([A-Za-z0-9_.-]+)", joined)
-    assert match is not None, zh
-    me = await client.get("/api/me", headers={"Authorization": f"Bearer {match.group(1)}"})
+    # The participant's own join link: the one the PDF opens when tapped, and the same link
+    # printed for those who type it in (it wraps anywhere, and the table's label, centred
+    # beside it, lands between its lines in reading order).
+    match = re.search(rb"/URI \((https?://[^)]*/join#token=([A-Za-z0-9_.-]+))\)", pdfs["zh-CN"])
+    assert match is not None, "the join link is not clickable"
+    join_link, token = match.group(1).decode(), match.group(2).decode()
+    printed = re.sub(r"\s+", "", pdf_text(pdfs["zh-CN"])).replace("在线参加链接", "")
+    assert join_link in printed, zh
+    me = await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status == 200, await me.text()
     assert (await me.json())["me"]["id"] == party["id"]
 
