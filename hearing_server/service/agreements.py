@@ -576,6 +576,9 @@ class AgreementService:
         names = {p.participant_id: p.name for p in a.parties}
         out: dict[str, Any] = {
             "id": a.id,
+            # the store's change counter: a client shows the highest it has seen, so a
+            # late answer never overwrites a newer push
+            "revision": a.revision,
             "state": a.state.value,
             "case": dict(a.case),
             "parties": [p.to_json() for p in a.parties],

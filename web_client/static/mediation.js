@@ -434,6 +434,8 @@ export function agreementPanel(session, ctx, { drafting }) {
 
   function show(a) {
     if (!a) return;
+    // Answers and pushes travel on different connections: an older snapshot may come last.
+    if (agreement && a.id === agreement.id && a.revision < agreement.revision) return;
     const before = agreement;
     agreement = a.state === null ? null : a;
     session.agreement = agreement;

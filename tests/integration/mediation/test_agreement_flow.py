@@ -136,6 +136,11 @@ async def test_a_whole_agreement_is_drafted_accepted_signed_sealed_and_verifies(
             assert [r[0] for r in results] == [200, 200], results
             state = await med.get()
             assert state["state"] == "accepted" and len(state["accepted_by"]) == 2
+            # Every change counts up, so a client can tell a late snapshot from a newer one.
+            assert sorted(r[1]["revision"] for r in results) == [
+                proposal["revision"] + 1,
+                state["revision"],
+            ], (results, state)
 
             # Signing out of order: nobody signs before signing opens.
             assert (await zhang.post("sign-code"))[1]["code"] == "invalid_transition"
