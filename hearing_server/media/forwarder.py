@@ -242,6 +242,7 @@ class TrackForwarder:
         send_pli: Callable[[int], Coroutine[Any, Any, None]],
         keyframe_throttle_s: float,
         gap_timeout_s: float,
+        keyframe_retry_s: float = 1.0,
         decoders: DecoderRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
         screen: bool = False,
@@ -260,6 +261,10 @@ class TrackForwarder:
         self._tasks = tasks
         self._send_pli = send_pli
         self._throttle_s = keyframe_throttle_s
+        # A request or its keyframe may be lost on a bad line (a PLI is one RTCP packet; a
+        # keyframe is many): while a subscriber still waits, ask again after this long.
+        self._retry_s = max(keyframe_retry_s, keyframe_throttle_s)
+        self._retry_timer: asyncio.TimerHandle | None = None
         self._clock = clock
         self._outputs: dict[str, _Output] = {}
         # subscribers that do not get this (video) track for now: load shedding
@@ -398,6 +403,21 @@ class TrackForwarder:
         self._pli_answered = False
         self._counters.keyframe_requests_sent_upstream += 1
         self._tasks.spawn(self._send_pli(self._ssrc), name=f"pli:{self.track_id}")
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()
+        self._retry_timer = asyncio.get_running_loop().call_later(self._retry_s, self._retry)
+
+    def _retry(self) -> None:
+        """No keyframe since the last request: ask again if anyone is still waiting."""
+        self._retry_timer = None
+        if self._closed or self._pli_answered:
+            return
+        if any(
+            out.need_keyframe and out.output.connected and pid not in self._shed
+            for pid, out in self._outputs.items()
+        ):
+            self._counters.keyframe_requests_retried += 1
+            self.request_keyframe()
 
     def _subscriber_started(self) -> None:
         self.request_keyframe(new_subscriber=True)
@@ -465,9 +485,10 @@ class TrackForwarder:
         if self._closed:
             return
         self._closed = True
-        if self._pli_timer is not None:
-            self._pli_timer.cancel()
-            self._pli_timer = None
+        for timer in (self._pli_timer, self._retry_timer):
+            if timer is not None:
+                timer.cancel()
+        self._pli_timer = self._retry_timer = None
         for out in self._outputs.values():
             out.output.end()
         self._outputs.clear()

@@ -32,6 +32,7 @@ class MediaCounters:
     dropped_frames: int = 0
     keyframe_requests_received: int = 0
     keyframe_requests_sent_upstream: int = 0
+    keyframe_requests_retried: int = 0  # asked again: the last went unanswered
     decoded_frames: int = 0
     encoded_frames: int = 0
     offers_sent: int = 0

@@ -50,6 +50,11 @@ MEDIA_COUNTERS: Final = (
         "Keyframe requests (PLI) sent to publishers, throttled",
     ),
     (
+        "keyframe_requests_retried",
+        "media_keyframe_requests_retried",
+        "Keyframe requests sent again because no keyframe answered the last one",
+    ),
+    (
         "decoded_frames",
         "media_decoded_frames",
         "Frames decoded by aiortc's receiver path (0 while the server only forwards)",

@@ -3,6 +3,6 @@ own, behind a link with delay, jitter, loss, bursts, a rate limit and blackouts,
 it runs (these machines have no netem). See :mod:`testbed.netlab.lab`."""
 
 from .lab import Lab, LabError, unavailable
-from .shaper import Direction
+from .link import Direction
 
 __all__ = ["Direction", "Lab", "LabError", "unavailable"]

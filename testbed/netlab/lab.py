@@ -27,7 +27,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .shaper import Direction
+from .link import Direction
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 10.0

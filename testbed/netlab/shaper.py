@@ -26,8 +26,10 @@ import random
 import select
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
+
+from testbed.netlab.link import Direction
 
 # Packets held at once per queue (the kernel's default of 1024 is a 300 ms delay at 3,400
 # packets/s; a video call sends a few hundred).
@@ -44,29 +46,6 @@ class Packet(Protocol):
     def accept(self) -> None: ...
 
     def drop(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Direction:
-    """One direction of the link. All zero: a clean link."""
-
-    delay_ms: float = 0.0
-    jitter_ms: float = 0.0  # uniform in ±jitter around the delay (never below zero)
-    loss: float = 0.0  # the share of packets lost, 0..1
-    burst: float = 1.0  # mean length of a loss burst in packets (1: independent losses)
-    rate_kbps: float = 0.0  # 0: unlimited
-    queue_ms: float = 150.0  # the rate limiter's buffer: a packet that would wait longer is dropped
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Direction:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown link settings: {sorted(unknown)}")
-        d = cls(**{k: float(v) for k, v in data.items()})
-        if not 0.0 <= d.loss < 1.0 or d.burst < 1.0 or min(asdict(d).values()) < 0:
-            raise ValueError(f"link settings out of range: {data}")
-        return d
 
 
 @dataclass

@@ -401,3 +401,38 @@ async def test_sender_track_counts_what_it_forwards_and_stops() -> None:
     assert not source.connected and track.readyState == "ended"
     with pytest.raises(MediaStreamError):
         await track.recv()
+
+
+async def test_an_unanswered_request_is_sent_again_while_someone_waits(
+    tasks: TaskOwner,
+) -> None:
+    """On a bad line the PLI, or the keyframe answering it, may be lost: while a subscriber
+    still waits for a keyframe the request goes again after the retry interval, and no
+    more once a keyframe came."""
+    up = Upstream()
+    counters = MediaCounters()
+    fwd = TrackForwarder(
+        publisher_pid="alice",
+        track_id="alice-video-0",
+        codec=_codec("video", "video/VP8"),
+        counters=counters,
+        tasks=tasks,
+        send_pli=up.send,
+        keyframe_throttle_s=0.02,
+        gap_timeout_s=0.5,
+        keyframe_retry_s=0.1,
+    )
+    feed = Feed(fwd)
+    feed.frame(KEY)
+    bob = _connected(fwd.attach("bob"))
+    await asyncio.sleep(0.01)
+    start = len(up.plis)  # bob's own first request
+    assert start == 1
+    await asyncio.sleep(0.35)  # nothing answers: asked again about every 0.1 s
+    assert 3 <= len(up.plis) - start <= 4, up.plis
+    assert counters.keyframe_requests_retried == len(up.plis) - start
+    feed.frame(KEY)
+    asked = len(up.plis)
+    await asyncio.sleep(0.3)
+    assert len(up.plis) == asked  # answered: no more
+    assert [f.keyframe for f in bob.frames] == [True]
