@@ -76,6 +76,8 @@ class RecordingSummary:
     entries: int
     head_hash: str
     signed: bool  # the final signature is on disk
+    # entries that could never be written (the disk stayed full): lost with the session
+    unwritten_entries: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +93,7 @@ class RecordingSummary:
             "entries": self.entries,
             "head_hash": self.head_hash,
             "signed": self.signed,
+            "unwritten_entries": self.unwritten_entries,
         }
 
 
@@ -287,6 +290,7 @@ class RecordingSession:
             )
             signed = await self._sign_final()
             manifest = self._manifest
+            unwritten = manifest.pending
             await asyncio.to_thread(manifest.close)
             if self._alert_tasks:
                 await asyncio.gather(*list(self._alert_tasks), return_exceptions=True)
@@ -304,6 +308,7 @@ class RecordingSession:
                 entries=manifest.count,
                 head_hash=manifest.head_hash,
                 signed=signed,
+                unwritten_entries=unwritten,
             )
             return self._summary
 
@@ -490,13 +495,23 @@ class RecordingSession:
         try:
             await asyncio.to_thread(manifest.sign, final=True)
         except (ManifestError, SignatureError) as exc:
+            unwritten = manifest.pending
+            lost = (
+                f" {unwritten} entries could not be written and are lost (the segments they "
+                "name stay as .part files, outside the record)."
+                if unwritten
+                else ""
+            )
+            # The last word on this recording: never held back by the repeat limit that
+            # spares people an alert per entry while the disk is full.
             self._emit(
                 self._make_alert(
                     AlertKind.SIGN_FAILED,
                     f"The recording stopped but its manifest could not be signed: {exc}. "
-                    "Every finished segment is listed, and verifies as unsigned.",
+                    f"Every segment listed verifies, as unsigned.{lost}",
                     error=str(exc),
-                )
+                ),
+                always=True,
             )
             return False
         return True
@@ -515,19 +530,20 @@ class RecordingSession:
             **fields,
         )
 
-    def _emit(self, alert: RecordingAlert) -> None:
-        """Deliver an alert from any thread: ``on_alert`` runs as a task on the loop."""
+    def _emit(self, alert: RecordingAlert, *, always: bool = False) -> None:
+        """Deliver an alert from any thread: ``on_alert`` runs as a task on the loop.
+        ``always``: not held back by ``alert_repeat_seconds``."""
         loop = self._loop
         if loop is None or loop.is_closed():
             log.error("recording alert (no loop): %s", alert.message)
             return
         try:
-            loop.call_soon_threadsafe(self._deliver, alert)
+            loop.call_soon_threadsafe(self._deliver, alert, always)
         except RuntimeError:
             log.error("recording alert (loop closed): %s", alert.message)
 
-    def _deliver(self, alert: RecordingAlert) -> None:
-        if alert.kind in (AlertKind.MANIFEST_FAILED, AlertKind.SIGN_FAILED):
+    def _deliver(self, alert: RecordingAlert, always: bool = False) -> None:
+        if alert.kind in (AlertKind.MANIFEST_FAILED, AlertKind.SIGN_FAILED) and not always:
             # Every track hits the same full disk: tell people once per period, not per entry.
             now = time.monotonic()
             last = self._last_alert.get(alert.kind)

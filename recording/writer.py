@@ -6,7 +6,8 @@ carries it out. Failures (open, write, close): the segment is given up (what was
 kept as an incomplete segment if the file can still be hashed), an alert goes out, and no
 segment opens again until a backoff has passed (doubling up to ``retry_max``). Every frame
 that did not make it into a file is counted, and the outage is written to the manifest as a
-``loss`` entry when writing works again. Runs on the recorder's thread only.
+``loss`` entry when writing works again: when a segment after it has been closed, not when
+the muxer took a packet (a full disk fails at the flush). Runs on the recorder's thread only.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class SegmentWriter:
         self._report = report
         self.segment: OpenSegment | None = None
         self.outage: Outage | None = None
+        # An outage whose next segment took packets but is not closed yet, and that
+        # segment's start: the outage ends there once the segment is written.
+        self._recovering: tuple[Outage, float] | None = None
         self._failed_until: float | None = None
         self._consecutive_failures = 0
         self._next_index = 1
@@ -139,7 +143,11 @@ class SegmentWriter:
         seg.packets[st.index] = seg.packets.get(st.index, 0) + 1
         seg.end_ticks[st.index] = max(seg.end_ticks.get(st.index, 0), pts + pkt.duration)
         if self.outage is not None:
-            self.close_outage(seg.start_s, recovered=True)
+            # A packet the muxer took is not on disk yet (it buffers, and a full disk fails
+            # only when the segment is flushed): the outage ends here only if this segment
+            # closes; until then it is held, and a failure resumes it.
+            self._recovering = (self.outage, seg.start_s)
+            self.outage = None
         return True
 
     def _fill_silence(self, seg: OpenSegment, st: InputState, pts: int) -> None:
@@ -177,6 +185,10 @@ class SegmentWriter:
             _remove_quietly(seg.file.part_path)
             return
         self._consecutive_failures = 0
+        if self._recovering is not None:  # a whole segment written: writing works again
+            self.outage, end_s = self._recovering
+            self._recovering = None
+            self.close_outage(end_s, recovered=True)
         self._register(seg, complete=True)
 
     def _register(self, seg: OpenSegment, *, complete: bool, error: str | None = None) -> None:
@@ -238,6 +250,11 @@ class SegmentWriter:
         """Give up the open segment, alert, and schedule a retry."""
         seg = self.segment
         self.segment = None
+        if self._recovering is not None:
+            # The segment that seemed to end the outage failed too: the outage goes on, and
+            # the judge, told once, is not told again that it ended.
+            self.outage, _ = self._recovering
+            self._recovering = None
         t_s = self._clock.offset(now)
         lost_here = 0
         for st in self._inputs:

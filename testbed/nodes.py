@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,14 +85,18 @@ def server_environ(data_dir: Path, port: int, **settings: str) -> dict[str, str]
     return env
 
 
-async def start_server_process(data_dir: Path, log: Path, **settings: str) -> ServerProcess:
+async def start_server_process(
+    data_dir: Path, log: Path, *, wrapper: Sequence[str] = (), **settings: str
+) -> ServerProcess:
     """A real server on 127.0.0.1 and a free port, on ``data_dir`` (``server_environ``);
-    ready when this returns."""
+    ready when this returns. ``wrapper``: a command that runs the server (its arguments
+    follow), which must exec it so that the process's pid is the server's (e.g. ``unshare
+    -m`` and a mount of the test's own)."""
     port = free_port()
     env = server_environ(data_dir, port, **settings)
     with log.open("ab") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hearing_server", "serve",
+            *wrapper, sys.executable, "-m", "hearing_server", "serve",
             cwd=REPO, env=env, stdout=out, stderr=out,
         )  # fmt: skip
     server = ServerProcess(proc, port, log)
