@@ -25,7 +25,9 @@ from .manifest import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
     EntryType,
+    ManifestError,
     ManifestWriter,
+    SignatureError,
     entry_hash,
     read_manifest,
     read_signature,
@@ -64,7 +66,10 @@ def close_interrupted(
     detected_at: datetime,
     continued_in: str | None,
 ) -> Interrupted:
-    """Close the unfinished recording in ``directory`` (see the module's docstring)."""
+    """Close the unfinished recording in ``directory`` (see the module's docstring).
+
+    Raises OSError when the directory cannot be read or written (a full disk): the recording
+    stays unfinished, as it was, and a later call may close it."""
     recording_id = directory.name
     manifest = directory / MANIFEST_NAME
     if not manifest.is_file():
@@ -116,29 +121,11 @@ def close_interrupted(
     except BlockingIOError:
         return Interrupted(recording_id, False, reason="still being written by a live process")
     try:
-        if not stopped_entry:
-            segments = [e["data"] for e in entries if e["type"] == EntryType.SEGMENT]
-            writer.append(
-                EntryType.RECORDING_STOPPED,
-                {
-                    "stopped_at": entries[-1]["at"],
-                    "duration_us": max(
-                        (int(s.get("start_us", 0)) + int(s.get("duration_us", 0))) for s in segments
-                    )
-                    if segments
-                    else 0,
-                    "tracks": sum(1 for e in entries if e["type"] == EntryType.TRACK_STARTED),
-                    "segments": len(segments),
-                    "incomplete_segments": sum(1 for s in segments if s.get("complete") is False),
-                    "frames_lost": sum(int(s.get("lost_frames", 0)) for s in segments),
-                    "interrupted": True,
-                    "detected_at": iso(detected_at),
-                    "unfinished_files": list(unfinished),
-                    "continued_in": continued_in,
-                },
-                at=detected_at,
-            )
-        writer.sign(final=True)
+        _close(writer, entries, stopped_entry, unfinished, detected_at, continued_in)
+    except (ManifestError, SignatureError) as exc:
+        # Nothing is lost: an entry that failed is cut off again (or was written whole), and
+        # a later call with space to write finishes the closing.
+        raise OSError(f"cannot close recording {recording_id}: {exc}") from exc
     finally:
         writer.close()
     return Interrupted(
@@ -148,3 +135,37 @@ def close_interrupted(
         entries=len(entries),
         unfinished_files=unfinished,
     )
+
+
+def _close(
+    writer: ManifestWriter,
+    entries: list[dict[str, Any]],
+    stopped_entry: bool,
+    unfinished: tuple[str, ...],
+    detected_at: datetime,
+    continued_in: str | None,
+) -> None:
+    """Append the ``recording_stopped`` entry (unless it is there) and sign final."""
+    if not stopped_entry:
+        segments = [e["data"] for e in entries if e["type"] == EntryType.SEGMENT]
+        writer.append(
+            EntryType.RECORDING_STOPPED,
+            {
+                "stopped_at": entries[-1]["at"],
+                "duration_us": max(
+                    (int(s.get("start_us", 0)) + int(s.get("duration_us", 0))) for s in segments
+                )
+                if segments
+                else 0,
+                "tracks": sum(1 for e in entries if e["type"] == EntryType.TRACK_STARTED),
+                "segments": len(segments),
+                "incomplete_segments": sum(1 for s in segments if s.get("complete") is False),
+                "frames_lost": sum(int(s.get("lost_frames", 0)) for s in segments),
+                "interrupted": True,
+                "detected_at": iso(detected_at),
+                "unfinished_files": list(unfinished),
+                "continued_in": continued_in,
+            },
+            at=detected_at,
+        )
+    writer.sign(final=True)

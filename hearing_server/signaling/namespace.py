@@ -362,6 +362,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             if sees_all
             else {actor.id: await self._identity.view(actor.id)}
         )
+        recording = self._recording.status(hearing.id)
+        alert = self._recording.last_alert(hearing.id) if sees_all else None
+        if alert is not None:  # raised before they joined: recording_alert reached them not
+            recording["alert"] = alert
         return {
             "protocol": PROTOCOL_VERSION,
             "hearing": hearing_to_json(hearing),
@@ -370,7 +374,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "participants": [self._participant_view(p, full=sees_all) for p in participants],
             # TURN credentials are issued afresh for each join (they are short-lived)
             "ice_servers": self._ice_servers(actor.id),
-            "recording": self._recording.status(hearing.id),
+            "recording": recording,
             "livestream": self._livestream.status(hearing.id),
             "identity": identity,
             "rooms": self._rooms.rooms(hearing.id),

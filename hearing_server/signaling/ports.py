@@ -38,6 +38,9 @@ class RecordingPort(Protocol):
     def status(self, hearing_id: str) -> dict[str, Any]:
         """``{state, recording_id?}``; state is not_recording, recording, paused, stopping."""
 
+    def last_alert(self, hearing_id: str) -> dict[str, Any] | None:
+        """The last ``recording_alert`` since the recording last started (staff only)."""
+
 
 class LivestreamPort(Protocol):
     """The public livestream as seen by signaling (the judge's controls) and by the public

@@ -120,6 +120,10 @@ class RecordingCoordinator:
         self._stopped_by_judge: set[str] = set()
         # Hearings looked at for a recording interrupted elsewhere (see _resume_interrupted).
         self._looked_at: set[str] = set()
+        # hearing id -> the last alert of its recording, until a recording starts again: the
+        # join gives it to the judge and clerk, who may have joined after it went out (an
+        # alert raised while the first of them joins a restarted server reaches nobody).
+        self._last_alert: dict[str, dict[str, Any]] = {}
         self._closed = False
 
     # -- load (the metrics read it) --------------------------------------------------------
@@ -147,6 +151,10 @@ class RecordingCoordinator:
                 return {"state": "stopping", "recording_id": finishing}
             return {"state": "not_recording"}
         return {"state": entry.session.state.value, "recording_id": entry.session.recording_id}
+
+    def last_alert(self, hearing_id: str) -> dict[str, Any] | None:
+        """The last ``recording_alert`` of the hearing since its recording last started."""
+        return self._last_alert.get(hearing_id)
 
     async def control(
         self, actor: Actor, hearing_id: str, action: RecordingAction
@@ -222,8 +230,10 @@ class RecordingCoordinator:
             if entry.session.state is SessionState.RECORDING:
                 await entry.session.pause()
                 await self._record_event(hearing_id, system, AuditEvent.RECORDING_PAUSED, {})
-        elif state in (HearingState.CLOSED, HearingState.ADJOURNED) and entry is not None:
-            await self._stop(hearing_id, system)
+        elif state in (HearingState.CLOSED, HearingState.ADJOURNED):
+            self._last_alert.pop(hearing_id, None)
+            if entry is not None:
+                await self._stop(hearing_id, system)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -271,7 +281,30 @@ class RecordingCoordinator:
                 detected_at=detected,
                 continued_in=continued_in,
             )
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            # A full disk, most likely. The judge and clerk hear of it at once; no stop goes
+            # into the audit chain, so that the recording is closed when recording starts
+            # again with space to write (the judge's start, or the next restart).
+            log.error(
+                "hearing %s: closing interrupted recording %s failed: %s", hearing_id, old, exc
+            )
+            await self._on_alert(
+                hearing_id,
+                RecordingAlert(
+                    kind=AlertKind.FINISH_FAILED,
+                    hearing_id=hearing_id,
+                    recording_id=old,
+                    message=(
+                        f"The recording left unfinished when the server stopped could not be "
+                        f"closed: {exc}. Its intact segments are kept (they verify, unsigned); "
+                        "it is closed when recording starts again with space to write."
+                    ),
+                    at=detected,
+                    error=str(exc),
+                ),
+            )
+            return {"recording_id": old, "closed": False, "ended_at": None, "gap_us": None}
+        except ValueError as exc:
             log.error(
                 "hearing %s: closing interrupted recording %s failed: %s", hearing_id, old, exc
             )
@@ -322,6 +355,7 @@ class RecordingCoordinator:
             log.error("recording of hearing %s could not start: %s", hid, exc)
             return
         self._active[hid] = _Hearing(session, set(), asyncio.Lock())
+        self._last_alert.pop(hid, None)
         await self._record_event(
             hid, actor, AuditEvent.RECORDING_STARTED, {"recording_id": session.recording_id}
         )
@@ -428,6 +462,7 @@ class RecordingCoordinator:
 
     async def _on_alert(self, hearing_id: str, alert: RecordingAlert) -> None:
         data = alert.to_dict()
+        self._last_alert[hearing_id] = data
         await self._events.publish(RecordingAlertRaised(hearing_id, data))
         event = AuditEvent.RECORDING_FAILED if alert.severity == "error" else None
         if event is not None:

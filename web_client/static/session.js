@@ -370,6 +370,10 @@ export class Session extends EventTarget {
     this._emit('hearing', this.hearing);
     this._emit('participants', this.participants);
     if (this.recording) this._emit('recording', this.recording);
+    // An alert raised before this console joined (a restart on a full disk): shown as if live.
+    if (this.recording && this.recording.alert && this.recording.alert.severity === 'error') {
+      this._emit('recordingalert', this.recording.alert);
+    }
     if (this.livestream) this._emit('livestream', this.livestream);
     this._emit('identity', this.identity);
     this._emit('rooms', { reason: 'joined', rooms: this.rooms });
