@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,8 @@ from signaling.protocol import MAX_SDP
 # and leases have surely expired: both at most one lease after the node's last renewal, which
 # came before it died; a second more for the clocks of the client and Redis.
 FAILOVER_MARGIN_S = 1.0
+# At shutdown: how long connected clients get to be told the server is going.
+CLOSE_FLUSH_S = 1.0
 
 
 def install_signaling(app: web.Application) -> None:
@@ -75,9 +78,21 @@ def install_signaling(app: web.Application) -> None:
 
     async def end_signaling(_: web.Application) -> None:
         # Open socket.io websockets would hold the shutdown until the clients' ping timeout
-        # (45 s); clients reconnect to the next server on their own.
-        if sio.eio.sockets:
-            await sio.eio.disconnect()
+        # (45 s); clients reconnect to the next server on their own. Each is told it is
+        # closed, briefly: a socket whose client already went (its websocket closed, its
+        # engine.io session not yet reaped) never drains its queue, and engine.io's own
+        # disconnect-all would wait for it for good.
+        sockets = list(sio.eio.sockets.values())
+        if sockets:
+            closing = [
+                asyncio.ensure_future(s.close(reason=sio.eio.reason.SERVER_DISCONNECT))
+                for s in sockets
+            ]
+            _, stuck = await asyncio.wait(closing, timeout=CLOSE_FLUSH_S)
+            for task in stuck:
+                task.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
+            sio.eio.sockets = {}
         await sio.shutdown()
 
     app.on_shutdown.append(end_signaling)

@@ -279,6 +279,23 @@ async def test_server_shutdown_ends_connected_sessions(
     assert not judge.connected
 
 
+async def test_shutdown_does_not_wait_for_a_client_already_gone(
+    server: TestServer, make_client: MakeClient
+) -> None:
+    """A client whose hearing closed (the server ended its namespace) and which then went
+    away leaves an engine.io session behind for a moment; shutting down then waited for it
+    for good (engine.io's disconnect-all waits for every socket's queue to drain)."""
+    _, people = await make_hearing(server.app, PEOPLE, state="in_session")
+    judge = make_client(people["王法官"].token)
+    await judge.connect()
+    await judge.join()
+    await judge.call("hearing_action", {"action": "close"})
+    await asyncio.sleep(0.5)
+    await judge.close()
+    async with asyncio.timeout(10):
+        await server.close()
+
+
 async def test_mediator_presides_over_a_mediation(
     server: TestServer, make_client: MakeClient
 ) -> None:
