@@ -88,7 +88,7 @@ def install_signaling(app: web.Application) -> None:
                 asyncio.ensure_future(s.close(reason=sio.eio.reason.SERVER_DISCONNECT))
                 for s in sockets
             ]
-            _, stuck = await asyncio.wait(closing, timeout=CLOSE_FLUSH_S)
+            _told, stuck = await asyncio.wait(closing, timeout=CLOSE_FLUSH_S)
             for task in stuck:
                 task.cancel()
             await asyncio.gather(*stuck, return_exceptions=True)
