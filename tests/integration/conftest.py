@@ -26,7 +26,12 @@ async def server(aiohttp_server: Any, settings: Settings) -> TestServer:
 
 
 @pytest.fixture
-async def make_client(server: TestServer) -> AsyncIterator[Callable[..., HearingClient]]:
+async def make_client(
+    server: TestServer, aiohttp_client: Any
+) -> AsyncIterator[Callable[..., HearingClient]]:
+    """Socket.io clients of ``server``, closed at the end. It asks for ``aiohttp_client`` so
+    that its clients close first: an HTTP test client made from ``server`` closes the server
+    at its own teardown, which then waited (about 5 s) for these still-connected clients."""
     clients: list[HearingClient] = []
 
     def make(token: str, **kw: Any) -> HearingClient:
