@@ -39,6 +39,7 @@ class RedactingAccessLogger(AbstractAccessLogger):
         )
         referer = redact(request.headers.get("Referer", "-"))
         agent = request.headers.get("User-Agent", "-")
+        # the request's id: the handling's context has ended by the time this is written
         self.logger.info(
             '%s %s "%s" %s %s "%s" "%s"',
             request.remote or "-",
@@ -48,4 +49,5 @@ class RedactingAccessLogger(AbstractAccessLogger):
             response.body_length,
             referer,
             agent,
+            extra={"request_id": request.get("request_id")},
         )

@@ -16,6 +16,7 @@ from hearing_server.api.errors import error_middleware
 from hearing_server.api.forwarding import forwarding_middleware
 from hearing_server.api.livestream import setup_livestream
 from hearing_server.api.pages import DEFAULT_WEB_CLIENT_DIR, setup_pages
+from hearing_server.api.request_ids import request_id_middleware
 from hearing_server.api.routes import setup_routes
 from hearing_server.config import Settings
 from hearing_server.wiring.agreements import install_agreements
@@ -48,8 +49,9 @@ def create_app(settings: Settings, *, stt_engine: STT | None = None) -> web.Appl
     made slow on purpose); the app owns it either way and closes it on cleanup.
     """
     app = web.Application(
-        # the relay to a hearing's node answers inside the error middleware
-        middlewares=[error_middleware, forwarding_middleware],
+        # the request id covers everything; the relay to a hearing's node answers inside the
+        # error middleware
+        middlewares=[request_id_middleware, error_middleware, forwarding_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[keys.SETTINGS] = settings

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import io
 import json
-import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -28,6 +27,7 @@ from hearing_server.core.identity import POLICY_PRESETS, IdentityPolicy, IdType
 from hearing_server.core.participant import PartySide, Role
 from hearing_server.keys import EVIDENCE, HEARINGS, IDENTITY, STORE
 from hearing_server.log_filters import install_log_filters
+from hearing_server.logs import configure_logging
 from hearing_server.serve import CannotListen, open_run_dir, serve
 from hearing_server.service.evidence import VerifyReport
 from hearing_server.service.hearings import HearingService
@@ -437,10 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    who = f"w{args.index} " if args.command == "worker" else ""
-    logging.basicConfig(
-        level=settings.log_level, format=f"%(asctime)s {who}%(levelname)s %(name)s: %(message)s"
-    )
+    worker = str(args.index) if args.command == "worker" else None
+    configure_logging(settings.log_level, settings.log_format, worker)
     install_log_filters()
     try:
         if args.command == "serve" and workers > 1:

@@ -120,6 +120,7 @@ class Settings:
     trusted_proxies: list[str] = field(default_factory=list)
     web_client_dir: Path | None = None  # default: the checkout's web_client/
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one object per line (hearing_server/logs.py)
     shutdown_grace_seconds: float = 20.0  # then child processes still running are stopped
     overload_shedding: bool = True  # shed video, then the composite's rate, when overloaded
     overload_lag_ms: float = 80.0  # event-loop lag (p95 over 2 s) that counts as overloaded
@@ -564,6 +565,8 @@ def load_settings(
     _check_sender(settings)
     _check_token(settings)
     _check_media_ports(settings)
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError("log_format must be text or json")
     return settings
 
 

@@ -21,9 +21,11 @@ import aiohttp
 from aiohttp import web
 
 from cluster import NodeInfo
+from hearing_server.api.request_ids import REQUEST_ID_KEY
 from hearing_server.auth.tokens import TokenError
 from hearing_server.core.errors import NotFound
 from hearing_server.keys import FORWARDING, HEARINGS, PLACEMENT, SETTINGS, TOKENS
+from hearing_server.logs import REQUEST_ID_HEADER
 
 from .errors import error_response
 
@@ -77,8 +79,12 @@ async def _hearing_of(request: web.Request) -> str | None:
 
 
 def _headers_out(request: web.Request, this_node: str) -> list[tuple[str, str]]:
-    skip = _HOP_BY_HOP | {"x-forwarded-for"}
+    skip = _HOP_BY_HOP | {"x-forwarded-for", REQUEST_ID_HEADER.lower()}
     headers = [(k, v) for k, v in request.headers.items() if k.lower() not in skip]
+    # the same id on both nodes' log lines (the caller's, or the one made here)
+    request_id = request.get(REQUEST_ID_KEY)
+    if request_id is not None:
+        headers.append((REQUEST_ID_HEADER, request_id))
     peer = request.remote or ""
     prior = request.headers.get("X-Forwarded-For")
     if peer:

@@ -17,6 +17,7 @@ from hearing_server.core.hearing import HearingAction, HearingKind
 from hearing_server.core.oath import oaths_for
 from hearing_server.core.participant import Participant, PartySide, Role
 from hearing_server.core.permissions import Action, allowed_actions, can
+from hearing_server.logs import current_request_id, new_request_id, request_context
 from hearing_server.schema import SchemaError
 from hearing_server.service.board import BoardService
 from hearing_server.service.events import (
@@ -286,6 +287,11 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     # -- dispatch ---------------------------------------------------------------------------
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
+        # Each event is a request of its own: its log lines, and its error answer, carry an id.
+        with request_context(new_request_id()):
+            return await self._dispatch(event, *args)
+
+    async def _dispatch(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect"):
             return await super().trigger_event(event, *args)
         sid = args[0]
@@ -319,6 +325,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _fail(self, sid: str, event: str, code: str, message: str) -> dict[str, Any]:
         error = {"code": code, "message": message, "event": event}
+        if (request_id := current_request_id()) is not None:
+            error["request_id"] = request_id
         await self.emit("error", error, to=sid)
         return {"ok": False, **error}
 

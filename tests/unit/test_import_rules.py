@@ -94,6 +94,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "hearing_server.auth",
         "hearing_server.schema",
         "hearing_server.service",
+        "hearing_server.logs",
     },
     "hearing_server.wiring": {
         "hearing_server.keys",
@@ -112,6 +113,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "hearing_server.schema",
         "hearing_server.service",
         "hearing_server.keys",
+        "hearing_server.logs",
     },
     # Type-only: the AppKeys name what the features store, by their ports where they have one.
     "hearing_server.keys": {
@@ -128,6 +130,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "hearing_server.log_filters": set(),
     # the access log with the secrets of service links and tickets hidden
     "hearing_server.access_log": set(),
+    # request ids on every log line, and the JSON log format; imports nothing of ours
+    "hearing_server.logs": set(),
     "hearing_server.cli": {"*"},
     "hearing_server.serve": {"*"},  # runs the app in this process (signals, run dir, children)
     # serve --workers: each worker's settings, and the supervisor that runs them; neither
