@@ -292,7 +292,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return await self._dispatch(event, *args)
 
     async def _dispatch(self, event: str, *args: Any) -> Any:
-        if event in ("connect", "disconnect"):
+        if event in ("connect", "disconnect") and not self._sent_by_client(args[0]):
             return await super().trigger_event(event, *args)
         sid = args[0]
         payload = args[1] if len(args) > 1 else {}
@@ -302,7 +302,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 raise ClientError("unknown_event", f"unknown event {event!r}")
             data = CLIENT_EVENTS[event].parse({} if payload is None else payload)
             session = await self.get_session(sid)
-            if event != "join" and not session.get("joined"):
+            # After leave (or once replaced or removed) the connection speaks for nobody.
+            if event != "join" and (not session.get("joined") or session.get("left")):
                 raise ClientError("not_joined", "send join first")
             actor = Actor(
                 id=session["participant_id"],
@@ -322,6 +323,14 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         except Exception:
             log.exception("signaling event %s failed", event)
             return await self._fail(sid, event, "internal", "internal server error")
+
+    def _sent_by_client(self, sid: str) -> bool:
+        """Whether a ``connect`` or ``disconnect`` is an event a client sent by that name.
+
+        python-socketio hands those to the same handlers as the real connect and disconnect;
+        it runs the real ones while the client is still connecting or already
+        disconnecting, and takes events only from a client fully connected."""
+        return bool(self.server.manager.is_connected(sid, self.namespace))
 
     async def _fail(self, sid: str, event: str, code: str, message: str) -> dict[str, Any]:
         error = {"code": code, "message": message, "event": event}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +51,7 @@ from recording import (
     RecordingOptions,
     RecordingSession,
     RecordingStartError,
+    RecordingStateError,
     SessionState,
     check_safe_name,
     close_interrupted,
@@ -173,15 +174,24 @@ class RecordingCoordinator:
         elif entry is None:
             raise Conflict("the hearing is not being recorded")
         elif action == "pause":
-            await entry.session.pause()
+            await self._change(entry.session.pause)
             await self._record_event(hearing_id, actor, AuditEvent.RECORDING_PAUSED, {})
         elif action == "resume":
-            await entry.session.resume()
+            await self._change(entry.session.resume)
             await self._record_event(hearing_id, actor, AuditEvent.RECORDING_RESUMED, {})
         else:
             self._stopped_by_judge.add(hearing_id)
             await self._stop(hearing_id, actor)
         return self.status(hearing_id)
+
+    @staticmethod
+    async def _change(move: Callable[[], Awaitable[None]]) -> None:
+        """Pause or resume: one that does not fit the session's state (a pause when paused,
+        a resume when recording) is the judge's conflict, not a server error."""
+        try:
+            await move()
+        except RecordingStateError as exc:
+            raise Conflict(str(exc)) from exc
 
     # -- reacting to the domain and to media -------------------------------------------------
 

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import socketio
 from aiohttp import web
 
 from hearing_server import keys
@@ -17,6 +16,7 @@ from hearing_server.media.errors import MediaError
 from hearing_server.signaling.connections import ConnectionsPerAddress
 from hearing_server.signaling.namespace import HearingNamespace
 from hearing_server.signaling.origins import origin_check
+from hearing_server.signaling.server import SignalingServer
 from signaling.protocol import MAX_SDP
 
 # A client whose node stopped answering goes back to the entry once the dead node's record
@@ -36,7 +36,7 @@ def install_signaling(app: web.Application) -> None:
     emit through Redis, 0.2-0.4 s each here, and subscriber offers overtook their answers.)
     """
     settings = app[keys.SETTINGS]
-    sio = socketio.AsyncServer(
+    sio = SignalingServer(
         async_mode="aiohttp",
         max_http_buffer_size=2 * MAX_SDP,
         cors_allowed_origins=origin_check(settings.effective_public_url),
