@@ -1,5 +1,5 @@
 """The long signaling fuzzing run (issue 19, item 2): hypothesis-generated socket.io events
-against a real server (testbed/signaling_fuzz.py), in a court hearing and in a mediation,
+against a real server (tests/support/signaling_fuzz.py), in a court hearing and in a mediation,
 each with the out-of-order, malformed-packet and burst phases. Prints a table, writes
 bench/results/fuzz-signaling.json.
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import platform
 import subprocess
@@ -21,7 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from hearing_server.core.hearing import HearingKind
-from testbed.signaling_fuzz import fuzz_signaling
+
+# The harness runs the app in this process (its state is checked against the store), so it
+# lives with the tests' support code, which may import the app (testbed may not).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+from support.signaling_fuzz import fuzz_signaling
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -31,6 +36,10 @@ def _commit() -> str:
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     )
     return done.stdout.strip() or "unknown"
+
+
+def _say(kind: HearingKind, message: str) -> None:
+    print(f"[{kind.value}] {message}", flush=True)
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
@@ -44,7 +53,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 kind=kind,
                 seed_value=args.seed + 10 * i,
                 burst=args.burst,
-                progress=lambda m, k=kind: print(f"[{k.value}] {m}", flush=True),
+                progress=functools.partial(_say, kind),
             )
             runs.append({**report.to_json(), "seconds": round(time.monotonic() - started, 1)})
     return {

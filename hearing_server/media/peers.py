@@ -72,7 +72,17 @@ def parse_sdp(sdp_text: str, what: str) -> SessionDescription:
             raise MediaError(
                 "invalid_sdp", f"{what} section {m.rtp.muxId} lacks a DTLS fingerprint"
             )
+        for c in m.ice_candidates:
+            if not _usable_port(c):
+                raise MediaError("invalid_sdp", f"{what} has a candidate with port {c.port}")
     return description
+
+
+def _usable_port(candidate: RTCIceCandidate) -> bool:
+    """A candidate's port a datagram can be sent to. aiortc takes any integer, and the
+    connectivity check to port 99999 failed in the event loop's transport (an error in the
+    log, found by fuzzing) instead of here."""
+    return 0 <= candidate.port <= 65535
 
 
 def parse_candidate(candidate: str | None) -> RTCIceCandidate | None:
@@ -93,6 +103,8 @@ def parse_candidate(candidate: str | None) -> RTCIceCandidate | None:
         parsed = candidate_from_sdp(text)
     except Exception as exc:
         raise MediaError("invalid_candidate", f"ICE candidate does not parse: {exc!r}") from exc
+    if not _usable_port(parsed):
+        raise MediaError("invalid_candidate", f"ICE candidate port {parsed.port} is out of range")
     parsed.sdpMid = None
     parsed.sdpMLineIndex = 0
     return parsed

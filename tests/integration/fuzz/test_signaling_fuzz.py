@@ -1,4 +1,4 @@
-"""Signaling fuzzing against a real server (testbed/signaling_fuzz.py): hypothesis-generated
+"""Signaling fuzzing against a real server (tests/support/signaling_fuzz.py): hypothesis-generated
 events from real socket.io clients for every event of the server's table, out of order,
 malformed packets and a burst at a thousand a second. Nothing crashes or logs an error,
 every event gets an answer (ok or a clear refusal), the watcher keeps being served and the
@@ -13,7 +13,7 @@ import socketio
 
 from hearing_server.core.hearing import HearingKind
 from signaling.protocol import NAMESPACE, PROTOCOL_VERSION
-from testbed.signaling_fuzz import (
+from support.signaling_fuzz import (
     PARTY,
     PRESIDING,
     FuzzClient,
@@ -22,7 +22,7 @@ from testbed.signaling_fuzz import (
     open_session,
     running_server,
 )
-from testbed.signaling_fuzz import fuzz_signaling as fuzz
+from support.signaling_fuzz import fuzz_signaling as fuzz
 
 
 @pytest.mark.parametrize(
@@ -51,6 +51,7 @@ async def test_connect_and_disconnect_sent_as_events_are_refused(tmp_path: Path)
             for name in ("disconnect", "connect"):
                 reply = await client.call(name, {"token": "x"})
                 assert reply["code"] == "unknown_event", reply
+            assert client.sid is not None  # still connected and joined
             assert await check_invariants(app, hearing, {client.pid: client.sid}) == []
             reply = await client.call("raise_hand", {"raised": True})
             assert reply["ok"], reply

@@ -20,7 +20,9 @@ answered meanwhile; no party's staff-only event succeeds; and afterwards the sta
 (``check_invariants``: one room per participant, the room matching the stored state, the
 connected ones the live ones, roles and allowed actions unchanged).
 
-Used by tests/integration/fuzz/test_signaling_fuzz.py (short) and bench/fuzz/signaling.py.
+Used by tests/integration/fuzz/test_signaling_fuzz.py (short) and bench/fuzz/signaling.py
+(long). It runs the app in-process, so that its live state can be checked against the store:
+it lives here, not in testbed (which imports nothing of the server).
 """
 
 from __future__ import annotations
