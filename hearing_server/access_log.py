@@ -17,6 +17,8 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from hearing_server.logs import REQUEST_ID_KEY
+
 HIDDEN = "[hidden]"
 _SECRET_PATHS = re.compile(r"^(/s/|/api/pick/|/api/evidence-files/)[^/?]+")
 _SECRET_QUERY = re.compile(r"([?&](?:token|ticket|code)=)[^&]*", re.IGNORECASE)
@@ -49,5 +51,5 @@ class RedactingAccessLogger(AbstractAccessLogger):
             response.body_length,
             referer,
             agent,
-            extra={"request_id": request.get("request_id")},
+            extra={"request_id": request.get(REQUEST_ID_KEY)},
         )

@@ -19,7 +19,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from aiohttp import web
+
 REQUEST_ID_HEADER = "X-Request-Id"
+# where a request keeps its id (the access log and the relay to another node read it there)
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
 LOG_FORMATS = ("text", "json")
 # A context variable is the key under which each task keeps its own value: it holds no
 # state of its own, so it lives at module level like a constant.

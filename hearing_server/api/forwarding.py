@@ -21,11 +21,10 @@ import aiohttp
 from aiohttp import web
 
 from cluster import NodeInfo
-from hearing_server.api.request_ids import REQUEST_ID_KEY
 from hearing_server.auth.tokens import TokenError
 from hearing_server.core.errors import NotFound
 from hearing_server.keys import FORWARDING, HEARINGS, PLACEMENT, SETTINGS, TOKENS
-from hearing_server.logs import REQUEST_ID_HEADER
+from hearing_server.logs import REQUEST_ID_HEADER, REQUEST_ID_KEY
 
 from .errors import error_response
 

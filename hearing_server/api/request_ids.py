@@ -6,9 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from hearing_server.logs import REQUEST_ID_HEADER, request_context, request_id_from
-
-REQUEST_ID_KEY = "request_id"  # where the request keeps it (the access log reads it there)
+from hearing_server.logs import REQUEST_ID_HEADER, REQUEST_ID_KEY, request_context, request_id_from
 
 
 @web.middleware

@@ -129,7 +129,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     # rewrites aiohttp's log records of a client's malformed request; imports nothing of ours
     "hearing_server.log_filters": set(),
     # the access log with the secrets of service links and tickets hidden
-    "hearing_server.access_log": set(),
+    "hearing_server.access_log": {"hearing_server.logs"},
     # request ids on every log line, and the JSON log format; imports nothing of ours
     "hearing_server.logs": set(),
     "hearing_server.cli": {"*"},
