@@ -161,6 +161,25 @@ class PublisherPeer:
         self._closed = False
         _watch_state(self.pc, on_state)
 
+    def starts_new_session(self, offer_sdp: str) -> bool:
+        """Whether ``offer_sdp`` comes from another client connection than the one this
+        publish connection negotiated with (new ICE credentials): a client that reconnected
+        opens a new connection, which this one, renegotiated, can never reach (aiortc does
+        not restart ICE). Unparseable offers are left to ``negotiate`` to refuse."""
+        remote = self.pc.remoteDescription
+        if remote is None:
+            return False
+        try:
+            ours = parse_sdp(remote.sdp, "current offer")
+            theirs = parse_sdp(offer_sdp, "offer")
+        except MediaError:
+            return False
+
+        def ufrag(d: SessionDescription) -> str | None:
+            return next((m.ice.usernameFragment for m in d.media if m.ice is not None), None)
+
+        return ufrag(ours) != ufrag(theirs)
+
     async def negotiate(
         self, offer_sdp: str, screen_mid: str | None = None
     ) -> tuple[str, list[TrackForwarder]]:

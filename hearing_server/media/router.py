@@ -99,6 +99,14 @@ class MediaRouter:
             if pid in self._sources:
                 raise MediaError("participant_id_in_use", f"{pid} is a server source")
             peer = self._publishers.get(pid)
+            if peer is not None and peer.starts_new_session(offer_sdp):
+                # The client opened a new connection (it reconnected): the old one goes, with
+                # its tracks, and the new one takes its place; never two at once.
+                del self._publishers[pid]
+                self._unpublish(peer)
+                self._sync_subscribers_of({pid})
+                await peer.close()
+                peer = None
             created = peer is None
             if peer is None:
                 peer = PublisherPeer(
