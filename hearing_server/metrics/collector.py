@@ -10,6 +10,7 @@ The counts that need the store (live hearings by state, participants by role) ar
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from typing import Final
@@ -96,11 +97,13 @@ class ServerCollector(Collector):
     def __init__(self, sources: MetricSources) -> None:
         self._sources = sources
         self._live: LiveCounts | None = LiveCounts()
+        self._tasks = 0  # asyncio tasks alive at the last refresh (read in the loop)
 
     async def refresh(self) -> None:
         """Take the counts that need the store; call before each scrape. If the store cannot
         answer, those two families have no samples this time (a gap, not a false zero) and
         the rest is still served: the media keeps flowing without the store."""
+        self._tasks = len(asyncio.all_tasks())
         try:
             self._live = await self._sources.live()
         except Exception:
@@ -135,6 +138,11 @@ class ServerCollector(Collector):
                 None if describe else int(s.placement.node.draining),
             )
         yield from self._live_families(describe)
+        yield GaugeMetricFamily(
+            _name("asyncio_tasks"),
+            "Tasks alive in the server's event loop (flat over a long run: none leak)",
+            None if describe else self._tasks,
+        )
         stats = {} if describe else s.media()
         for key, short, doc in MEDIA_COUNTERS:
             yield CounterMetricFamily(_name(short), doc, None if describe else stats.get(key, 0))
