@@ -110,15 +110,20 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, log_format: str, worker: str | None = None) -> None:
-    """The process's one log handler (stderr), in ``log_format``, with request ids."""
+    """The process's log handler (stderr), in ``log_format``, with request ids. As
+    ``logging.basicConfig``: a process whose logging is already set up (a host program, a
+    test runner) keeps its handlers; they only gain the request ids."""
+    root = logging.getLogger()
+    if root.handlers:
+        for existing in root.handlers:
+            if not any(isinstance(f, RequestIdFilter) for f in existing.filters):
+                existing.addFilter(RequestIdFilter())
+        return
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
     if log_format == "json":
         handler.setFormatter(JsonFormatter(worker))
     else:
         handler.setFormatter(TextFormatter(f"w{worker} " if worker is not None else ""))
-    root = logging.getLogger()
-    for old in root.handlers[:]:
-        root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)

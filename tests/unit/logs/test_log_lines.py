@@ -11,6 +11,7 @@ from hearing_server.logs import (
     JsonFormatter,
     RequestIdFilter,
     TextFormatter,
+    configure_logging,
     current_request_id,
     request_context,
     request_id_from,
@@ -78,3 +79,18 @@ def test_the_json_line_is_one_object_with_its_fields() -> None:
     assert data["message"] == "hello 法庭" and data["request_id"] == "req-9"
     assert data["worker"] == "1" and "ValueError: boom" in data["exception"]
     assert data["time"].endswith("+00:00")
+
+
+def test_logging_set_up_before_is_kept_and_gains_the_ids() -> None:
+    """As logging.basicConfig: a host that set up logging (a test runner) keeps its handlers,
+    which only gain the request ids."""
+    root = logging.getLogger()
+    mine = logging.StreamHandler()
+    saved = root.handlers[:]
+    root.handlers[:] = [mine]
+    try:
+        configure_logging("INFO", "json")
+        assert root.handlers == [mine]
+        assert any(isinstance(f, RequestIdFilter) for f in mine.filters)
+    finally:
+        root.handlers[:] = saved
