@@ -93,20 +93,22 @@ class SQLiteStore(
             return
         self._path.parent.mkdir(parents=True, exist_ok=True)
         _owner_only(self._path)
-        # the busy timeout: how long a write waits for another process's (serve --workers)
-        db = await aiosqlite.connect(self._path, timeout=BUSY_TIMEOUT_S)
-        db.row_factory = sqlite3.Row
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        self._db = db
-        # Several processes opening one file at once (serve --workers) migrate one after
-        # another: executescript commits what is pending first, so SQLite's own locks cannot
-        # hold a whole step plus the check of the version before it.
+        # Several processes opening one file at once (serve --workers) open and migrate one
+        # after another: switching to WAL can answer "database is locked" at once, without
+        # waiting out the busy timeout, when another connection switches too; and
+        # executescript commits what is pending first, so SQLite's own locks cannot hold a
+        # whole migration step plus the check of the version before it.
         lock = await asyncio.to_thread(
             _lock_file, self._path.with_name(self._path.name + ".migrating")
         )
         try:
+            # the busy timeout: how long a write waits for another process's
+            db = await aiosqlite.connect(self._path, timeout=BUSY_TIMEOUT_S)
+            db.row_factory = sqlite3.Row
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA foreign_keys=ON")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            self._db = db
             await self._migrate()
         finally:
             os.close(lock)
