@@ -104,12 +104,19 @@ class SQLiteStore(
         try:
             # the busy timeout: how long a write waits for another process's
             db = await aiosqlite.connect(self._path, timeout=BUSY_TIMEOUT_S)
-            db.row_factory = sqlite3.Row
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA foreign_keys=ON")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            self._db = db
-            await self._migrate()
+            try:
+                db.row_factory = sqlite3.Row
+                await db.execute("PRAGMA journal_mode=WAL")
+                await db.execute("PRAGMA foreign_keys=ON")
+                await db.execute("PRAGMA synchronous=NORMAL")
+                self._db = db
+                await self._migrate()
+            except BaseException:
+                # An open that fails closes its connection: aiosqlite's thread would keep the
+                # process from exiting.
+                self._db = None
+                await db.close()
+                raise
         finally:
             os.close(lock)
 

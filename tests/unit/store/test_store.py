@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -392,8 +394,8 @@ async def test_several_sqlite_stores_on_one_file_append_in_turn(tmp_path: Path) 
     # a chain's read-head-then-insert whole across them, and they open the file together.
     path = tmp_path / "hearings.sqlite3"
     stores = [SQLiteStore(path) for _ in range(3)]
-    await asyncio.gather(*(s.open() for s in stores))
     try:
+        await asyncio.gather(*(s.open() for s in stores))
         assert {await s.schema_version() for s in stores} == {MIGRATIONS[-1].version}
         await asyncio.gather(
             *(
@@ -769,3 +771,16 @@ async def test_exhibits_sealed_numbered_and_marked(
         await store_backend.execute("DELETE FROM exhibits")
     with pytest.raises(RawSQLError):
         await store_backend.execute("UPDATE exhibit_opinions SET text = 'x'")
+
+
+async def test_an_open_that_fails_leaves_no_connection_thread(tmp_path: Path) -> None:
+    """A file that is not a database: the open fails with SQLite's error, and the connection
+    it made is closed (aiosqlite's worker thread would keep the process from exiting)."""
+    path = tmp_path / "hearings.sqlite3"
+    path.write_bytes(b"this is not a database file at all" * 100)
+    store = SQLiteStore(path)
+    with pytest.raises(sqlite3.DatabaseError):
+        await store.open()
+    await asyncio.sleep(0.05)
+    workers = [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
+    assert workers == []
